@@ -1,0 +1,131 @@
+"""The ``clb`` command: parse, check, call a flow, print. No business rules live here.
+
+Configuration is checked before Prefect starts (its first start takes ~20 s), so a typo in the roster is
+reported at once, and nothing is generated from a bad config.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from pipeline.config import ConfigError, load_config
+from pipeline.workspace import Workspace, WorkspaceBusy, WorkspaceError, configure_prefect
+
+app = typer.Typer(
+    help="Run the CLB0.01 collaborative-leadership self-assessment across a partnership.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+WorkspaceOption = Annotated[
+    Path,
+    typer.Option(
+        "--workspace", "-w",
+        help="The workspace folder holding config/, inbox/, outbox/ and state/.",
+        show_default="the current folder",
+    ),
+]
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[bold red]Error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def _open(workspace: Path) -> Workspace:
+    try:
+        space = Workspace.at(workspace)
+        load_config(space.config)
+    except WorkspaceError as exc:
+        raise _fail(str(exc)) from None
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+    space.ensure()
+    return space
+
+
+@app.command()
+def forms(
+    workspace: WorkspaceOption = Path("."),
+    reissue: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--reissue",
+            help="Give this leader (by email) a new form with a new reference; the old form stops being "
+            "accepted. Repeat for several leaders, or say 'all'.",
+        ),
+    ] = None,
+) -> None:
+    """Make a personalised, fillable CLB0.01 form for every leader on the roster.
+
+    Forms go to outbox/forms/<round>/<organisation>/<leader>.xlsx. Running it again only writes what
+    changed: new leaders get a form, everyone else keeps theirs.
+
+    [bold]Example:[/] clb forms --workspace ~/partnerships/riverside
+    """
+    space = _open(workspace)
+    configure_prefect(space)
+    from pipeline.flows import issue_forms
+
+    try:
+        summary = issue_forms(workspace=str(space.root), reissue=reissue or [])
+    except WorkspaceBusy as exc:
+        raise _fail(str(exc), code=3) from None
+
+    table = Table(title=f"Forms for round {summary.round}", show_header=True)
+    table.add_column("What")
+    table.add_column("Forms", justify="right")
+    for label, value in [
+        ("New", summary.new), ("Reissued", summary.reissued), ("Updated", summary.updated),
+        ("Unchanged", summary.unchanged), ("Written this run", summary.written),
+    ]:
+        table.add_row(label, str(value))
+    out.print(table)
+    out.print(f"Forms are in [bold]{space.root / summary.folder}[/]", highlight=False)
+    out.print(f"Form version {summary.form_version}", highlight=False)
+    for removed in summary.removed:
+        out.print(
+            f"[yellow]Not on the roster any more:[/] {removed['name']} ({removed['leader_id']}); "
+            f"their form {removed['path']} is kept.", highlight=False,
+        )
+    for email in summary.unknown_reissue:
+        out.print(f"[yellow]--reissue {email}: no leader with that email on the roster; nothing reissued.[/]")
+
+
+@app.command()
+def demo(
+    workspace: WorkspaceOption = Path("demo"),
+    source: Annotated[
+        Path, typer.Option("--from", help="The config folder to copy the example partnership from.")
+    ] = Path("config"),
+) -> None:
+    """Run the whole pipeline on the example partnership in a fresh demo workspace.
+
+    The demo workspace is made anew each time (default ./demo) from the example config, so the project's
+    own workspace is left alone.
+
+    [bold]Example:[/] clb demo --workspace /tmp/clb-demo
+    """
+    from pipeline.demo import prepare_demo
+
+    try:
+        prepare_demo(source, workspace)
+    except (FileNotFoundError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    out.print(f"Demo workspace: [bold]{workspace.resolve()}[/]", highlight=False)
+    forms(workspace=workspace, reissue=None)
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
+
+
+__all__ = ["app"]

@@ -1,0 +1,310 @@
+"""Loading and checking what a facilitator keeps in ``config/``: the instrument, the partnership settings
+and the roster.
+
+Facilitators are not programmers, so every check names the file, the row or key, the field and the fix,
+and all problems are reported together: fixing a roster one error per run is a miserable afternoon.
+Nothing downstream ever sees a config that failed a check.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import difflib
+import io
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from pipeline.instrument import Instrument, load_instrument
+
+INSTRUMENT_FILE = "instrument.yaml"
+SETTINGS_FILE = "partnership.yaml"
+ROSTER_CSV = "roster.csv"
+ROSTER_XLSX = "roster.xlsx"
+
+REQUIRED_COLUMNS = ("organisation", "name", "email")
+KNOWN_COLUMNS = (*REQUIRED_COLUMNS, "role")
+MAX_TEXT = 120
+
+EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
+ROUND_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_-]|\.(?!\.)){0,38}[A-Za-z0-9]$|^[A-Za-z0-9]$")
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    file: str
+    where: str
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        place = f"{self.file}, {self.where}" if self.where else self.file
+        return f"{place}, field '{self.field}': {self.message}" if self.field else f"{place}: {self.message}"
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the run cannot continue until a person fixes it."""
+
+    def __init__(self, problems: list[ConfigProblem]) -> None:
+        self.problems = problems
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        head = "The configuration has a problem" if len(self.problems) == 1 else (
+            f"The configuration has {len(self.problems)} problems"
+        )
+        return head + " (nothing was generated):\n" + "\n".join(f"  - {p}" for p in self.problems)
+
+
+def text_problem(value: str) -> str | None:
+    """Why a piece of roster or settings text cannot go on a form, or None when it can."""
+    if any(unicodedata.category(ch) in {"Cc", "Cs"} for ch in value):
+        return "contains a control character (a line break or tab, perhaps); type it on one line"
+    if len(value) > MAX_TEXT:
+        return f"is {len(value)} characters long; at most {MAX_TEXT} fit on the form, please shorten it"
+    return None
+
+
+class Facilitator(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str = Field(min_length=1)
+    email: str
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("is empty; write the facilitator's name")
+        if problem := text_problem(value):
+            raise ValueError(problem)
+        return value
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        value = value.strip()
+        if not EMAIL_RE.match(value):
+            raise ValueError(f"'{value}' is not an email address like name@example.org")
+        return value
+
+
+class Settings(BaseModel):
+    """partnership.yaml. ``mail`` and ``schedule`` are kept for the issues that give them meaning."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    partnership: str
+    facilitator: Facilitator
+    round: str
+    deadline: dt.date
+    min_group_size: int = Field(default=3, ge=2, le=50)
+    form_password: str = ""
+    mail: dict[str, Any] = Field(default_factory=dict)
+    schedule: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("partnership")
+    @classmethod
+    def _partnership(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("is empty; write the partnership's name")
+        if problem := text_problem(value):
+            raise ValueError(problem)
+        return value
+
+    @field_validator("round", mode="before")
+    @classmethod
+    def _round(cls, value: Any) -> str:
+        text = str(value).strip()
+        if not ROUND_RE.match(text):
+            raise ValueError(
+                f"'{text}' cannot be a round id: use letters, digits, '-', '_' or '.', "
+                "starting and ending with a letter or digit, at most 40 characters (e.g. 2026-Q4)"
+            )
+        return text
+
+
+@dataclass(frozen=True)
+class Leader:
+    """One roster row. ``id`` is the casefolded email: stable across rounds and unique in a roster."""
+
+    organisation: str
+    name: str
+    email: str
+    role: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+    row: int = 0
+
+    @property
+    def id(self) -> str:
+        return self.email.casefold()
+
+
+@dataclass(frozen=True)
+class Config:
+    instrument: Instrument
+    settings: Settings
+    roster: tuple[Leader, ...]
+    roster_file: str
+
+
+def load_config(config_dir: Path) -> Config:
+    """Load and check everything in ``config_dir``; raises ConfigError listing every problem found."""
+    problems: list[ConfigProblem] = []
+    instrument = _load_model(config_dir / INSTRUMENT_FILE, load_instrument, problems)
+    settings = _load_model(config_dir / SETTINGS_FILE, _load_settings, problems)
+    roster, roster_file = load_roster(config_dir, problems)
+    if problems:
+        raise ConfigError(problems)
+    assert instrument is not None and settings is not None
+    return Config(instrument=instrument, settings=settings, roster=tuple(roster), roster_file=roster_file)
+
+
+def _load_settings(path: Path) -> Settings:
+    with path.open(encoding="utf-8") as handle:
+        data = yaml.safe_load(handle)
+    return Settings.model_validate(data)
+
+
+def _load_model(path: Path, loader: Any, problems: list[ConfigProblem]) -> Any:
+    label = f"config/{path.name}"
+    if not path.is_file():
+        problems.append(ConfigProblem(label, "", "", "is missing; copy it from the example workspace"))
+        return None
+    try:
+        return loader(path)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else ""
+        problems.append(ConfigProblem(label, where, "", f"is not valid YAML ({getattr(exc, 'problem', exc)})"))
+    except ValidationError as exc:
+        for error in exc.errors():
+            key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+            message = str(error["msg"]).removeprefix("Value error, ")
+            if error["type"] == "extra_forbidden":
+                message = "is not a known setting; check its spelling or remove it"
+            elif error["type"] == "missing":
+                message = "is required but missing"
+            problems.append(ConfigProblem(label, f"key '{key}'", "", message))
+    except UnicodeDecodeError:
+        problems.append(ConfigProblem(label, "", "", "is not UTF-8 text; save it as UTF-8"))
+    return None
+
+
+def load_roster(config_dir: Path, problems: list[ConfigProblem]) -> tuple[list[Leader], str]:
+    """Read roster.csv or roster.xlsx (never both) into leaders, appending problems instead of raising."""
+    csv_path, xlsx_path = config_dir / ROSTER_CSV, config_dir / ROSTER_XLSX
+    if csv_path.exists() and xlsx_path.exists():
+        problems.append(ConfigProblem(
+            "config/", "", "", "has both roster.csv and roster.xlsx; keep one of them and move the other away"
+        ))
+        return [], ""
+    if xlsx_path.exists():
+        label, rows = f"config/{ROSTER_XLSX}", _xlsx_rows(xlsx_path, problems)
+    elif csv_path.exists():
+        label, rows = f"config/{ROSTER_CSV}", _csv_rows(csv_path, problems)
+    else:
+        problems.append(ConfigProblem("config/roster.csv", "", "", "is missing; list the leaders there"))
+        return [], ""
+    if rows is None:
+        return [], label
+    return parse_roster(rows, label, problems), label
+
+
+def _csv_rows(path: Path, problems: list[ConfigProblem]) -> list[list[str]] | None:
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        problems.append(ConfigProblem(
+            f"config/{path.name}", "", "", "is not UTF-8 text; in Excel use 'Save As' and choose 'CSV UTF-8'"
+        ))
+        return None
+    return [list(row) for row in csv.reader(io.StringIO(text, newline=""))]
+
+
+def _xlsx_rows(path: Path, problems: list[ConfigProblem]) -> list[list[str]] | None:
+    import openpyxl
+
+    try:
+        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds; all mean "cannot read this workbook"
+        problems.append(ConfigProblem(f"config/{path.name}", "", "", f"cannot be read as a workbook ({exc})"))
+        return None
+    try:
+        sheet = workbook.worksheets[0]
+        return [["" if v is None else str(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+    finally:
+        workbook.close()
+
+
+def parse_roster(rows: list[list[str]], label: str, problems: list[ConfigProblem]) -> list[Leader]:
+    """Check the header and every row; rows are numbered as a spreadsheet shows them (header = row 1)."""
+    if not rows:
+        problems.append(ConfigProblem(label, "", "", "is empty; its first row must be organisation,name,email,role"))
+        return []
+    header = [cell.strip().casefold() for cell in rows[0]]
+    while header and header[-1] == "":
+        header.pop()
+    ok = True
+    for index, name in enumerate(header):
+        if not name:
+            problems.append(ConfigProblem(label, "row 1", "", f"column {index + 1} has no heading; name it or delete it"))
+            ok = False
+        elif header.count(name) > 1 and header.index(name) == index:
+            problems.append(ConfigProblem(label, "row 1", name, "appears twice in the heading; keep one"))
+            ok = False
+    for required in REQUIRED_COLUMNS:
+        if required not in header:
+            near = difflib.get_close_matches(required, [h for h in header if h not in KNOWN_COLUMNS], n=1)
+            hint = f" (is '{near[0]}' meant to be '{required}'? rename it)" if near else ""
+            problems.append(ConfigProblem(label, "row 1", required, f"the column '{required}' is missing{hint}"))
+            ok = False
+    if not ok:
+        return []
+
+    leaders: list[Leader] = []
+    seen: dict[str, int] = {}
+    for number, raw in enumerate(rows[1:], start=2):
+        cells = [cell.strip() for cell in raw] + [""] * max(0, len(header) - len(raw))
+        if not any(cells):
+            continue
+        record = dict(zip(header, cells, strict=False))
+        row_ok = True
+
+        def bad(column: str, message: str, number: int = number) -> None:
+            nonlocal row_ok
+            problems.append(ConfigProblem(label, f"row {number}", column, message))
+            row_ok = False
+
+        for column in ("organisation", "name"):
+            if not record[column]:
+                bad(column, f"is empty; every leader needs a{'n' if column[0] == 'o' else ''} {column}")
+        for column in header:
+            if (problem := text_problem(record[column])) is not None and column != "email":
+                bad(column, problem)
+        email = record["email"]
+        if not EMAIL_RE.match(email):
+            bad("email", f"'{email}' is not an email address like name@example.org" if email else "is empty")
+        elif email.casefold() in seen:
+            bad("email", f"{email} is already used by row {seen[email.casefold()]}; each leader needs their own")
+        else:
+            seen[email.casefold()] = number
+        if row_ok:
+            extra = {k: v for k, v in record.items() if k not in KNOWN_COLUMNS}
+            leaders.append(Leader(
+                organisation=unicodedata.normalize("NFC", record["organisation"]),
+                name=unicodedata.normalize("NFC", record["name"]),
+                email=email,
+                role=record.get("role", ""),
+                extra=extra,
+                row=number,
+            ))
+    if not leaders and not problems:
+        problems.append(ConfigProblem(label, "", "", "lists no leaders; add one row per leader under the heading"))
+    return leaders

@@ -1,0 +1,71 @@
+"""The Prefect flows: orchestration only. Each task wraps one plain stage function; tasks work on whole
+batches (Prefect records ~18 task runs a second here and drops the backlog at exit, so never one task
+run per leader). Import this module only after ``workspace.configure_prefect``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
+from rich.progress import Progress
+
+from pipeline.config import Config, load_config
+from pipeline.forms.issuing import (
+    IssueSummary,
+    Plan,
+    file_sha256,
+    issued_records,
+    plan_forms,
+    shared_fields,
+    summarise,
+    write_forms,
+)
+from pipeline.forms.template import FormTemplate
+from pipeline.state import active_forms, open_state, record_forms
+from pipeline.workspace import Workspace, workspace_lock
+
+
+@task(name="load-config", cache_policy=NO_CACHE)
+def load_config_task(workspace: Workspace) -> Config:
+    """Read and check config/ (a bad config stops the run before anything is written)."""
+    return load_config(workspace.config)
+
+
+@task(name="plan-forms", cache_policy=NO_CACHE)
+def plan_forms_task(workspace: Workspace, config: Config, reissue: list[str]) -> Plan:
+    """Decide, per roster leader, whether a form is new, reissued, updated or unchanged."""
+    issued = active_forms(open_state(workspace.database), config.settings.round)
+    return plan_forms(config, issued, reissue, file_hash=lambda path: file_sha256(workspace.root / path))
+
+
+@task(name="write-forms", cache_policy=NO_CACHE)
+def write_forms_task(workspace: Workspace, config: Config, plan: Plan) -> dict[str, str]:
+    """Build the round's template once and write every form that needs writing, in one batch."""
+    todo = len(plan.forms) - plan.count("unchanged")
+    if todo == 0:
+        return {}
+    template = FormTemplate(config.instrument, shared_fields(config))
+    with Progress(transient=True) as bar:
+        job = bar.add_task("Writing forms", total=len(plan.forms))
+        return write_forms(plan, template, workspace.root, progress=lambda done: bar.update(job, completed=done))
+
+
+@task(name="record-forms", cache_policy=NO_CACHE)
+def record_forms_task(workspace: Workspace, plan: Plan, written: dict[str, str]) -> IssueSummary:
+    """Store the issued forms (tokens, paths, sha256) in one transaction."""
+    record_forms(open_state(workspace.database), issued_records(plan, written, run_id=str(flow_run.get_id())))
+    return summarise(plan, written)
+
+
+@flow(name="issue-forms", log_prints=False)
+def issue_forms(workspace: str = ".", reissue: list[str] | None = None) -> IssueSummary:
+    """Make a personalised CLB0.01 form for every leader on the roster."""
+    space = Workspace.at(Path(workspace))
+    with workspace_lock(space, wait_seconds=30):
+        config = load_config_task(space)
+        plan = plan_forms_task(space, config, reissue or [])
+        written = write_forms_task(space, config, plan)
+        return record_forms_task(space, plan, written)

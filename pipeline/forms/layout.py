@@ -1,0 +1,105 @@
+"""Where everything sits on the form, in one place.
+
+The defined names are a public contract: returns are read by name, whatever a spreadsheet program did to
+the layout. ``LAYOUT_VERSION`` is part of the form version; bump it whenever a cell moves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from openpyxl.utils import get_column_letter
+
+from pipeline.instrument import Instrument
+
+LAYOUT_VERSION = "1"
+
+COVER_SHEET = "How to use"
+FORM_SHEET = "Self-assessment"
+LOG_SHEET = "User log"
+PRACTICES_SHEET = "Linden's practices"
+DATA_SHEET = "Form data"
+
+# Self-assessment sheet
+FORM_HEADER_ROW = 6
+FIRST_PERSPECTIVE_ROW = 7
+TICK_FIRST_COLUMN = 3  # C, D, E
+COUNT_COLUMN = 6  # F: marks in the row
+STATUS_COLUMN = 7  # G: the row's status in words
+OVERALL_ROW = 4
+
+# User log sheet
+LOG_HEADER_ROW = 4
+LOG_FIRST_ROW = 5
+LOG_LINES = 5
+
+# Form data sheet (the second home of the token and version, beside the custom document properties)
+DATA_KEYS = ("tool", "round", "token", "form_version")
+DATA_FIRST_ROW = 2
+
+# Custom document property names (strings: LibreOffice turns integers into floats)
+PROPERTY_NAMES = {"tool": "clb_tool", "round": "clb_round", "token": "clb_token", "form_version": "clb_form_version"}
+
+
+@dataclass(frozen=True)
+class CellRef:
+    sheet: str
+    row: int
+    column: int
+
+    @property
+    def coordinate(self) -> str:
+        return f"{get_column_letter(self.column)}{self.row}"
+
+    @property
+    def absolute(self) -> str:
+        quoted = "'" + self.sheet.replace("'", "''") + "'"
+        return f"{quoted}!${get_column_letter(self.column)}${self.row}"
+
+    def __str__(self) -> str:
+        return f"{self.sheet}!{self.coordinate}"
+
+
+def perspective_row(number: int) -> int:
+    return FIRST_PERSPECTIVE_ROW + number - 1
+
+
+def tick_name(number: int, key: str) -> str:
+    return f"p{number}_{key}"
+
+
+def log_name(key: str, line: int) -> str:
+    return f"log_{key}" if line == 1 else f"log_{key}_{line}"
+
+
+def input_names(instrument: Instrument) -> dict[str, CellRef]:
+    """Every input cell by its defined name: ticks first (p1_comfortable ...), then the user log."""
+    names: dict[str, CellRef] = {}
+    for perspective in instrument.perspectives:
+        for offset, tick in enumerate(instrument.ticks):
+            names[tick_name(perspective.number, tick.key)] = CellRef(
+                FORM_SHEET, perspective_row(perspective.number), TICK_FIRST_COLUMN + offset
+            )
+    for line in range(1, LOG_LINES + 1):
+        for offset, column in enumerate(instrument.user_log):
+            names[log_name(column.key, line)] = CellRef(LOG_SHEET, LOG_FIRST_ROW + line - 1, 1 + offset)
+    return names
+
+
+def data_names() -> dict[str, CellRef]:
+    """The token, version, round and tool code on the hidden data sheet, by name (clb_token ...)."""
+    return {f"clb_{key}": CellRef(DATA_SHEET, DATA_FIRST_ROW + i, 2) for i, key in enumerate(DATA_KEYS)}
+
+
+def form_version(instrument: Instrument) -> str:
+    """A short hash of the wording and the layout: equal versions mean equal forms."""
+    digest = hashlib.sha256(f"{instrument.fingerprint()}|layout-{LAYOUT_VERSION}".encode()).hexdigest()
+    return f"{instrument.code}-{digest[:16]}"
+
+
+def tick_range(instrument: Instrument) -> str:
+    last_row = perspective_row(len(instrument.perspectives))
+    first = get_column_letter(TICK_FIRST_COLUMN)
+    last = get_column_letter(TICK_FIRST_COLUMN + len(instrument.ticks) - 1)
+    return f"{first}{FIRST_PERSPECTIVE_ROW}:{last}{last_row}"

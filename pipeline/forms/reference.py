@@ -1,0 +1,359 @@
+"""The reference form builder: every cell, style, name and protection of a personalised form, with openpyxl.
+
+It is the readable definition of the form. The fast path (``template``) builds one form with this builder
+and then only swaps the personal text, and a test proves both give the same workbook.
+
+Text from the roster is always written as text: openpyxl would turn any string starting with ``=`` into a
+live formula, so every text cell goes through ``_text``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import math
+import zipfile
+from dataclasses import dataclass
+
+from openpyxl import Workbook
+from openpyxl.cell import Cell
+from openpyxl.formatting.rule import FormulaRule
+from openpyxl.packaging.custom import StringProperty
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
+from openpyxl.utils import get_column_letter
+from openpyxl.workbook.defined_name import DefinedName
+from openpyxl.workbook.protection import WorkbookProtection
+from openpyxl.writer.excel import ExcelWriter
+from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.worksheet import Worksheet
+
+from pipeline.forms import layout as L
+from pipeline.instrument import Instrument
+
+TICK_OPTIONS = "✓,x"
+TOOL_DATE = dt.datetime(2013, 1, 1)
+EMPTY_MARKS = ("", "-", "no", "false", "0")
+
+_THIN = Side(style="thin", color="404040")
+_BOX = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
+_HEADER_FILL = PatternFill("solid", fgColor="1F3864")
+_HEADER_FONT = Font(bold=True, color="FFFFFF")
+_INPUT_FILL = PatternFill("solid", fgColor="FFFFFF")
+_LOCKED_FILL = PatternFill("solid", fgColor="F2F2F2")
+_WRAP_TOP = Alignment(wrap_text=True, vertical="top")
+_CENTRE = Alignment(horizontal="center", vertical="center")
+_UNLOCKED = Protection(locked=False)
+
+
+@dataclass(frozen=True)
+class FormFields:
+    """Everything personal or round-specific that appears on a form."""
+
+    name: str
+    organisation: str
+    role: str
+    partnership: str
+    round: str
+    deadline: dt.date
+    facilitator_name: str
+    facilitator_email: str
+    token: str
+    min_group_size: int = 3
+    password: str = ""
+
+
+def deadline_text(deadline: dt.date) -> str:
+    return f"{deadline:%A} {deadline.day} {deadline:%B %Y}"
+
+
+def build_form(instrument: Instrument, fields: FormFields) -> bytes:
+    """The personalised .xlsx as bytes."""
+    workbook = Workbook()
+    cover = workbook.active
+    assert cover is not None
+    cover.title = L.COVER_SHEET
+    _cover_sheet(cover, instrument, fields)
+    _form_sheet(workbook.create_sheet(L.FORM_SHEET), instrument, fields)
+    _log_sheet(workbook.create_sheet(L.LOG_SHEET), instrument, fields)
+    _practices_sheet(workbook.create_sheet(L.PRACTICES_SHEET), instrument, fields)
+    _data_sheet(workbook.create_sheet(L.DATA_SHEET), instrument, fields)
+
+    for name, ref in {**L.input_names(instrument), **L.data_names()}.items():
+        workbook.defined_names[name] = DefinedName(name, attr_text=ref.absolute)
+    version = L.form_version(instrument)
+    for key, value in _data_values(instrument, fields).items():
+        workbook.custom_doc_props.append(StringProperty(name=L.PROPERTY_NAMES[key], value=value))
+    assert version == _data_values(instrument, fields)["form_version"]
+
+    workbook.security = WorkbookProtection(lockStructure=True)
+    if fields.password:
+        workbook.security.workbookPassword = fields.password
+    workbook.calculation.fullCalcOnLoad = True
+    workbook.properties.creator = "clb"
+    workbook.properties.title = f"Tool {instrument.code} self-assessment"
+    # Fixed timestamps (the tool's year): the same inputs give the same bytes, and the fast path can
+    # match the reference exactly.
+    workbook.properties.created = workbook.properties.modified = TOOL_DATE
+    workbook.active = 0
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        ExcelWriter(workbook, archive).write_data()
+    return buffer.getvalue()
+
+
+def _data_values(instrument: Instrument, fields: FormFields) -> dict[str, str]:
+    return {
+        "tool": instrument.code,
+        "round": fields.round,
+        "token": fields.token,
+        "form_version": L.form_version(instrument),
+    }
+
+
+# ---------------------------------------------------------------- cells
+
+
+def _text(sheet: Worksheet, row: int, column: int, value: str, **style: object) -> Cell:
+    """Write text that stays text, even when it starts with '='."""
+    cell = sheet.cell(row=row, column=column)
+    cell.value = value
+    cell.data_type = "s"
+    for key, item in style.items():
+        setattr(cell, key, item)
+    return cell
+
+
+def _header(sheet: Worksheet, row: int, labels: list[str]) -> None:
+    for column, label in enumerate(labels, start=1):
+        _text(sheet, row, column, label, font=_HEADER_FONT, fill=_HEADER_FILL, border=_BOX,
+              alignment=Alignment(wrap_text=True, vertical="center", horizontal="center"))
+
+
+def _fit(sheet: Worksheet, row: int, texts: list[tuple[str, float]], minimum: float = 15.0) -> None:
+    """Give a row the height its wrapped text needs (programs do not all auto-fit on open)."""
+    lines = max(
+        (sum(max(1, math.ceil(len(part) * 1.1 / max(width, 1))) for part in text.split("\n")) for text, width in texts),
+        default=1,
+    )
+    sheet.row_dimensions[row].height = max(minimum, 15.0 * lines)
+
+
+def _widths(sheet: Worksheet, widths: list[float]) -> None:
+    for column, width in enumerate(widths, start=1):
+        sheet.column_dimensions[get_column_letter(column)].width = width
+
+
+def _protect(sheet: Worksheet, fields: FormFields) -> None:
+    sheet.protection.sheet = True
+    sheet.protection.formatColumns = False
+    sheet.protection.formatRows = False
+    if fields.password:
+        sheet.protection.password = fields.password
+
+
+def _page(sheet: Worksheet, area: str, fit_height: int = 1) -> None:
+    sheet.page_setup.orientation = "landscape"
+    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
+    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    sheet.page_setup.fitToWidth = 1
+    sheet.page_setup.fitToHeight = fit_height
+    sheet.print_area = area
+    sheet.print_options.gridLines = False
+    sheet.page_margins.left = sheet.page_margins.right = 0.5
+    sheet.page_margins.top = sheet.page_margins.bottom = 0.6
+
+
+# ---------------------------------------------------------------- sheets
+
+
+def _cover_sheet(sheet: Worksheet, instrument: Instrument, fields: FormFields) -> None:
+    _widths(sheet, [26, 100])
+    _text(sheet, 1, 1, f"Tool: {instrument.code}", font=Font(bold=True, size=16))
+    _text(sheet, 2, 1, instrument.title.upper(), font=Font(bold=True, size=13))
+    _header(sheet, 4, ["Prepared for", "Details"])
+    deadline = deadline_text(fields.deadline)
+    details = [
+        ("Leader", fields.name),
+        ("Organisation", fields.organisation),
+        ("Role", fields.role or "(not given)"),
+        ("Partnership", fields.partnership),
+        ("Round", fields.round),
+        ("Please return by", deadline),
+        ("Return to", f"{fields.facilitator_name}, {fields.facilitator_email}"),
+    ]
+    row = 5
+    for label, value in details:
+        _text(sheet, row, 1, label, font=Font(bold=True), border=_BOX)
+        _text(sheet, row, 2, value, border=_BOX, alignment=_WRAP_TOP)
+        row += 1
+    row += 1
+    _header(sheet, row, ["Section", "Text"])
+    reading: list[tuple[str, str]] = [("Introduction", text) for text in instrument.introduction]
+    reading.append(("The question", instrument.question))
+    reading.append(("How to use the tool", "Answer on the 'Self-assessment' sheet, then think through the steps."))
+    reading += [(f"Step {step.number}", step.text) for step in instrument.steps]
+    reading.append(("Advice", instrument.mentor_advice))
+    reading.append((
+        "How to fill in",
+        f"On the '{L.FORM_SHEET}' sheet, put one mark in each of the seven rows, in the column that says how you "
+        "would feel: choose ✓ from the cell's list, or type x. The 'Row status' column tells you as you go "
+        "whether each row is done, and the top of the sheet tells you when the whole form is complete. "
+        f"The '{L.LOG_SHEET}' sheet is optional. Only the white boxes with a border can be typed in.",
+    ))
+    reading.append((
+        "How to return it",
+        f"Save the file as an Excel workbook (.xlsx) and email it to {fields.facilitator_name} "
+        f"({fields.facilitator_email}) by {deadline}. You may rename the file: a reference inside it tells "
+        "us it is yours, so please do not copy your answers into another person's form.",
+    ))
+    reading.append((
+        "Who sees your answers",
+        "Your answers are personal. You receive your own feedback letter. Partners see only figures for groups "
+        f"of at least {fields.min_group_size} leaders, never your name or your words.",
+    ))
+    reading.append(("Sources", "; ".join(instrument.references)))
+    reading.append(("Copyright", f"{instrument.copyright}. {instrument.copyright_notice}"))
+    for label, text in reading:
+        row += 1
+        _text(sheet, row, 1, label, font=Font(bold=True), alignment=_WRAP_TOP, border=_BOX)
+        _text(sheet, row, 2, text, alignment=_WRAP_TOP, border=_BOX)
+        _fit(sheet, row, [(text, 100)])
+    _protect(sheet, fields)
+    _page(sheet, f"A1:B{row}", fit_height=0)
+
+
+def _mark_count(ref: str) -> str:
+    """1 when a tick cell holds a mark, else 0. FALSE (an unticked in-cell checkbox), '', '-', 'no' and 0
+    are not marks; TRUE, numbers other than 0 and any other text are."""
+    empties = ",".join(f'LOWER(TRIM({ref}))="{word}"' for word in EMPTY_MARKS)
+    return f"IF(ISLOGICAL({ref}),IF({ref},1,0),IF(ISNUMBER({ref}),IF({ref}<>0,1,0),IF(OR({empties}),0,1)))"
+
+
+def _form_sheet(sheet: Worksheet, instrument: Instrument, fields: FormFields) -> None:
+    ticks = instrument.ticks
+    count_col = get_column_letter(L.COUNT_COLUMN)
+    first, last = L.FIRST_PERSPECTIVE_ROW, L.perspective_row(len(instrument.perspectives))
+    total = len(instrument.perspectives)
+    _widths(sheet, [44, 46, 15, 15, 15, 10, 26])
+
+    _text(sheet, 1, 1, f"Tool: {instrument.code}. {instrument.question}", font=Font(bold=True, size=14))
+    _text(sheet, 2, 1, (
+        f"For {fields.name}, {fields.organisation}. Partnership: {fields.partnership}. Round {fields.round}. "
+        f"Please return by {deadline_text(fields.deadline)}."
+    ))
+    _text(sheet, 3, 1, (
+        f"{instrument.tick_instruction}. One mark per row: choose ✓ from the list in the cell, or type x."
+    ))
+    _text(sheet, L.OVERALL_ROW, 1, "Form status", font=Font(bold=True))
+    counts = f"{count_col}{first}:{count_col}{last}"
+    status = sheet.cell(row=L.OVERALL_ROW, column=2)
+    status.value = (
+        f'=IF(COUNTIF({counts},1)={total},"Complete: all {total} perspectives answered. Save and email it back.",'
+        f'"Not complete: "&COUNTIF({counts},1)&" of {total} perspectives answered"'
+        f'&IF(COUNTIF({counts},">1")>0,", "&COUNTIF({counts},">1")&" with more than one mark",""))'
+    )
+    status.font = Font(bold=True)
+
+    _header(sheet, L.FORM_HEADER_ROW, [
+        instrument.perspectives_heading, instrument.activity_heading, *[t.label for t in ticks],
+        "Marks in row", "Row status",
+    ])
+    sheet.row_dimensions[L.FORM_HEADER_ROW].height = 32
+    for perspective in instrument.perspectives:
+        row = L.perspective_row(perspective.number)
+        _text(sheet, row, 1, perspective.label, alignment=_WRAP_TOP, border=_BOX, fill=_LOCKED_FILL)
+        _text(sheet, row, 2, perspective.activity, alignment=_WRAP_TOP, border=_BOX, fill=_LOCKED_FILL)
+        refs = []
+        for offset in range(len(ticks)):
+            cell = sheet.cell(row=row, column=L.TICK_FIRST_COLUMN + offset)
+            cell.protection = _UNLOCKED
+            cell.border = _BOX
+            cell.fill = _INPUT_FILL
+            cell.alignment = _CENTRE
+            cell.font = Font(size=14)
+            refs.append(cell.coordinate)
+        count = sheet.cell(row=row, column=L.COUNT_COLUMN)
+        count.value = "=" + "+".join(_mark_count(ref) for ref in refs)
+        count.alignment = _CENTRE
+        count.border = _BOX
+        row_status = sheet.cell(row=row, column=L.STATUS_COLUMN)
+        row_status.value = (
+            f'=IF({count.coordinate}=1,"Done",IF({count.coordinate}=0,"Not answered yet",'
+            f'"More than one mark: keep one"))'
+        )
+        row_status.border = _BOX
+        row_status.alignment = Alignment(wrap_text=True, vertical="center")
+        _fit(sheet, row, [(perspective.label, 44), (perspective.activity, 46)], minimum=30)
+
+    area = f"A{first}:{get_column_letter(L.STATUS_COLUMN)}{last}"
+    sheet.conditional_formatting.add(area, FormulaRule(
+        formula=[f"${count_col}{first}>=2"], fill=PatternFill("solid", bgColor="F4B6B6"), font=Font(bold=True)
+    ))
+    sheet.conditional_formatting.add(area, FormulaRule(
+        formula=[f"${count_col}{first}=0"], fill=PatternFill("solid", bgColor="FFF2CC")
+    ))
+    validation = DataValidation(
+        type="list", formula1=f'"{TICK_OPTIONS}"', allow_blank=True,
+        showInputMessage=True, promptTitle="How would you feel?",
+        prompt="Put one mark in this row: choose ✓ from the list, or type x. Leave the other two boxes empty.",
+        showErrorMessage=True, errorStyle="warning", errorTitle="Not a tick mark",
+        error="Please use ✓ or x. Anything else may not be read as a tick when your form comes back.",
+    )
+    validation.add(L.tick_range(instrument))
+    sheet.add_data_validation(validation)
+
+    _text(sheet, last + 2, 1, instrument.copyright)
+    sheet.freeze_panes = None
+    _protect(sheet, fields)
+    _page(sheet, f"A1:{get_column_letter(L.STATUS_COLUMN)}{last + 2}")
+    sheet.print_title_rows = f"{L.FORM_HEADER_ROW}:{L.FORM_HEADER_ROW}"
+
+
+def _log_sheet(sheet: Worksheet, instrument: Instrument, fields: FormFields) -> None:
+    _widths(sheet, [30, 42, 42, 42])
+    _text(sheet, 1, 1, f"Tool: {instrument.code}. {instrument.user_log_heading.upper()}", font=Font(bold=True, size=14))
+    _text(sheet, 2, 1, "Optional: a note of how you used the tool. Type in the boxes; long text wraps.")
+    _header(sheet, L.LOG_HEADER_ROW, [column.label for column in instrument.user_log])
+    sheet.row_dimensions[L.LOG_HEADER_ROW].height = 32
+    for line in range(L.LOG_LINES):
+        row = L.LOG_FIRST_ROW + line
+        for offset in range(len(instrument.user_log)):
+            cell = sheet.cell(row=row, column=1 + offset)
+            cell.protection = _UNLOCKED
+            cell.border = _BOX
+            cell.fill = _INPUT_FILL
+            cell.alignment = _WRAP_TOP
+            cell.number_format = "@"
+        sheet.row_dimensions[row].height = 60
+    last = L.LOG_FIRST_ROW + L.LOG_LINES - 1
+    _text(sheet, last + 2, 1, instrument.copyright)
+    _protect(sheet, fields)
+    _page(sheet, f"A1:D{last + 2}")
+
+
+def _practices_sheet(sheet: Worksheet, instrument: Instrument, fields: FormFields) -> None:
+    _widths(sheet, [12, 90])
+    _text(sheet, 1, 1, "Kindling the flames of collaborative advantage", font=Font(bold=True, size=14))
+    _text(sheet, 2, 1, instrument.practices_intro)
+    _text(sheet, 3, 1, "Step 3: put these into play in the areas where you would feel stretched or a bit panicked.")
+    _header(sheet, 5, ["Practice", "Linden's effective practice"])
+    row = 5
+    for practice in instrument.practices:
+        row += 1
+        _text(sheet, row, 1, str(practice.number), border=_BOX, alignment=_CENTRE)
+        _text(sheet, row, 2, practice.text, border=_BOX, alignment=_WRAP_TOP)
+    _text(sheet, row + 2, 1, "Source: " + instrument.references[-1])
+    _text(sheet, row + 3, 1, instrument.copyright)
+    _protect(sheet, fields)
+    _page(sheet, f"A1:B{row + 3}")
+
+
+def _data_sheet(sheet: Worksheet, instrument: Instrument, fields: FormFields) -> None:
+    """The second, independent home of the token and version (the first is the document properties)."""
+    _widths(sheet, [16, 70])
+    _header(sheet, 1, ["Key", "Value"])
+    for offset, (key, value) in enumerate(_data_values(instrument, fields).items()):
+        _text(sheet, L.DATA_FIRST_ROW + offset, 1, key)
+        _text(sheet, L.DATA_FIRST_ROW + offset, 2, value)
+    sheet.sheet_state = "hidden"
+    _protect(sheet, fields)
