@@ -28,7 +28,8 @@ err = Console(stderr=True)
 WorkspaceOption = Annotated[
     Path,
     typer.Option(
-        "--workspace", "-w",
+        "--workspace",
+        "-w",
         help="The workspace folder holding config/, inbox/, outbox/ and state/.",
         show_default="the current folder",
     ),
@@ -84,8 +85,11 @@ def forms(
     table.add_column("What")
     table.add_column("Forms", justify="right")
     for label, value in [
-        ("New", summary.new), ("Reissued", summary.reissued), ("Updated", summary.updated),
-        ("Unchanged", summary.unchanged), ("Written this run", summary.written),
+        ("New", summary.new),
+        ("Reissued", summary.reissued),
+        ("Updated", summary.updated),
+        ("Unchanged", summary.unchanged),
+        ("Written this run", summary.written),
     ]:
         table.add_row(label, str(value))
     out.print(table)
@@ -94,7 +98,8 @@ def forms(
     for removed in summary.removed:
         out.print(
             f"[yellow]Not on the roster any more:[/] {removed['name']} ({removed['leader_id']}); "
-            f"their form {removed['path']} is kept.", highlight=False,
+            f"their form {removed['path']} is kept.",
+            highlight=False,
         )
     for email in summary.unknown_reissue:
         out.print(f"[yellow]--reissue {email}: no leader with that email on the roster; nothing reissued.[/]")

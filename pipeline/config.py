@@ -32,7 +32,9 @@ REQUIRED_COLUMNS = ("organisation", "name", "email")
 KNOWN_COLUMNS = (*REQUIRED_COLUMNS, "role")
 MAX_TEXT = 120
 
-EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
+EMAIL_RE = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
+)
 ROUND_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_-]|\.(?!\.)){0,38}[A-Za-z0-9]$|^[A-Za-z0-9]$")
 
 
@@ -56,8 +58,10 @@ class ConfigError(Exception):
         super().__init__(str(self))
 
     def __str__(self) -> str:
-        head = "The configuration has a problem" if len(self.problems) == 1 else (
-            f"The configuration has {len(self.problems)} problems"
+        head = (
+            "The configuration has a problem"
+            if len(self.problems) == 1
+            else (f"The configuration has {len(self.problems)} problems")
         )
         return head + " (nothing was generated):\n" + "\n".join(f"  - {p}" for p in self.problems)
 
@@ -201,9 +205,14 @@ def load_roster(config_dir: Path, problems: list[ConfigProblem]) -> tuple[list[L
     """Read roster.csv or roster.xlsx (never both) into leaders, appending problems instead of raising."""
     csv_path, xlsx_path = config_dir / ROSTER_CSV, config_dir / ROSTER_XLSX
     if csv_path.exists() and xlsx_path.exists():
-        problems.append(ConfigProblem(
-            "config/", "", "", "has both roster.csv and roster.xlsx; keep one of them and move the other away"
-        ))
+        problems.append(
+            ConfigProblem(
+                "config/",
+                "",
+                "",
+                "has both roster.csv and roster.xlsx; keep one of them and move the other away",
+            )
+        )
         return [], ""
     if xlsx_path.exists():
         label, rows = f"config/{ROSTER_XLSX}", _xlsx_rows(xlsx_path, problems)
@@ -221,9 +230,14 @@ def _csv_rows(path: Path, problems: list[ConfigProblem]) -> list[list[str]] | No
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError:
-        problems.append(ConfigProblem(
-            f"config/{path.name}", "", "", "is not UTF-8 text; in Excel use 'Save As' and choose 'CSV UTF-8'"
-        ))
+        problems.append(
+            ConfigProblem(
+                f"config/{path.name}",
+                "",
+                "",
+                "is not UTF-8 text; in Excel use 'Save As' and choose 'CSV UTF-8'",
+            )
+        )
         return None
     return [list(row) for row in csv.reader(io.StringIO(text, newline=""))]
 
@@ -254,7 +268,9 @@ def parse_roster(rows: list[list[str]], label: str, problems: list[ConfigProblem
     ok = True
     for index, name in enumerate(header):
         if not name:
-            problems.append(ConfigProblem(label, "row 1", "", f"column {index + 1} has no heading; name it or delete it"))
+            problems.append(
+                ConfigProblem(label, "row 1", "", f"column {index + 1} has no heading; name it or delete it")
+            )
             ok = False
         elif header.count(name) > 1 and header.index(name) == index:
             problems.append(ConfigProblem(label, "row 1", name, "appears twice in the heading; keep one"))
@@ -292,19 +308,24 @@ def parse_roster(rows: list[list[str]], label: str, problems: list[ConfigProblem
         if not EMAIL_RE.match(email):
             bad("email", f"'{email}' is not an email address like name@example.org" if email else "is empty")
         elif email.casefold() in seen:
-            bad("email", f"{email} is already used by row {seen[email.casefold()]}; each leader needs their own")
+            bad(
+                "email",
+                f"{email} is already used by row {seen[email.casefold()]}; each leader needs their own",
+            )
         else:
             seen[email.casefold()] = number
         if row_ok:
             extra = {k: v for k, v in record.items() if k not in KNOWN_COLUMNS}
-            leaders.append(Leader(
-                organisation=unicodedata.normalize("NFC", record["organisation"]),
-                name=unicodedata.normalize("NFC", record["name"]),
-                email=email,
-                role=record.get("role", ""),
-                extra=extra,
-                row=number,
-            ))
+            leaders.append(
+                Leader(
+                    organisation=unicodedata.normalize("NFC", record["organisation"]),
+                    name=unicodedata.normalize("NFC", record["name"]),
+                    email=email,
+                    role=record.get("role", ""),
+                    extra=extra,
+                    row=number,
+                )
+            )
     if not leaders and not problems:
         problems.append(ConfigProblem(label, "", "", "lists no leaders; add one row per leader under the heading"))
     return leaders

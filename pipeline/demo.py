@@ -15,9 +15,7 @@ def prepare_demo(source_config: Path, target: Path) -> Path:
         raise FileNotFoundError(f"{source_config} holds no partnership.yaml; pass --from pointing at a config folder")
     if target.exists():
         if not (target / DEMO_MARKER).exists():
-            raise ValueError(
-                f"{target} exists and is not a demo workspace; choose another --workspace or move it away"
-            )
+            raise ValueError(f"{target} exists and is not a demo workspace; choose another --workspace or move it away")
         shutil.rmtree(target)
     (target / "config").parent.mkdir(parents=True, exist_ok=True)
     shutil.copytree(source_config, target / "config")

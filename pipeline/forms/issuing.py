@@ -79,10 +79,17 @@ def shared_fields(config: Config) -> FormFields:
     """The fields every form of the round shares; the personal ones are left empty."""
     settings = config.settings
     return FormFields(
-        name="", organisation="", role="", token="",
-        partnership=settings.partnership, round=settings.round, deadline=settings.deadline,
-        facilitator_name=settings.facilitator.name, facilitator_email=settings.facilitator.email,
-        min_group_size=settings.min_group_size, password=settings.form_password,
+        name="",
+        organisation="",
+        role="",
+        token="",
+        partnership=settings.partnership,
+        round=settings.round,
+        deadline=settings.deadline,
+        facilitator_name=settings.facilitator.name,
+        facilitator_email=settings.facilitator.email,
+        min_group_size=settings.min_group_size,
+        password=settings.form_password,
     )
 
 
@@ -131,10 +138,15 @@ def plan_forms(
         previous = issued.get(leader.id)
         renew = previous is None or everyone or leader.id in wanted
         token = new_token() if renew else previous.token  # type: ignore[union-attr]
-        fields = FormFields(**{
-            **asdict(shared), "name": leader.name, "organisation": leader.organisation,
-            "role": leader.role, "token": token,
-        })
+        fields = FormFields(
+            **{
+                **asdict(shared),
+                "name": leader.name,
+                "organisation": leader.organisation,
+                "role": leader.role,
+                "token": token,
+            }
+        )
         digest = inputs_hash(version, fields, paths[leader.id])
         status: Status
         if previous is None:
@@ -145,10 +157,16 @@ def plan_forms(
             status = "unchanged"
         else:
             status = "updated"
-        planned.append(PlannedForm(
-            leader=leader, fields=fields, path=paths[leader.id], status=status, inputs_hash=digest,
-            previous_path=previous.path if previous is not None else None,
-        ))
+        planned.append(
+            PlannedForm(
+                leader=leader,
+                fields=fields,
+                path=paths[leader.id],
+                status=status,
+                inputs_hash=digest,
+                previous_path=previous.path if previous is not None else None,
+            )
+        )
     removed = tuple(record for leader_id, record in sorted(issued.items()) if leader_id not in roster_ids)
     unknown = tuple(sorted(wanted - roster_ids - {"all"}))
     return Plan(config.settings.round, version, tuple(planned), removed, unknown)
@@ -194,10 +212,19 @@ def issued_records(plan: Plan, written: dict[str, str], run_id: str | None = Non
     stamp = now()
     return [
         FormRecord(
-            round=plan.round, leader_id=form.leader.id, token=form.fields.token, form_version=plan.form_version,
-            name=form.leader.name, organisation=form.leader.organisation, email=form.leader.email,
-            role=form.leader.role, path=form.path, sha256=written[form.leader.id],
-            inputs_hash=form.inputs_hash, issued_at=stamp, run_id=run_id,
+            round=plan.round,
+            leader_id=form.leader.id,
+            token=form.fields.token,
+            form_version=plan.form_version,
+            name=form.leader.name,
+            organisation=form.leader.organisation,
+            email=form.leader.email,
+            role=form.leader.role,
+            path=form.path,
+            sha256=written[form.leader.id],
+            inputs_hash=form.inputs_hash,
+            issued_at=stamp,
+            run_id=run_id,
         )
         for form in plan.forms
         if form.leader.id in written
@@ -206,9 +233,14 @@ def issued_records(plan: Plan, written: dict[str, str], run_id: str | None = Non
 
 def summarise(plan: Plan, written: dict[str, str]) -> IssueSummary:
     return IssueSummary(
-        round=plan.round, form_version=plan.form_version, folder=f"outbox/forms/{safe_segment(plan.round)}",
-        written=len(written), new=plan.count("new"), reissued=plan.count("reissued"),
-        updated=plan.count("updated"), unchanged=plan.count("unchanged"),
+        round=plan.round,
+        form_version=plan.form_version,
+        folder=f"outbox/forms/{safe_segment(plan.round)}",
+        written=len(written),
+        new=plan.count("new"),
+        reissued=plan.count("reissued"),
+        updated=plan.count("updated"),
+        unchanged=plan.count("unchanged"),
         removed=[{"leader_id": r.leader_id, "name": r.name, "path": r.path} for r in plan.removed],
         unknown_reissue=list(plan.unknown_reissue),
     )

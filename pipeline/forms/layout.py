@@ -18,7 +18,7 @@ LAYOUT_VERSION = "1"
 COVER_SHEET = "How to use"
 FORM_SHEET = "Self-assessment"
 LOG_SHEET = "User log"
-PRACTICES_SHEET = "Linden's practices"
+PRACTICES_SHEET = "Effective practices"
 DATA_SHEET = "Form data"
 
 # Self-assessment sheet
@@ -39,7 +39,12 @@ DATA_KEYS = ("tool", "round", "token", "form_version")
 DATA_FIRST_ROW = 2
 
 # Custom document property names (strings: LibreOffice turns integers into floats)
-PROPERTY_NAMES = {"tool": "clb_tool", "round": "clb_round", "token": "clb_token", "form_version": "clb_form_version"}
+PROPERTY_NAMES = {
+    "tool": "clb_tool",
+    "round": "clb_round",
+    "token": "clb_token",
+    "form_version": "clb_form_version",
+}
 
 
 @dataclass(frozen=True)

@@ -23,9 +23,9 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Si
 from openpyxl.utils import get_column_letter
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.workbook.protection import WorkbookProtection
-from openpyxl.writer.excel import ExcelWriter
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
+from openpyxl.writer.excel import ExcelWriter
 
 from pipeline.forms import layout as L
 from pipeline.instrument import Instrument
@@ -125,8 +125,16 @@ def _text(sheet: Worksheet, row: int, column: int, value: str, **style: object) 
 
 def _header(sheet: Worksheet, row: int, labels: list[str]) -> None:
     for column, label in enumerate(labels, start=1):
-        _text(sheet, row, column, label, font=_HEADER_FONT, fill=_HEADER_FILL, border=_BOX,
-              alignment=Alignment(wrap_text=True, vertical="center", horizontal="center"))
+        _text(
+            sheet,
+            row,
+            column,
+            label,
+            font=_HEADER_FONT,
+            fill=_HEADER_FILL,
+            border=_BOX,
+            alignment=Alignment(wrap_text=True, vertical="center", horizontal="center"),
+        )
 
 
 def _fit(sheet: Worksheet, row: int, texts: list[tuple[str, float]], minimum: float = 15.0) -> None:
@@ -193,24 +201,30 @@ def _cover_sheet(sheet: Worksheet, instrument: Instrument, fields: FormFields) -
     reading.append(("How to use the tool", "Answer on the 'Self-assessment' sheet, then think through the steps."))
     reading += [(f"Step {step.number}", step.text) for step in instrument.steps]
     reading.append(("Advice", instrument.mentor_advice))
-    reading.append((
-        "How to fill in",
-        f"On the '{L.FORM_SHEET}' sheet, put one mark in each of the seven rows, in the column that says how you "
-        "would feel: choose ✓ from the cell's list, or type x. The 'Row status' column tells you as you go "
-        "whether each row is done, and the top of the sheet tells you when the whole form is complete. "
-        f"The '{L.LOG_SHEET}' sheet is optional. Only the white boxes with a border can be typed in.",
-    ))
-    reading.append((
-        "How to return it",
-        f"Save the file as an Excel workbook (.xlsx) and email it to {fields.facilitator_name} "
-        f"({fields.facilitator_email}) by {deadline}. You may rename the file: a reference inside it tells "
-        "us it is yours, so please do not copy your answers into another person's form.",
-    ))
-    reading.append((
-        "Who sees your answers",
-        "Your answers are personal. You receive your own feedback letter. Partners see only figures for groups "
-        f"of at least {fields.min_group_size} leaders, never your name or your words.",
-    ))
+    reading.append(
+        (
+            "How to fill in",
+            f"On the '{L.FORM_SHEET}' sheet, put one mark in each of the seven rows, in the column that says how you "
+            "would feel: choose ✓ from the cell's list, or type x. The 'Row status' column tells you as you go "
+            "whether each row is done, and the top of the sheet tells you when the whole form is complete. "
+            f"The '{L.LOG_SHEET}' sheet is optional. Only the white boxes with a border can be typed in.",
+        )
+    )
+    reading.append(
+        (
+            "How to return it",
+            f"Save the file as an Excel workbook (.xlsx) and email it to {fields.facilitator_name} "
+            f"({fields.facilitator_email}) by {deadline}. You may rename the file: a reference inside it tells "
+            "us it is yours, so please do not copy your answers into another person's form.",
+        )
+    )
+    reading.append(
+        (
+            "Who sees your answers",
+            "Your answers are personal. You receive your own feedback letter. Partners see only figures for groups "
+            f"of at least {fields.min_group_size} leaders, never your name or your words.",
+        )
+    )
     reading.append(("Sources", "; ".join(instrument.references)))
     reading.append(("Copyright", f"{instrument.copyright}. {instrument.copyright_notice}"))
     for label, text in reading:
@@ -237,13 +251,21 @@ def _form_sheet(sheet: Worksheet, instrument: Instrument, fields: FormFields) ->
     _widths(sheet, [44, 46, 15, 15, 15, 10, 26])
 
     _text(sheet, 1, 1, f"Tool: {instrument.code}. {instrument.question}", font=Font(bold=True, size=14))
-    _text(sheet, 2, 1, (
-        f"For {fields.name}, {fields.organisation}. Partnership: {fields.partnership}. Round {fields.round}. "
-        f"Please return by {deadline_text(fields.deadline)}."
-    ))
-    _text(sheet, 3, 1, (
-        f"{instrument.tick_instruction}. One mark per row: choose ✓ from the list in the cell, or type x."
-    ))
+    _text(
+        sheet,
+        2,
+        1,
+        (
+            f"For {fields.name}, {fields.organisation}. Partnership: {fields.partnership}. Round {fields.round}. "
+            f"Please return by {deadline_text(fields.deadline)}."
+        ),
+    )
+    _text(
+        sheet,
+        3,
+        1,
+        (f"{instrument.tick_instruction}. One mark per row: choose ✓ from the list in the cell, or type x."),
+    )
     _text(sheet, L.OVERALL_ROW, 1, "Form status", font=Font(bold=True))
     counts = f"{count_col}{first}:{count_col}{last}"
     status = sheet.cell(row=L.OVERALL_ROW, column=2)
@@ -254,10 +276,17 @@ def _form_sheet(sheet: Worksheet, instrument: Instrument, fields: FormFields) ->
     )
     status.font = Font(bold=True)
 
-    _header(sheet, L.FORM_HEADER_ROW, [
-        instrument.perspectives_heading, instrument.activity_heading, *[t.label for t in ticks],
-        "Marks in row", "Row status",
-    ])
+    _header(
+        sheet,
+        L.FORM_HEADER_ROW,
+        [
+            instrument.perspectives_heading,
+            instrument.activity_heading,
+            *[t.label for t in ticks],
+            "Marks in row",
+            "Row status",
+        ],
+    )
     sheet.row_dimensions[L.FORM_HEADER_ROW].height = 32
     for perspective in instrument.perspectives:
         row = L.perspective_row(perspective.number)
@@ -286,17 +315,27 @@ def _form_sheet(sheet: Worksheet, instrument: Instrument, fields: FormFields) ->
         _fit(sheet, row, [(perspective.label, 44), (perspective.activity, 46)], minimum=30)
 
     area = f"A{first}:{get_column_letter(L.STATUS_COLUMN)}{last}"
-    sheet.conditional_formatting.add(area, FormulaRule(
-        formula=[f"${count_col}{first}>=2"], fill=PatternFill("solid", bgColor="F4B6B6"), font=Font(bold=True)
-    ))
-    sheet.conditional_formatting.add(area, FormulaRule(
-        formula=[f"${count_col}{first}=0"], fill=PatternFill("solid", bgColor="FFF2CC")
-    ))
+    sheet.conditional_formatting.add(
+        area,
+        FormulaRule(
+            formula=[f"${count_col}{first}>=2"],
+            fill=PatternFill("solid", bgColor="F4B6B6"),
+            font=Font(bold=True),
+        ),
+    )
+    sheet.conditional_formatting.add(
+        area, FormulaRule(formula=[f"${count_col}{first}=0"], fill=PatternFill("solid", bgColor="FFF2CC"))
+    )
     validation = DataValidation(
-        type="list", formula1=f'"{TICK_OPTIONS}"', allow_blank=True,
-        showInputMessage=True, promptTitle="How would you feel?",
+        type="list",
+        formula1=f'"{TICK_OPTIONS}"',
+        allow_blank=True,
+        showInputMessage=True,
+        promptTitle="How would you feel?",
         prompt="Put one mark in this row: choose ✓ from the list, or type x. Leave the other two boxes empty.",
-        showErrorMessage=True, errorStyle="warning", errorTitle="Not a tick mark",
+        showErrorMessage=True,
+        errorStyle="warning",
+        errorTitle="Not a tick mark",
         error="Please use ✓ or x. Anything else may not be read as a tick when your form comes back.",
     )
     validation.add(L.tick_range(instrument))
@@ -311,7 +350,13 @@ def _form_sheet(sheet: Worksheet, instrument: Instrument, fields: FormFields) ->
 
 def _log_sheet(sheet: Worksheet, instrument: Instrument, fields: FormFields) -> None:
     _widths(sheet, [30, 42, 42, 42])
-    _text(sheet, 1, 1, f"Tool: {instrument.code}. {instrument.user_log_heading.upper()}", font=Font(bold=True, size=14))
+    _text(
+        sheet,
+        1,
+        1,
+        f"Tool: {instrument.code}. {instrument.user_log_heading.upper()}",
+        font=Font(bold=True, size=14),
+    )
     _text(sheet, 2, 1, "Optional: a note of how you used the tool. Type in the boxes; long text wraps.")
     _header(sheet, L.LOG_HEADER_ROW, [column.label for column in instrument.user_log])
     sheet.row_dimensions[L.LOG_HEADER_ROW].height = 32
@@ -335,7 +380,12 @@ def _practices_sheet(sheet: Worksheet, instrument: Instrument, fields: FormField
     _widths(sheet, [12, 90])
     _text(sheet, 1, 1, "Kindling the flames of collaborative advantage", font=Font(bold=True, size=14))
     _text(sheet, 2, 1, instrument.practices_intro)
-    _text(sheet, 3, 1, "Step 3: put these into play in the areas where you would feel stretched or a bit panicked.")
+    _text(
+        sheet,
+        3,
+        1,
+        "Step 3: put these into play in the areas where you would feel stretched or a bit panicked.",
+    )
     _header(sheet, 5, ["Practice", "Linden's effective practice"])
     row = 5
     for practice in instrument.practices:

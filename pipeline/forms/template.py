@@ -46,9 +46,13 @@ class FormTemplate:
     """Built once from the round's shared fields; ``render`` gives one leader's form as bytes."""
 
     def __init__(self, instrument: Instrument, shared: FormFields) -> None:
-        placeholder = dataclasses.replace(shared, **{key: _MARK.format(key) for key in PERSONAL})
-        if not placeholder.role:
-            placeholder = dataclasses.replace(placeholder, role=_MARK.format("role"))
+        placeholder = dataclasses.replace(
+            shared,
+            name=_MARK.format("name"),
+            organisation=_MARK.format("organisation"),
+            role=_MARK.format("role"),
+            token=_MARK.format("token"),
+        )
         self._layout: list[Part | _Piece] = []
         pattern = re.compile("|".join(re.escape(_MARK.format(k)) for k in PERSONAL).encode())
         with zipfile.ZipFile(io.BytesIO(build_form(instrument, placeholder))) as archive:

@@ -38,14 +38,43 @@ def write_zip(parts: list[Part]) -> bytes:
     for part in parts:
         name = part.name.encode("utf-8")
         header = struct.pack(
-            "<IHHHHHIIIHH", 0x04034B50, 20, 0x0800, 8, _DOS_TIME, _DOS_DATE,
-            part.crc, len(part.deflated), part.size, len(name), 0,
+            "<IHHHHHIIIHH",
+            0x04034B50,
+            20,
+            0x0800,
+            8,
+            _DOS_TIME,
+            _DOS_DATE,
+            part.crc,
+            len(part.deflated),
+            part.size,
+            len(name),
+            0,
         )
         out += [header, name, part.deflated]
-        central.append(struct.pack(
-            "<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0x0800, 8, _DOS_TIME, _DOS_DATE,
-            part.crc, len(part.deflated), part.size, len(name), 0, 0, 0, 0, 0o100644 << 16, offset,
-        ) + name)
+        central.append(
+            struct.pack(
+                "<IHHHHHHIIIHHHHHII",
+                0x02014B50,
+                20,
+                20,
+                0x0800,
+                8,
+                _DOS_TIME,
+                _DOS_DATE,
+                part.crc,
+                len(part.deflated),
+                part.size,
+                len(name),
+                0,
+                0,
+                0,
+                0,
+                0o100644 << 16,
+                offset,
+            )
+            + name
+        )
         offset += len(header) + len(name) + len(part.deflated)
     directory = b"".join(central)
     end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(parts), len(parts), len(directory), offset, 0)

@@ -1,0 +1,47 @@
+# Two commands do all setup on a fresh clone:  make demo   and   make test.
+# Only Python 3.11+ is needed beforehand: uv is installed into .tools/ when it is not on the PATH, and
+# every Python package comes from uv.lock.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+UV := $(or $(shell command -v uv 2>/dev/null),.tools/bin/uv)
+RUN := $(UV) run --frozen
+
+.PHONY: setup demo test pytest lint format bench fixtures clean
+
+setup: .venv/.synced
+
+.tools/bin/uv:
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+.venv/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --quiet
+	@touch $@
+
+demo: setup  ## run the pipeline end to end on the example partnership, in ./demo
+	$(RUN) clb demo --workspace demo
+
+test: lint pytest  ## everything CI runs
+
+pytest: setup
+	$(RUN) pytest
+
+lint: setup
+	$(RUN) ruff check pipeline tests bench
+	$(RUN) ruff format --check pipeline tests bench
+	$(RUN) mypy
+
+format: setup
+	$(RUN) ruff format pipeline tests bench
+	$(RUN) ruff check --fix pipeline tests bench
+
+bench: setup  ## speed and memory figures beside their baselines
+	$(RUN) python -m bench.forms
+
+fixtures: setup  ## remake tests/data/returns with real LibreOffice and Gnumeric
+	$(RUN) python -m tests.clients.make_fixtures
+
+clean:
+	rm -rf demo .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,87 @@
+"""Driving real spreadsheet programs from tests: LibreOffice through its UNO bridge, Gnumeric's ssconvert.
+
+These are the programs leaders use; a form that only openpyxl can read proves nothing. When a program is
+missing the test is skipped on a developer's machine but fails under CI (CI=true), where .ci/run installs it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+def require(program: str) -> None:
+    if shutil.which(program) is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{program} is not installed; .ci/run should have installed it")
+        pytest.skip(f"{program} is not installed")
+
+
+def require_uno() -> None:
+    require("soffice")
+    probe = subprocess.run([SYSTEM_PYTHON, "-c", "import uno"], capture_output=True)
+    if probe.returncode != 0:
+        if os.environ.get("CI"):
+            pytest.fail("LibreOffice's Python bridge (python3-uno) is missing; .ci/run should install it")
+        pytest.skip("python3-uno is not installed")
+
+
+def libreoffice_fill(source: Path, target: Path, fills: dict[str, tuple[str, object]]) -> None:
+    """Open ``source`` in real LibreOffice, fill cells by defined name, save as .xlsx at ``target``."""
+    require_uno()
+    spec = target.with_suffix(".fills.json")
+    spec.write_text(json.dumps(fills), encoding="utf-8")
+    result = subprocess.run(
+        [SYSTEM_PYTHON, str(HERE / "lo_fill.py"), str(source), str(target), str(spec)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    spec.unlink()
+    assert result.returncode == 0, result.stderr
+
+
+def gnumeric_resave(source: Path, target: Path) -> None:
+    """Load ``source`` in Gnumeric and save it again as .xlsx, as ssconvert does."""
+    require("ssconvert")
+    result = subprocess.run(
+        ["ssconvert", "--export-type=Gnumeric_Excel:xlsx2", str(source), str(target)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0 and target.exists(), result.stderr
+
+
+def type_into(data: bytes, sheet_part: str, texts: dict[str, str]) -> bytes:
+    """Put text into empty styled cells of an openpyxl-written sheet, the minimal edit a person makes."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        parts = {info.filename: archive.read(info) for info in archive.infolist()}
+    xml = parts[sheet_part].decode("utf-8")
+    for coordinate, text in texts.items():
+        pattern = re.compile(rf'<c r="{coordinate}"( s="\d+")?(?: t="n")?\s*/>')
+        assert pattern.search(xml), f"{coordinate} is not an empty cell in {sheet_part}"
+        xml = pattern.sub(
+            lambda m, t=text, c=coordinate: (
+                f'<c r="{c}"{m.group(1) or ""} t="inlineStr"><is><t>{escape(t)}</t></is></c>'
+            ),
+            xml,
+        )
+    parts[sheet_part] = xml.encode("utf-8")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, body in parts.items():
+            archive.writestr(name, body)
+    return buffer.getvalue()

@@ -1,0 +1,79 @@
+"""Shared fixtures: the example config, fresh workspaces and small roster factories."""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipeline.config import Config, load_config
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE_CONFIG = REPO / "config"
+DATA = Path(__file__).resolve().parent / "data"
+
+
+@pytest.fixture(scope="session")
+def example_config() -> Config:
+    return load_config(EXAMPLE_CONFIG)
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    """A fresh workspace holding a copy of the example partnership."""
+    root = tmp_path / "ws"
+    shutil.copytree(EXAMPLE_CONFIG, root / "config")
+    for folder in ("inbox", "outbox"):
+        (root / folder).mkdir()
+    return root
+
+
+def roster_text(rows: list[list[str]], header: str = "organisation,name,email,role") -> str:
+    buffer = io.StringIO()
+    buffer.write(header + "\n")
+    csv.writer(buffer).writerows(rows)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def write_roster(workspace: Path) -> Callable[..., Path]:
+    """Replace the workspace roster with the given rows (and header)."""
+
+    def write(rows: list[list[str]], header: str = "organisation,name,email,role") -> Path:
+        path = workspace / "config" / "roster.csv"
+        path.write_text(roster_text(rows, header), encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture
+def edit_settings(workspace: Path) -> Callable[..., Path]:
+    """Change keys of the workspace's partnership.yaml (None removes a key)."""
+
+    def edit(**changes: object) -> Path:
+        path = workspace / "config" / "partnership.yaml"
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        for key, value in changes.items():
+            if value is None:
+                data.pop(key, None)
+            else:
+                data[key] = value
+        path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+        return path
+
+    return edit
+
+
+@pytest.fixture(scope="session")
+def prefect_engine():
+    """One real Prefect engine (temporary server and database) for all flow tests: it takes ~18 s to start."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield

@@ -1,0 +1,83 @@
+"""The clb command without the engine: help, bad workspaces and bad configs fail fast and clearly."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from typer.testing import CliRunner
+
+from pipeline.cli import app
+from pipeline.workspace import Workspace, WorkspaceBusy, workspace_lock
+
+runner = CliRunner()
+
+
+def command_names() -> list[str]:
+    return [c.name or c.callback.__name__ for c in app.registered_commands]
+
+
+@pytest.mark.parametrize("command", command_names())
+def test_every_command_has_help_with_an_example_and_a_workspace_option(command):
+    result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert "Example:" in result.output and "clb " + command in result.output
+    assert "--workspace" in result.output
+
+
+def test_not_a_workspace(tmp_path):
+    result = runner.invoke(app, ["forms", "--workspace", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "is not a clb workspace" in result.output and "--workspace" in result.output
+
+
+def test_bad_config_stops_before_anything_is_written(workspace, write_roster):
+    write_roster([["Council", "Priya", "p@c.example", ""], ["Council", "Tom", "P@C.example", ""]])
+    result = runner.invoke(app, ["forms", "--workspace", str(workspace)], env={"COLUMNS": "300"})
+    assert result.exit_code == 2
+    assert "config/roster.csv, row 3, field 'email'" in result.output
+    assert not (workspace / "outbox" / "forms").exists()
+    assert not (workspace / "state").exists()
+
+
+def test_demo_refuses_to_replace_a_folder_that_is_not_a_demo(tmp_path):
+    (tmp_path / "precious").mkdir()
+    result = runner.invoke(app, ["demo", "--workspace", str(tmp_path / "precious")])
+    assert result.exit_code == 2 and "not a demo workspace" in result.output
+
+
+def test_second_run_on_a_workspace_is_refused_with_a_clear_message(workspace):
+    space = Workspace.at(workspace)
+    with (
+        workspace_lock(space),
+        pytest.raises(WorkspaceBusy, match="in use by process"),
+        workspace_lock(space, wait_seconds=0.3),
+    ):
+        pass
+
+
+def test_a_killed_run_does_not_keep_the_workspace(workspace):
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
+        import time
+        from pipeline.workspace import Workspace, workspace_lock
+        with workspace_lock(Workspace.at({str(workspace)!r})):
+            print("held", flush=True)
+            time.sleep(60)
+    """),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout.readline().strip() == "held"
+    with pytest.raises(WorkspaceBusy), workspace_lock(Workspace.at(workspace)):
+        pass
+    holder.kill()
+    holder.wait()
+    with workspace_lock(Workspace.at(workspace)):
+        pass
