@@ -7,10 +7,11 @@ reported at once, and nothing is generated from a bad config.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from pipeline.config import ConfigError, load_config
@@ -106,6 +107,77 @@ def forms(
 
 
 @app.command()
+def nightly(workspace: WorkspaceOption = Path(".")) -> None:
+    """Take in every returned form from inbox/: check it, keep it or quarantine it, and report.
+
+    Files still being saved are left for the next run. Every file's decision is written to
+    outbox/runs/<run-id>/summary.json (and outbox/runs/latest.json). Quarantined files are copied to
+    outbox/quarantine/<run-id>/ with a reasons file; leaders get a correction request in outbox/corrections/.
+
+    [bold]Example:[/] clb nightly --workspace ~/partnerships/riverside
+    """
+    space = _open(workspace)
+    configure_prefect(space)
+    from pipeline.flows import nightly as nightly_flow
+
+    try:
+        report = nightly_flow(workspace=str(space.root))
+    except WorkspaceBusy as exc:
+        raise _fail(str(exc), code=3) from None
+    print_report(report)
+    out.print(f"Run report: [bold]{space.outbox / 'runs' / report['run_id'] / 'summary.json'}[/]", highlight=False)
+
+
+def print_report(report: dict[str, Any]) -> None:
+    table = Table(title=f"Run {report['run_id']}", show_lines=False)
+    for column in ("File", "Decision", "Leader", "Details"):
+        table.add_column(column, overflow="fold")
+    for item in report["accepted"]:
+        details = "supersedes an earlier return" if item["supersedes"] else ""
+        table.add_row(escape(item["file"]), "[green]accepted[/]", item["leader_id"] or "", details)
+    for item in report["duplicates"]:
+        table.add_row(escape(item["file"]), "duplicate", "", escape(f"same as {item['same_as']}"))
+    for item in report["quarantined"]:
+        problems = "\n".join(f"{p['code']} {p['cell'] or ''}".strip() for p in item["problems"])
+        table.add_row(escape(item["file"]), "[red]quarantined[/]", item["leader_id"] or "", escape(problems))
+    for item in report["waiting"]:
+        table.add_row(escape(item["file"]), "waiting", "", escape(item["why"]))
+    out.print(table)
+    out.print(
+        f"{len(report['accepted'])} accepted, {len(report['quarantined'])} quarantined, "
+        f"{len(report['duplicates'])} duplicates, {len(report['waiting'])} waiting"
+    )
+
+
+@app.command()
+def check(
+    files: Annotated[list[Path], typer.Argument(help="Returned forms to check.", show_default=False)],
+    workspace: WorkspaceOption = Path("."),
+) -> None:
+    """Check returned forms now, exactly as the nightly run would, without taking them in.
+
+    Nothing is recorded and nothing is moved. The exit code is 1 when any file would be quarantined.
+
+    [bold]Example:[/] clb check "Copy of CLB form (2).xlsx" --workspace ~/partnerships/riverside
+    """
+    space = _open(workspace)
+    from pipeline.intake.check import check_files
+
+    config = load_config(space.config)
+    results = check_files(space, config, files)
+    table = Table(show_lines=True)
+    for column in ("File", "Verdict", "Leader", "Problems"):
+        table.add_column(column, overflow="fold")
+    for result in results:
+        problems = "\n".join(f"{p.code} {p.cell or ''}: {p.message}" for p in result.problems)
+        verdict = "[green]would be accepted[/]" if result.acceptable else "[red]would be quarantined[/]"
+        table.add_row(escape(result.file), verdict, result.leader or "", escape(problems))
+    out.print(table)
+    if not all(result.acceptable for result in results):
+        raise typer.Exit(1)
+
+
+@app.command()
 def demo(
     workspace: WorkspaceOption = Path("demo"),
     source: Annotated[
@@ -127,6 +199,16 @@ def demo(
         raise _fail(str(exc)) from None
     out.print(f"Demo workspace: [bold]{workspace.resolve()}[/]", highlight=False)
     forms(workspace=workspace, reissue=None)
+    from pipeline.demo import simulate_returns
+
+    made = simulate_returns(workspace)
+    out.print(f"Simulated {made} returned files in {workspace.resolve() / 'inbox'}", highlight=False)
+    nightly(workspace=workspace)
+    out.print(
+        "\n[bold]Where to look:[/] forms in outbox/forms/, the run report in outbox/runs/latest.json, "
+        "quarantined files with their reasons in outbox/quarantine/, messages for leaders in outbox/corrections/.",
+        highlight=False,
+    )
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -99,6 +99,15 @@ class Facilitator(BaseModel):
         return value
 
 
+class IntakeSettings(BaseModel):
+    """How the nightly intake treats returns."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    accept_partial: bool = False  # accept a return whose only problems are in some perspective rows
+    settle_seconds: float = Field(default=5.0, ge=0, le=3600)  # a file changed more recently is left for later
+    max_file_mb: float = Field(default=5.0, gt=0, le=100)
+
+
 class Settings(BaseModel):
     """partnership.yaml. ``mail`` and ``schedule`` are kept for the issues that give them meaning."""
 
@@ -109,6 +118,7 @@ class Settings(BaseModel):
     deadline: dt.date
     min_group_size: int = Field(default=3, ge=2, le=50)
     form_password: str = ""
+    intake: IntakeSettings = Field(default_factory=IntakeSettings)
     mail: dict[str, Any] = Field(default_factory=dict)
     schedule: dict[str, Any] = Field(default_factory=dict)
 

@@ -6,8 +6,10 @@ run per leader). Import this module only after ``workspace.configure_prefect``.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from rich.progress import Progress
@@ -23,7 +25,9 @@ from pipeline.forms.issuing import (
     summarise,
     write_forms,
 )
+from pipeline.forms.layout import FormSpec
 from pipeline.forms.template import FormTemplate
+from pipeline.intake import inbox
 from pipeline.state import active_forms, open_state, record_forms
 from pipeline.workspace import Workspace, workspace_lock
 
@@ -69,3 +73,75 @@ def issue_forms(workspace: str = ".", reissue: list[str] | None = None) -> Issue
         plan = plan_forms_task(space, config, reissue or [])
         written = write_forms_task(space, config, plan)
         return record_forms_task(space, plan, written)
+
+
+# ---------------------------------------------------------------- nightly
+
+
+@task(name="prepare-intake", cache_policy=NO_CACHE)
+def prepare_intake_task(workspace: Workspace, config: Config) -> tuple[inbox.Batch, list[inbox.InboxFile]]:
+    """Clear what a dead run left, open this run, list the inbox (ready and still-being-written files)."""
+    batch = inbox.prepare_run(workspace, open_state(workspace.database), inbox.new_run_id())
+    ready, batch.waiting = inbox.scan_inbox(workspace.inbox, config.settings.intake.settle_seconds)
+    return batch, ready
+
+
+@task(name="examine-returns", cache_policy=NO_CACHE)
+def examine_returns_task(
+    workspace: Workspace, config: Config, batch: inbox.Batch, ready: list[inbox.InboxFile]
+) -> inbox.Batch:
+    """Guard, read and validate every ready file, and decide each one (nothing is written)."""
+    spec = FormSpec.of(config.instrument)
+    return inbox.examine_batch(workspace, open_state(workspace.database), config, batch, ready, spec)
+
+
+@task(name="store-decisions", cache_policy=NO_CACHE)
+def store_decisions_task(workspace: Workspace, config: Config, batch: inbox.Batch) -> inbox.Batch:
+    """Archive originals, write quarantine copies, reasons, correction requests, commit, clear the inbox."""
+    engine = open_state(workspace.database)
+    inbox.store_batch(workspace, config, batch)
+    inbox.commit_batch(engine, batch)
+    inbox.clear_inbox(workspace, batch)
+    return batch
+
+
+@task(name="publish-run-report", cache_policy=NO_CACHE)
+def publish_report_task(report: dict[str, Any]) -> None:
+    """The run report as Prefect artifacts: a table of decisions and the headline figures."""
+    rows = [
+        {"file": a["file"], "decision": "accepted", "leader": a["leader_id"] or "", "details": ""}
+        for a in report["accepted"]
+    ]
+    rows += [
+        {"file": d["file"], "decision": "duplicate", "leader": "", "details": f"same as {d['same_as']}"}
+        for d in report["duplicates"]
+    ]
+    rows += [
+        {
+            "file": q["file"],
+            "decision": "quarantined",
+            "leader": q["leader_id"] or "",
+            "details": "; ".join(p["code"] for p in q["problems"]),
+        }
+        for q in report["quarantined"]
+    ]
+    rows += [{"file": w["file"], "decision": "waiting", "leader": "", "details": w["why"]} for w in report["waiting"]]
+    create_table_artifact(rows, key="nightly-decisions", description=f"Decisions of run {report['run_id']}")
+    create_markdown_artifact(
+        f"**Run {report['run_id']}**: {len(report['accepted'])} accepted, {len(report['quarantined'])} "
+        f"quarantined, {len(report['duplicates'])} duplicates, {len(report['waiting'])} waiting.",
+        key="nightly-summary",
+    )
+
+
+@flow(name="nightly", log_prints=False)
+def nightly(workspace: str = ".") -> dict[str, Any]:
+    """Take in every returned form from the inbox: guard, attribute, validate, archive, quarantine."""
+    space = Workspace.at(Path(workspace))
+    with workspace_lock(space, wait_seconds=30):
+        config = load_config_task(space)
+        batch, ready = prepare_intake_task(space, config)
+        batch = examine_returns_task(space, config, batch, ready)
+        batch = store_decisions_task(space, config, batch)
+        publish_report_task(batch.report)
+        return batch.report

@@ -8,20 +8,26 @@ the write, and running again finishes the job.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import (
     Column,
     Engine,
+    ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
     Table,
     UniqueConstraint,
     create_engine,
+    delete,
     event,
+    func,
     select,
     update,
 )
@@ -48,6 +54,76 @@ forms = Table(
     Column("issued_at", String, nullable=False),
     Column("revoked_at", String, nullable=True),
     Column("run_id", String, nullable=True),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("run_id", String, primary_key=True),
+    Column("kind", String, nullable=False),
+    Column("started_at", String, nullable=False),
+    Column("finished_at", String, nullable=True),
+    Column("status", String, nullable=False),  # running | committed
+)
+
+received = Table(
+    "received",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_id", String, nullable=False, index=True),
+    Column("file", String, nullable=False),  # the path as it was under inbox/
+    Column("sha256", String, nullable=False, index=True),
+    Column("size", Integer, nullable=False),
+    Column("mtime_ns", Integer, nullable=False),
+    Column("received_at", String, nullable=False),
+    Column("decision", String, nullable=False),  # accepted | quarantined | duplicate
+    Column("leader_id", String, nullable=True, index=True),
+    Column("token", String, nullable=True),
+    Column("round", String, nullable=True),
+    Column("same_as", String, nullable=True),
+    Column("archive_path", String, nullable=False),
+)
+
+problems = Table(
+    "problems",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("received_id", Integer, ForeignKey("received.id"), nullable=False, index=True),
+    Column("code", String, nullable=False),
+    Column("cell", String, nullable=True),
+    Column("name", String, nullable=True),
+    Column("found", String, nullable=True),
+    Column("message", String, nullable=False),
+    Column("fix", String, nullable=False),
+    Column("blocking", Integer, nullable=False),
+)
+
+responses = Table(
+    "responses",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("received_id", Integer, ForeignKey("received.id"), nullable=False),
+    Column("round", String, nullable=False),
+    Column("leader_id", String, nullable=False),
+    Column("sha256", String, nullable=False),
+    Column("answers", String, nullable=False),  # JSON: {"1": "comfortable", ...}
+    Column("log", String, nullable=False),  # JSON: [{"project": ..., ...}]
+    Column("accepted_at", String, nullable=False),
+    Column("superseded_by", Integer, nullable=True),
+    Index("responses_current", "round", "leader_id", "superseded_by"),
+)
+
+corrections = Table(
+    "corrections",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("received_id", Integer, ForeignKey("received.id"), nullable=False),
+    Column("leader_id", String, nullable=False),
+    Column("round", String, nullable=False),
+    Column("html_path", String, nullable=False),
+    Column("text_path", String, nullable=False),
+    Column("created_at", String, nullable=False),
+    Column("sent_at", String, nullable=True),
 )
 
 meta = Table(
@@ -148,3 +224,192 @@ def record_forms(engine: Engine, issued: Iterable[FormRecord]) -> None:
 def _record(row: object) -> FormRecord:
     mapping = row._mapping  # type: ignore[attr-defined]
     return FormRecord(**{k: mapping[k] for k in FormRecord.__dataclass_fields__})
+
+
+# ---------------------------------------------------------------- intake
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """One file taken from the inbox, with its decision and what it was found to hold."""
+
+    file: str
+    sha256: str
+    size: int
+    mtime_ns: int
+    received_at: str
+    decision: str
+    archive_path: str
+    leader_id: str | None = None
+    token: str | None = None
+    round: str | None = None
+    same_as: str | None = None
+    problems: tuple[dict[str, Any], ...] = ()
+    answers: dict[int, str | None] | None = None  # set for accepted returns
+    log: tuple[dict[str, str], ...] = ()
+    correction: tuple[str, str] | None = None  # html and text paths of the correction request
+
+
+@dataclass(frozen=True)
+class Response:
+    round: str
+    leader_id: str
+    sha256: str
+    answers: dict[int, str | None]
+    log: list[dict[str, str]]
+    accepted_at: str
+    received_id: int
+
+
+def begin_run(engine: Engine, run_id: str, kind: str) -> None:
+    with engine.begin() as connection:
+        connection.execute(runs.insert().values(run_id=run_id, kind=kind, started_at=now(), status="running"))
+
+
+def interrupted_runs(engine: Engine, kind: str) -> list[str]:
+    """Runs that started and never committed: their outputs were never reported and may be removed."""
+    query = select(runs.c.run_id).where(runs.c.kind == kind, runs.c.status == "running")
+    with engine.connect() as connection:
+        return [row.run_id for row in connection.execute(query)]
+
+
+def forget_run(engine: Engine, run_id: str) -> None:
+    with engine.begin() as connection:
+        connection.execute(delete(runs).where(runs.c.run_id == run_id, runs.c.status == "running"))
+
+
+def forms_for_round(engine: Engine, round_id: str) -> dict[str, FormRecord]:
+    """Every form issued for the round (revoked ones too), by token."""
+    with engine.connect() as connection:
+        return {row.token: _record(row) for row in connection.execute(select(forms).where(forms.c.round == round_id))}
+
+
+def first_receipts(engine: Engine, shas: list[str]) -> dict[str, str]:
+    """For each sha256 already received, the file name under which it first came in."""
+    found: dict[str, str] = {}
+    if not shas:
+        return found
+    query = select(received.c.sha256, received.c.file).where(received.c.sha256.in_(shas)).order_by(received.c.id)
+    with engine.connect() as connection:
+        for row in connection.execute(query):
+            found.setdefault(row.sha256, row.file)
+    return found
+
+
+def already_taken(engine: Engine, file: str, sha256: str, mtime_ns: int) -> bool:
+    """True when this very file (name, bytes and time) was recorded by a run that then died before it
+    could remove it from the inbox: the next run only finishes the removal."""
+    query = select(func.count()).where(
+        received.c.file == file, received.c.sha256 == sha256, received.c.mtime_ns == mtime_ns
+    )
+    with engine.connect() as connection:
+        return bool(connection.execute(query).scalar())
+
+
+def current_responses(engine: Engine, round_id: str, leader_ids: list[str] | None = None) -> dict[str, Response]:
+    """The response that counts for each leader of the round (the latest accepted one)."""
+    query = select(responses).where(responses.c.round == round_id, responses.c.superseded_by.is_(None))
+    if leader_ids is not None:
+        query = query.where(responses.c.leader_id.in_(leader_ids))
+    with engine.connect() as connection:
+        return {
+            row.leader_id: Response(
+                round=row.round,
+                leader_id=row.leader_id,
+                sha256=row.sha256,
+                answers={int(k): v for k, v in json.loads(row.answers).items()},
+                log=json.loads(row.log),
+                accepted_at=row.accepted_at,
+                received_id=row.received_id,
+            )
+            for row in connection.execute(query)
+        }
+
+
+def record_intake(engine: Engine, run_id: str, receipts: list[Receipt]) -> None:
+    """Store a run's decisions in one transaction and mark the run committed. Accepted returns supersede
+    the leader's current response, in the order given."""
+    with engine.begin() as connection:
+        for receipt in receipts:
+            received_id = connection.execute(
+                received.insert().values(
+                    run_id=run_id,
+                    file=receipt.file,
+                    sha256=receipt.sha256,
+                    size=receipt.size,
+                    mtime_ns=receipt.mtime_ns,
+                    received_at=receipt.received_at,
+                    decision=receipt.decision,
+                    leader_id=receipt.leader_id,
+                    token=receipt.token,
+                    round=receipt.round,
+                    same_as=receipt.same_as,
+                    archive_path=receipt.archive_path,
+                )
+            ).inserted_primary_key
+            assert received_id is not None
+            received_id = received_id[0]
+            if receipt.problems:
+                connection.execute(
+                    problems.insert(),
+                    [
+                        {
+                            **{k: item.get(k) for k in ("code", "cell", "name", "found", "message", "fix")},
+                            "blocking": int(bool(item.get("blocking", True))),
+                            "received_id": received_id,
+                        }
+                        for item in receipt.problems
+                    ],
+                )
+            if receipt.answers is not None and receipt.leader_id is not None and receipt.round is not None:
+                response_id = connection.execute(
+                    responses.insert().values(
+                        received_id=received_id,
+                        round=receipt.round,
+                        leader_id=receipt.leader_id,
+                        sha256=receipt.sha256,
+                        answers=json.dumps({str(k): v for k, v in receipt.answers.items()}),
+                        log=json.dumps(list(receipt.log), ensure_ascii=False),
+                        accepted_at=receipt.received_at,
+                    )
+                ).inserted_primary_key
+                assert response_id is not None
+                response_id = response_id[0]
+                connection.execute(
+                    update(responses)
+                    .where(
+                        responses.c.round == receipt.round,
+                        responses.c.leader_id == receipt.leader_id,
+                        responses.c.superseded_by.is_(None),
+                        responses.c.id != response_id,
+                    )
+                    .values(superseded_by=response_id)
+                )
+            if receipt.correction is not None and receipt.leader_id is not None:
+                connection.execute(
+                    corrections.insert().values(
+                        received_id=received_id,
+                        leader_id=receipt.leader_id,
+                        round=receipt.round or "",
+                        html_path=receipt.correction[0],
+                        text_path=receipt.correction[1],
+                        created_at=now(),
+                    )
+                )
+        connection.execute(update(runs).where(runs.c.run_id == run_id).values(status="committed", finished_at=now()))
+
+
+def table_counts(engine: Engine) -> dict[str, int]:
+    """Row counts of the intake tables, for tests and status displays."""
+    with engine.connect() as connection:
+        return {
+            table.name: connection.execute(select(func.count()).select_from(table)).scalar() or 0
+            for table in (forms, received, problems, responses, corrections, runs)
+        }
+
+
+def open_state_readonly(path: Path) -> Engine | None:
+    """The state database opened read-only (for clb check), or None when the workspace has none yet."""
+    if not path.exists():
+        return None
+    return create_engine(f"sqlite:///file:{path}?mode=ro&uri=true", future=True)

@@ -108,3 +108,25 @@ def tick_range(instrument: Instrument) -> str:
     first = get_column_letter(TICK_FIRST_COLUMN)
     last = get_column_letter(TICK_FIRST_COLUMN + len(instrument.ticks) - 1)
     return f"{first}{FIRST_PERSPECTIVE_ROW}:{last}{last_row}"
+
+
+@dataclass(frozen=True)
+class FormSpec:
+    """What a returned form must match, worked out once per run rather than once per file."""
+
+    instrument: Instrument
+    version: str
+    inputs: dict[str, CellRef]
+    expected: dict[str, tuple[str, str]]  # defined name -> (sheet, coordinate)
+    short_labels: dict[str, str]  # tick key -> "a bit panicked"
+
+    @classmethod
+    def of(cls, instrument: Instrument) -> FormSpec:
+        inputs = input_names(instrument)
+        return cls(
+            instrument=instrument,
+            version=form_version(instrument),
+            inputs=inputs,
+            expected={name: (ref.sheet, ref.coordinate) for name, ref in inputs.items()},
+            short_labels={tick.key: tick.label.removeprefix("I would feel ") for tick in instrument.ticks},
+        )

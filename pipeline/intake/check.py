@@ -1,0 +1,56 @@
+"""``clb check``: the nightly guard and validation on files a facilitator names, touching nothing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.config import Config
+from pipeline.forms.layout import FormSpec
+from pipeline.intake.guard import Limits
+from pipeline.intake.validate import examine
+from pipeline.problems import Problem, problem
+from pipeline.state import FormRecord, form_by_token, open_state_readonly
+from pipeline.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    file: str
+    acceptable: bool
+    leader: str | None
+    problems: list[Problem]
+
+
+def check_files(space: Workspace, config: Config, files: list[Path]) -> list[CheckResult]:
+    engine = open_state_readonly(space.database)
+
+    def lookup(token: str) -> FormRecord | None:
+        return form_by_token(engine, token) if engine is not None else None
+
+    spec = FormSpec.of(config.instrument)
+    limits = Limits(max_file=int(config.settings.intake.max_file_mb * 1024 * 1024))
+    results = []
+    for path in files:
+        if not path.is_file():
+            results.append(
+                CheckResult(str(path), False, None, [problem("not-a-workbook", detail="there is no such file")])
+            )
+            continue
+        if path.stat().st_size > limits.max_file:
+            found = problem("too-large", detail=f"{path.stat().st_size / 1024 / 1024:.1f} MB")
+            results.append(CheckResult(str(path), False, None, [found]))
+            continue
+        examination = examine(path.read_bytes(), lookup, spec, config.settings.round, limits)
+        form = examination.form
+        results.append(
+            CheckResult(
+                file=str(path),
+                acceptable=not examination.blocking(config.settings.intake.accept_partial),
+                leader=f"{form.name} ({form.email})" if form else None,
+                problems=examination.problems,
+            )
+        )
+    if engine is not None:
+        engine.dispose()
+    return results

@@ -1,0 +1,53 @@
+"""What a reader gives back: raw cell values by sheet and coordinate, defined names, document properties.
+
+Both readers (the fast one over the guard's parts, and the openpyxl reference used to check it) produce
+this shape, so a differential test can compare them exactly.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+CellRaw = str | bool | int | float | None
+
+_REF = re.compile(r"^(?:'((?:[^']|'')+)'|([^'!]+))!\$?([A-Z]{1,3})\$?([0-9]{1,7})$")
+
+
+@dataclass(frozen=True)
+class Cell:
+    value: CellRaw  # the cached value: what the person saw
+    formula: bool = False  # the cell holds a formula
+    font: str | None = None  # the font name of the cell's style
+
+
+@dataclass
+class Reading:
+    properties: dict[str, str] = field(default_factory=dict)
+    names: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (sheet, "C7")
+    sheets: list[str] = field(default_factory=list)
+    cells: dict[tuple[str, str], Cell] = field(default_factory=dict)
+
+    def cell(self, sheet: str, coordinate: str) -> Cell:
+        return self.cells.get((sheet, coordinate), Cell(None))
+
+    def named(self, name: str) -> Cell | None:
+        target = self.names.get(name)
+        return None if target is None else self.cell(*target)
+
+
+WINGDINGS_CANDIDATES = frozenset("üþûýÜÞÛÝ")
+
+
+def needs_font(value: CellRaw) -> bool:
+    """Fonts matter only for Wingdings marks (ü þ are ticks, û ý crosses); readers look no other font up."""
+    return isinstance(value, str) and value.strip() in WINGDINGS_CANDIDATES
+
+
+def parse_reference(text: str) -> tuple[str, str] | None:
+    """ "'Self-assessment'!$C$7" -> ("Self-assessment", "C7"); None for anything but one cell."""
+    match = _REF.match(text.strip())
+    if match is None:
+        return None
+    sheet = match.group(1).replace("''", "'") if match.group(1) is not None else match.group(2)
+    return sheet, f"{match.group(3)}{int(match.group(4))}"

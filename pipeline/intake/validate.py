@@ -1,0 +1,255 @@
+"""The rules a returned form must meet, as functions that yield problems.
+
+Order matters and mirrors how a person would look at the file: is it safe and a workbook at all (guard),
+is it one of ours and whose (token), is it still the form we issued (version, names, wording), then is
+every perspective answered exactly once. The form's own status cells are never trusted: the marks are
+read and counted again here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pipeline.forms import layout as L
+from pipeline.intake.guard import Guarded, Limits, guard
+from pipeline.intake.marks import Kind, classify
+from pipeline.intake.read import UnreadableWorkbook, read_guarded
+from pipeline.intake.reading import Cell, Reading
+from pipeline.problems import CATALOGUE, Problem, Scope, problem
+from pipeline.state import FormRecord
+
+WANTED_SHEETS = (L.FORM_SHEET, L.LOG_SHEET, L.DATA_SHEET)
+
+
+@dataclass
+class Examination:
+    """Everything intake learnt from one file."""
+
+    problems: list[Problem] = field(default_factory=list)
+    token: str | None = None
+    form: FormRecord | None = None  # the issued form the token belongs to (None: not attributable)
+    answers: dict[int, str | None] = field(default_factory=dict)  # perspective -> tick key
+    log: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def leader_id(self) -> str | None:
+        return self.form.leader_id if self.form is not None else None
+
+    def blocking(self, accept_partial: bool = False) -> bool:
+        """Whether the problems keep this return out. Partial acceptance forgives row and cell problems only."""
+        for item in self.problems:
+            if not item.blocking:
+                continue
+            if (
+                accept_partial
+                and CATALOGUE[item.code].scope in (Scope.ROW, Scope.CELL)
+                and any(answer is not None for answer in self.answers.values())
+            ):
+                continue
+            return True
+        return False
+
+
+DEFAULT_LIMITS = Limits()
+
+
+def examine(
+    data: bytes,
+    lookup: Callable[[str], FormRecord | None],
+    spec: L.FormSpec,
+    current_round: str,
+    limits: Limits = DEFAULT_LIMITS,
+) -> Examination:
+    """Guard, read and check one returned file. Never raises for anything a file can contain."""
+    guarded = guard(data, limits)
+    if not isinstance(guarded, Guarded):
+        return Examination(problems=[guarded])
+    try:
+        reading = read_guarded(guarded, WANTED_SHEETS)
+    except UnreadableWorkbook:
+        return Examination(problems=[problem("not-a-workbook", detail="its workbook structure is damaged")])
+    return check_reading(reading, lookup, spec, current_round)
+
+
+def check_reading(
+    reading: Reading,
+    lookup: Callable[[str], FormRecord | None],
+    spec: L.FormSpec,
+    current_round: str,
+) -> Examination:
+    result = Examination()
+    tokens = _tokens(reading)
+    if not tokens:
+        result.problems.append(problem("unknown-form", detail="it carries no form reference"))
+        return result
+    if len(tokens) > 1:
+        result.problems.append(problem("altered-form", detail="its two form references disagree"))
+        return result
+    result.token = token = tokens.pop()
+    form = lookup(token)
+    if form is None:
+        result.problems.append(problem("unknown-form", detail="its form reference is not one we issued"))
+        return result
+    result.form = form
+    if form.revoked_at is not None:
+        result.problems.append(problem("replaced-form", leader=form.name, detail=form.revoked_at[:10]))
+        return result
+    if form.round != current_round:
+        result.problems.append(problem("wrong-round", detail=form.round, round=current_round))
+        return result
+    altered = _alterations(reading, form, spec)
+    if altered:
+        result.problems.append(problem("altered-form", detail="; ".join(altered)))
+        return result
+    _check_ticks(reading, spec, result)
+    _read_log(reading, spec, result)
+    return result
+
+
+def _tokens(reading: Reading) -> set[str]:
+    found = set()
+    from_properties = reading.properties.get(L.PROPERTY_NAMES["token"], "").strip()
+    if from_properties:
+        found.add(from_properties)
+    named = reading.named("clb_token")
+    if named is None:  # the name was lost: look where the form put it
+        named = reading.cell(L.DATA_SHEET, L.data_names()["clb_token"].coordinate)
+    if isinstance(named.value, str) and named.value.strip():
+        found.add(named.value.strip())
+    return found
+
+
+def _versions(reading: Reading) -> set[str]:
+    found = set()
+    from_properties = reading.properties.get(L.PROPERTY_NAMES["form_version"], "").strip()
+    if from_properties:
+        found.add(from_properties)
+    named = reading.named("clb_form_version")
+    if named is None:
+        named = reading.cell(L.DATA_SHEET, L.data_names()["clb_form_version"].coordinate)
+    if isinstance(named.value, str) and named.value.strip():
+        found.add(named.value.strip())
+    return found
+
+
+def _alterations(reading: Reading, form: FormRecord, spec: L.FormSpec) -> list[str]:
+    """What differs from the form as issued: version, named cells, perspective wording."""
+    changes = []
+    versions = _versions(reading)
+    if versions != {form.form_version}:
+        shown = ", ".join(sorted(versions)) or "none"
+        changes.append(f"form version {shown} instead of {form.form_version}")
+    moved = [name for name, target in spec.expected.items() if reading.names.get(name) != target]
+    if moved:
+        changes.append(f"{len(moved)} named answer cells are missing or moved (first: {moved[0]})")
+    if form.form_version == spec.version:
+        for perspective in spec.instrument.perspectives:
+            row = L.perspective_row(perspective.number)
+            statement = reading.cell(L.FORM_SHEET, f"A{row}").value
+            activity = reading.cell(L.FORM_SHEET, f"B{row}").value
+            if statement != perspective.label or activity != perspective.activity:
+                changes.append(f"the wording of perspective {perspective.number} was changed")
+                break
+    return changes
+
+
+def _either(items: list[str]) -> str:
+    quoted = [f"'{item}'" for item in items]
+    if len(quoted) == 2:
+        return f"both {quoted[0]} and {quoted[1]}"
+    return ", ".join(quoted[:-1]) + f" and {quoted[-1]}"
+
+
+def _check_ticks(reading: Reading, spec: L.FormSpec, result: Examination) -> None:
+    instrument = spec.instrument
+    sheet = L.FORM_SHEET
+    for perspective in instrument.perspectives:
+        marked: list[str] = []
+        crossed: list[str] = []
+        unreadable = False
+        row_refs = []
+        for tick in instrument.ticks:
+            name = L.tick_name(perspective.number, tick.key)
+            sheet_name, coordinate = reading.names[name]
+            row_refs.append(coordinate)
+            mark = classify(reading.named(name))
+            if mark.kind is Kind.TICK:
+                marked.append(tick.key)
+            elif mark.kind is Kind.CROSS:
+                crossed.append(tick.key)
+            elif mark.kind is Kind.UNRECOGNISED:
+                unreadable = True
+                result.problems.append(
+                    problem(
+                        "unrecognised-mark",
+                        cell=f"{sheet_name}!{coordinate}",
+                        name=name,
+                        found=mark.raw,
+                        perspective=perspective.number,
+                        column=spec.short_labels[tick.key],
+                    )
+                )
+        row = f"{sheet}!{row_refs[0]}:{row_refs[-1]}"
+        chosen = marked + crossed  # a lone cross counts as the row's tick; crosses beside marks are marks too
+        answer = None
+        if len(chosen) > 1:
+            result.problems.append(
+                problem(
+                    "multiple-ticks",
+                    cell=row,
+                    name=f"p{perspective.number}_*",
+                    perspective=perspective.number,
+                    detail=_either([spec.short_labels[key] for key in chosen]),
+                    found=", ".join(chosen),
+                )
+            )
+        elif len(chosen) == 1 and not unreadable:
+            answer = chosen[0]
+        elif not chosen and not unreadable:
+            result.problems.append(
+                problem(
+                    "missing-tick",
+                    cell=row,
+                    name=f"p{perspective.number}_*",
+                    perspective=perspective.number,
+                    statement=perspective.statement,
+                )
+            )
+        result.answers[perspective.number] = answer
+
+
+def _text_of(cell: Cell) -> str:
+    value = cell.value
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _read_log(reading: Reading, spec: L.FormSpec, result: Examination) -> None:
+    for line in range(1, L.LOG_LINES + 1):
+        entry = {}
+        for column in spec.instrument.user_log:
+            name = L.log_name(column.key, line)
+            cell = reading.named(name)
+            if cell is None:
+                continue
+            text = _text_of(cell).strip()
+            if cell.formula:
+                sheet, coordinate = reading.names[name]
+                result.problems.append(
+                    problem(
+                        "formula-in-cell",
+                        cell=f"{sheet}!{coordinate}",
+                        name=name,
+                        found=text,
+                    )
+                )
+            if text:
+                entry[column.key] = text
+        if entry:
+            result.log.append(entry)

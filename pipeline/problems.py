@@ -1,0 +1,191 @@
+"""The one catalogue of problems a returned file can have.
+
+Every place that reports a problem (the run report, the quarantine reasons file, the leader's correction
+request, the comparison workbook's quarantine sheet, ``clb check``) formats it from here, so a code means
+the same thing everywhere and tests assert on codes and cells, never on wording.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Scope(StrEnum):
+    FILE = "file"  # the whole file: it cannot be read or attributed
+    FORM = "form"  # attributed, but the form itself is not the one we issued
+    ROW = "row"  # one perspective row
+    CELL = "cell"  # one cell
+
+
+@dataclass(frozen=True)
+class Kind:
+    code: str
+    scope: Scope
+    message: str  # for the facilitator; {placeholders} filled from the problem's details
+    fix: str
+    leader: str | None = None  # in the leader's terms, for the correction request; None: not sent
+    blocking: bool = True  # False: reported, but does not stop a return being accepted
+
+
+CATALOGUE: dict[str, Kind] = {
+    kind.code: kind
+    for kind in [
+        Kind(
+            "not-a-workbook",
+            Scope.FILE,
+            "This is not an Excel workbook: {detail}.",
+            "Ask the leader to send the form they were given as an Excel workbook (.xlsx).",
+        ),
+        Kind(
+            "encrypted",
+            Scope.FILE,
+            "The workbook is locked with a password to open it.",
+            "Ask the leader to remove the password (File > Info > Protect Workbook > Encrypt with Password) "
+            "and send it again.",
+        ),
+        Kind(
+            "too-large",
+            Scope.FILE,
+            "The file is {detail}, more than any filled-in form can be.",
+            "Do not open it. Ask the leader to send the form they were given, filled in, as .xlsx.",
+        ),
+        Kind(
+            "unsafe-file",
+            Scope.FILE,
+            "The file holds something a form never holds: {detail}.",
+            "Do not open it. Ask the leader to send the form they were given, filled in, as .xlsx.",
+        ),
+        Kind(
+            "macros",
+            Scope.FILE,
+            "The workbook contains macros ({detail}).",
+            "Ask the leader to save the form as 'Excel Workbook (.xlsx)' and send it again.",
+        ),
+        Kind(
+            "unknown-form",
+            Scope.FILE,
+            "This workbook is not a form we issued: {detail}.",
+            "Check it is the right attachment. Each leader must fill in the form sent to them; a form copied "
+            "from someone else or made from scratch cannot be accepted. Send a new form with clb forms --reissue.",
+        ),
+        Kind(
+            "replaced-form",
+            Scope.FORM,
+            "This is {leader}'s earlier form, replaced by a new one on {detail}.",
+            "Ask the leader to fill in the newest form they were sent.",
+            "The form you returned has been replaced by a newer one, sent to you on {detail}. "
+            "Please fill in the newest form and send that one.",
+        ),
+        Kind(
+            "wrong-round",
+            Scope.FORM,
+            "The form is for round {detail}, not the current round {round}.",
+            "Ask the leader to fill in the form for round {round}.",
+            "The form you returned is for round {detail}. Please fill in the form for round {round} and send that.",
+        ),
+        Kind(
+            "altered-form",
+            Scope.FORM,
+            "The form was changed after it was issued: {detail}.",
+            "Ask the leader to fill in an unchanged copy of their form (clb forms --reissue makes a new one).",
+            "The form you returned has been changed ({detail}), so we cannot read it reliably. Please fill in "
+            "an unchanged copy of the form we sent you (only tick the boxes and type in the log).",
+        ),
+        Kind(
+            "missing-tick",
+            Scope.ROW,
+            "Perspective {perspective}: no box is ticked.",
+            "Ask the leader to tick one box for perspective {perspective}.",
+            "Perspective {perspective} (\u201c{statement}\u201d): you have not ticked a box; please tick the one "
+            "that says how you would feel.",
+        ),
+        Kind(
+            "multiple-ticks",
+            Scope.ROW,
+            "Perspective {perspective}: more than one box is ticked ({detail}).",
+            "Ask the leader to keep one tick for perspective {perspective}.",
+            "Perspective {perspective}: you ticked {detail}; please keep one.",
+        ),
+        Kind(
+            "unrecognised-mark",
+            Scope.CELL,
+            "Perspective {perspective}: '{found}' in the '{column}' box is not a mark we can read.",
+            "Ask the leader to use \u2713 or x in that box.",
+            "Perspective {perspective}: we could not read \u2018{found}\u2019 in the \u2018{column}\u2019 box; "
+            "please use \u2713 or x.",
+        ),
+        Kind(
+            "formula-in-cell",
+            Scope.CELL,
+            "{cell} holds a formula; its displayed text '{found}' was kept as text.",
+            "Nothing to do; the text is kept and the formula ignored.",
+            blocking=False,
+        ),
+    ]
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem found in one returned file."""
+
+    code: str
+    message: str
+    fix: str
+    leader_message: str | None
+    blocking: bool
+    cell: str | None = None  # "Self-assessment!C7"
+    name: str | None = None  # the cell's defined name, "p1_comfortable"
+    found: str | None = None  # the raw value, as text
+    perspective: int | None = None
+    details: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def as_report(self) -> dict[str, Any]:
+        """The problem in the run report's public shape (code, cell, message) plus name, found and fix."""
+        return {
+            "code": self.code,
+            "cell": self.cell,
+            "name": self.name,
+            "found": self.found,
+            "message": self.message,
+            "fix": self.fix,
+        }
+
+
+class _Blank(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
+def problem(
+    code: str,
+    *,
+    cell: str | None = None,
+    name: str | None = None,
+    found: str | None = None,
+    perspective: int | None = None,
+    **details: Any,
+) -> Problem:
+    """Make a problem from the catalogue; the details fill the message templates."""
+    kind = CATALOGUE[code]
+    values = _Blank(
+        details,
+        cell=cell or "",
+        name=name or "",
+        found=found if found is not None else "",
+        perspective=perspective if perspective is not None else "",
+    )
+    return Problem(
+        code=code,
+        message=kind.message.format_map(values),
+        fix=kind.fix.format_map(values),
+        leader_message=kind.leader.format_map(values) if kind.leader else None,
+        blocking=kind.blocking,
+        cell=cell,
+        name=name,
+        found=found,
+        perspective=perspective,
+        details=dict(details),
+    )
