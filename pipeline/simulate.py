@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
 from pipeline.forms import layout as L
@@ -19,10 +20,20 @@ SHEET_PARTS = {
     for index, sheet in enumerate([L.COVER_SHEET, L.FORM_SHEET, L.LOG_SHEET, L.PRACTICES_SHEET, L.DATA_SHEET], 1)
 }
 
-Value = str | bool | int | float | None
+@dataclass(frozen=True)
+class Formula:
+    """A formula as a spreadsheet program saves it: its text and the value it last showed."""
+
+    text: str
+    shown: str
+
+
+Value = str | bool | int | float | Formula | None
 
 
 def _cell_xml(coordinate: str, style: str, value: Value) -> str:
+    if isinstance(value, Formula):
+        return f'<c r="{coordinate}"{style} t="str"><f>{escape(value.text)}</f><v>{escape(value.shown)}</v></c>'
     if value is None:
         return f'<c r="{coordinate}"{style}/>'
     if isinstance(value, bool):

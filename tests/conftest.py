@@ -77,3 +77,33 @@ def prefect_engine():
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+def issue_forms_here(root: Path, reissue: tuple[str, ...] = ()):
+    """What the issue-forms flow does, without the engine (the flow itself is tested in test_flows)."""
+    from pipeline.forms.issuing import (
+        file_sha256,
+        issued_records,
+        plan_forms,
+        shared_fields,
+        summarise,
+        write_forms,
+    )
+    from pipeline.forms.template import FormTemplate
+    from pipeline.state import active_forms, open_state, record_forms
+
+    config = load_config(root / "config")
+    engine = open_state(root / "state" / "clb.sqlite")
+    plan = plan_forms(
+        config, active_forms(engine, config.settings.round), reissue, file_hash=lambda path: file_sha256(root / path)
+    )
+    written = write_forms(plan, FormTemplate(config.instrument, shared_fields(config)), root)
+    record_forms(engine, issued_records(plan, written))
+    return summarise(plan, written)
+
+
+@pytest.fixture
+def issued(workspace: Path) -> Path:
+    """A workspace whose 15 example leaders have been issued their forms."""
+    issue_forms_here(workspace)
+    return workspace

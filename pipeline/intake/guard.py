@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 
 from pipeline.problems import Problem, problem
@@ -141,7 +142,7 @@ def guard(data: bytes, limits: Limits = Limits()) -> Guarded | Problem:
                 continue  # images, printer settings: never parsed
             try:
                 body = archive.read(info)
-            except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError, RuntimeError):
+            except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError, RuntimeError):
                 return problem("not-a-workbook", detail=f"part {info.filename} is damaged")
             if body.startswith((b"\xff\xfe", b"\xfe\xff")):
                 body = body.decode("utf-16").encode("utf-8")

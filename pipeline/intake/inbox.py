@@ -14,7 +14,6 @@ removal was cut short: it is removed without a second record.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -345,15 +344,12 @@ def commit_batch(engine: Engine, batch: Batch) -> None:
 
 
 def clear_inbox(space: Workspace, batch: Batch) -> None:
-    """Remove from the inbox every file whose decision is committed; the archive holds the original."""
+    """Remove from the inbox every file whose decision is committed; the archive holds the original.
+    Folders are the facilitator's own and stay, even when empty."""
     for index, decision in enumerate(batch.decisions):
         decision.file.path.unlink(missing_ok=True)
         if index == 0:
             checkpoint("mid-removal")
-    for folder in sorted({d.file.path.parent for d in batch.decisions}, key=lambda p: -len(p.parts)):
-        if folder != space.inbox and folder.is_relative_to(space.inbox):
-            with contextlib.suppress(OSError):  # not empty: something new arrived meanwhile
-                folder.rmdir()
     atomic_write(space.outbox / "runs" / "latest.json", _json(batch.report))
 
 

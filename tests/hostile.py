@@ -1,0 +1,127 @@
+"""Factories for the hostile corpus: every kind of file that is not a filled form, made on demand."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+import zlib
+
+from pipeline.simulate import repack
+
+
+def parts_of(data: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return {info.filename: archive.read(info) for info in archive.infolist()}
+
+
+def old_xls() -> bytes:
+    return b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 2000
+
+
+def csv_renamed() -> bytes:
+    return b"organisation,name,answer\nCouncil,Priya,comfortable\n"
+
+
+def truncated(form: bytes) -> bytes:
+    return form[: len(form) // 2]
+
+
+def encrypted(form: bytes, password: str = "secret") -> bytes:
+    import msoffcrypto.format.ooxml
+
+    source = io.BytesIO(form)
+    target = io.BytesIO()
+    msoffcrypto.format.ooxml.OOXMLFile(source).encrypt(password, target)
+    return target.getvalue()
+
+
+def with_macros(form: bytes) -> bytes:
+    parts = parts_of(form)
+    parts["xl/vbaProject.bin"] = b"\xd0\xcf\x11\xe0" + b"\x00" * 100
+    parts["[Content_Types].xml"] = parts["[Content_Types].xml"].replace(
+        b"sheet.main+xml", b"sheet.macroEnabled.main+xml"
+    )
+    return repack(parts)
+
+
+def zip_bomb(inflated_mb: int = 200) -> bytes:
+    """A workbook whose one sheet inflates to ``inflated_mb`` MB of spaces (about 200 KB zipped)."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    chunk = b" " * (1 << 20)
+    body = b"".join(compressor.compress(chunk) for _ in range(inflated_mb)) + compressor.flush()
+    crc = 0
+    for _ in range(inflated_mb):
+        crc = zlib.crc32(chunk, crc)
+    from pipeline.forms.zipwrite import Part, deflate, write_zip
+
+    return write_zip([
+        deflate("[Content_Types].xml", b"<Types/>"),
+        deflate("xl/workbook.xml", b"<workbook/>"),
+        Part("xl/worksheets/sheet1.xml", crc, inflated_mb << 20, body),
+    ])
+
+
+def billion_laughs(form: bytes) -> bytes:
+    parts = parts_of(form)
+    lol = b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;">]>'
+    parts["xl/sharedStrings.xml"] = lol + b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><si><t>&lol1;</t></si></sst>'
+    return repack(parts)
+
+
+def xxe(form: bytes) -> bytes:
+    parts = parts_of(form)
+    parts["docProps/custom.xml"] = (
+        b'<?xml version="1.0"?><!DOCTYPE p [<!ENTITY x SYSTEM "file:///etc/passwd">]>' + parts["docProps/custom.xml"]
+    ).replace(b"<vt:lpwstr>CLB0.01</vt:lpwstr>", b"<vt:lpwstr>&x;</vt:lpwstr>")
+    return repack(parts)
+
+
+def utf16_smuggled_doctype(form: bytes) -> bytes:
+    parts = parts_of(form)
+    parts["docProps/app.xml"] = '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE a [<!ENTITY b "c">]><a/>'.encode(
+        "utf-16"
+    )
+    return repack(parts)
+
+
+def far_cell(form: bytes) -> bytes:
+    """The 6.6 KB shape that aborts calamine and fastexcel: a sheet holding A1 and XFD1048576."""
+    parts = parts_of(form)
+    parts["xl/worksheets/sheet4.xml"] = (
+        b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+        b'<row r="1"><c r="A1"><v>1</v></c></row><row r="1048576"><c r="XFD1048576"><v>1</v></c></row>'
+        b"</sheetData></worksheet>"
+    )
+    return repack(parts)
+
+
+def many_cells(form: bytes, cells: int = 2_000_000) -> bytes:
+    """A sheet with two million cells, all inside a small area (no r attributes)."""
+    parts = parts_of(form)
+    row = b"<row>" + b"<c><v>1</v></c>" * 1000 + b"</row>"
+    parts["xl/worksheets/sheet4.xml"] = (
+        b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+        + row * (cells // 1000) + b"</sheetData></worksheet>"
+    )
+    return repack(parts)
+
+
+def word_document() -> bytes:
+    return repack({"[Content_Types].xml": b"<Types/>", "word/document.xml": b"<document/>"})
+
+
+def excel_checkbox_workbook() -> bytes:
+    """An Excel 365 workbook with in-cell checkboxes (XlsxWriter's insert_checkbox): unticked holds FALSE."""
+    import xlsxwriter
+
+    buffer = io.BytesIO()
+    book = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    sheet = book.add_worksheet("Self-assessment")
+    sheet.insert_checkbox("C7", True)
+    sheet.insert_checkbox("D7", False)
+    sheet.insert_checkbox("E7", False)
+    book.define_name("p1_comfortable", "='Self-assessment'!$C$7")
+    book.define_name("p1_stretched", "='Self-assessment'!$D$7")
+    book.define_name("p1_panicked", "='Self-assessment'!$E$7")
+    book.close()
+    return buffer.getvalue()

@@ -1,0 +1,52 @@
+"""Putting filled forms into a workspace inbox and running intake without the engine."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from pipeline.config import load_config
+from pipeline.intake.inbox import run_intake
+from pipeline.simulate import answers, fill
+from pipeline.state import FormRecord, active_forms, open_state
+from pipeline.workspace import Workspace
+
+ALL_COMFORTABLE = dict.fromkeys(range(1, 8), "comfortable")
+MIXED = {1: "comfortable", 2: "stretched", 3: "panicked", 4: "stretched", 5: "comfortable", 6: "panicked", 7: "stretched"}
+
+
+def forms(root: Path) -> dict[str, FormRecord]:
+    config = load_config(root / "config")
+    return active_forms(open_state(root / "state" / "clb.sqlite"), config.settings.round)
+
+
+def filled(root: Path, leader_id: str, choices: dict[int, str] | None = None, mark: object = "✓", **extra: object) -> bytes:
+    config = load_config(root / "config")
+    record = forms(root)[leader_id]
+    values = answers(config.instrument, MIXED if choices is None else choices, mark=mark)  # type: ignore[arg-type]
+    return fill((root / record.path).read_bytes(), config.instrument, values | extra)  # type: ignore[arg-type]
+
+
+_clock = [time.time() - 10_000]
+
+
+def drop(root: Path, name: str, data: bytes, age: float | None = None) -> Path:
+    """Save ``data`` into the inbox as a facilitator would, settled (older than the settle time) and later
+    than anything dropped before."""
+    path = root / "inbox" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    _clock[0] += 60
+    stamp = _clock[0] if age is None else time.time() - age
+    os.utime(path, (stamp, stamp))
+    return path
+
+
+def nightly(root: Path) -> dict:
+    config = load_config(root / "config")
+    return run_intake(Workspace.at(root), open_state(root / "state" / "clb.sqlite"), config)
+
+
+LEADER = "priya.raman@riverside-council.example"
+OTHER = "tom.hughes@riverside-council.example"

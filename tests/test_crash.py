@@ -1,0 +1,110 @@
+"""A run killed with SIGKILL at any stage, then run again, ends exactly where an uninterrupted run ends:
+same decisions, same responses, same quarantine and correction files, nothing lost or counted twice."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+import tests.hostile as H
+from pipeline.state import corrections, open_state, problems, received, responses
+from tests.intake_helpers import ALL_COMFORTABLE, LEADER, OTHER, drop, filled, nightly
+
+POINTS = ["after-begin", "after-archive", "after-outputs", "after-commit", "mid-removal"]
+
+
+def populate(root: Path) -> None:
+    valid = filled(root, LEADER)
+    drop(root, "valid.xlsx", valid)
+    drop(root, "again.xlsx", valid)
+    drop(root, "later.xlsx", filled(root, LEADER, ALL_COMFORTABLE))
+    drop(root, "two ticks.xlsx", filled(root, OTHER, p1_stretched="✓"))
+    drop(root, "sub/notes.csv", H.csv_renamed())
+
+
+def run_in_child(root: Path, point: str | None) -> int:
+    code = f"from pathlib import Path\nfrom tests.intake_helpers import nightly\nnightly(Path({str(root)!r}))\n"
+    env = {**__import__("os").environ, "CLB_CRASH_AT": point or ""}
+    return subprocess.run([sys.executable, "-c", code], env=env, cwd=Path(__file__).parents[1], timeout=120).returncode
+
+
+def snapshot(root: Path) -> dict:
+    engine = open_state(root / "state" / "clb.sqlite")
+    with engine.connect() as db:
+        files = {row.id: row.file for row in db.execute(select(received))}
+        state = {
+            "received": sorted(
+                (r.file, r.sha256, r.decision, r.leader_id, r.same_as, r.archive_path) for r in db.execute(select(received))
+            ),
+            "problems": sorted((files[p.received_id], p.code, p.cell, p.message) for p in db.execute(select(problems))),
+            "responses": sorted(
+                (r.leader_id, r.sha256, r.answers, r.superseded_by is None) for r in db.execute(select(responses))
+            ),
+            "corrections": sorted((files[c.received_id], c.leader_id, Path(c.html_path).name) for c in db.execute(select(corrections))),
+        }
+    outbox = root / "outbox"
+    strip = re.compile(r"^(Received|Run): .*$|outbox/corrections/[^/]+/", re.M)
+    state["quarantine"] = sorted(
+        (p.name, strip.sub("", p.read_text()) if p.suffix == ".txt" else p.read_bytes().hex()[:64])
+        for p in (outbox / "quarantine").rglob("*") if p.is_file()
+    )
+    state["corrections_files"] = sorted((p.name, p.read_text()) for p in (outbox / "corrections").rglob("*") if p.is_file())
+    state["archive"] = sorted(p.name for p in (root / "state" / "archive").rglob("*") if p.is_file())
+    state["inbox"] = sorted(p.relative_to(root / "inbox").as_posix() for p in (root / "inbox").rglob("*") if p.is_file())
+    state["summaries"] = len(list((outbox / "runs").glob("*/summary.json")))
+    return state
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory, example_config) -> Path:
+    """One issued workspace with returns in its inbox; every test works on a copy of it."""
+    from tests.conftest import EXAMPLE_CONFIG, issue_forms_here
+
+    root = tmp_path_factory.mktemp("crash") / "ws"
+    shutil.copytree(EXAMPLE_CONFIG, root / "config")
+    (root / "inbox").mkdir()
+    (root / "outbox").mkdir()
+    issue_forms_here(root)
+    populate(root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def expected(template, tmp_path_factory) -> dict:
+    root = tmp_path_factory.mktemp("reference") / "ws"
+    shutil.copytree(template, root)
+    nightly(root)
+    nightly(root)  # an uninterrupted run followed by an ordinary empty one
+    return snapshot(root)
+
+
+@pytest.mark.parametrize("point", POINTS)
+def test_killed_run_then_rerun_matches_an_uninterrupted_run(template, expected, tmp_path, point):
+    root = tmp_path / "ws"
+    shutil.copytree(template, root)
+    assert run_in_child(root, point) == -signal.SIGKILL
+    assert list((root / "inbox").rglob("*.xlsx")), "the killed run must not have emptied the inbox first"
+    nightly(root)
+    got = snapshot(root)
+    summaries = got.pop("summaries")
+    assert got == {k: v for k, v in expected.items() if k != "summaries"}
+    assert summaries >= 1
+    assert expected["inbox"] == [] and len(expected["received"]) == 5
+
+
+def test_a_killed_run_leaves_no_unreported_outputs(template, tmp_path):
+    root = tmp_path / "ws"
+    shutil.copytree(template, root)
+    assert run_in_child(root, "after-outputs") == -signal.SIGKILL
+    dead = [p.name for p in (root / "outbox" / "runs").iterdir()]
+    report = nightly(root)
+    assert not any((root / "outbox" / kind / run).exists() for run in dead for kind in ("runs", "quarantine", "corrections"))
+    assert json.loads((root / "outbox" / "runs" / "latest.json").read_text())["run_id"] == report["run_id"]
