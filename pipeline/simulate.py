@@ -20,6 +20,7 @@ SHEET_PARTS = {
     for index, sheet in enumerate([L.COVER_SHEET, L.FORM_SHEET, L.LOG_SHEET, L.PRACTICES_SHEET, L.DATA_SHEET], 1)
 }
 
+
 @dataclass(frozen=True)
 class Formula:
     """A formula as a spreadsheet program saves it: its text and the value it last showed."""

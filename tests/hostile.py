@@ -54,17 +54,21 @@ def zip_bomb(inflated_mb: int = 200) -> bytes:
         crc = zlib.crc32(chunk, crc)
     from pipeline.forms.zipwrite import Part, deflate, write_zip
 
-    return write_zip([
-        deflate("[Content_Types].xml", b"<Types/>"),
-        deflate("xl/workbook.xml", b"<workbook/>"),
-        Part("xl/worksheets/sheet1.xml", crc, inflated_mb << 20, body),
-    ])
+    return write_zip(
+        [
+            deflate("[Content_Types].xml", b"<Types/>"),
+            deflate("xl/workbook.xml", b"<workbook/>"),
+            Part("xl/worksheets/sheet1.xml", crc, inflated_mb << 20, body),
+        ]
+    )
 
 
 def billion_laughs(form: bytes) -> bytes:
     parts = parts_of(form)
     lol = b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;">]>'
-    parts["xl/sharedStrings.xml"] = lol + b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><si><t>&lol1;</t></si></sst>'
+    parts["xl/sharedStrings.xml"] = (
+        lol + b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><si><t>&lol1;</t></si></sst>'
+    )
     return repack(parts)
 
 
@@ -101,7 +105,8 @@ def many_cells(form: bytes, cells: int = 2_000_000) -> bytes:
     row = b"<row>" + b"<c><v>1</v></c>" * 1000 + b"</row>"
     parts["xl/worksheets/sheet4.xml"] = (
         b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
-        + row * (cells // 1000) + b"</sheetData></worksheet>"
+        + row * (cells // 1000)
+        + b"</sheetData></worksheet>"
     )
     return repack(parts)
 

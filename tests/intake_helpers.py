@@ -13,7 +13,15 @@ from pipeline.state import FormRecord, active_forms, open_state
 from pipeline.workspace import Workspace
 
 ALL_COMFORTABLE = dict.fromkeys(range(1, 8), "comfortable")
-MIXED = {1: "comfortable", 2: "stretched", 3: "panicked", 4: "stretched", 5: "comfortable", 6: "panicked", 7: "stretched"}
+MIXED = {
+    1: "comfortable",
+    2: "stretched",
+    3: "panicked",
+    4: "stretched",
+    5: "comfortable",
+    6: "panicked",
+    7: "stretched",
+}
 
 
 def forms(root: Path) -> dict[str, FormRecord]:
@@ -21,7 +29,9 @@ def forms(root: Path) -> dict[str, FormRecord]:
     return active_forms(open_state(root / "state" / "clb.sqlite"), config.settings.round)
 
 
-def filled(root: Path, leader_id: str, choices: dict[int, str] | None = None, mark: object = "✓", **extra: object) -> bytes:
+def filled(
+    root: Path, leader_id: str, choices: dict[int, str] | None = None, mark: object = "✓", **extra: object
+) -> bytes:
     config = load_config(root / "config")
     record = forms(root)[leader_id]
     values = answers(config.instrument, MIXED if choices is None else choices, mark=mark)  # type: ignore[arg-type]

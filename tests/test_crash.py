@@ -42,23 +42,31 @@ def snapshot(root: Path) -> dict:
         files = {row.id: row.file for row in db.execute(select(received))}
         state = {
             "received": sorted(
-                (r.file, r.sha256, r.decision, r.leader_id, r.same_as, r.archive_path) for r in db.execute(select(received))
+                (r.file, r.sha256, r.decision, r.leader_id, r.same_as, r.archive_path)
+                for r in db.execute(select(received))
             ),
             "problems": sorted((files[p.received_id], p.code, p.cell, p.message) for p in db.execute(select(problems))),
             "responses": sorted(
                 (r.leader_id, r.sha256, r.answers, r.superseded_by is None) for r in db.execute(select(responses))
             ),
-            "corrections": sorted((files[c.received_id], c.leader_id, Path(c.html_path).name) for c in db.execute(select(corrections))),
+            "corrections": sorted(
+                (files[c.received_id], c.leader_id, Path(c.html_path).name) for c in db.execute(select(corrections))
+            ),
         }
     outbox = root / "outbox"
     strip = re.compile(r"^(Received|Run): .*$|outbox/corrections/[^/]+/", re.M)
     state["quarantine"] = sorted(
         (p.name, strip.sub("", p.read_text()) if p.suffix == ".txt" else p.read_bytes().hex()[:64])
-        for p in (outbox / "quarantine").rglob("*") if p.is_file()
+        for p in (outbox / "quarantine").rglob("*")
+        if p.is_file()
     )
-    state["corrections_files"] = sorted((p.name, p.read_text()) for p in (outbox / "corrections").rglob("*") if p.is_file())
+    state["corrections_files"] = sorted(
+        (p.name, p.read_text()) for p in (outbox / "corrections").rglob("*") if p.is_file()
+    )
     state["archive"] = sorted(p.name for p in (root / "state" / "archive").rglob("*") if p.is_file())
-    state["inbox"] = sorted(p.relative_to(root / "inbox").as_posix() for p in (root / "inbox").rglob("*") if p.is_file())
+    state["inbox"] = sorted(
+        p.relative_to(root / "inbox").as_posix() for p in (root / "inbox").rglob("*") if p.is_file()
+    )
     state["summaries"] = len(list((outbox / "runs").glob("*/summary.json")))
     return state
 
@@ -106,5 +114,7 @@ def test_a_killed_run_leaves_no_unreported_outputs(template, tmp_path):
     assert run_in_child(root, "after-outputs") == -signal.SIGKILL
     dead = [p.name for p in (root / "outbox" / "runs").iterdir()]
     report = nightly(root)
-    assert not any((root / "outbox" / kind / run).exists() for run in dead for kind in ("runs", "quarantine", "corrections"))
+    assert not any(
+        (root / "outbox" / kind / run).exists() for run in dead for kind in ("runs", "quarantine", "corrections")
+    )
     assert json.loads((root / "outbox" / "runs" / "latest.json").read_text())["run_id"] == report["run_id"]

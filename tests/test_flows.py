@@ -48,3 +48,54 @@ def test_clb_forms_command_end_to_end(prefect_engine, workspace, monkeypatch):
     again = CliRunner().invoke(app, ["forms", "--workspace", str(workspace)])
     assert again.exit_code == 0
     assert "Unchanged        │    15" in again.output
+
+
+def test_nightly_flow_on_the_engine(prefect_engine, issued):
+    import asyncio
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    from pipeline.flows import nightly
+    from tests.intake_helpers import LEADER, OTHER, drop, filled
+
+    drop(issued, "a.xlsx", filled(issued, LEADER))
+    drop(issued, "b.xlsx", filled(issued, OTHER, {1: "comfortable"}))
+    state = nightly(workspace=str(issued), return_state=True)
+    assert state.is_completed()
+    report = state.result()
+    assert [a["file"] for a in report["accepted"]] == ["a.xlsx"]
+    assert [q["file"] for q in report["quarantined"]] == ["b.xlsx"]
+    assert (issued / "outbox" / "runs" / report["run_id"] / "summary.json").exists()
+
+    async def artifacts() -> list[str]:
+        async with get_client() as client:
+            found = await client.read_artifacts(
+                artifact_filter=ArtifactFilter(
+                    flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id])
+                )
+            )
+            return sorted(artifact.key for artifact in found)
+
+    assert asyncio.run(artifacts()) == ["nightly-decisions", "nightly-summary"]
+
+
+def test_clb_nightly_and_check_commands(prefect_engine, issued, monkeypatch):
+    from pipeline.cli import app
+    from tests.intake_helpers import LEADER, OTHER, drop, filled
+
+    monkeypatch.setenv("PREFECT_HOME", str(issued / "state" / "prefect"))
+    good = drop(issued, "good.xlsx", filled(issued, LEADER))
+    bad = drop(issued, "bad.xlsx", filled(issued, OTHER, {1: "comfortable"}))
+    check = CliRunner().invoke(app, ["check", str(good), str(bad), "--workspace", str(issued)], env={"COLUMNS": "200"})
+    assert check.exit_code == 1, check.output
+    assert (
+        "would be accepted" in check.output
+        and "would be quarantined" in check.output
+        and "missing-tick" in check.output
+    )
+    assert good.exists() and bad.exists()  # check touches nothing
+
+    result = CliRunner().invoke(app, ["nightly", "--workspace", str(issued)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output  # quarantined files are not a failed run
+    assert "1 accepted, 1 quarantined, 0 duplicates, 0 waiting" in result.output

@@ -18,7 +18,11 @@ def test_valid_return_is_accepted_archived_and_leaves_the_inbox(issued):
     drop(issued, "Copy of CLB form (2).xlsx", data)
     report = nightly(issued)
     [accepted] = report["accepted"]
-    assert (accepted["file"], accepted["leader_id"], accepted["supersedes"]) == ("Copy of CLB form (2).xlsx", LEADER, None)
+    assert (accepted["file"], accepted["leader_id"], accepted["supersedes"]) == (
+        "Copy of CLB form (2).xlsx",
+        LEADER,
+        None,
+    )
     assert (issued / "state" / "archive" / accepted["sha256"][:2] / accepted["sha256"]).read_bytes() == data
     assert not (issued / "inbox" / "Copy of CLB form (2).xlsx").exists()
     assert current_responses(engine(issued), "2026-Q4")[LEADER].answers == MIXED
@@ -39,7 +43,11 @@ def test_report_contract(issued):
     assert set(report["quarantined"][0]["problems"][0]) >= {"code", "cell", "message"}
     assert report["waiting"] == [{"file": "d.part", "why": "its name shows it is still being saved (a temporary file)"}]
     assert report["accepted"][0]["file"] == "sub/folder/a.xlsx"
-    assert report["duplicates"][0] == {"file": "c.xlsx", "sha256": report["accepted"][0]["sha256"], "same_as": "sub/folder/a.xlsx"}
+    assert report["duplicates"][0] == {
+        "file": "c.xlsx",
+        "sha256": report["accepted"][0]["sha256"],
+        "same_as": "sub/folder/a.xlsx",
+    }
     assert (issued / "inbox" / "sub" / "folder").is_dir() and not list((issued / "inbox" / "sub").rglob("*.xlsx"))
 
 
@@ -53,8 +61,13 @@ def test_files_still_being_written_wait(issued):
 
 
 def test_quarantine_copy_reasons_and_correction_request(issued):
-    data = filled(issued, LEADER, {1: "comfortable", 2: "stretched", 3: "panicked", 5: "comfortable", 6: "panicked", 7: "stretched"},
-                  p4_comfortable="✓", p4_stretched="✓")
+    data = filled(
+        issued,
+        LEADER,
+        {1: "comfortable", 2: "stretched", 3: "panicked", 5: "comfortable", 6: "panicked", 7: "stretched"},
+        p4_comfortable="✓",
+        p4_stretched="✓",
+    )
     drop(issued, "mine.xlsx", data)
     report = nightly(issued)
     [item] = report["quarantined"]
@@ -92,8 +105,12 @@ def test_hostile_files_are_quarantined_without_a_leader(issued):
     drop(issued, "empty.xlsx", b"")
     report = nightly(issued)
     codes = {q["file"]: (q["problems"][0]["code"], q["leader_id"]) for q in report["quarantined"]}
-    assert codes == {"bomb.xlsx": ("unsafe-file", None), "far.xlsx": ("unsafe-file", None),
-                     "renamed.xlsx": ("not-a-workbook", None), "empty.xlsx": ("not-a-workbook", None)}
+    assert codes == {
+        "bomb.xlsx": ("unsafe-file", None),
+        "far.xlsx": ("unsafe-file", None),
+        "renamed.xlsx": ("not-a-workbook", None),
+        "empty.xlsx": ("not-a-workbook", None),
+    }
     assert not list((issued / "outbox" / "corrections").rglob("*.html"))
     assert not list((issued / "inbox").iterdir())
 
@@ -118,7 +135,9 @@ def test_byte_identical_file_later_is_a_duplicate(issued):
     first = nightly(issued)
     drop(issued, "a again.xlsx", data)
     second = nightly(issued)
-    assert second["duplicates"] == [{"file": "a again.xlsx", "sha256": first["accepted"][0]["sha256"], "same_as": "a.xlsx"}]
+    assert second["duplicates"] == [
+        {"file": "a again.xlsx", "sha256": first["accepted"][0]["sha256"], "same_as": "a.xlsx"}
+    ]
     assert second["accepted"] == []
     assert table_counts(engine(issued))["responses"] == 1
 

@@ -9,7 +9,27 @@ from hypothesis import strategies as st
 from pipeline.intake.marks import Kind, classify
 from pipeline.intake.reading import Cell
 
-TICKS = ["✓", "✔", "√", "☑", "✅", "🗸", "yes", "Y", "true", "TRUE", "1", "ok", "OK", " ✓ ", "✓\ufe0f", "\u00a0✔\u200b", True, 1, 1.0]
+TICKS = [
+    "✓",
+    "✔",
+    "√",
+    "☑",
+    "✅",
+    "🗸",
+    "yes",
+    "Y",
+    "true",
+    "TRUE",
+    "1",
+    "ok",
+    "OK",
+    " ✓ ",
+    "✓\ufe0f",
+    "\u00a0✔\u200b",
+    True,
+    1,
+    1.0,
+]
 CROSSES = ["x", "X", "✗", "✘", "×", "☒", " x\u00a0"]
 EMPTIES = [None, "", "   ", "\u00a0", "FALSE", "false", "0", "no", "No", "-", False, 0, 0.0, "\u200b"]
 UNRECOGNISED = ["maybe", "✓✓", "comfortable", "2", 2, 0.5, "ü", "#N/A"]
@@ -49,7 +69,10 @@ def test_a_formula_cell_is_read_by_its_cached_value():
     assert classify(Cell(False, formula=True)).kind is Kind.EMPTY
 
 
-@given(st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text()), st.one_of(st.none(), st.text()))
+@given(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text()),
+    st.one_of(st.none(), st.text()),
+)
 def test_any_value_is_classified_without_error(value, font):
     mark = classify(Cell(value, font=font))
     assert mark.kind in set(Kind)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
 import tests.hostile as H
@@ -44,8 +42,13 @@ def test_every_tick_style(check, issued, mark):
 
 
 def test_row_problems_name_perspective_cell_and_found_value(check, issued):
-    data = filled(issued, LEADER, {1: "comfortable", 3: "panicked", 4: "stretched", 5: "comfortable", 6: "panicked", 7: "stretched"},
-                  p1_stretched="✓", p4_panicked="maybe")
+    data = filled(
+        issued,
+        LEADER,
+        {1: "comfortable", 3: "panicked", 4: "stretched", 5: "comfortable", 6: "panicked", 7: "stretched"},
+        p1_stretched="✓",
+        p4_panicked="maybe",
+    )
     result = check(data)
     found = {(p.code, p.cell, p.name, p.found) for p in result.problems}
     assert found == {
@@ -126,15 +129,32 @@ def test_a_replaced_form_is_attributed_and_refused(check, issued):
     assert codes(result) == ["replaced-form"] and result.leader_id == LEADER
 
 
-@pytest.mark.parametrize(("change", "words"), [
-    (lambda p, v: {**p, "docProps/custom.xml": p["docProps/custom.xml"].replace(v, b"CLB0.01-0000000000000000"),
-                   "xl/worksheets/sheet5.xml": p["xl/worksheets/sheet5.xml"].replace(v, b"CLB0.01-0000000000000000")},
-     "form version"),
-    (lambda p, v: {**p, "xl/worksheets/sheet2.xml": p["xl/worksheets/sheet2.xml"].replace(b"Everything keeps changing", b"Nothing changes")},
-     "wording of perspective 5"),
-    (lambda p, v: {**p, "xl/workbook.xml": p["xl/workbook.xml"].replace(b"$C$7<", b"$C$99<")},
-     "named answer cells"),
-])
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        (
+            lambda p, v: {
+                **p,
+                "docProps/custom.xml": p["docProps/custom.xml"].replace(v, b"CLB0.01-0000000000000000"),
+                "xl/worksheets/sheet5.xml": p["xl/worksheets/sheet5.xml"].replace(v, b"CLB0.01-0000000000000000"),
+            },
+            "form version",
+        ),
+        (
+            lambda p, v: {
+                **p,
+                "xl/worksheets/sheet2.xml": p["xl/worksheets/sheet2.xml"].replace(
+                    b"Everything keeps changing", b"Nothing changes"
+                ),
+            },
+            "wording of perspective 5",
+        ),
+        (
+            lambda p, v: {**p, "xl/workbook.xml": p["xl/workbook.xml"].replace(b"$C$7<", b"$C$99<")},
+            "named answer cells",
+        ),
+    ],
+)
 def test_altered_forms(check, issued, change, words):
     parts = H.parts_of(filled(issued, LEADER))
     version = forms(issued)[LEADER].form_version.encode()

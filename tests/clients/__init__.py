@@ -6,15 +6,11 @@ missing the test is skipped on a developer's machine but fails under CI (CI=true
 
 from __future__ import annotations
 
-import io
 import json
 import os
-import re
 import shutil
 import subprocess
-import zipfile
 from pathlib import Path
-from xml.sax.saxutils import escape
 
 import pytest
 
@@ -63,25 +59,3 @@ def gnumeric_resave(source: Path, target: Path) -> None:
         timeout=120,
     )
     assert result.returncode == 0 and target.exists(), result.stderr
-
-
-def type_into(data: bytes, sheet_part: str, texts: dict[str, str]) -> bytes:
-    """Put text into empty styled cells of an openpyxl-written sheet, the minimal edit a person makes."""
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        parts = {info.filename: archive.read(info) for info in archive.infolist()}
-    xml = parts[sheet_part].decode("utf-8")
-    for coordinate, text in texts.items():
-        pattern = re.compile(rf'<c r="{coordinate}"( s="\d+")?(?: t="n")?\s*/>')
-        assert pattern.search(xml), f"{coordinate} is not an empty cell in {sheet_part}"
-        xml = pattern.sub(
-            lambda m, t=text, c=coordinate: (
-                f'<c r="{c}"{m.group(1) or ""} t="inlineStr"><is><t>{escape(t)}</t></is></c>'
-            ),
-            xml,
-        )
-    parts[sheet_part] = xml.encode("utf-8")
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, body in parts.items():
-            archive.writestr(name, body)
-    return buffer.getvalue()

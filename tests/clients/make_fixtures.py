@@ -12,7 +12,8 @@ from pathlib import Path
 from pipeline.config import load_config
 from pipeline.forms import layout as L
 from pipeline.forms.reference import build_form
-from tests.clients import gnumeric_resave, libreoffice_fill, type_into
+from pipeline.simulate import fill
+from tests.clients import gnumeric_resave, libreoffice_fill
 from tests.clients import scenarios as S
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,7 +41,7 @@ def main() -> None:
             }
         token = "fixture-token-gnumeric"
         typed = folder / "typed.xlsx"
-        typed.write_bytes(type_into(build_form(instrument, S.fields(token)), "xl/worksheets/sheet2.xml", S.GNUMERIC))
+        typed.write_bytes(fill(build_form(instrument, S.fields(token)), instrument, S.GNUMERIC))
         gnumeric_resave(typed, TARGET / "gnumeric-complete.xlsx")
         manifest["files"]["gnumeric-complete.xlsx"] = {
             "program": "Gnumeric",

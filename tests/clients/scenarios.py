@@ -52,7 +52,15 @@ PROBLEMS = {
 PROBLEMS_COUNTS = [2, 0, 1, 1, 1, 1, 1]
 
 # Gnumeric: typed into the cells of the issued form, then loaded and saved by Gnumeric.
-GNUMERIC = {"C7": "✓", "D8": "x", "E9": "✓", "C10": "✓", "D11": "✓", "C12": "X", "E13": "✓"}
+GNUMERIC = {
+    "p1_comfortable": "✓",
+    "p2_stretched": "x",
+    "p3_panicked": "✓",
+    "p4_comfortable": "✓",
+    "p5_stretched": "✓",
+    "p6_comfortable": "X",
+    "p7_panicked": "✓",
+}
 GNUMERIC_COUNTS = [1, 1, 1, 1, 1, 1, 1]
 
 
