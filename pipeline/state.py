@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import (
     Column,
+    Connection,
     Engine,
     ForeignKey,
     Index,
@@ -327,76 +328,94 @@ def current_responses(engine: Engine, round_id: str, leader_ids: list[str] | Non
 
 
 def record_intake(engine: Engine, run_id: str, receipts: list[Receipt]) -> None:
-    """Store a run's decisions in one transaction and mark the run committed. Accepted returns supersede
-    the leader's current response, in the order given."""
+    """Store a run's decisions in one transaction and mark the run committed. Each accepted return
+    supersedes the leader's response before it (receipts are in the order they were received)."""
     with engine.begin() as connection:
-        for receipt in receipts:
-            received_id = connection.execute(
-                received.insert().values(
-                    run_id=run_id,
-                    file=receipt.file,
-                    sha256=receipt.sha256,
-                    size=receipt.size,
-                    mtime_ns=receipt.mtime_ns,
-                    received_at=receipt.received_at,
-                    decision=receipt.decision,
-                    leader_id=receipt.leader_id,
-                    token=receipt.token,
-                    round=receipt.round,
-                    same_as=receipt.same_as,
-                    archive_path=receipt.archive_path,
-                )
-            ).inserted_primary_key
-            assert received_id is not None
-            received_id = received_id[0]
-            if receipt.problems:
+        if receipts:
+            ids = (
                 connection.execute(
-                    problems.insert(),
+                    received.insert().returning(received.c.id, sort_by_parameter_order=True),
                     [
                         {
-                            **{k: item.get(k) for k in ("code", "cell", "name", "found", "message", "fix")},
-                            "blocking": int(bool(item.get("blocking", True))),
-                            "received_id": received_id,
+                            "run_id": run_id,
+                            "file": r.file,
+                            "sha256": r.sha256,
+                            "size": r.size,
+                            "mtime_ns": r.mtime_ns,
+                            "received_at": r.received_at,
+                            "decision": r.decision,
+                            "leader_id": r.leader_id,
+                            "token": r.token,
+                            "round": r.round,
+                            "same_as": r.same_as,
+                            "archive_path": r.archive_path,
                         }
-                        for item in receipt.problems
+                        for r in receipts
                     ],
                 )
-            if receipt.answers is not None and receipt.leader_id is not None and receipt.round is not None:
-                response_id = connection.execute(
-                    responses.insert().values(
-                        received_id=received_id,
-                        round=receipt.round,
-                        leader_id=receipt.leader_id,
-                        sha256=receipt.sha256,
-                        answers=json.dumps({str(k): v for k, v in receipt.answers.items()}),
-                        log=json.dumps(list(receipt.log), ensure_ascii=False),
-                        accepted_at=receipt.received_at,
-                    )
-                ).inserted_primary_key
-                assert response_id is not None
-                response_id = response_id[0]
-                connection.execute(
-                    update(responses)
-                    .where(
-                        responses.c.round == receipt.round,
-                        responses.c.leader_id == receipt.leader_id,
-                        responses.c.superseded_by.is_(None),
-                        responses.c.id != response_id,
-                    )
-                    .values(superseded_by=response_id)
-                )
-            if receipt.correction is not None and receipt.leader_id is not None:
-                connection.execute(
-                    corrections.insert().values(
-                        received_id=received_id,
-                        leader_id=receipt.leader_id,
-                        round=receipt.round or "",
-                        html_path=receipt.correction[0],
-                        text_path=receipt.correction[1],
-                        created_at=now(),
-                    )
-                )
+                .scalars()
+                .all()
+            )
+            rows = [
+                {
+                    **{k: item.get(k) for k in ("code", "cell", "name", "found", "message", "fix")},
+                    "blocking": int(bool(item.get("blocking", True))),
+                    "received_id": received_id,
+                }
+                for receipt, received_id in zip(receipts, ids, strict=True)
+                for item in receipt.problems
+            ]
+            if rows:
+                connection.execute(problems.insert(), rows)
+            accepted = [
+                {
+                    "received_id": received_id,
+                    "round": r.round,
+                    "leader_id": r.leader_id,
+                    "sha256": r.sha256,
+                    "answers": json.dumps({str(k): v for k, v in (r.answers or {}).items()}),
+                    "log": json.dumps(list(r.log), ensure_ascii=False),
+                    "accepted_at": r.received_at,
+                }
+                for r, received_id in zip(receipts, ids, strict=True)
+                if r.answers is not None and r.leader_id is not None and r.round is not None
+            ]
+            if accepted:
+                connection.execute(responses.insert(), accepted)
+                for round_id in sorted({row["round"] for row in accepted}):
+                    _supersede(connection, round_id)
+            notes = [
+                {
+                    "received_id": received_id,
+                    "leader_id": r.leader_id,
+                    "round": r.round or "",
+                    "html_path": r.correction[0],
+                    "text_path": r.correction[1],
+                    "created_at": r.received_at,
+                }
+                for r, received_id in zip(receipts, ids, strict=True)
+                if r.correction is not None and r.leader_id is not None
+            ]
+            if notes:
+                connection.execute(corrections.insert(), notes)
         connection.execute(update(runs).where(runs.c.run_id == run_id).values(status="committed", finished_at=now()))
+
+
+def _supersede(connection: Connection, round_id: str) -> None:
+    """Point every current response that has a later one (same leader, same round) at the next one."""
+    later = responses.alias("later")
+    next_id = (
+        select(func.min(later.c.id))
+        .where(
+            later.c.round == responses.c.round, later.c.leader_id == responses.c.leader_id, later.c.id > responses.c.id
+        )
+        .scalar_subquery()
+    )
+    connection.execute(
+        update(responses)
+        .where(responses.c.round == round_id, responses.c.superseded_by.is_(None), next_id.is_not(None))
+        .values(superseded_by=next_id)
+    )
 
 
 def table_counts(engine: Engine) -> dict[str, int]:

@@ -10,20 +10,24 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import tests.hostile as H
+from pipeline.config import load_config
 from pipeline.forms import layout as L
 from pipeline.forms.issuing import shared_fields
+from pipeline.forms.layout import FormSpec
 from pipeline.forms.reference import build_form
 from pipeline.intake.guard import Guarded, guard
 from pipeline.intake.read import UnreadableWorkbook, read_guarded
 from pipeline.intake.reference_read import read_reference
 from pipeline.simulate import SHEET_PARTS, repack
-from tests.conftest import DATA
+from tests.conftest import DATA, EXAMPLE_CONFIG
+
+SPEC = FormSpec.of(load_config(EXAMPLE_CONFIG).instrument)
 
 
 def both(data: bytes):
     guarded = guard(data)
     assert isinstance(guarded, Guarded)
-    return read_guarded(guarded), read_reference(data)
+    return read_guarded(guarded, SPEC.wanted, SPEC.follow), read_reference(data, SPEC.wanted, SPEC.follow)
 
 
 def assert_same(data: bytes) -> None:
@@ -31,7 +35,8 @@ def assert_same(data: bytes) -> None:
     assert fast.names == reference.names
     assert fast.properties == reference.properties
     assert fast.sheets == reference.sheets
-    assert {k: v for k, v in fast.cells.items()} == {k: v for k, v in reference.cells.items()}
+    assert fast.cells == reference.cells
+    assert len(fast.cells) >= 59
 
 
 @pytest.mark.parametrize("path", sorted((DATA / "returns").glob("*.xlsx")), ids=lambda p: p.name)
@@ -41,8 +46,8 @@ def test_real_program_files(path):
 
 def test_excel_365_checkboxes(tmp_path):
     data = H.excel_checkbox_workbook()
-    assert_same(data)
-    fast, _ = both(data)
+    fast, reference = both(data)
+    assert fast.cells == reference.cells
     assert [fast.named(n).value for n in ("p1_comfortable", "p1_stretched", "p1_panicked")] == [True, False, False]
 
 
@@ -83,6 +88,7 @@ def cell_xml(coordinate: str, shape: str, value: object, style: str) -> bytes:
         "formula-bool": f'<c r="{coordinate}"{style} t="b"><f>TRUE()</f><v>1</v></c>',
         "error": f'<c r="{coordinate}"{style} t="e"><v>#N/A</v></c>',
         "no-ref": f'<c{style} t="inlineStr"><is><t>{text}</t></is></c>',
+        "lower-ref": f'<c r="{coordinate.lower()}"{style} t="inlineStr"><is><t>{text}</t></is></c>',
         "empty": f'<c r="{coordinate}"{style}/>',
     }
     return shapes[shape].encode("utf-8")
@@ -102,7 +108,20 @@ def test_generated_cells(form, example_config, data):
         if match is None:
             continue
         shape = data.draw(
-            st.sampled_from(["inline", "rich", "number", "bool", "formula-str", "formula-bool", "error", "empty"])
+            st.sampled_from(
+                [
+                    "inline",
+                    "rich",
+                    "number",
+                    "bool",
+                    "formula-str",
+                    "formula-bool",
+                    "error",
+                    "empty",
+                    "no-ref",
+                    "lower-ref",
+                ]
+            )
         )
         replacement = cell_xml(ref.coordinate, shape, data.draw(values), (match.group(1) or b"").decode())
         parts[part] = xml[: match.start()] + replacement + xml[match.end() :]
@@ -110,12 +129,12 @@ def test_generated_cells(form, example_config, data):
     guarded = guard(mutated)
     assert isinstance(guarded, Guarded)
     try:
-        fast = read_guarded(guarded)
+        fast = read_guarded(guarded, SPEC.wanted, SPEC.follow)
     except UnreadableWorkbook:
         with pytest.raises(Exception):  # noqa: B017 - openpyxl raises many kinds; both must refuse
-            read_reference(mutated)
+            read_reference(mutated, SPEC.wanted, SPEC.follow)
         return
-    reference = read_reference(mutated)
+    reference = read_reference(mutated, SPEC.wanted, SPEC.follow)
     assert fast.cells == reference.cells
     assert fast.names == reference.names
 

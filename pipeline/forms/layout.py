@@ -7,7 +7,7 @@ the layout. ``LAYOUT_VERSION`` is part of the form version; bump it whenever a c
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from openpyxl.utils import get_column_letter
 
@@ -119,14 +119,30 @@ class FormSpec:
     inputs: dict[str, CellRef]
     expected: dict[str, tuple[str, str]]  # defined name -> (sheet, coordinate)
     short_labels: dict[str, str]  # tick key -> "a bit panicked"
+    wanted: dict[str, frozenset[str]] = field(default_factory=dict)  # the cells intake reads, by sheet
+    follow: frozenset[str] = frozenset()  # names whose cells are read wherever the file points them
 
     @classmethod
     def of(cls, instrument: Instrument) -> FormSpec:
         inputs = input_names(instrument)
-        return cls(
+        spec = cls(
             instrument=instrument,
             version=form_version(instrument),
             inputs=inputs,
             expected={name: (ref.sheet, ref.coordinate) for name, ref in inputs.items()},
             short_labels={tick.key: tick.label.removeprefix("I would feel ") for tick in instrument.ticks},
+            follow=frozenset([*inputs, *data_names()]),
         )
+        object.__setattr__(spec, "wanted", wanted_cells(spec))
+        return spec
+
+
+def wanted_cells(spec: FormSpec) -> dict[str, frozenset[str]]:
+    """The cells intake reads, by sheet: every input, the data sheet's values and the perspective wording."""
+    wanted: dict[str, set[str]] = {}
+    for ref in [*spec.inputs.values(), *data_names().values()]:
+        wanted.setdefault(ref.sheet, set()).add(ref.coordinate)
+    for perspective in spec.instrument.perspectives:
+        row = perspective_row(perspective.number)
+        wanted.setdefault(FORM_SHEET, set()).update({f"A{row}", f"B{row}"})
+    return {sheet: frozenset(cells) for sheet, cells in wanted.items()}

@@ -1,8 +1,8 @@
 """The guard: the only code that touches a returned file's bytes before they are known to be safe.
 
 Everything is checked from the zip's directory before anything is inflated (sizes, ratio, part count),
-and parts are inflated with Python's zipfile, which never inflates past the declared size and checks the
-CRC. Only then are the XML parts checked to be UTF-8 (so nothing can hide in another encoding) and scanned
+and parts are inflated with a hard ceiling at their declared size and checked against their CRC
+(``unzip``). Only then are the XML parts checked to be UTF-8 (so nothing can hide in another encoding) and scanned
 for DTDs and entities, and the worksheets for cells outside the form's area. After that no part can
 declare or expand an entity, which is what lets the fast reader use the C XML parser. A file that passes
 is handed on as its inflated parts, so no parser ever opens the zip itself: a hostile file never reaches
@@ -11,12 +11,10 @@ openpyxl, calamine or fastexcel, which may hang or abort the process.
 
 from __future__ import annotations
 
-import io
 import re
-import zipfile
-import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from pipeline.intake.unzip import ZipDamaged, ZipUnsupported, entries, inflate
 from pipeline.problems import Problem, problem
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -45,10 +43,10 @@ class Limits:
 
 @dataclass
 class Guarded:
-    """A file that passed: its inflated parts by name, and what the guard noticed on the way."""
+    """A file that passed: its bytes and its inflated XML parts by name."""
 
+    data: bytes
     parts: dict[str, bytes]
-    notes: list[Problem] = field(default_factory=list)
 
 
 def _size(n: int) -> str:
@@ -93,70 +91,71 @@ def guard(data: bytes, limits: Limits = Limits()) -> Guarded | Problem:
     if not data.startswith(ZIP_MAGIC):
         return problem("not-a-workbook", detail=describe_non_zip(data))
     try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, ValueError, OSError):
+        infos = entries(data)
+    except ZipDamaged:
         return problem("not-a-workbook", detail="it is a damaged or incomplete zip file")
-    with archive:
-        infos = archive.infolist()
-        if len(infos) > limits.max_parts:
-            return problem("unsafe-file", detail=f"{len(infos)} parts inside (a form has about 12)")
-        names = [info.filename for info in infos]
-        if len(set(names)) != len(names):
-            return problem("unsafe-file", detail="two parts with the same name")
-        if "xl/workbook.xml" not in names:
-            detail = "it is a zip file that is not an Excel workbook"
-            if "word/document.xml" in names:
-                detail = "it is a Word document"
-            elif "content.xml" in names:
-                detail = "it is an OpenDocument file (.ods); save it as .xlsx"
-            return problem("not-a-workbook", detail=detail)
-        total = 0
-        for info in infos:
-            if info.flag_bits & 0x1:
-                return problem("encrypted")
-            if info.file_size > limits.max_part:
-                return problem("unsafe-file", detail=f"a part inflating to {_size(info.file_size)} ({info.filename})")
-            if info.file_size > limits.ratio_floor and info.file_size > limits.max_ratio * max(info.compress_size, 1):
-                return problem(
-                    "unsafe-file",
-                    detail=f"a zip bomb (part {info.filename} compressed "
-                    f"{info.file_size // max(info.compress_size, 1)}:1)",
-                )
-            total += info.file_size
-        if total > limits.max_total:
-            return problem("unsafe-file", detail=f"{_size(total)} once unpacked")
-        macro = next(
-            (n for n in names if n.lower().endswith("vbaproject.bin") or n.lower().startswith("xl/macrosheets/")),
-            None,
-        )
-        if macro is not None:
-            return problem("macros", detail=macro)
-        embedded = next((n for n in names if n.lower().startswith(("xl/embeddings/", "xl/activex/"))), None)
-        if embedded is not None:
-            return problem("unsafe-file", detail=f"an embedded object ({embedded})")
+    except ZipUnsupported as exc:
+        return problem("unsafe-file", detail=str(exc))
+    if len(infos) > limits.max_parts:
+        return problem("unsafe-file", detail=f"{len(infos)} parts inside (a form has about 12)")
+    names = [info.name for info in infos]
+    if len(set(names)) != len(names):
+        return problem("unsafe-file", detail="two parts with the same name")
+    if "xl/workbook.xml" not in names:
+        detail = "it is a zip file that is not an Excel workbook"
+        if "word/document.xml" in names:
+            detail = "it is a Word document"
+        elif "content.xml" in names:
+            detail = "it is an OpenDocument file (.ods); save it as .xlsx"
+        return problem("not-a-workbook", detail=detail)
+    total = 0
+    for info in infos:
+        if info.encrypted:
+            return problem("encrypted")
+        if info.size > limits.max_part:
+            return problem("unsafe-file", detail=f"a part inflating to {_size(info.size)} ({info.name})")
+        if info.size > limits.ratio_floor and info.size > limits.max_ratio * max(info.compressed, 1):
+            ratio = info.size // max(info.compressed, 1)
+            return problem("unsafe-file", detail=f"a zip bomb (part {info.name} compressed {ratio}:1)")
+        total += info.size
+    if total > limits.max_total:
+        return problem("unsafe-file", detail=f"{_size(total)} once unpacked")
+    macro = next(
+        (n for n in names if n.lower().endswith("vbaproject.bin") or n.lower().startswith("xl/macrosheets/")),
+        None,
+    )
+    if macro is not None:
+        return problem("macros", detail=macro)
+    embedded = next((n for n in names if n.lower().startswith(("xl/embeddings/", "xl/activex/"))), None)
+    if embedded is not None:
+        return problem("unsafe-file", detail=f"an embedded object ({embedded})")
 
-        parts: dict[str, bytes] = {}
-        for info in infos:
-            lower = info.filename.lower()
-            if not (lower.endswith((".xml", ".rels", ".vml"))):
-                continue  # images, printer settings: never parsed
+    parts: dict[str, bytes] = {}
+    for info in infos:
+        if not info.name.lower().endswith((".xml", ".rels", ".vml")):
+            continue  # images, printer settings: never parsed
+        try:
+            body = inflate(data, info)
+        except ZipDamaged:
+            return problem("not-a-workbook", detail=f"part {info.name} is damaged")
+        except ZipUnsupported as exc:
+            return problem("unsafe-file", detail=str(exc))
+        if body.startswith((b"\xff\xfe", b"\xfe\xff")):
             try:
-                body = archive.read(info)
-            except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError, RuntimeError):
-                return problem("not-a-workbook", detail=f"part {info.filename} is damaged")
-            if body.startswith((b"\xff\xfe", b"\xfe\xff")):
                 body = body.decode("utf-16").encode("utf-8")
-                body = _DECLARED.sub(b'<?xml\\1encoding="UTF-8"', body, count=1)
-            declared = _DECLARED.search(body[:200])
-            if declared is not None and declared.group(2).lower().replace(b"-", b"") != b"utf8":
-                return problem("unsafe-file", detail=f"XML in an unexpected encoding in {info.filename}")
-            try:
-                body.decode("utf-8")
-            except UnicodeDecodeError:
-                return problem("unsafe-file", detail=f"XML that is not UTF-8 in {info.filename}")
-            if _XML_DANGER.search(body):
-                return problem("unsafe-file", detail=f"an XML document type or entity declaration in {info.filename}")
-            parts[info.filename] = body
+            except UnicodeError:
+                return problem("unsafe-file", detail=f"XML that is not valid UTF-16 in {info.name}")
+            body = _DECLARED.sub(b'<?xml\\1encoding="UTF-8"', body, count=1)
+        declared = _DECLARED.search(body[:200])
+        if declared is not None and declared.group(2).lower().replace(b"-", b"") != b"utf8":
+            return problem("unsafe-file", detail=f"XML in an unexpected encoding in {info.name}")
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            return problem("unsafe-file", detail=f"XML that is not UTF-8 in {info.name}")
+        if _XML_DANGER.search(body):
+            return problem("unsafe-file", detail=f"an XML document type or entity declaration in {info.name}")
+        parts[info.name] = body
     if "macroEnabled" in parts.get("[Content_Types].xml", b"").decode("utf-8", "replace"):
         return problem("macros", detail="a macro-enabled workbook (.xlsm)")
     for name, body in parts.items():
@@ -164,17 +163,19 @@ def guard(data: bytes, limits: Limits = Limits()) -> Guarded | Problem:
             found = _outside_area(body, limits)
             if found:
                 return problem("unsafe-file", detail=f"{found} in {name}")
-    return Guarded(parts)
+    return Guarded(data, parts)
 
 
 def _outside_area(sheet: bytes, limits: Limits) -> str | None:
     cells = len(_CELL_TAG.findall(sheet))
     if cells > limits.max_cells_per_sheet:
         return f"{cells:,} cells (a form has a few hundred)"
-    for letters, digits in _CELL_REF.findall(sheet):
-        if int(digits) > limits.max_row or _column_number(letters) > limits.max_column:
-            return f"cell {letters.decode().upper()}{int(digits)}, far outside the form"
-    for digits in _ROW_REF.findall(sheet):
-        if int(digits) > limits.max_row:
-            return f"row {int(digits)}, far outside the form"
+    refs = _CELL_REF.findall(sheet)
+    wide = {column for column in {letters for letters, _ in refs} if _column_number(column) > limits.max_column}
+    if wide or (refs and max(int(digits) for _, digits in refs) > limits.max_row):
+        column, row = next((c, r) for c, r in refs if c in wide or int(r) > limits.max_row)
+        return f"cell {column.decode().upper()}{int(row)}, far outside the form"
+    rows = _ROW_REF.findall(sheet)
+    if rows and max(int(digits) for digits in rows) > limits.max_row:
+        return f"row {max(int(digits) for digits in rows)}, far outside the form"
     return None

@@ -53,6 +53,7 @@ from pipeline.templating import environment
 from pipeline.workspace import Workspace
 
 RUN_KIND = "nightly"
+KEEP_BYTES = 256 * 1024 * 1024
 TEMPORARY_PREFIXES = ("~$", ".~lock", "~lock")
 TEMPORARY_SUFFIXES = (".part", ".tmp", ".crdownload", ".partial", ".download", "~")
 
@@ -79,6 +80,7 @@ class Decision:
     examination: Examination | None = None
     same_as: str | None = None
     supersedes: str | None = None
+    data: bytes | None = None  # the file's bytes, kept from reading it until it is archived
 
 
 @dataclass
@@ -170,6 +172,7 @@ def examine_batch(
     earlier = first_receipts(engine, [sha for _, sha in hashed])
     current = {leader: response.sha256 for leader, response in current_responses(engine, round_id).items()}
     seen_now: dict[str, str] = {}
+    kept = 0  # bytes held in memory until the files are archived; past KEEP_BYTES they are read again
     for item, sha in hashed:
         if sha in earlier and already_taken(engine, item.name, sha, item.mtime_ns):
             batch.decisions.append(Decision(item, sha, "leftover"))
@@ -178,6 +181,7 @@ def examine_batch(
             batch.decisions.append(Decision(item, sha, "duplicate", same_as=earlier.get(sha) or seen_now[sha]))
             continue
         seen_now[sha] = item.name
+        data: bytes | None = None
         if item.size > limits.max_file:  # refused without reading it into memory
             size, limit = item.size / 1024 / 1024, limits.max_file / 1024 / 1024
             examination = Examination(
@@ -189,13 +193,23 @@ def examine_batch(
                 ]
             )
         else:
-            examination = examine(item.path.read_bytes(), lookup, spec, round_id, limits)
+            data = item.path.read_bytes()
+            if hashlib.sha256(data).hexdigest() != sha:
+                batch.waiting.append({"file": item.name, "why": "it changed while this run was reading it"})
+                seen_now.pop(sha, None)
+                continue
+            examination = examine(data, lookup, spec, round_id, limits)
+            kept += len(data)
+            if kept > KEEP_BYTES:
+                data = None
         if examination.blocking(config.settings.intake.accept_partial):
-            batch.decisions.append(Decision(item, sha, "quarantined", examination))
+            batch.decisions.append(Decision(item, sha, "quarantined", examination, data=data))
         else:
             leader = examination.leader_id
             assert leader is not None
-            batch.decisions.append(Decision(item, sha, "accepted", examination, supersedes=current.get(leader)))
+            batch.decisions.append(
+                Decision(item, sha, "accepted", examination, supersedes=current.get(leader), data=data)
+            )
             current[leader] = sha
     return batch
 
@@ -217,7 +231,7 @@ def store_batch(space: Workspace, config: Config, batch: Batch) -> Batch:
             continue
         target = space.root / archive_path(decision.sha256)
         if not (target.exists() and target.stat().st_size == decision.file.size):
-            _copy_without_sync(decision.file.path, target)
+            _archive(decision, target)
             durable.append(target)
     _sync(durable)
     checkpoint("after-archive")
@@ -257,10 +271,17 @@ def store_batch(space: Workspace, config: Config, batch: Batch) -> Batch:
     return batch
 
 
-def _copy_without_sync(source: Path, target: Path) -> None:
+def _archive(decision: Decision, target: Path) -> None:
+    """Copy the original into the archive (temporary name, then rename; made durable by ``_sync``)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     temp = target.with_name(f".tmp-{target.name}")
-    shutil.copyfile(source, temp)
+    if decision.data is not None:
+        temp.write_bytes(decision.data)
+    else:
+        shutil.copyfile(decision.file.path, temp)
+        if sha256_of(temp) != decision.sha256:
+            temp.unlink()
+            raise RuntimeError(f"inbox/{decision.file.name} changed during the run; run again to take it in")
     os.replace(temp, target)
 
 
@@ -283,7 +304,10 @@ def _quarantine(
     base = f"{decision.sha256[:8]} {safe_segment(decision.file.name.replace('/', ' - '))}"
     copy = folder / base
     copy.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(decision.file.path, copy)
+    if decision.data is not None:
+        copy.write_bytes(decision.data)
+    else:
+        shutil.copyfile(decision.file.path, copy)
     examination = decision.examination
     form = examination.form if examination else None
     correction = None

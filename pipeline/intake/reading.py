@@ -6,6 +6,8 @@ this shape, so a differential test can compare them exactly.
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -21,6 +23,9 @@ class Cell:
     font: str | None = None  # the font name of the cell's style
 
 
+EMPTY = Cell(None)
+
+
 @dataclass
 class Reading:
     properties: dict[str, str] = field(default_factory=dict)
@@ -29,7 +34,7 @@ class Reading:
     cells: dict[tuple[str, str], Cell] = field(default_factory=dict)
 
     def cell(self, sheet: str, coordinate: str) -> Cell:
-        return self.cells.get((sheet, coordinate), Cell(None))
+        return self.cells.get((sheet, coordinate), EMPTY)
 
     def named(self, name: str) -> Cell | None:
         target = self.names.get(name)
@@ -44,6 +49,7 @@ def needs_font(value: CellRaw) -> bool:
     return isinstance(value, str) and value.strip() in WINGDINGS_CANDIDATES
 
 
+@functools.lru_cache(maxsize=8192)
 def parse_reference(text: str) -> tuple[str, str] | None:
     """ "'Self-assessment'!$C$7" -> ("Self-assessment", "C7"); None for anything but one cell."""
     match = _REF.match(text.strip())
@@ -51,3 +57,18 @@ def parse_reference(text: str) -> tuple[str, str] | None:
         return None
     sheet = match.group(1).replace("''", "'") if match.group(1) is not None else match.group(2)
     return sheet, f"{match.group(3)}{int(match.group(4))}"
+
+
+def normal_value(value: object) -> CellRaw:
+    """A value as both readers report it: empty text is empty, dates and times are Excel serial numbers."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        from openpyxl.utils.datetime import to_excel
+
+        return float(to_excel(value))
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds() / 86400
+    if isinstance(value, bool | int | float | str):
+        return value
+    return str(value)

@@ -19,8 +19,6 @@ from pipeline.intake.reading import Cell, Reading
 from pipeline.problems import CATALOGUE, Problem, Scope, problem
 from pipeline.state import FormRecord
 
-WANTED_SHEETS = (L.FORM_SHEET, L.LOG_SHEET, L.DATA_SHEET)
-
 
 @dataclass
 class Examination:
@@ -66,7 +64,7 @@ def examine(
     if not isinstance(guarded, Guarded):
         return Examination(problems=[guarded])
     try:
-        reading = read_guarded(guarded, WANTED_SHEETS)
+        reading = read_guarded(guarded, spec.wanted, spec.follow)
     except UnreadableWorkbook:
         return Examination(problems=[problem("not-a-workbook", detail="its workbook structure is damaged")])
     return check_reading(reading, lookup, spec, current_round)

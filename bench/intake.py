@@ -1,0 +1,176 @@
+"""Benchmark: the nightly intake of 2,000 valid returns (issue 3).
+
+Prints, from one run: intake per return (guard, read, validation, archive, database writes, report:
+everything `clb nightly` does apart from starting Prefect) beside python-calamine's raw read of the same
+files and openpyxl's load_workbook; peak memory of each (a fresh process each); an empty nightly run over
+2,000 and over 10,000 archived returns (it must not grow with the history); and the guard on hostile files.
+
+Run: make bench   (or: uv run python -m bench.intake --returns 2000)
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from bench.forms import make_workspace, peak_kib, run
+
+
+def prepare(root: Path, count: int) -> None:
+    from pipeline.config import load_config
+    from pipeline.simulate import answers, fill
+    from pipeline.state import active_forms, open_state
+    from tests.conftest import issue_forms_here
+
+    make_workspace(root, count, 40)
+    (root / "inbox").mkdir()
+    (root / "outbox").mkdir()
+    issue_forms_here(root)
+    config = load_config(root / "config")
+    keys = ["comfortable", "stretched", "panicked"]
+    marks: list[object] = ["✓", "x", True, 1, "yes", "✔"]
+    moment = time.time() - 3600
+    for index, record in enumerate(
+        sorted(active_forms(open_state(root / "state" / "clb.sqlite"), "2026-Q4").values(), key=lambda r: r.leader_id)
+    ):
+        choices = {n: keys[(index + n) % 3] for n in range(1, 8)}
+        data = fill(
+            (root / record.path).read_bytes(),
+            config.instrument,
+            answers(config.instrument, choices, mark=marks[index % len(marks)]),
+        )  # type: ignore[arg-type]
+        path = root / "inbox" / f"return {index:05d}.xlsx"
+        path.write_bytes(data)
+        os.utime(path, (moment, moment))
+
+
+def intake_phase(root: str, queue: multiprocessing.Queue) -> None:
+    from pipeline.config import load_config
+    from pipeline.intake.inbox import run_intake
+    from pipeline.state import open_state
+    from pipeline.workspace import Workspace
+
+    space = Workspace.at(root)
+    config = load_config(space.config)
+    engine = open_state(space.database)
+    files = len(list(space.inbox.glob("*.xlsx")))
+    start = time.perf_counter()
+    report = run_intake(space, engine, config)
+    seconds = time.perf_counter() - start
+    queue.put((seconds, files, len(report["accepted"]), peak_kib()))
+
+
+def calamine_phase(files: list[str], queue: multiprocessing.Queue) -> None:
+    from python_calamine import CalamineWorkbook
+
+    start = time.perf_counter()
+    for name in files:
+        book = CalamineWorkbook.from_path(name)
+        for sheet in book.sheet_names:
+            book.get_sheet_by_name(sheet).to_python()
+    queue.put((time.perf_counter() - start, peak_kib()))
+
+
+def openpyxl_phase(files: list[str], queue: multiprocessing.Queue) -> None:
+    import warnings
+
+    import openpyxl
+
+    warnings.simplefilter("ignore")
+    start = time.perf_counter()
+    for name in files:
+        openpyxl.load_workbook(name)
+    queue.put((time.perf_counter() - start, peak_kib()))
+
+
+def add_history(root: Path, rows: int) -> None:
+    """Pad the state with archived receipts, as after many rounds."""
+    from pipeline.state import open_state, received
+
+    engine = open_state(root / "state" / "clb.sqlite")
+    with engine.begin() as connection:
+        connection.execute(
+            received.insert(),
+            [
+                {
+                    "run_id": "history",
+                    "file": f"old {i}.xlsx",
+                    "sha256": f"{i:064x}",
+                    "size": 1,
+                    "mtime_ns": i,
+                    "received_at": "2025-01-01T00:00:00+00:00",
+                    "decision": "accepted",
+                    "archive_path": "state/archive/x",
+                }
+                for i in range(rows)
+            ],
+        )
+
+
+def guard_hostile() -> list[tuple[str, float, float]]:
+    import tracemalloc
+
+    import tests.hostile as H
+    from pipeline.intake.guard import guard
+
+    form = next(Path("tests/data/returns").glob("libreoffice-complete.xlsx")).read_bytes()
+    results = []
+    for label, data in [
+        ("zip bomb (1 GiB sheet)", H.zip_bomb(1024)),
+        ("A1 + XFD1048576", H.far_cell(form)),
+        ("2 million cells", H.many_cells(form)),
+        ("billion laughs", H.billion_laughs(form)),
+    ]:
+        tracemalloc.start()
+        start = time.perf_counter()
+        guard(data)
+        seconds = time.perf_counter() - start
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        results.append((label, seconds * 1000, peak / 1024 / 1024))
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--returns", type=int, default=2000)
+    parser.add_argument("--openpyxl", type=int, default=300, help="files loaded with openpyxl (it is slow)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch) / "ws"
+        root.mkdir()
+        prepare(root, args.returns)
+        copies = Path(scratch) / "copies"
+        shutil.copytree(root / "inbox", copies)
+        files = sorted(str(p) for p in copies.glob("*.xlsx"))
+        calamine_seconds, calamine_rss = run(calamine_phase, files)
+        openpyxl_seconds, openpyxl_rss = run(openpyxl_phase, files[: args.openpyxl])
+        seconds, count, accepted, rss = run(intake_phase, str(root))
+        empty_seconds, _, _, _ = run(intake_phase, str(root))
+        add_history(root, 10_000 - args.returns)
+        history_seconds, _, _, _ = run(intake_phase, str(root))
+    per, cal, opx = seconds / count * 1000, calamine_seconds / count * 1000, openpyxl_seconds / args.openpyxl * 1000
+    print(f"Nightly intake of {count} valid returns ({accepted} accepted), one run")
+    print(f"{'':36}{'clb intake':>14}{'calamine read':>16}{'openpyxl load':>16}")
+    print(f"{'per return (ms)':36}{per:>14.3f}{cal:>16.3f}{opx:>16.3f}")
+    memory = f"{rss / 1024:>14.1f}{calamine_rss / 1024:>16.1f}{openpyxl_rss / 1024:>16.1f}"
+    print(f"{'peak memory, whole process (MiB)':36}{memory}")
+    print(f"{'intake / calamine':36}{per / cal:>13.2f}x")
+    print(f"{'empty run, 2,000 archived (s)':36}{empty_seconds:>14.3f}")
+    print(f"{'empty run, 10,000 archived (s)':36}{history_seconds:>14.3f}")
+    print("Guard on hostile files (time, peak Python memory):")
+    for label, ms, mib in guard_hostile():
+        print(f"  {label:34}{ms:>10.1f} ms {mib:>8.1f} MiB")
+    print(
+        "Targets (issue 3): intake <= 3x calamine's raw read (about 1.5 ms per return or less), "
+        "empty runs flat with history, guard well under 1 s and 100 MB per file."
+    )
+
+
+if __name__ == "__main__":
+    main()
