@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow, task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from rich.progress import Progress
@@ -28,6 +28,7 @@ from pipeline.forms.issuing import (
 from pipeline.forms.layout import FormSpec
 from pipeline.forms.template import FormTemplate
 from pipeline.intake import inbox
+from pipeline.reports.build import build_outputs
 from pipeline.state import active_forms, open_state, record_forms
 from pipeline.workspace import Workspace, workspace_lock
 
@@ -105,8 +106,15 @@ def store_decisions_task(workspace: Workspace, config: Config, batch: inbox.Batc
     return batch
 
 
+@task(name="build-outputs", cache_policy=NO_CACHE)
+def build_outputs_task(workspace: Workspace, config: Config, batch: inbox.Batch) -> dict[str, Any]:
+    """Both comparison editions, the letters that changed and their index; the report lists them."""
+    outputs = build_outputs(workspace, open_state(workspace.database), config, batch.run_id)
+    return inbox.finish_report(workspace, batch, outputs)
+
+
 @task(name="publish-run-report", cache_policy=NO_CACHE)
-def publish_report_task(report: dict[str, Any]) -> None:
+def publish_report_task(workspace: Workspace, report: dict[str, Any]) -> None:
     """The run report as Prefect artifacts: a table of decisions and the headline figures."""
     rows = [
         {"file": a["file"], "decision": "accepted", "leader": a["leader_id"] or "", "details": ""}
@@ -129,9 +137,14 @@ def publish_report_task(report: dict[str, Any]) -> None:
     create_table_artifact(rows, key="nightly-decisions", description=f"Decisions of run {report['run_id']}")
     create_markdown_artifact(
         f"**Run {report['run_id']}**: {len(report['accepted'])} accepted, {len(report['quarantined'])} "
-        f"quarantined, {len(report['duplicates'])} duplicates, {len(report['waiting'])} waiting.",
+        f"quarantined, {len(report['duplicates'])} duplicates, {len(report['waiting'])} waiting; "
+        f"{len(report['outputs'])} files written.",
         key="nightly-summary",
     )
+    for path in report["outputs"]:
+        if path.endswith(("facilitator.xlsx", "index.html")):
+            key = "comparison-workbook" if path.endswith(".xlsx") else "letters-index"
+            create_link_artifact((workspace.root / path).as_uri(), link_text=path, key=key)
 
 
 @flow(name="nightly", log_prints=False)
@@ -143,5 +156,6 @@ def nightly(workspace: str = ".") -> dict[str, Any]:
         batch, ready = prepare_intake_task(space, config)
         batch = examine_returns_task(space, config, batch, ready)
         batch = store_decisions_task(space, config, batch)
-        publish_report_task(batch.report)
-        return batch.report
+        report = build_outputs_task(space, config, batch)
+        publish_report_task(space, report)
+        return report

@@ -127,6 +127,28 @@ corrections = Table(
     Column("sent_at", String, nullable=True),
 )
 
+publications = Table(
+    "publications",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("round", String, nullable=False, index=True),
+    Column("run_id", String, nullable=False),
+    Column("published_at", String, nullable=False),
+    Column("response_ids", String, nullable=False),  # JSON: {leader_id: response id}
+)
+
+letters = Table(
+    "letters",
+    metadata,
+    Column("round", String, primary_key=True),
+    Column("leader_id", String, primary_key=True),
+    Column("inputs_hash", String, nullable=False),
+    Column("html_path", String, nullable=False),
+    Column("email_path", String, nullable=False),
+    Column("generated_at", String, nullable=False),
+    Column("sent_at", String, nullable=True),
+)
+
 meta = Table(
     "meta",
     metadata,
@@ -432,3 +454,127 @@ def open_state_readonly(path: Path) -> Engine | None:
     if not path.exists():
         return None
     return create_engine(f"sqlite:///file:{path}?mode=ro&uri=true", future=True)
+
+
+# ---------------------------------------------------------------- reports
+
+
+def response_rows(engine: Engine, round_id: str, ids: list[int] | None = None) -> list[dict[str, Any]]:
+    """The round's current responses (or the responses with these ids), with when they were received."""
+    query = (
+        select(
+            responses.c.id,
+            responses.c.leader_id,
+            responses.c.round,
+            responses.c.sha256,
+            responses.c.answers,
+            responses.c.log,
+            received.c.received_at,
+            received.c.file,
+        )
+        .join(received, received.c.id == responses.c.received_id)
+        .where(responses.c.round == round_id)
+    )
+    query = (
+        query.where(responses.c.id.in_(ids)) if ids is not None else query.where(responses.c.superseded_by.is_(None))
+    )
+    with engine.connect() as connection:
+        return [
+            {
+                **row._mapping,
+                "answers": {int(k): v for k, v in json.loads(row.answers).items()},
+                "log": json.loads(row.log),
+            }
+            for row in connection.execute(query.order_by(responses.c.id))
+        ]
+
+
+def latest_responses_before(engine: Engine, round_id: str) -> dict[str, dict[str, Any]]:
+    """Each leader's current response in the most recent earlier round they answered (by time received)."""
+    query = (
+        select(responses.c.leader_id, responses.c.round, responses.c.answers, responses.c.log, responses.c.accepted_at)
+        .where(responses.c.round != round_id, responses.c.superseded_by.is_(None))
+        .order_by(responses.c.accepted_at)
+    )
+    found: dict[str, dict[str, Any]] = {}
+    with engine.connect() as connection:
+        for row in connection.execute(query):
+            found[row.leader_id] = {
+                "round": row.round,
+                "answers": {int(k): v for k, v in json.loads(row.answers).items()},
+                "log": json.loads(row.log),
+            }
+    return found
+
+
+def leaders_of_round(engine: Engine, round_id: str) -> dict[str, FormRecord]:
+    """Each leader's latest issued form of the round (name, organisation and email as issued)."""
+    query = select(forms).where(forms.c.round == round_id).order_by(forms.c.id)
+    with engine.connect() as connection:
+        return {row.leader_id: _record(row) for row in connection.execute(query)}
+
+
+def quarantined_files(engine: Engine, round_id: str) -> list[dict[str, Any]]:
+    """Every quarantined file of this round or of no known round, with its problems, oldest first."""
+    query = (
+        select(
+            received.c.id,
+            received.c.file,
+            received.c.sha256,
+            received.c.received_at,
+            received.c.leader_id,
+            problems.c.code,
+            problems.c.cell,
+            problems.c.name,
+            problems.c.message,
+            problems.c.fix,
+        )
+        .join(problems, problems.c.received_id == received.c.id, isouter=True)
+        .where(received.c.decision == "quarantined")
+        .where((received.c.round == round_id) | received.c.round.is_(None))
+        .order_by(received.c.id, problems.c.id)
+    )
+    with engine.connect() as connection:
+        return [dict(row._mapping) for row in connection.execute(query)]
+
+
+@dataclass(frozen=True)
+class Publication:
+    run_id: str
+    published_at: str
+    response_ids: dict[str, int]  # leader id -> response id
+
+
+def last_publication(engine: Engine, round_id: str) -> Publication | None:
+    """The responses behind the shareable edition partners last saw."""
+    query = select(publications).where(publications.c.round == round_id).order_by(publications.c.id.desc())
+    with engine.connect() as connection:
+        row = connection.execute(query).first()
+    if row is None:
+        return None
+    return Publication(row.run_id, row.published_at, {k: int(v) for k, v in json.loads(row.response_ids).items()})
+
+
+def record_publication(engine: Engine, round_id: str, run_id: str, response_ids: dict[str, int]) -> None:
+    with engine.begin() as connection:
+        connection.execute(
+            publications.insert().values(
+                round=round_id, run_id=run_id, published_at=now(), response_ids=json.dumps(response_ids, sort_keys=True)
+            )
+        )
+
+
+def letter_hashes(engine: Engine, round_id: str) -> dict[str, str]:
+    with engine.connect() as connection:
+        query = select(letters.c.leader_id, letters.c.inputs_hash).where(letters.c.round == round_id)
+        return {row.leader_id: row.inputs_hash for row in connection.execute(query)}
+
+
+def record_letters(engine: Engine, round_id: str, written: list[dict[str, str]]) -> None:
+    """Remember what each letter was made from, so an unchanged letter is not made again."""
+    with engine.begin() as connection:
+        for item in written:
+            connection.execute(
+                delete(letters).where(letters.c.round == round_id, letters.c.leader_id == item["leader_id"])
+            )
+            connection.execute(letters.insert().values(round=round_id, generated_at=now(), **item))

@@ -77,7 +77,8 @@ def test_nightly_flow_on_the_engine(prefect_engine, issued):
             )
             return sorted(artifact.key for artifact in found)
 
-    assert asyncio.run(artifacts()) == ["nightly-decisions", "nightly-summary"]
+    assert asyncio.run(artifacts()) == ["comparison-workbook", "letters-index", "nightly-decisions", "nightly-summary"]
+    assert any(path.endswith("facilitator.xlsx") for path in report["outputs"])
 
 
 def test_clb_nightly_and_check_commands(prefect_engine, issued, monkeypatch):

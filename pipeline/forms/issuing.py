@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import secrets
-import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -20,6 +18,7 @@ from pathlib import Path
 from typing import Literal
 
 from pipeline.config import Config, Leader
+from pipeline.files import atomic_write
 from pipeline.forms.layout import form_version
 from pipeline.forms.names import safe_segment
 from pipeline.forms.reference import FormFields
@@ -170,21 +169,6 @@ def plan_forms(
     removed = tuple(record for leader_id, record in sorted(issued.items()) if leader_id not in roster_ids)
     unknown = tuple(sorted(wanted - roster_ids - {"all"}))
     return Plan(config.settings.round, version, tuple(planned), removed, unknown)
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` so that ``path`` is always either the old file or the whole new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=".tmp-", suffix=path.suffix, dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
 
 
 def write_forms(

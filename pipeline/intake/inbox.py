@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from pipeline.config import Config
-from pipeline.forms.issuing import atomic_write
+from pipeline.files import atomic_write
 from pipeline.forms.layout import FormSpec
 from pipeline.forms.names import safe_segment
 from pipeline.forms.reference import deadline_text
@@ -374,7 +374,15 @@ def clear_inbox(space: Workspace, batch: Batch) -> None:
         decision.file.path.unlink(missing_ok=True)
         if index == 0:
             checkpoint("mid-removal")
+
+
+def finish_report(space: Workspace, batch: Batch, outputs: list[str]) -> dict[str, Any]:
+    """Add the files the run wrote for people to read, and publish the report as the latest."""
+    batch.report["outputs"] = outputs
+    batch.report["finished_at"] = now()
+    atomic_write(space.outbox / "runs" / batch.run_id / "summary.json", _json(batch.report))
     atomic_write(space.outbox / "runs" / "latest.json", _json(batch.report))
+    return batch.report
 
 
 # ---------------------------------------------------------------- the report
@@ -443,4 +451,6 @@ def run_intake(space: Workspace, engine: Engine, config: Config, run_id: str | N
     store_batch(space, config, batch)
     commit_batch(engine, batch)
     clear_inbox(space, batch)
-    return batch.report
+    from pipeline.reports.build import build_outputs
+
+    return finish_report(space, batch, build_outputs(space, engine, config, batch.run_id))

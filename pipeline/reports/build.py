@@ -1,0 +1,221 @@
+"""The outputs of a nightly run, from the state: both comparison editions, the letters, the index.
+
+Called after intake has committed, so everything here is derived and can always be made again: a run
+killed while writing outputs loses nothing, and the next run writes them anew.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+from pipeline.config import Config
+from pipeline.files import atomic_write
+from pipeline.forms.names import safe_segment
+from pipeline.reports.aggregate import Answer
+from pipeline.reports.comparison import RoundData, facilitator_workbook, org_tables, shareable_workbook
+from pipeline.reports.letters import Context, inputs_hash, letter_context, letter_stem, load_practices, render_letter
+from pipeline.reports.publication import should_publish
+from pipeline.state import (
+    FormRecord,
+    last_publication,
+    latest_responses_before,
+    leaders_of_round,
+    letter_hashes,
+    now,
+    quarantined_files,
+    record_letters,
+    record_publication,
+    response_rows,
+)
+from pipeline.templating import environment
+from pipeline.workspace import Workspace
+
+
+def _answers(rows: list[dict[str, Any]], leaders: dict[str, FormRecord]) -> list[Answer]:
+    found = []
+    for row in rows:
+        leader = leaders.get(row["leader_id"])
+        found.append(
+            Answer(
+                leader_id=row["leader_id"],
+                name=leader.name if leader else row["leader_id"],
+                organisation=leader.organisation if leader else "(unknown)",
+                answers=row["answers"],
+                log=row["log"],
+                received_at=row["received_at"],
+                sha256=row["sha256"],
+            )
+        )
+    return found
+
+
+def round_data(engine: Engine, config: Config, run_id: str) -> tuple[RoundData, RoundData]:
+    """The facilitator's data and the shareable snapshot's, publishing a new snapshot when allowed."""
+    settings, k = config.settings, config.settings.min_group_size
+    leaders = leaders_of_round(engine, settings.round)
+    rows = response_rows(engine, settings.round)
+    current = {row["leader_id"]: row["id"] for row in rows}
+    published = last_publication(engine, settings.round)
+    if should_publish(current, published.response_ids if published else None, k):
+        record_publication(engine, settings.round, run_id, current)
+        published = last_publication(engine, settings.round)
+    snapshot = (
+        _answers(response_rows(engine, settings.round, list(published.response_ids.values())), leaders)
+        if published
+        else []
+    )
+    full = RoundData(
+        partnership=settings.partnership,
+        round=settings.round,
+        run_id=run_id,
+        generated_at=now(),
+        min_group_size=k,
+        instrument=config.instrument,
+        answers=_answers(rows, leaders),
+        roster=list(config.roster),
+        issued=leaders,
+        quarantined=quarantined_files(engine, settings.round),
+        earlier=latest_responses_before(engine, settings.round),
+        published=snapshot,
+        published_note=(
+            f"Partners' figures as published on {published.published_at[:10]} from "
+            f"{len(published.response_ids)} responses."
+            if published
+            else ""
+        ),
+    )
+    shareable = dataclasses.replace(
+        full,
+        run_id=published.run_id if published else run_id,
+        generated_at=published.published_at if published else "2000-01-01T00:00:00+00:00",
+        answers=[],
+        roster=[],
+        issued={},
+        quarantined=[],
+        earlier={},
+    )
+    return full, shareable
+
+
+def report_paths(round_id: str) -> dict[str, str]:
+    folder = f"outbox/reports/{safe_segment(round_id)}"
+    return {
+        "facilitator": f"{folder}/comparison-{safe_segment(round_id)}-facilitator.xlsx",
+        "shareable": f"{folder}/comparison-{safe_segment(round_id)}-shareable.xlsx",
+    }
+
+
+def write_workbooks(space: Workspace, full: RoundData, shareable: RoundData) -> list[str]:
+    paths = report_paths(full.round)
+    atomic_write(space.root / paths["facilitator"], facilitator_workbook(full))
+    target = space.root / paths["shareable"]
+    data = shareable_workbook(shareable)
+    if not (target.exists() and target.read_bytes() == data):
+        atomic_write(target, data)
+    return [paths["facilitator"], paths["shareable"]]
+
+
+def partnership_context(shareable: RoundData) -> dict[tuple[int, str], Context]:
+    """The partnership figures a letter may quote: those the shareable edition shows."""
+    tables = org_tables(shareable.published, shareable.instrument, shareable.min_group_size, shareable=True)
+    shown: dict[tuple[int, str], Context] = {}
+    for number, totals in tables.partnership.items():
+        answered = int(totals.sum())
+        for key, count in totals.items():
+            if not tables.partnership_hidden[number][key] and answered >= shareable.min_group_size and count:
+                shown[(number, str(key))] = Context(int(count), answered)
+    return shown
+
+
+def write_letters(
+    space: Workspace, engine: Engine, config: Config, full: RoundData, shareable: RoundData, today: dt.date
+) -> list[str]:
+    """Letters for leaders whose letter would change, then the facilitator's index of all of them."""
+    templates = environment(space.root)
+    practices = load_practices(space.config / "practices.yaml", config.instrument)
+    shown = partnership_context(shareable)
+    stored = letter_hashes(engine, full.round)
+    folder = f"outbox/letters/{safe_segment(full.round)}"
+    clashes = Counter((safe_segment(a.organisation).casefold(), safe_segment(a.name).casefold()) for a in full.answers)
+    repeated = {key for key, count in clashes.items() if count > 1}
+    written: list[dict[str, str]] = []
+    outputs: list[str] = []
+    links: dict[str, str] = {}
+    for answer in full.answers:
+        context = letter_context(
+            answer,
+            config.instrument,
+            practices,
+            full.partnership,
+            full.round,
+            today,
+            shown,
+            full.earlier.get(answer.leader_id),
+        )
+        stem = letter_stem(answer.organisation, answer.name, answer.leader_id, repeated)
+        html_path, email_path = f"{folder}/{stem}.html", f"{folder}/{stem}.email.html"
+        links[answer.leader_id] = f"{stem}.html"
+        digest = inputs_hash({**context, "date": None}, templates)
+        if (
+            stored.get(answer.leader_id) == digest
+            and (space.root / html_path).exists()
+            and (space.root / email_path).exists()
+        ):
+            continue
+        page, email = render_letter(context, templates)
+        atomic_write(space.root / html_path, page.encode("utf-8"))
+        atomic_write(space.root / email_path, email.encode("utf-8"))
+        written.append(
+            {"leader_id": answer.leader_id, "inputs_hash": digest, "html_path": html_path, "email_path": email_path}
+        )
+        outputs += [html_path, email_path]
+    record_letters(engine, full.round, written)
+    outputs.append(_index(space, full, links, templates, folder))
+    return outputs
+
+
+def _index(space: Workspace, full: RoundData, links: dict[str, str], templates: Any, folder: str) -> str:
+    accepted = {a.leader_id for a in full.answers}
+    quarantined = {q["leader_id"] for q in full.quarantined if q["leader_id"]}
+    leaders = []
+    for leader in sorted(full.roster, key=lambda item: (item.organisation, item.name)):
+        status = (
+            "letter ready"
+            if leader.id in accepted
+            else "return quarantined: correction requested"
+            if leader.id in quarantined
+            else "no return yet"
+        )
+        leaders.append(
+            {"name": leader.name, "organisation": leader.organisation, "status": status, "link": links.get(leader.id)}
+        )
+    page = templates.get_template("letters-index.html.j2").render(
+        round=full.round,
+        partnership=full.partnership,
+        made=full.generated_at[:16].replace("T", " "),
+        leaders=leaders,
+        ready=len(accepted & {leader.id for leader in full.roster}),
+    )
+    path = f"{folder}/index.html"
+    atomic_write(space.root / path, page.encode("utf-8"))
+    return path
+
+
+def build_outputs(
+    space: Workspace, engine: Engine, config: Config, run_id: str, today: dt.date | None = None
+) -> list[str]:
+    """Everything a nightly run writes for people to read; returns the paths written (workspace-relative)."""
+    full, shareable = round_data(engine, config, run_id)
+    outputs = write_workbooks(space, full, shareable)
+    outputs += write_letters(space, engine, config, full, shareable, today or dt.date.today())
+    return outputs
+
+
+def path_of(space: Workspace, relative: str) -> Path:
+    return space.root / relative

@@ -1,0 +1,483 @@
+"""The partnership comparison workbook, in two editions built from the same tables.
+
+The facilitator edition holds everything, names and words included. The shareable edition holds only
+aggregates, after the suppression rules of ``suppress`` and from the snapshot ``publication`` allows.
+Both are plain openpyxl: native charts, Excel tables with filters, a colour-scale heat map (the numbers
+are always written too), frozen headers, print setup. Every text from a return is written as text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import zipfile
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.chart import BarChart, Reference
+from openpyxl.formatting.rule import ColorScaleRule
+from openpyxl.worksheet.worksheet import Worksheet
+from openpyxl.writer.excel import ExcelWriter
+
+from pipeline.config import Leader
+from pipeline.instrument import Instrument
+from pipeline.reports.aggregate import Answer, long_table, percentages, summary
+from pipeline.reports.sheets import WRAP, landscape, table, title
+from pipeline.reports.suppress import OTHER, hide, pool_small_groups
+
+HIDDEN = "[c]"
+PARTNERSHIP = "All organisations"
+
+
+@dataclass
+class RoundData:
+    """Everything the editions show, read from the state once."""
+
+    partnership: str
+    round: str
+    run_id: str
+    generated_at: str
+    min_group_size: int
+    instrument: Instrument
+    answers: list[Answer]
+    roster: list[Leader] = field(default_factory=list)
+    issued: dict[str, Any] = field(default_factory=dict)  # leader id -> FormRecord
+    quarantined: list[dict[str, Any]] = field(default_factory=list)
+    earlier: dict[str, dict[str, Any]] = field(default_factory=dict)
+    published: list[Answer] = field(default_factory=list)  # the snapshot partners may see
+    published_note: str = ""
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return {t.key: t.label.removeprefix("I would feel ") for t in self.instrument.ticks}
+
+
+def _save(workbook: Workbook, stamp: dt.datetime) -> bytes:
+    """The workbook's bytes, stamped with ``stamp`` rather than the time of saving: an edition built
+    from the same snapshot is the same file."""
+    workbook.properties.creator = "clb"
+    workbook.properties.created = workbook.properties.modified = stamp
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        ExcelWriter(workbook, archive).write_data()
+    return buffer.getvalue()
+
+
+def _stamp(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text).astimezone(dt.UTC).replace(tzinfo=None, microsecond=0)
+
+
+def _new() -> Workbook:
+    workbook = Workbook()
+    workbook.remove(workbook.worksheets[0])
+    return workbook
+
+
+def _heat(sheet: Worksheet, ref: str) -> None:
+    sheet.conditional_formatting.add(
+        ref,
+        ColorScaleRule(
+            start_type="num", start_value=0, start_color="FFFFFF", end_type="num", end_value=1, end_color="F4B183"
+        ),
+    )
+
+
+def _stacked_chart(
+    sheet: Worksheet,
+    title_text: str,
+    first_row: int,
+    last_row: int,
+    first_col: int,
+    last_col: int,
+    category_col: int,
+    anchor: str,
+) -> None:
+    chart = BarChart()
+    chart.type = "bar"
+    chart.grouping = "percentStacked"
+    chart.overlap = 100
+    chart.title = title_text
+    chart.y_axis.title = "Share of leaders who answered"
+    chart.height, chart.width = 9, 18
+    data = Reference(sheet, min_col=first_col, max_col=last_col, min_row=first_row - 1, max_row=last_row)
+    chart.add_data(data, titles_from_data=True)
+    chart.set_categories(Reference(sheet, min_col=category_col, min_row=first_row, max_row=last_row))
+    sheet.add_chart(chart, anchor)
+
+
+# ---------------------------------------------------------------- shared tables
+
+
+def _summary_sheet(
+    workbook: Workbook, data: RoundData, answers: list[Answer], masks: dict[int, pd.Series] | None, note: str
+) -> None:
+    sheet = workbook.create_sheet("Summary")
+    instrument, keys = data.instrument, [t.key for t in data.instrument.ticks]
+    counts = summary(long_table(answers, instrument), instrument)
+    shares = percentages(counts, keys)
+    top = title(
+        sheet,
+        f"How leaders feel about the seven perspectives: {data.partnership}, round {data.round}",
+        [
+            note,
+            "Counts of leaders and shares of those who answered each perspective. Categories are never averaged.",
+        ],
+    )
+    headers = [
+        "Perspective",
+        "Statement",
+        *[f"{data.labels[k]} (leaders)" for k in keys],
+        "Answered",
+        *[f"{data.labels[k]} (share)" for k in keys],
+    ]
+    rows = []
+    any_hidden = False
+    for p in instrument.perspectives:
+        mask = masks.get(p.number) if masks is not None else None
+        values: list[Any] = [p.number, p.statement]
+        shown: list[Any] = []
+        for key in keys:
+            hidden = bool(mask is not None and mask[key])
+            any_hidden |= hidden
+            values.append(HIDDEN if hidden else int(counts.loc[p.number, key]))
+            shown.append(HIDDEN if hidden else float(shares.loc[p.number, key]))
+        rows.append([*values, int(counts.loc[p.number, "answered"]), *shown])
+    formats = {3 + len(keys) + 1 + i: "0%" for i in range(len(keys))}
+    first, last = table(sheet, top, headers, rows, "SummaryTable", [12, 60, 14, 14, 14, 11, 14, 14, 14], formats)
+    for row in range(first, last + 1):
+        sheet.cell(row=row, column=2).alignment = WRAP
+    share_cols = f"G{first}:I{last}"
+    _heat(sheet, share_cols)
+    if not any_hidden and answers:
+        _stacked_chart(sheet, "Comfortable, stretched, a bit panicked", first, last, 3, 5, 1, f"K{top}")
+    landscape(sheet)
+
+
+@dataclass(frozen=True)
+class OrgTables:
+    rows: list[list[Any]]  # organisation, perspective, counts (or HIDDEN), answered, shares (or HIDDEN)
+    partnership: dict[int, pd.Series]  # per perspective: the partnership row's counts
+    partnership_hidden: dict[int, pd.Series]  # per perspective: which of them are withheld
+
+
+def org_tables(answers: list[Answer], instrument: Instrument, k: int, shareable: bool) -> OrgTables:
+    """Per perspective, the organisations-by-categories table with its partnership total row, after the
+    pooling and suppression rules when ``shareable``."""
+    keys = [t.key for t in instrument.ticks]
+    frame = long_table(answers, instrument)
+    sizes: dict[str, int] = {}
+    for a in answers:
+        sizes[a.organisation] = sizes.get(a.organisation, 0) + 1
+    labels = pool_small_groups(sizes, k) if shareable else {org: org for org in sizes}
+    frame["group"] = frame["organisation"].map(labels)
+    groups = sorted(set(labels.values()), key=lambda g: (g == OTHER, g))
+    rows: list[list[Any]] = []
+    totals: dict[int, pd.Series] = {}
+    hidden: dict[int, pd.Series] = {}
+    for p in instrument.perspectives:
+        part = frame[frame["perspective"] == p.number]
+        counts = part.groupby(["group", "answer"]).size().unstack("answer", fill_value=0) if len(part) else None
+        counts = (counts if counts is not None else pd.DataFrame()).reindex(index=groups, columns=keys, fill_value=0)
+        counts = counts.fillna(0).astype(int)
+        total = counts.sum(axis=0).rename(PARTNERSHIP)
+        full = pd.concat([counts, total.to_frame().T])
+        mask = hide(full, k) if shareable else full.astype(bool) & False
+        if shareable and int(total.sum()) < k:
+            mask.loc[:, :] = True
+        totals[p.number], hidden[p.number] = full.loc[PARTNERSHIP], mask.loc[PARTNERSHIP]
+        for group in groups:
+            answered = int(counts.loc[group].sum())
+            if answered == 0:
+                continue
+            cells = [HIDDEN if mask.loc[group, key] else int(counts.loc[group, key]) for key in keys]
+            shares = [HIDDEN if mask.loc[group, key] else counts.loc[group, key] / answered for key in keys]
+            rows.append([group, p.number, *cells, answered, *shares])
+    return OrgTables(rows, totals, hidden)
+
+
+def _by_org_sheet(workbook: Workbook, data: RoundData, answers: list[Answer], shareable: bool) -> dict[int, pd.Series]:
+    """The organisation table; returns each perspective's withheld partnership figures."""
+    sheet = workbook.create_sheet("By organisation")
+    instrument, keys, k = data.instrument, [t.key for t in data.instrument.ticks], data.min_group_size
+    tables = org_tables(answers, instrument, k, shareable)
+    top = title(
+        sheet,
+        "By organisation",
+        [
+            f"Organisations with fewer than {k} respondents are combined as '{OTHER}'; {HIDDEN} marks a figure "
+            f"withheld so that no leader's answer can be worked out."
+            if shareable
+            else "Every organisation with at least one accepted return.",
+        ],
+    )
+    headers = [
+        "Organisation",
+        "Perspective",
+        *[data.labels[key] for key in keys],
+        "Answered",
+        *[f"{data.labels[key]} (share)" for key in keys],
+    ]
+    formats = {3 + len(keys) + 1 + i: "0%" for i in range(len(keys))}
+    first, last = table(
+        sheet, top, headers, tables.rows, "ByOrganisation", [40, 12, 14, 14, 14, 11, 14, 14, 14], formats
+    )
+    _heat(sheet, f"G{first}:I{last}")
+    if tables.rows and not shareable:
+        _org_totals(workbook, data, long_table(answers, instrument), keys)
+    landscape(sheet)
+    return tables.partnership_hidden
+
+
+def _org_totals(workbook: Workbook, data: RoundData, frame: pd.DataFrame, keys: list[str]) -> None:
+    sheet = workbook.create_sheet("Organisation totals")
+    totals = frame.groupby(["organisation", "answer"]).size().unstack("answer", fill_value=0)
+    totals = totals.reindex(columns=keys, fill_value=0).astype(int).sort_index()
+    top = title(
+        sheet,
+        "All seven perspectives together, per organisation",
+        [
+            "Each leader counts once per perspective answered.",
+        ],
+    )
+    rows = [[org, *[int(totals.loc[org, key]) for key in keys]] for org in totals.index]
+    first, last = table(
+        sheet, top, ["Organisation", *[data.labels[key] for key in keys]], rows, "OrganisationTotals", [40, 14, 14, 14]
+    )
+    _stacked_chart(sheet, "Per organisation", first, last, 2, 4, 1, f"F{top}")
+    landscape(sheet)
+
+
+def _about(workbook: Workbook, data: RoundData, edition: str, lines: list[list[Any]]) -> None:
+    sheet = workbook.create_sheet("About", 0)
+    top = title(sheet, f"CLB0.01 partnership comparison: {edition}", [])
+    rows: list[list[Any]] = [
+        ["Partnership", data.partnership],
+        ["Round", data.round],
+        ["Run", data.run_id],
+        ["Made at", data.generated_at],
+        ["Minimum group size", data.min_group_size],
+        *lines,
+        ["Copyright", f"{data.instrument.copyright}. {data.instrument.copyright_notice}"],
+    ]
+    table(sheet, top, ["Item", "Value"], rows, "About", [28, 100])
+    for row in range(top + 1, top + len(rows) + 1):
+        sheet.cell(row=row, column=2).alignment = WRAP
+
+
+# ---------------------------------------------------------------- editions
+
+
+def shareable_workbook(data: RoundData) -> bytes:
+    """Aggregates only, no names and no free text, from the published snapshot."""
+    workbook = _new()
+    answers = data.published
+    note = (
+        f"Based on {len(answers)} leaders' responses. {data.published_note}"
+        if answers
+        else "Not enough responses have been received yet to show any figures."
+    )
+    masks = _by_org_sheet(workbook, data, answers, shareable=True)
+    _summary_sheet(workbook, data, answers, masks, note)
+    workbook.move_sheet("Summary", offset=-1)
+    _about(
+        workbook,
+        data,
+        "shareable edition (for every partner)",
+        [
+            ["Responses counted", len(answers)],
+            [
+                "What is withheld",
+                f"Any figure counting 1 to {data.min_group_size - 1} leaders, and as many other "
+                "figures as it takes to stop it being worked out from totals, are shown as "
+                f"{HIDDEN}. Organisations with fewer than {data.min_group_size} respondents are "
+                "combined.",
+            ],
+            [
+                "When it changes",
+                f"Only when at least {data.min_group_size} leaders' responses differ from the last "
+                "edition, so comparing two editions never reveals one leader's answers.",
+            ],
+        ],
+    )
+    return _save(workbook, _stamp(data.generated_at))
+
+
+def facilitator_workbook(data: RoundData) -> bytes:
+    """Everything, for the facilitator only: names, ticks, the user log, the chasing list."""
+    workbook = _new()
+    instrument, labels = data.instrument, data.labels
+    _summary_sheet(
+        workbook,
+        data,
+        data.answers,
+        None,
+        f"All {len(data.answers)} accepted responses. "
+        "FACILITATOR EDITION: contains names and personal answers; do not share.",
+    )
+    _by_org_sheet(workbook, data, data.answers, shareable=False)
+    _responses(workbook, data, labels)
+    _tracker(workbook, data)
+    _quarantine(workbook, data)
+    _user_log(workbook, data)
+    _rounds(workbook, data, labels)
+    _about(
+        workbook,
+        data,
+        "facilitator edition (names and personal answers: do not share)",
+        [
+            ["Accepted responses", len(data.answers)],
+            ["Leaders on the roster", len(data.roster)],
+            ["Quarantined files", len({q["id"] for q in data.quarantined})],
+            ["Shareable edition", data.published_note or "not published yet"],
+        ],
+    )
+    del instrument
+    return _save(workbook, _stamp(data.generated_at))
+
+
+def _responses(workbook: Workbook, data: RoundData, labels: dict[str, str]) -> None:
+    sheet = workbook.create_sheet("Responses")
+    top = title(sheet, "Responses: one row per leader (their current accepted return)", [])
+    numbers = [p.number for p in data.instrument.perspectives]
+    headers = ["Leader", "Organisation", *[f"Perspective {n}" for n in numbers], "Received", "File", "sha256"]
+    rows = [
+        [
+            a.name,
+            a.organisation,
+            *[labels.get(a.answers.get(n) or "", "") for n in numbers],
+            a.received_at,
+            "",
+            a.sha256,
+        ]
+        for a in sorted(data.answers, key=lambda a: (a.organisation, a.name))
+    ]
+    table(sheet, top, headers, rows, "Responses", [28, 34, *[14] * len(numbers), 22, 10, 66])
+    landscape(sheet)
+
+
+def _tracker(workbook: Workbook, data: RoundData) -> None:
+    sheet = workbook.create_sheet("Response tracker")
+    top = title(sheet, "Response tracker: who still needs chasing", [])
+    accepted = {a.leader_id: a for a in data.answers}
+    reasons: dict[str, list[str]] = defaultdict(list)
+    for item in data.quarantined:
+        if item["leader_id"] and item["code"]:
+            reasons[item["leader_id"]].append(f"{item['file']}: {item['message']}")
+    rows = []
+    for leader in sorted(data.roster, key=lambda item: (item.organisation, item.name)):
+        form = data.issued.get(leader.id)
+        if leader.id in accepted:
+            status, detail = "returned", f"accepted {accepted[leader.id].received_at[:10]}"
+        elif leader.id in reasons:
+            status, detail = "quarantined", " | ".join(reasons[leader.id])
+        elif form is not None:
+            status, detail = "outstanding", "no return yet"
+        else:
+            status, detail = "not issued", "run clb forms"
+        rows.append(
+            [leader.name, leader.organisation, leader.email, form.issued_at[:10] if form else "", status, detail]
+        )
+    first, last = table(
+        sheet,
+        top,
+        ["Leader", "Organisation", "Email", "Form issued", "Status", "Details"],
+        rows,
+        "Tracker",
+        [28, 34, 36, 12, 14, 80],
+    )
+    for row in range(first, last + 1):
+        sheet.cell(row=row, column=6).alignment = WRAP
+    landscape(sheet)
+
+
+def _quarantine(workbook: Workbook, data: RoundData) -> None:
+    sheet = workbook.create_sheet("Quarantine")
+    top = title(sheet, "Quarantine: every file that was not accepted, with each problem", [])
+    rows = [
+        [
+            q["received_at"],
+            q["file"],
+            q["sha256"],
+            q["leader_id"] or "",
+            q["code"] or "",
+            q["cell"] or "",
+            q["name"] or "",
+            q["message"] or "",
+            q["fix"] or "",
+        ]
+        for q in data.quarantined
+    ]
+    table(
+        sheet,
+        top,
+        ["Received", "File", "sha256", "Leader", "Code", "Cell", "Name", "Problem", "What to do"],
+        rows,
+        "Quarantine",
+        [22, 30, 20, 30, 18, 24, 16, 60, 60],
+    )
+    landscape(sheet)
+
+
+def _user_log(workbook: Workbook, data: RoundData) -> None:
+    sheet = workbook.create_sheet("User log")
+    top = title(sheet, "User log: what leaders wrote (kept as text)", [])
+    columns = data.instrument.user_log
+    rows = [
+        [a.name, a.organisation, line, *[entry.get(c.key, "") for c in columns]]
+        for a in sorted(data.answers, key=lambda a: (a.organisation, a.name))
+        for line, entry in enumerate(a.log, start=1)
+    ]
+    first, last = table(
+        sheet,
+        top,
+        ["Leader", "Organisation", "Line", *[c.label for c in columns]],
+        rows,
+        "UserLog",
+        [28, 30, 6, 36, 40, 40, 40],
+    )
+    for row in range(first, last + 1):
+        for column in range(4, 8):
+            sheet.cell(row=row, column=column).alignment = WRAP
+    landscape(sheet)
+
+
+def _rounds(workbook: Workbook, data: RoundData, labels: dict[str, str]) -> None:
+    sheet = workbook.create_sheet("Rounds")
+    top = title(
+        sheet,
+        "Movement since each leader's previous round",
+        [
+            "Only leaders who answered an earlier round appear here." if data.earlier else "No earlier rounds yet.",
+        ],
+    )
+    rows = []
+    for a in sorted(data.answers, key=lambda a: (a.organisation, a.name)):
+        before = data.earlier.get(a.leader_id)
+        if before is None:
+            continue
+        for p in data.instrument.perspectives:
+            then, now = before["answers"].get(p.number), a.answers.get(p.number)
+            movement = "no change" if then == now else f"{labels.get(then or '', '-')} → {labels.get(now or '', '-')}"
+            rows.append(
+                [
+                    a.name,
+                    a.organisation,
+                    before["round"],
+                    p.number,
+                    labels.get(then or "", ""),
+                    labels.get(now or "", ""),
+                    movement,
+                ]
+            )
+    table(
+        sheet,
+        top,
+        ["Leader", "Organisation", "Earlier round", "Perspective", "Then", "Now", "Movement"],
+        rows,
+        "Rounds",
+        [28, 30, 14, 12, 16, 16, 34],
+    )
+    landscape(sheet)

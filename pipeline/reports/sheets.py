@@ -1,0 +1,74 @@
+"""Small openpyxl helpers shared by the workbook editions: text that stays text, tables, print setup."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.table import Table, TableStyleInfo
+from openpyxl.worksheet.worksheet import Worksheet
+
+Value = str | int | float | None
+HEADER_FONT = Font(bold=True, color="FFFFFF")
+HEADER_FILL = PatternFill("solid", fgColor="1F3864")
+WRAP = Alignment(wrap_text=True, vertical="top")
+
+
+def put(sheet: Worksheet, row: int, column: int, value: Value, number_format: str | None = None) -> None:
+    """Write one value. Text is always text: a leader's "=HYPERLINK(...)" stays inert."""
+    cell = sheet.cell(row=row, column=column)
+    cell.value = value
+    if isinstance(value, str):
+        cell.data_type = "s"
+    elif number_format:
+        cell.number_format = number_format
+
+
+def title(sheet: Worksheet, text: str, lines: Sequence[str] = ()) -> int:
+    """A title and explanatory lines above a table; returns the next free row."""
+    put(sheet, 1, 1, text)
+    sheet.cell(row=1, column=1).font = Font(bold=True, size=14)
+    for offset, line in enumerate(lines, start=2):
+        put(sheet, offset, 1, line)
+    return len(lines) + 3
+
+
+def table(
+    sheet: Worksheet,
+    top: int,
+    headers: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    name: str,
+    widths: Sequence[float] | None = None,
+    formats: dict[int, str] | None = None,
+) -> tuple[int, int]:
+    """An Excel table with a filterable header row, frozen below its header. Returns (first, last) data rows."""
+    for column, header in enumerate(headers, start=1):
+        put(sheet, top, column, header)
+        cell = sheet.cell(row=top, column=column)
+        cell.font, cell.fill = HEADER_FONT, HEADER_FILL
+        cell.alignment = Alignment(wrap_text=True, vertical="center")
+    for offset, values in enumerate(rows, start=1):
+        for column, value in enumerate(values, start=1):
+            put(sheet, top + offset, column, value, (formats or {}).get(column))
+    last = top + max(len(rows), 1)
+    ref = f"A{top}:{get_column_letter(len(headers))}{last}"
+    item = Table(displayName=re.sub(r"[^A-Za-z0-9_]", "_", name), ref=ref)
+    item.tableStyleInfo = TableStyleInfo(name="TableStyleMedium2", showRowStripes=True)
+    sheet.add_table(item)
+    sheet.freeze_panes = sheet.cell(row=top + 1, column=1)
+    for column, width in enumerate(widths or [], start=1):
+        sheet.column_dimensions[get_column_letter(column)].width = width
+    return top + 1, last
+
+
+def landscape(sheet: Worksheet) -> None:
+    sheet.page_setup.orientation = "landscape"
+    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
+    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    sheet.page_setup.fitToWidth = 1
+    sheet.page_setup.fitToHeight = 0
+    sheet.print_title_rows = None
