@@ -121,7 +121,9 @@ def letter_context(
         "round": round_id,
         "date": f"{today.day} {today:%B %Y}",
         "rows": rows,
-        "zones": [{"title": zones[t.key][0].upper() + zones[t.key][1:], "items": groups[t.key]} for t in instrument.ticks],
+        "zones": [
+            {"title": zones[t.key][:1].upper() + zones[t.key][1:], "items": groups[t.key]} for t in instrument.ticks
+        ],
         "step1": instrument.steps[0].text,
         "step2": instrument.steps[1].text,
         "step3": instrument.steps[2].text,

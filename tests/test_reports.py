@@ -1,0 +1,210 @@
+"""What the partnership and each leader get: two workbook editions and the letters, after each night."""
+
+from __future__ import annotations
+
+import io
+import warnings
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from pipeline.state import active_forms, open_state
+from tests.intake_helpers import ALL_COMFORTABLE, MIXED, drop, filled, nightly
+
+ROUND = "2026-Q4"
+
+
+def leaders(root: Path) -> list[str]:
+    return sorted(active_forms(open_state(root / "state" / "clb.sqlite"), ROUND))
+
+
+def shareable(root: Path) -> Path:
+    return root / "outbox" / "reports" / ROUND / f"comparison-{ROUND}-shareable.xlsx"
+
+
+def facilitator(root: Path) -> Path:
+    return root / "outbox" / "reports" / ROUND / f"comparison-{ROUND}-facilitator.xlsx"
+
+
+def book(path: Path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return openpyxl.load_workbook(path)
+
+
+def all_text(path: Path) -> str:
+    with zipfile.ZipFile(path) as archive:
+        return "\n".join(archive.read(name).decode("utf-8", "replace") for name in archive.namelist())
+
+
+def answer(root: Path, leader_ids: list[str], choices=None) -> None:
+    for leader in leader_ids:
+        drop(root, f"{leader}.xlsx", filled(root, leader, choices))
+
+
+def test_two_refresh_attack_learns_nothing_about_one_late_leader(issued):
+    people = leaders(issued)
+    answer(issued, people[:4])
+    first = nightly(issued)
+    published = shareable(issued).read_bytes()
+    assert any(p.endswith("shareable.xlsx") for p in first["outputs"])
+
+    answer(issued, people[4:5], ALL_COMFORTABLE)  # one late leader
+    nightly(issued)
+    assert shareable(issued).read_bytes() == published, "a single late return must not change partners' figures"
+    summary = book(facilitator(issued))["Summary"]
+    assert "All 5 accepted responses" in summary["A2"].value
+
+    answer(issued, people[5:7])  # now 3 leaders differ from what partners saw
+    nightly(issued)
+    assert shareable(issued).read_bytes() != published
+    assert "Based on 7 leaders' responses" in book(shareable(issued))["Summary"]["A2"].value
+
+
+def test_shareable_edition_holds_no_names_emails_or_words(issued, edit_settings):
+    people = leaders(issued)
+    forms = active_forms(open_state(issued / "state" / "clb.sqlite"), ROUND)
+    for index, leader in enumerate(people):
+        drop(
+            issued,
+            f"{index}.xlsx",
+            filled(
+                issued,
+                leader,
+                MIXED if index % 2 else ALL_COMFORTABLE,
+                log_project=f"secret project of {forms[leader].name}",
+            ),
+        )
+    nightly(issued)
+    text = all_text(shareable(issued))
+    for record in forms.values():
+        assert record.name not in text and record.email not in text
+    assert "secret project" not in text
+    workbook = book(shareable(issued))
+    assert workbook.sheetnames == ["About", "Summary", "By organisation"]
+    counts = [
+        row[column].value
+        for title, first in (("Summary", 6), ("By organisation", 5))
+        for row in workbook[title].iter_rows(min_row=first)
+        if row[0].value is not None
+        for column in (2, 3, 4)
+    ]
+    assert counts and "[c]" in counts  # small counts are withheld
+    assert all(value == "[c]" or value == 0 or value >= 3 for value in counts), counts
+
+
+def test_facilitator_edition_has_every_sheet_and_keeps_text_as_text(issued):
+    people = leaders(issued)
+    drop(issued, "a.xlsx", filled(issued, people[0], log_project='=HYPERLINK("http://x","click")'))
+    drop(issued, "b.xlsx", filled(issued, people[1], {1: "comfortable"}))
+    nightly(issued)
+    workbook = book(facilitator(issued))
+    assert workbook.sheetnames == [
+        "About",
+        "Summary",
+        "By organisation",
+        "Organisation totals",
+        "Responses",
+        "Response tracker",
+        "Quarantine",
+        "User log",
+        "Rounds",
+    ]
+    log = workbook["User log"]
+    cell = next(c for row in log.iter_rows() for c in row if c.value == '=HYPERLINK("http://x","click")')
+    assert cell.data_type == "s"
+    tracker = {row[0].value: row[4].value for row in workbook["Response tracker"].iter_rows(min_row=4) if row[0].value}
+    assert list(tracker.values()).count("returned") == 1 and list(tracker.values()).count("quarantined") == 1
+    assert list(tracker.values()).count("outstanding") == 13
+    quarantine = [row[4].value for row in workbook["Quarantine"].iter_rows(min_row=4) if row[1].value]
+    assert quarantine.count("missing-tick") == 6
+    summary = workbook["Summary"]
+    assert summary._charts and summary.tables and summary.conditional_formatting
+    assert summary.freeze_panes == "A6"
+    assert summary.page_setup.orientation == "landscape"
+    first = [c.value for c in summary[6]][:6]
+    assert first[0] == 1 and sum(first[2:5]) == first[5] == 1
+
+
+def test_letters_are_personal_escaped_and_made_again_only_when_changed(issued, write_roster):
+    from tests.conftest import issue_forms_here
+
+    with (issued / "config" / "roster.csv").open("a", encoding="utf-8") as roster:
+        roster.write("Council,<script>alert(1)</script> Smith,evil@x.example,\n")
+    issue_forms_here(issued)
+    drop(issued, "evil.xlsx", filled(issued, "evil@x.example", MIXED, log_project="<b>bold</b>"))
+    people = [p for p in leaders(issued) if p != "evil@x.example"]
+    answer(issued, people[:3], ALL_COMFORTABLE)
+    report = nightly(issued)
+    letter_path = next(p for p in report["outputs"] if "alert" in p and p.endswith(".html") and ".email" not in p)
+    page = (issued / letter_path).read_text()
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt; Smith" in page
+    assert "Perspective 3: Trust is necessary" in page  # MIXED: panicked on 3 -> Step 3 suggestions
+    assert "Tell stories of successful collaborative leaders." in page
+    assert "© 2013 Shared Service Architecture Ltd" in page
+    email = (issued / letter_path.replace(".html", ".email.html")).read_text()
+    assert 'style="' in email and "<style>" not in email.split("@media")[0].split("</head>")[-1]
+    comfortable = next(
+        p
+        for p in report["outputs"]
+        if p.endswith(".html") and "email" not in p and "index" not in p and "alert" not in p
+    )
+    assert "Stretch yourself further" in (issued / comfortable).read_text()
+
+    before = {p: (issued / p).stat().st_mtime_ns for p in report["outputs"] if "letters" in p and "index" not in p}
+    again = nightly(issued)
+    assert [p for p in again["outputs"] if "letters" in p and "index" not in p] == []
+    assert all((issued / p).stat().st_mtime_ns == t for p, t in before.items())
+
+    drop(issued, "resubmitted.xlsx", filled(issued, people[0], MIXED))
+    third = nightly(issued)
+    changed = [p for p in third["outputs"] if "letters" in p and "index" not in p]
+    assert len(changed) == 2 and all(people[0].split("@")[0].split(".")[0].capitalize() in p for p in changed)
+
+    index = (issued / "outbox" / "letters" / ROUND / "index.html").read_text()
+    assert index.count("<tr>") == 1 + 16 and "no return yet" in index and "letter ready" in index
+
+
+def test_partnership_context_only_where_the_shareable_edition_shows_it(issued):
+    people = leaders(issued)
+    answer(issued, people[:6], MIXED)
+    report = nightly(issued)
+    letter = next(p for p in report["outputs"] if p.endswith(".html") and "email" not in p and "index" not in p)
+    page = (issued / letter).read_text()
+    assert "6 of the 6 leaders in the latest partnership figures would also feel stretched here" in page
+
+
+def test_movement_since_the_previous_round(issued, edit_settings):
+    from tests.conftest import issue_forms_here
+
+    people = leaders(issued)
+    answer(issued, people[:1], ALL_COMFORTABLE)
+    nightly(issued)
+    edit_settings(round="2027-Q1")
+    issue_forms_here(issued)
+    forms = active_forms(open_state(issued / "state" / "clb.sqlite"), "2027-Q1")
+    from pipeline.config import load_config
+    from pipeline.simulate import answers, fill
+
+    config = load_config(issued / "config")
+    data = fill((issued / forms[people[0]].path).read_bytes(), config.instrument, answers(config.instrument, MIXED))
+    drop(issued, "next round.xlsx", data)
+    report = nightly(issued)
+    letter = next(p for p in report["outputs"] if p.endswith(".html") and "email" not in p and "index" not in p)
+    page = (issued / letter).read_text()
+    assert "Since round 2026-Q4" in page and "Perspective 3: comfortable → a bit panicked" in page
+    rounds = book(issued / "outbox" / "reports" / "2027-Q1" / "comparison-2027-Q1-facilitator.xlsx")["Rounds"]
+    movements = [row[6].value for row in rounds.iter_rows(min_row=5) if row[0].value]
+    assert "comfortable → a bit panicked" in movements and "no change" in movements
+
+
+@pytest.mark.parametrize("edition", ["facilitator", "shareable"])
+def test_workbooks_are_written_whole(issued, edition):
+    answer(issued, leaders(issued)[:3])
+    nightly(issued)
+    path = facilitator(issued) if edition == "facilitator" else shareable(issued)
+    with zipfile.ZipFile(io.BytesIO(path.read_bytes())) as archive:
+        assert archive.testzip() is None
+    assert not list(path.parent.glob(".tmp-*"))
