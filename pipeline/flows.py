@@ -109,8 +109,8 @@ def store_decisions_task(workspace: Workspace, config: Config, batch: inbox.Batc
 @task(name="build-outputs", cache_policy=NO_CACHE)
 def build_outputs_task(workspace: Workspace, config: Config, batch: inbox.Batch) -> dict[str, Any]:
     """Both comparison editions, the letters that changed and their index; the report lists them."""
-    outputs = build_outputs(workspace, open_state(workspace.database), config, batch.run_id)
-    return inbox.finish_report(workspace, batch, outputs)
+    outputs, headline = build_outputs(workspace, open_state(workspace.database), config, batch.run_id)
+    return inbox.finish_report(workspace, batch, outputs, headline)
 
 
 @task(name="publish-run-report", cache_policy=NO_CACHE)
@@ -135,8 +135,16 @@ def publish_report_task(workspace: Workspace, report: dict[str, Any]) -> None:
     ]
     rows += [{"file": w["file"], "decision": "waiting", "leader": "", "details": w["why"]} for w in report["waiting"]]
     create_table_artifact(rows, key="nightly-decisions", description=f"Decisions of run {report['run_id']}")
+    figures = report["round"]
     create_markdown_artifact(
-        f"**Run {report['run_id']}**: {len(report['accepted'])} accepted, {len(report['quarantined'])} "
+        f"## Round {figures['round']}\n\n"
+        f"| | |\n|---|---|\n"
+        f"| Accepted responses | {figures['responses']} of {figures['roster']} leaders |\n"
+        f"| Outstanding | {figures['outstanding']} |\n"
+        f"| Quarantined files (round) | {figures['quarantined_files']} |\n"
+        f"| Shareable edition | {figures['shareable_responses']} responses"
+        f"{', published ' + figures['shareable_published_at'][:10] if figures['shareable_published_at'] else ''} |\n\n"
+        f"**This run** ({report['run_id']}): {len(report['accepted'])} accepted, {len(report['quarantined'])} "
         f"quarantined, {len(report['duplicates'])} duplicates, {len(report['waiting'])} waiting; "
         f"{len(report['outputs'])} files written.",
         key="nightly-summary",

@@ -376,9 +376,10 @@ def clear_inbox(space: Workspace, batch: Batch) -> None:
             checkpoint("mid-removal")
 
 
-def finish_report(space: Workspace, batch: Batch, outputs: list[str]) -> dict[str, Any]:
-    """Add the files the run wrote for people to read, and publish the report as the latest."""
+def finish_report(space: Workspace, batch: Batch, outputs: list[str], headline: dict[str, Any]) -> dict[str, Any]:
+    """Add the files the run wrote for people to read and the round's figures; publish it as the latest."""
     batch.report["outputs"] = outputs
+    batch.report["round"] = headline
     batch.report["finished_at"] = now()
     atomic_write(space.outbox / "runs" / batch.run_id / "summary.json", _json(batch.report))
     atomic_write(space.outbox / "runs" / "latest.json", _json(batch.report))
@@ -453,4 +454,4 @@ def run_intake(space: Workspace, engine: Engine, config: Config, run_id: str | N
     clear_inbox(space, batch)
     from pipeline.reports.build import build_outputs
 
-    return finish_report(space, batch, build_outputs(space, engine, config, batch.run_id))
+    return finish_report(space, batch, *build_outputs(space, engine, config, batch.run_id))

@@ -24,6 +24,7 @@ class Answer:
     log: list[dict[str, str]]
     received_at: str
     sha256: str
+    file: str = ""  # the name it came in under
 
 
 def long_table(answers: list[Answer], instrument: Instrument) -> pd.DataFrame:

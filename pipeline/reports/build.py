@@ -50,6 +50,7 @@ def _answers(rows: list[dict[str, Any]], leaders: dict[str, FormRecord]) -> list
                 log=row["log"],
                 received_at=row["received_at"],
                 sha256=row["sha256"],
+                file=row["file"],
             )
         )
     return found
@@ -209,12 +210,23 @@ def _index(space: Workspace, full: RoundData, links: dict[str, str], templates: 
 
 def build_outputs(
     space: Workspace, engine: Engine, config: Config, run_id: str, today: dt.date | None = None
-) -> list[str]:
-    """Everything a nightly run writes for people to read; returns the paths written (workspace-relative)."""
+) -> tuple[list[str], dict[str, Any]]:
+    """Everything a nightly run writes for people to read: the paths written (workspace-relative), and
+    the round's headline figures."""
     full, shareable = round_data(engine, config, run_id)
     outputs = write_workbooks(space, full, shareable)
     outputs += write_letters(space, engine, config, full, shareable, today or dt.date.today())
-    return outputs
+    returned = {a.leader_id for a in full.answers}
+    headline = {
+        "round": full.round,
+        "responses": len(full.answers),
+        "roster": len(full.roster),
+        "outstanding": sum(1 for leader in full.roster if leader.id not in returned),
+        "quarantined_files": len({q["id"] for q in full.quarantined}),
+        "shareable_responses": len(shareable.published),
+        "shareable_published_at": shareable.generated_at if shareable.published else None,
+    }
+    return outputs, headline
 
 
 def path_of(space: Workspace, relative: str) -> Path:

@@ -349,7 +349,7 @@ def _responses(workbook: Workbook, data: RoundData, labels: dict[str, str]) -> N
             a.organisation,
             *[labels.get(a.answers.get(n) or "", "") for n in numbers],
             a.received_at,
-            "",
+            a.file,
             a.sha256,
         ]
         for a in sorted(data.answers, key=lambda a: (a.organisation, a.name))
