@@ -125,6 +125,12 @@ def nightly(workspace: WorkspaceOption = Path(".")) -> None:
     except WorkspaceBusy as exc:
         raise _fail(str(exc), code=3) from None
     print_report(report)
+    figures = report["round"]
+    out.print(
+        f"Round {figures['round']}: {figures['responses']} of {figures['roster']} leaders' responses accepted, "
+        f"{figures['outstanding']} outstanding; {len(report['outputs'])} files written.",
+        highlight=False,
+    )
     out.print(f"Run report: [bold]{space.outbox / 'runs' / report['run_id'] / 'summary.json'}[/]", highlight=False)
 
 
@@ -206,7 +212,8 @@ def demo(
     nightly(workspace=workspace)
     out.print(
         "\n[bold]Where to look:[/] forms in outbox/forms/, the run report in outbox/runs/latest.json, "
-        "quarantined files with their reasons in outbox/quarantine/, messages for leaders in outbox/corrections/.",
+        "quarantined files with their reasons in outbox/quarantine/, messages for leaders in outbox/corrections/, "
+        "the comparison workbooks in outbox/reports/, letters in outbox/letters/ (start at index.html).",
         highlight=False,
     )
 
