@@ -52,7 +52,13 @@ class RoundData:
 
     @property
     def labels(self) -> dict[str, str]:
+        """ "comfortable", "stretched", "a bit panicked": as the leaders' answers read in a sentence."""
         return {t.key: t.label.removeprefix("I would feel ") for t in self.instrument.ticks}
+
+    @property
+    def headings(self) -> dict[str, str]:
+        """The same, capitalised for column headings."""
+        return {key: label[:1].upper() + label[1:] for key, label in self.labels.items()}
 
 
 def _save(workbook: Workbook, stamp: dt.datetime) -> bytes:
@@ -101,7 +107,8 @@ def _stacked_chart(
     chart.overlap = 100
     chart.title = title_text
     chart.y_axis.title = "Share of leaders who answered"
-    chart.height, chart.width = 9, 18
+    chart.height, chart.width = 9, 22
+    chart.gapWidth = 50
     data = Reference(sheet, min_col=first_col, max_col=last_col, min_row=first_row - 1, max_row=last_row)
     chart.add_data(data, titles_from_data=True)
     chart.set_categories(Reference(sheet, min_col=category_col, min_row=first_row, max_row=last_row))
@@ -129,9 +136,9 @@ def _summary_sheet(
     headers = [
         "Perspective",
         "Statement",
-        *[f"{data.labels[k]} (leaders)" for k in keys],
+        *[f"{data.headings[k]} (leaders)" for k in keys],
         "Answered",
-        *[f"{data.labels[k]} (share)" for k in keys],
+        *[f"{data.headings[k]} (share)" for k in keys],
     ]
     rows = []
     any_hidden = False
@@ -152,7 +159,7 @@ def _summary_sheet(
     share_cols = f"G{first}:I{last}"
     _heat(sheet, share_cols)
     if not any_hidden and answers:
-        _stacked_chart(sheet, "Comfortable, stretched, a bit panicked", first, last, 3, 5, 1, f"K{top}")
+        _stacked_chart(sheet, "Comfortable, stretched, a bit panicked", first, last, 3, 5, 1, f"B{last + 3}")
     landscape(sheet)
 
 
@@ -216,9 +223,9 @@ def _by_org_sheet(workbook: Workbook, data: RoundData, answers: list[Answer], sh
     headers = [
         "Organisation",
         "Perspective",
-        *[data.labels[key] for key in keys],
+        *[data.headings[key] for key in keys],
         "Answered",
-        *[f"{data.labels[key]} (share)" for key in keys],
+        *[f"{data.headings[key]} (share)" for key in keys],
     ]
     formats = {3 + len(keys) + 1 + i: "0%" for i in range(len(keys))}
     first, last = table(
@@ -244,9 +251,14 @@ def _org_totals(workbook: Workbook, data: RoundData, frame: pd.DataFrame, keys: 
     )
     rows = [[org, *[int(totals.loc[org, key]) for key in keys]] for org in totals.index]
     first, last = table(
-        sheet, top, ["Organisation", *[data.labels[key] for key in keys]], rows, "OrganisationTotals", [40, 14, 14, 14]
+        sheet,
+        top,
+        ["Organisation", *[data.headings[key] for key in keys]],
+        rows,
+        "OrganisationTotals",
+        [40, 14, 14, 14],
     )
-    _stacked_chart(sheet, "Per organisation", first, last, 2, 4, 1, f"F{top}")
+    _stacked_chart(sheet, "Per organisation", first, last, 2, 4, 1, f"A{last + 3}")
     landscape(sheet)
 
 
@@ -265,6 +277,7 @@ def _about(workbook: Workbook, data: RoundData, edition: str, lines: list[list[A
     table(sheet, top, ["Item", "Value"], rows, "About", [28, 100])
     for row in range(top + 1, top + len(rows) + 1):
         sheet.cell(row=row, column=2).alignment = WRAP
+    landscape(sheet)
 
 
 # ---------------------------------------------------------------- editions

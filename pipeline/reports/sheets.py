@@ -46,6 +46,7 @@ def table(
     formats: dict[int, str] | None = None,
 ) -> tuple[int, int]:
     """An Excel table with a filterable header row, frozen below its header. Returns (first, last) data rows."""
+    sheet.row_dimensions[top].height = 32 if any(len(h) > 14 for h in headers) else 18
     for column, header in enumerate(headers, start=1):
         put(sheet, top, column, header)
         cell = sheet.cell(row=top, column=column)
