@@ -4,34 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.config import load_config
 from pipeline.forms.issuing import (
     IssueSummary,
     file_sha256,
-    issued_records,
-    plan_forms,
-    shared_fields,
-    summarise,
-    write_forms,
 )
-from pipeline.forms.template import FormTemplate
-from pipeline.state import active_forms, form_by_token, open_state, record_forms
+from pipeline.state import active_forms, form_by_token, open_state
+from tests.conftest import issue_forms_here
 from tests.formfacts import load
 
 
 def issue(root: Path, reissue: tuple[str, ...] = ()) -> IssueSummary:
-    """What the issue-forms flow does, without the engine."""
-    config = load_config(root / "config")
-    engine = open_state(root / "state" / "clb.sqlite")
-    plan = plan_forms(
-        config,
-        active_forms(engine, config.settings.round),
-        reissue,
-        file_hash=lambda path: file_sha256(root / path),
-    )
-    written = write_forms(plan, FormTemplate(config.instrument, shared_fields(config)), root)
-    record_forms(engine, issued_records(plan, written))
-    return summarise(plan, written)
+    return issue_forms_here(root, reissue)
 
 
 def current(root: Path) -> dict:

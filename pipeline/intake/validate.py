@@ -77,7 +77,7 @@ def check_reading(
     current_round: str,
 ) -> Examination:
     result = Examination()
-    tokens = _tokens(reading)
+    tokens = _stamped(reading, "token")
     if not tokens:
         result.problems.append(problem("unknown-form", detail="it carries no form reference"))
         return result
@@ -105,27 +105,17 @@ def check_reading(
     return result
 
 
-def _tokens(reading: Reading) -> set[str]:
+def _stamped(reading: Reading, key: str) -> set[str]:
+    """A value the form carries in two places (token, version): every distinct value found in either the
+    custom document properties or the data sheet (by its name, or where the form put it if the name is gone)."""
     found = set()
-    from_properties = reading.properties.get(L.PROPERTY_NAMES["token"], "").strip()
+    from_properties = reading.properties.get(L.PROPERTY_NAMES[key], "").strip()
     if from_properties:
         found.add(from_properties)
-    named = reading.named("clb_token")
-    if named is None:  # the name was lost: look where the form put it
-        named = reading.cell(L.DATA_SHEET, L.data_names()["clb_token"].coordinate)
-    if isinstance(named.value, str) and named.value.strip():
-        found.add(named.value.strip())
-    return found
-
-
-def _versions(reading: Reading) -> set[str]:
-    found = set()
-    from_properties = reading.properties.get(L.PROPERTY_NAMES["form_version"], "").strip()
-    if from_properties:
-        found.add(from_properties)
-    named = reading.named("clb_form_version")
+    name = f"clb_{key}"
+    named = reading.named(name)
     if named is None:
-        named = reading.cell(L.DATA_SHEET, L.data_names()["clb_form_version"].coordinate)
+        named = reading.cell(L.DATA_SHEET, L.data_names()[name].coordinate)
     if isinstance(named.value, str) and named.value.strip():
         found.add(named.value.strip())
     return found
@@ -134,7 +124,7 @@ def _versions(reading: Reading) -> set[str]:
 def _alterations(reading: Reading, form: FormRecord, spec: L.FormSpec) -> list[str]:
     """What differs from the form as issued: version, named cells, perspective wording."""
     changes = []
-    versions = _versions(reading)
+    versions = _stamped(reading, "form_version")
     if versions != {form.form_version}:
         shown = ", ".join(sorted(versions)) or "none"
         changes.append(f"form version {shown} instead of {form.form_version}")
