@@ -184,6 +184,91 @@ def check(
 
 
 @app.command()
+def send(
+    kind: Annotated[str, typer.Argument(help="invitations, reminders, letters or corrections", show_default=False)],
+    workspace: WorkspaceOption = Path("."),
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Write the messages as .eml files and record nothing.")
+    ] = False,
+    resend: Annotated[bool, typer.Option("--resend", help="Send again messages already sent (or refused).")] = False,
+) -> None:
+    """Send one kind of message to every leader who should get it now.
+
+    invitations: each leader's own form. reminders: leaders with no accepted return (at most every N days).
+    letters: each leader's feedback letter. corrections: what to fix in a quarantined return.
+    Nothing is sent twice unless you say --resend. With no SMTP host in config/partnership.yaml, the
+    messages are written to outbox/mail/<kind>/ as .eml files you can open and send from Outlook.
+
+    [bold]Example:[/] clb send invitations --workspace ~/partnerships/riverside --dry-run
+    """
+    from pipeline.mail.sending import KINDS
+
+    if kind not in KINDS:
+        raise _fail(f"'{kind}' is not something clb sends; choose one of: {', '.join(KINDS)}")
+    space = _open(workspace)
+    configure_prefect(space)
+    from pipeline.flows import SEND_FLOWS
+
+    try:
+        report = SEND_FLOWS[kind](workspace=str(space.root), dry_run=dry_run, resend=resend)
+    except WorkspaceBusy as exc:
+        raise _fail(str(exc), code=3) from None
+    table = Table(title=f"clb send {kind}: {report['mode']}")
+    for column in ("Leader", "To", "Result", "Server"):
+        table.add_column(column, overflow="fold")
+    for item in report["results"]:
+        table.add_row(escape(item["leader_id"]), escape(item["recipient"]), item["status"], escape(item["response"]))
+    for item in report["skipped"]:
+        table.add_row(escape(item["leader_id"]), "", "skipped", escape(item["why"]))
+    out.print(table)
+    counts: dict[str, int] = {}
+    for item in report["results"]:
+        counts[item["status"]] = counts.get(item["status"], 0) + 1
+    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nothing to send"
+    out.print(f"{summary}; {len(report['skipped'])} skipped", highlight=False)
+    if counts.get("failed") or counts.get("deferred") or counts.get("not tried"):
+        raise typer.Exit(1)
+
+
+@app.command()
+def status(workspace: WorkspaceOption = Path(".")) -> None:
+    """Show, for every leader, where they are: form issued, invited, reminded, returned, quarantined, letter.
+
+    Reads the state only; starts nothing.
+
+    [bold]Example:[/] clb status --workspace ~/partnerships/riverside
+    """
+    space = _open(workspace)
+    from pipeline.mail.status import leader_status, totals
+    from pipeline.state import open_state_readonly
+
+    config = load_config(space.config)
+    engine = open_state_readonly(space.database)
+    if engine is None:
+        out.print("Nothing has happened in this workspace yet: run clb forms first.")
+        return
+    rows = leader_status(engine, config)
+    table = Table(title=f"{config.settings.partnership}, round {config.settings.round}")
+    headers = ["Leader", "Organisation", "Issued", "Invited", "Reminders", "Returned", "Quarantined", "Letter sent"]
+    for column in headers:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        reminders = f"{row['reminders']} (last {row['last_reminder']})" if row["reminders"] else "0"
+        table.add_row(
+            escape(row["leader"]),
+            escape(row["organisation"]),
+            row["issued"],
+            row["invited"],
+            reminders,
+            row["returned"],
+            str(row["quarantined"] or ""),
+            row["letter_sent"],
+        )
+    out.print(table)
+    out.print(", ".join(f"{name}: {count}" for name, count in totals(rows).items()), highlight=False)
+
+
+@app.command()
 def demo(
     workspace: WorkspaceOption = Path("demo"),
     source: Annotated[

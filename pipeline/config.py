@@ -16,7 +16,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -108,8 +108,67 @@ class IntakeSettings(BaseModel):
     max_file_mb: float = Field(default=5.0, gt=0, le=100)
 
 
+class MailSettings(BaseModel):
+    """How mail leaves. No host: messages are written as .eml files for the facilitator to send. The
+    username and password are never in a file: only in CLB_SMTP_USERNAME and CLB_SMTP_PASSWORD."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    host: str = ""
+    port: int = Field(default=587, ge=1, le=65535)
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    ca_file: str = ""  # a private certificate authority to trust (besides the system's)
+    sender: str = ""  # the From address; default: the facilitator's
+    reply_to: str = ""  # default: the facilitator's address
+    rate_per_minute: int = Field(default=30, ge=1, le=6000)
+    retries: int = Field(default=3, ge=0, le=10)
+    timeout_seconds: float = Field(default=20, gt=0, le=300)
+    reminder_every_days: int = Field(default=7, ge=1, le=365)
+
+    @field_validator("sender", "reply_to")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        value = value.strip()
+        if value and not EMAIL_RE.match(value):
+            raise ValueError(f"'{value}' is not an email address like name@example.org")
+        return value
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        if any(ch.isspace() for ch in value.strip()) or "/" in value:
+            raise ValueError(f"'{value}' is not a host name like smtp.example.org")
+        return value.strip()
+
+
+class ScheduleSettings(BaseModel):
+    """When the scheduled runs happen (used by clb serve)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    timezone: str = "Europe/London"
+    nightly: str = "0 2 * * *"
+    reminders: str = "0 9 * * 1"
+
+    @field_validator("nightly", "reminders")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        if len(value.split()) != 5:
+            raise ValueError(f"'{value}' is not a cron expression of five fields, like '0 2 * * *' (02:00 daily)")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        import zoneinfo
+
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"'{value}' is not a time zone like Europe/London") from None
+        return value
+
+
 class Settings(BaseModel):
-    """partnership.yaml. ``mail`` and ``schedule`` are kept for the issues that give them meaning."""
+    """partnership.yaml."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     partnership: str
@@ -119,8 +178,8 @@ class Settings(BaseModel):
     min_group_size: int = Field(default=3, ge=2, le=50)
     form_password: str = ""
     intake: IntakeSettings = Field(default_factory=IntakeSettings)
-    mail: dict[str, Any] = Field(default_factory=dict)
-    schedule: dict[str, Any] = Field(default_factory=dict)
+    mail: MailSettings = Field(default_factory=MailSettings)
+    schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
 
     @field_validator("partnership")
     @classmethod

@@ -28,6 +28,7 @@ from pipeline.forms.issuing import (
 from pipeline.forms.layout import FormSpec
 from pipeline.forms.template import FormTemplate
 from pipeline.intake import inbox
+from pipeline.mail.run import mail_run
 from pipeline.reports.build import build_outputs
 from pipeline.state import active_forms, open_state, record_forms
 from pipeline.workspace import Workspace, workspace_lock
@@ -167,3 +168,51 @@ def nightly(workspace: str = ".") -> dict[str, Any]:
         report = build_outputs_task(space, config, batch)
         publish_report_task(space, report)
         return report
+
+
+# ---------------------------------------------------------------- mail
+
+
+@task(name="send-mail", cache_policy=NO_CACHE)
+def send_mail_task(workspace: Workspace, config: Config, kind: str, dry_run: bool, resend: bool) -> dict[str, Any]:
+    """Plan this kind of message for every leader who should get it, and send them as one batch."""
+    return mail_run(workspace, config, kind, dry_run, resend)
+
+
+def _send(workspace: str, kind: str, dry_run: bool, resend: bool) -> dict[str, Any]:
+    space = Workspace.at(Path(workspace))
+    with workspace_lock(space, wait_seconds=30):
+        config = load_config_task(space)
+        return send_mail_task(space, config, kind, dry_run, resend)
+
+
+@flow(name="send-invitations")
+def send_invitations(workspace: str = ".", dry_run: bool = False, resend: bool = False) -> dict[str, Any]:
+    """Email every leader their own form."""
+    return _send(workspace, "invitations", dry_run, resend)
+
+
+@flow(name="send-reminders")
+def send_reminders(workspace: str = ".", dry_run: bool = False, resend: bool = False) -> dict[str, Any]:
+    """Remind the leaders who have not returned their form (at most every N days)."""
+    return _send(workspace, "reminders", dry_run, resend)
+
+
+@flow(name="send-letters")
+def send_letters(workspace: str = ".", dry_run: bool = False, resend: bool = False) -> dict[str, Any]:
+    """Email each leader their feedback letter."""
+    return _send(workspace, "letters", dry_run, resend)
+
+
+@flow(name="send-corrections")
+def send_corrections(workspace: str = ".", dry_run: bool = False, resend: bool = False) -> dict[str, Any]:
+    """Email each leader whose return was quarantined the problems to correct."""
+    return _send(workspace, "corrections", dry_run, resend)
+
+
+SEND_FLOWS = {
+    "invitations": send_invitations,
+    "reminders": send_reminders,
+    "letters": send_letters,
+    "corrections": send_corrections,
+}

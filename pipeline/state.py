@@ -149,6 +149,25 @@ letters = Table(
     Column("sent_at", String, nullable=True),
 )
 
+mail = Table(
+    "mail",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", String, nullable=False),  # invitation | reminder | letter | correction
+    Column("round", String, nullable=False),
+    Column("leader_id", String, nullable=False, index=True),
+    Column("recipient", String, nullable=False),
+    Column("item", String, nullable=False),  # what was sent: form token, letter hash, correction id, date
+    Column("message_id", String, nullable=False),
+    Column("attachment_sha256", String, nullable=True),
+    Column("status", String, nullable=False),  # pending | sent | written | deferred | failed
+    Column("response", String, nullable=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("created_at", String, nullable=False),
+    Column("sent_at", String, nullable=True),
+    Index("mail_item", "kind", "round", "leader_id", "item"),
+)
+
 meta = Table(
     "meta",
     metadata,
@@ -578,3 +597,77 @@ def record_letters(engine: Engine, round_id: str, written: list[dict[str, str]])
                 delete(letters).where(letters.c.round == round_id, letters.c.leader_id == item["leader_id"])
             )
             connection.execute(letters.insert().values(round=round_id, generated_at=now(), **item))
+
+
+# ---------------------------------------------------------------- mail
+
+DONE = ("sent", "written")
+
+
+@dataclass(frozen=True)
+class MailRecord:
+    id: int
+    kind: str
+    round: str
+    leader_id: str
+    recipient: str
+    item: str
+    message_id: str
+    attachment_sha256: str | None
+    status: str
+    response: str | None
+    attempts: int
+    created_at: str
+    sent_at: str | None
+
+
+def mail_records(engine: Engine, round_id: str, kind: str | None = None) -> list[MailRecord]:
+    query = select(mail).where(mail.c.round == round_id).order_by(mail.c.id)
+    if kind is not None:
+        query = query.where(mail.c.kind == kind)
+    with engine.connect() as connection:
+        return [MailRecord(**row._mapping) for row in connection.execute(query)]
+
+
+def begin_mail(engine: Engine, **values: Any) -> int:
+    """Record the intent to send before talking to the server, in its own transaction: a crash after the
+    server accepted the message leaves a 'pending' row, which a rerun will not send again on its own."""
+    with engine.begin() as connection:
+        key = connection.execute(
+            mail.insert().values(status="pending", attempts=0, created_at=now(), **values)
+        ).inserted_primary_key
+        assert key is not None
+        return int(key[0])
+
+
+def finish_mail(engine: Engine, mail_id: int, status: str, response: str, attempts: int) -> None:
+    with engine.begin() as connection:
+        connection.execute(
+            update(mail)
+            .where(mail.c.id == mail_id)
+            .values(
+                status=status,
+                response=response[:500],
+                attempts=attempts,
+                sent_at=now() if status in DONE else None,
+            )
+        )
+
+
+def unsent_corrections(engine: Engine, round_id: str) -> list[dict[str, Any]]:
+    query = (
+        select(
+            corrections.c.id, corrections.c.leader_id, corrections.c.html_path, corrections.c.text_path, received.c.file
+        )
+        .join(received, received.c.id == corrections.c.received_id)
+        .where(corrections.c.round == round_id)
+        .order_by(corrections.c.id)
+    )
+    with engine.connect() as connection:
+        return [dict(row._mapping) for row in connection.execute(query)]
+
+
+def letters_of_round(engine: Engine, round_id: str) -> list[dict[str, Any]]:
+    with engine.connect() as connection:
+        query = select(letters).where(letters.c.round == round_id).order_by(letters.c.leader_id)
+        return [dict(row._mapping) for row in connection.execute(query)]

@@ -107,3 +107,63 @@ def issued(workspace: Path) -> Path:
     """A workspace whose 15 example leaders have been issued their forms."""
     issue_forms_here(workspace)
     return workspace
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class SmtpServer:
+    """The test SMTP server process, and what it has received."""
+
+    def __init__(self, folder: Path, *extra: str) -> None:
+        import subprocess
+        import sys
+
+        self.folder = folder
+        self.port = free_port()
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                str(Path(__file__).parent / "smtp_server.py"),
+                "--port",
+                str(self.port),
+                "--folder",
+                str(folder),
+                *extra,
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None and self.process.stdout.readline().strip() == "ready"
+
+    def received(self) -> list[tuple[dict, bytes]]:
+        import json
+
+        return [
+            (json.loads(path.with_suffix(".json").read_text()), path.read_bytes())
+            for path in sorted(self.folder.glob("*.eml"))
+        ]
+
+    def control(self, **settings: object) -> None:
+        import json
+
+        (self.folder / "control.json").write_text(json.dumps(settings))
+
+    def stop(self) -> None:
+        import os
+        import signal
+
+        os.kill(self.process.pid, signal.SIGTERM)
+        self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def smtp(tmp_path):
+    server = SmtpServer(tmp_path / "smtp")
+    yield server
+    server.stop()

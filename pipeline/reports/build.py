@@ -167,15 +167,17 @@ def write_letters(
             stored.get(answer.leader_id) == digest
             and (space.root / html_path).exists()
             and (space.root / email_path).exists()
+            and (space.root / f"{folder}/{stem}.txt").exists()
         ):
             continue
-        page, email = render_letter(context, templates)
+        page, email, text = render_letter(context, templates)
         atomic_write(space.root / html_path, page.encode("utf-8"))
         atomic_write(space.root / email_path, email.encode("utf-8"))
+        atomic_write(space.root / f"{folder}/{stem}.txt", text.encode("utf-8"))
         written.append(
             {"leader_id": answer.leader_id, "inputs_hash": digest, "html_path": html_path, "email_path": email_path}
         )
-        outputs += [html_path, email_path]
+        outputs += [html_path, email_path, f"{folder}/{stem}.txt"]
     record_letters(engine, full.round, written)
     outputs.append(_index(space, full, links, templates, folder))
     return outputs

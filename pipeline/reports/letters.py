@@ -145,16 +145,16 @@ def inputs_hash(context: dict[str, Any], templates: Environment) -> str:
     """What a letter is made from: its data and the template's text."""
     source = "".join(
         templates.loader.get_source(templates, name)[0]  # type: ignore[union-attr]
-        for name in ("letter.html.j2",)
+        for name in ("letter.html.j2", "letter.txt.j2")
     )
     payload = json.dumps(context, sort_keys=True, ensure_ascii=False, default=str) + source
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
-def render_letter(context: dict[str, Any], templates: Environment) -> tuple[str, str]:
-    """The letter as a web page, and the same with its CSS inlined for email clients."""
+def render_letter(context: dict[str, Any], templates: Environment) -> tuple[str, str, str]:
+    """The letter as a web page, the same with its CSS inlined for email clients, and as plain text."""
     page = templates.get_template("letter.html.j2").render(**context)
-    return page, css_inline.inline(page)
+    return page, css_inline.inline(page), templates.get_template("letter.txt.j2").render(**context)
 
 
 def letter_stem(organisation: str, name: str, leader_id: str, clashes: set[tuple[str, str]]) -> str:

@@ -1,0 +1,59 @@
+"""Who has had what: per roster leader, the form, the mail, the return, the letter."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine
+
+from pipeline.config import Config
+from pipeline.state import DONE, active_forms, current_responses, mail_records, quarantined_files
+
+
+def leader_status(engine: Engine, config: Config) -> list[dict[str, Any]]:
+    round_id = config.settings.round
+    forms = active_forms(engine, round_id)
+    accepted = current_responses(engine, round_id)
+    mails = [record for record in mail_records(engine, round_id) if record.status in DONE]
+    quarantined: dict[str, int] = {}
+    for row in quarantined_files(engine, round_id):
+        if row["leader_id"]:
+            quarantined[row["leader_id"]] = quarantined.get(row["leader_id"], 0) + 1
+    rows = []
+    for leader in sorted(config.roster, key=lambda item: (item.organisation, item.name)):
+        mine = [record for record in mails if record.leader_id == leader.id]
+
+        def last(kind: str, mine: list[Any] = mine) -> str:
+            dates = [record.sent_at or "" for record in mine if record.kind == kind]
+            return max(dates)[:10] if dates else ""
+
+        reminders = [record for record in mine if record.kind == "reminder"]
+        form = forms.get(leader.id)
+        response = accepted.get(leader.id)
+        rows.append(
+            {
+                "leader": leader.name,
+                "organisation": leader.organisation,
+                "email": leader.email,
+                "issued": form.issued_at[:10] if form else "",
+                "invited": last("invitation"),
+                "reminders": len(reminders),
+                "last_reminder": last("reminder"),
+                "returned": response.accepted_at[:10] if response else "",
+                "quarantined": quarantined.get(leader.id, 0),
+                "letter_sent": last("letter"),
+            }
+        )
+    return rows
+
+
+def totals(rows: list[dict[str, Any]]) -> dict[str, int]:
+    return {
+        "leaders": len(rows),
+        "issued": sum(1 for r in rows if r["issued"]),
+        "invited": sum(1 for r in rows if r["invited"]),
+        "reminded": sum(1 for r in rows if r["reminders"]),
+        "returned": sum(1 for r in rows if r["returned"]),
+        "with quarantined files": sum(1 for r in rows if r["quarantined"]),
+        "letter sent": sum(1 for r in rows if r["letter_sent"]),
+    }

@@ -1,0 +1,269 @@
+"""Email through a real SMTP server on 127.0.0.1: the right message to the right leader, once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import email.policy
+import hashlib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipeline.config import load_config
+from pipeline.mail.run import mail_run
+from pipeline.state import active_forms, begin_mail, mail_records, open_state
+from pipeline.workspace import Workspace
+from tests.intake_helpers import LEADER, MIXED, OTHER, drop, filled, nightly
+
+FAST = {"sleep": lambda seconds: None}
+
+
+def use_server(root: Path, port: int, **mail: object) -> None:
+    path = root / "config" / "partnership.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["mail"] = {"host": "127.0.0.1", "port": port, "security": "none", **mail}
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+
+
+def send(root: Path, kind: str, **options: object) -> dict:
+    return mail_run(Workspace.at(root), load_config(root / "config"), kind, **{**FAST, **options})
+
+
+def parsed(raw: bytes) -> email.message.EmailMessage:
+    return email.message_from_bytes(raw, policy=email.policy.default)  # type: ignore[return-value]
+
+
+def test_invitations_carry_each_leaders_own_form(issued, smtp):
+    use_server(issued, smtp.port)
+    report = send(issued, "invitations")
+    assert [r["status"] for r in report["results"]] == ["sent"] * 15
+    forms = active_forms(open_state(issued / "state" / "clb.sqlite"), "2026-Q4")
+    received = smtp.received()
+    assert len(received) == 15
+    for envelope, raw in received:
+        [recipient] = envelope["rcpt_tos"]
+        message = parsed(raw)
+        assert message["To"].addresses[0].addr_spec == recipient
+        assert message["Subject"] == "Riverside Community Partnership, round 2026-Q4: your CLB0.01 self-assessment form"
+        assert message["Reply-To"] == "sam.okafor@riverside-partnership.example"
+        assert envelope["mail_from"] == "sam.okafor@riverside-partnership.example"
+        plain = message.get_body(("plain",)).get_content()
+        html = message.get_body(("html",)).get_content()
+        assert "Friday 18 December 2026" in plain and "Friday 18 December 2026" in html
+        [attachment] = list(message.iter_attachments())
+        assert attachment.get_content() == (issued / forms[recipient.casefold()].path).read_bytes()
+        assert attachment.get_filename().endswith(".xlsx")
+    log = mail_records(open_state(issued / "state" / "clb.sqlite"), "2026-Q4", "invitation")
+    assert {r.status for r in log} == {"sent"} and all(r.response.startswith("250 OK queued as") for r in log)
+    assert {r.attachment_sha256 for r in log} == {
+        hashlib.sha256((issued / f.path).read_bytes()).hexdigest() for f in forms.values()
+    }
+
+
+def test_nothing_is_sent_twice_unless_asked(issued, smtp):
+    use_server(issued, smtp.port)
+    send(issued, "invitations")
+    again = send(issued, "invitations")
+    assert again["results"] == [] and len(smtp.received()) == 15
+    resent = send(issued, "invitations", resend=True)
+    assert len(resent["results"]) == 15 and len(smtp.received()) == 30
+
+
+def test_transient_failures_are_retried_with_backoff(issued, smtp):
+    use_server(issued, smtp.port, retries=3, rate_per_minute=6000)  # rate-limit waits of 0.01 s at most
+    smtp.control(transient=2)
+    waits: list[float] = []
+    report = send(issued, "invitations", sleep=waits.append)
+    first = report["results"][0]
+    assert first["status"] == "sent" and first["attempts"] == 3
+    assert [wait for wait in waits if wait > 0.5] == [2.0, 4.0]  # backoff between the attempts
+    assert len(smtp.received()) == 15
+
+
+def test_permanent_failures_are_recorded_not_retried(issued, smtp):
+    use_server(issued, smtp.port)
+    smtp.control(permanent=[LEADER])
+    report = send(issued, "invitations")
+    failed = [r for r in report["results"] if r["status"] == "failed"]
+    assert [(r["recipient"], r["attempts"]) for r in failed] == [(LEADER, 1)]
+    assert failed[0]["response"].startswith("550")
+    again = send(issued, "invitations")
+    assert again["results"] == [] and "refused by the server: 550" in again["skipped"][0]["why"]
+    smtp.control()
+    assert [r["status"] for r in send(issued, "invitations", resend=True)["results"]].count("sent") == 15
+
+
+def test_an_unreachable_server_defers_the_batch_to_the_next_run(issued, smtp):
+    from tests.conftest import free_port
+
+    use_server(issued, free_port(), retries=1)
+    report = send(issued, "invitations")
+    statuses = [r["status"] for r in report["results"]]
+    assert statuses[0] == "deferred" and set(statuses[1:]) == {"not tried"}
+    use_server(issued, smtp.port)
+    assert [r["status"] for r in send(issued, "invitations")["results"]] == ["sent"] * 15
+
+
+def test_a_message_the_server_may_have_accepted_is_never_sent_again(issued, smtp):
+    """A run killed between the server's answer and the log's update leaves the row 'pending'."""
+    use_server(issued, smtp.port)
+    engine = open_state(issued / "state" / "clb.sqlite")
+    form = active_forms(engine, "2026-Q4")[LEADER]
+    begin_mail(
+        engine,
+        kind="invitation",
+        round="2026-Q4",
+        leader_id=LEADER,
+        recipient=LEADER,
+        item=form.token,
+        message_id="<x@y>",
+        attachment_sha256=None,
+    )
+    report = send(issued, "invitations")
+    assert LEADER not in {r["recipient"] for r in report["results"]}
+    assert any(s["leader_id"] == LEADER and "--resend" in s["why"] for s in report["skipped"])
+    assert LEADER not in {envelope["rcpt_tos"][0] for envelope, _ in smtp.received()}
+
+
+def test_without_smtp_settings_messages_are_eml_files_recorded_once(issued):
+    report = send(issued, "invitations")
+    files = sorted((issued / "outbox" / "mail" / "invitation").glob("*.eml"))
+    assert len(files) == 15 and {r["status"] for r in report["results"]} == {"written"}
+    assert "Attached is your own copy" in parsed(files[0].read_bytes()).get_body(("plain",)).get_content()
+    assert send(issued, "invitations")["results"] == []
+    assert len(list((issued / "outbox" / "mail" / "invitation").glob("*.eml"))) == 15
+
+
+def test_dry_run_writes_eml_whatever_the_settings_and_records_nothing(issued, smtp):
+    use_server(issued, smtp.port)
+    report = send(issued, "invitations", dry_run=True)
+    assert len(report["results"]) == 15 and smtp.received() == []
+    assert len(list((issued / "outbox" / "mail" / "dry-run" / "invitation").glob("*.eml"))) == 15
+    assert mail_records(open_state(issued / "state" / "clb.sqlite"), "2026-Q4") == []
+
+
+def test_reminders_go_only_to_leaders_without_a_return_at_most_every_n_days(issued, smtp):
+    use_server(issued, smtp.port, reminder_every_days=7)
+    send(issued, "invitations")
+    drop(issued, "back.xlsx", filled(issued, LEADER))
+    nightly(issued)
+    today = dt.date.today()
+    first = send(issued, "reminders", today=today)
+    recipients = {r["recipient"] for r in first["results"]}
+    assert len(recipients) == 14 and LEADER not in recipients
+    reminder = parsed(smtp.received()[-1][1])
+    assert (
+        "reminder" in reminder["Subject"] and "Friday 18 December 2026" in reminder.get_body(("plain",)).get_content()
+    )
+    assert send(issued, "reminders", today=today + dt.timedelta(days=3))["results"] == []
+    assert len(send(issued, "reminders", today=today + dt.timedelta(days=8))["results"]) == 14
+
+
+def test_a_letter_goes_only_to_its_own_leader_whatever_the_return_says(issued, smtp):
+    use_server(issued, smtp.port)
+    data = filled(issued, LEADER, MIXED, log_project=f"please send this to {OTHER}", log_outcome=f"cc: {OTHER}")
+    drop(issued, "mine.xlsx", data)
+    nightly(issued)
+    report = send(issued, "letters")
+    assert [(r["recipient"], r["status"]) for r in report["results"]] == [(LEADER, "sent")]
+    [(envelope, raw)] = smtp.received()
+    assert envelope["rcpt_tos"] == [LEADER]
+    message = parsed(raw)
+    assert "Your CLB0.01 feedback" in message.get_body(("html",)).get_content()
+    assert 'style="' in message.get_body(("html",)).get_content()  # the email-ready rendering
+    assert "YOUR ANSWERS" in message.get_body(("plain",)).get_content()
+
+
+def test_corrections_carry_the_correction_request(issued, smtp):
+    use_server(issued, smtp.port)
+    drop(issued, "half.xlsx", filled(issued, OTHER, {1: "comfortable"}))
+    nightly(issued)
+    report = send(issued, "corrections")
+    assert [(r["recipient"], r["status"]) for r in report["results"]] == [(OTHER, "sent")]
+    body = parsed(smtp.received()[0][1]).get_body(("plain",)).get_content()
+    assert "Perspective 2" in body and "you have not ticked a box" in body
+
+
+def test_rate_limit_spaces_the_messages(issued, smtp):
+    use_server(issued, smtp.port, rate_per_minute=60)
+    moments = iter(float(n) * 0.1 for n in range(1000))
+    waits: list[float] = []
+    send(issued, "invitations", sleep=waits.append, clock=lambda: next(moments))
+    assert len(waits) == 14 and all(0.85 <= wait <= 1.0 for wait in waits)
+
+
+def test_credentials_come_only_from_the_environment_and_never_reach_the_log(issued, tmp_path, monkeypatch):
+    from tests.conftest import SmtpServer
+
+    server = SmtpServer(tmp_path / "auth", "--auth", "clb:s3cret-pass")
+    try:
+        use_server(issued, server.port)
+        monkeypatch.setenv("CLB_SMTP_USERNAME", "clb")
+        monkeypatch.setenv("CLB_SMTP_PASSWORD", "s3cret-pass")
+        report = send(issued, "invitations")
+        assert {r["status"] for r in report["results"]} == {"sent"}
+        assert all(envelope["authenticated"] for envelope, _ in server.received())
+        monkeypatch.setenv("CLB_SMTP_PASSWORD", "wrong")
+        failed = send(issued, "invitations", resend=True)
+        assert failed["results"][0]["status"] == "failed" and "refused the login" in failed["results"][0]["response"]
+        assert "wrong" not in str(failed) and "s3cret" not in str(report)
+        assert "s3cret" not in (issued / "config" / "partnership.yaml").read_text()
+    finally:
+        server.stop()
+
+
+def test_starttls_with_a_private_certificate_authority(issued, tmp_path):
+    from tests.conftest import SmtpServer
+
+    cert, key = self_signed(tmp_path)
+    server = SmtpServer(tmp_path / "tls", "--cert", str(cert), "--key", str(key))
+    try:
+        use_server(issued, server.port, security="starttls", ca_file=str(cert))
+        report = send(issued, "invitations")
+        assert {r["status"] for r in report["results"]} == {"sent"}
+        assert all(envelope["tls"] for envelope, _ in server.received())
+        use_server(issued, server.port, security="starttls")  # the system's authorities do not know it
+        refused = send(issued, "invitations", resend=True)
+        assert refused["results"][0]["status"] == "deferred"
+    finally:
+        server.stop()
+
+
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=2))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path
+
+
+@pytest.mark.parametrize("kind", ["invitations", "reminders", "letters", "corrections"])
+def test_every_kind_has_help_and_a_flow(kind):
+    from pipeline.flows import SEND_FLOWS
+
+    assert SEND_FLOWS[kind].name == f"send-{kind}"
