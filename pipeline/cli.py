@@ -274,6 +274,14 @@ def demo(
     source: Annotated[
         Path, typer.Option("--from", help="The config folder to copy the example partnership from.")
     ] = Path("config"),
+    smtp: Annotated[
+        str,
+        typer.Option(
+            "--smtp",
+            help="Send the demo's mail to this SMTP server (HOST:PORT, no TLS), e.g. a local "
+            "'uv run python -m aiosmtpd -n -l 127.0.0.1:8025'. Without it, mail is written as .eml files.",
+        ),
+    ] = "",
 ) -> None:
     """Run the whole pipeline on the example partnership in a fresh demo workspace.
 
@@ -285,22 +293,34 @@ def demo(
     from pipeline.demo import prepare_demo
 
     try:
-        prepare_demo(source, workspace)
+        prepare_demo(source, workspace, smtp)
     except (FileNotFoundError, ValueError) as exc:
         raise _fail(str(exc)) from None
     out.print(f"Demo workspace: [bold]{workspace.resolve()}[/]", highlight=False)
     forms(workspace=workspace, reissue=None)
+    send_demo_mail(workspace, "invitations")
     from pipeline.demo import simulate_returns
 
     made = simulate_returns(workspace)
     out.print(f"Simulated {made} returned files in {workspace.resolve() / 'inbox'}", highlight=False)
     nightly(workspace=workspace)
+    send_demo_mail(workspace, "corrections")
+    send_demo_mail(workspace, "letters")
     out.print(
         "\n[bold]Where to look:[/] forms in outbox/forms/, the run report in outbox/runs/latest.json, "
         "quarantined files with their reasons in outbox/quarantine/, messages for leaders in outbox/corrections/, "
-        "the comparison workbooks in outbox/reports/, letters in outbox/letters/ (start at index.html).",
+        "the comparison workbooks in outbox/reports/, letters in outbox/letters/ (start at index.html), "
+        "mail in outbox/mail/ (or at your SMTP server).",
         highlight=False,
     )
+
+
+def send_demo_mail(workspace: Path, kind: str) -> None:
+    from pipeline.flows import SEND_FLOWS
+
+    report = SEND_FLOWS[kind](workspace=str(workspace.resolve()))
+    done = sum(1 for item in report["results"] if item["status"] in ("sent", "written"))
+    out.print(f"clb send {kind}: {done} messages ({report['mode']})", highlight=False)
 
 
 def main() -> None:  # pragma: no cover - console entry point

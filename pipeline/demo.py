@@ -8,9 +8,10 @@ from pathlib import Path
 DEMO_MARKER = ".clb-demo"
 
 
-def prepare_demo(source_config: Path, target: Path) -> Path:
+def prepare_demo(source_config: Path, target: Path, smtp: str = "") -> Path:
     """Make ``target`` a new workspace with a copy of ``source_config``. An earlier demo there is
-    replaced; any other existing folder is refused, so the demo can never wipe real work."""
+    replaced; any other existing folder is refused, so the demo can never wipe real work. ``smtp``
+    (HOST:PORT) points the demo's mail at a local test server."""
     if not (source_config / "partnership.yaml").is_file():
         raise FileNotFoundError(f"{source_config} holds no partnership.yaml; pass --from pointing at a config folder")
     if target.exists():
@@ -22,6 +23,16 @@ def prepare_demo(source_config: Path, target: Path) -> Path:
     for folder in ("inbox", "outbox", "state"):
         (target / folder).mkdir()
     (target / DEMO_MARKER).write_text("made by clb demo; removed by the next clb demo\n", encoding="utf-8")
+    if smtp:
+        import yaml
+
+        host, _, port = smtp.rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"--smtp {smtp!r}: give HOST:PORT, e.g. 127.0.0.1:8025")
+        path = target / "config" / "partnership.yaml"
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data["mail"] = {**(data.get("mail") or {}), "host": host, "port": int(port), "security": "none"}
+        path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return target
 
 

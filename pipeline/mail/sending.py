@@ -186,9 +186,10 @@ def deliver(
     clock: Callable[[], float] = time.monotonic,
 ) -> list[dict[str, Any]]:
     """Send each message: rate-limited, transient failures retried with backoff, every outcome logged
-    (``engine`` None: a dry run, nothing logged). Stops early when the server stays unreachable."""
+    (``engine`` None: a dry run, nothing logged). Stops early when the server stays unreachable.
+    ``written``: the transport writes .eml files, which are neither rate-limited nor 'sent'."""
     settings = config.settings.mail
-    interval = 60.0 / settings.rate_per_minute
+    interval = 0.0 if written else 60.0 / settings.rate_per_minute  # files need no spacing
     _, from_address = sender(config)
     results: list[dict[str, Any]] = []
     last_sent: float | None = None
