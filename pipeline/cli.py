@@ -118,12 +118,15 @@ def nightly(workspace: WorkspaceOption = Path(".")) -> None:
     """
     space = _open(workspace)
     configure_prefect(space)
+    from pipeline.flows import RunFailed
     from pipeline.flows import nightly as nightly_flow
 
     try:
         report = nightly_flow(workspace=str(space.root))
     except WorkspaceBusy as exc:
         raise _fail(str(exc), code=3) from None
+    except RunFailed as exc:
+        raise _fail(str(exc), code=1) from None
     print_report(report)
     figures = report["round"]
     out.print(
@@ -266,6 +269,45 @@ def status(workspace: WorkspaceOption = Path(".")) -> None:
         )
     out.print(table)
     out.print(", ".join(f"{name}: {count}" for name, count in totals(rows).items()), highlight=False)
+
+
+@app.command()
+def serve(
+    workspace: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--workspace",
+            "-w",
+            help="A workspace to serve; repeat to serve several partnerships.",
+            show_default="the current folder",
+        ),
+    ] = None,
+    port: Annotated[int, typer.Option(help="The port of the local Prefect server and its UI.")] = 4200,
+) -> None:
+    """Run the nightly intake and the reminders on their schedules until you press Ctrl-C.
+
+    Starts a local Prefect server (its UI at http://127.0.0.1:4200 shows every run), then runs each
+    workspace's 'nightly' and 'reminders' on the cron schedules in its config/partnership.yaml.
+
+    [bold]Example:[/] clb serve --workspace ~/partnerships/riverside --workspace ~/partnerships/hillside
+    """
+    spaces = [_open(path) for path in (workspace or [Path(".")])]
+    configure_prefect(spaces[0])
+    from pipeline.serve import ServeError
+    from pipeline.serve import serve as run_schedules
+
+    for space in spaces:
+        schedule = load_config(space.config).settings.schedule
+        out.print(
+            f"{space.root}: nightly '{schedule.nightly}', reminders '{schedule.reminders}' ({schedule.timezone})",
+            highlight=False,
+        )
+    out.print(f"Prefect UI: http://127.0.0.1:{port}  (Ctrl-C stops everything)", highlight=False)
+    try:
+        run_schedules(spaces, port=port)
+    except ServeError as exc:
+        raise _fail(str(exc)) from None
+    out.print("Stopped.")
 
 
 @app.command()

@@ -5,6 +5,10 @@ run per leader). Import this module only after ``workspace.configure_prefect``.
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +32,36 @@ from pipeline.forms.issuing import (
 from pipeline.forms.layout import FormSpec
 from pipeline.forms.template import FormTemplate
 from pipeline.intake import inbox
+from pipeline.logs import log_path, workspace_logging
 from pipeline.mail.run import mail_run
 from pipeline.reports.build import build_outputs
 from pipeline.state import active_forms, open_state, record_forms
-from pipeline.workspace import Workspace, workspace_lock
+from pipeline.workspace import Workspace, WorkspaceBusy, workspace_lock
+
+
+def _dated(prefix: str) -> Callable[[], str]:
+    return lambda: f"{prefix}-{dt.date.today().isoformat()}"
+
+
+@contextmanager
+def _reported(space: Workspace, what: str) -> Iterator[None]:
+    """Log what ran to the workspace's file; on failure, say which run failed and where its log is."""
+    workspace_logging(space)
+    logger = logging.getLogger("clb")
+    run_id = str(flow_run.get_id())
+    logger.info("%s started (flow run %s, workspace %s)", what, run_id, space.root)
+    try:
+        yield
+    except WorkspaceBusy:
+        raise
+    except Exception as exc:
+        logger.exception("%s failed (flow run %s)", what, run_id)
+        raise RunFailed(f"{what} failed: {exc}. Flow run {run_id}; the log is {log_path(space)}") from exc
+    logger.info("%s finished (flow run %s)", what, run_id)
+
+
+class RunFailed(Exception):
+    """A scheduled or manual run failed; the message names the run and its log."""
 
 
 @task(name="load-config", cache_policy=NO_CACHE)
@@ -66,11 +96,11 @@ def record_forms_task(workspace: Workspace, plan: Plan, written: dict[str, str])
     return summarise(plan, written)
 
 
-@flow(name="issue-forms", log_prints=False)
+@flow(name="issue-forms", flow_run_name=_dated("issue-forms"), log_prints=False)
 def issue_forms(workspace: str = ".", reissue: list[str] | None = None) -> IssueSummary:
     """Make a personalised CLB0.01 form for every leader on the roster."""
     space = Workspace.at(Path(workspace))
-    with workspace_lock(space, wait_seconds=30):
+    with _reported(space, "issuing forms"), workspace_lock(space, wait_seconds=30):
         config = load_config_task(space)
         plan = plan_forms_task(space, config, reissue or [])
         written = write_forms_task(space, config, plan)
@@ -156,17 +186,25 @@ def publish_report_task(workspace: Workspace, report: dict[str, Any]) -> None:
             create_link_artifact((workspace.root / path).as_uri(), link_text=path, key=key)
 
 
-@flow(name="nightly", log_prints=False)
+@flow(name="nightly", flow_run_name=_dated("nightly"), log_prints=False)
 def nightly(workspace: str = ".") -> dict[str, Any]:
     """Take in every returned form from the inbox: guard, attribute, validate, archive, quarantine."""
     space = Workspace.at(Path(workspace))
-    with workspace_lock(space, wait_seconds=30):
+    with _reported(space, "nightly run"), workspace_lock(space, wait_seconds=30):
         config = load_config_task(space)
         batch, ready = prepare_intake_task(space, config)
         batch = examine_returns_task(space, config, batch, ready)
         batch = store_decisions_task(space, config, batch)
         report = build_outputs_task(space, config, batch)
         publish_report_task(space, report)
+        logging.getLogger("clb").info(
+            "run %s: %d accepted, %d quarantined, %d duplicates, %d waiting",
+            report["run_id"],
+            len(report["accepted"]),
+            len(report["quarantined"]),
+            len(report["duplicates"]),
+            len(report["waiting"]),
+        )
         return report
 
 
@@ -181,7 +219,7 @@ def send_mail_task(workspace: Workspace, config: Config, kind: str, dry_run: boo
 
 def _send(workspace: str, kind: str, dry_run: bool, resend: bool) -> dict[str, Any]:
     space = Workspace.at(Path(workspace))
-    with workspace_lock(space, wait_seconds=30):
+    with _reported(space, f"sending {kind}"), workspace_lock(space, wait_seconds=30):
         config = load_config_task(space)
         return send_mail_task(space, config, kind, dry_run, resend)
 
@@ -192,7 +230,7 @@ def send_invitations(workspace: str = ".", dry_run: bool = False, resend: bool =
     return _send(workspace, "invitations", dry_run, resend)
 
 
-@flow(name="send-reminders")
+@flow(name="send-reminders", flow_run_name=_dated("reminders"))
 def send_reminders(workspace: str = ".", dry_run: bool = False, resend: bool = False) -> dict[str, Any]:
     """Remind the leaders who have not returned their form (at most every N days)."""
     return _send(workspace, "reminders", dry_run, resend)

@@ -1,0 +1,129 @@
+"""`clb serve`: the nightly run and the reminders on their schedules, with one command.
+
+Prefect's temporary (ephemeral) server does not run schedules, so this starts a real local Prefect server
+(SQLite, bound to 127.0.0.1, its home in the first workspace's state), waits until it answers, then serves
+a `nightly` and a `reminders` deployment per workspace with their cron schedules. Ctrl-C or SIGTERM stops
+the deployments and then the server. The Prefect UI shows every run and its artifacts.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pipeline.config import load_config
+from pipeline.forms.names import safe_segment
+from pipeline.workspace import Workspace, prefect_environment
+
+
+class ServeError(Exception):
+    """The local Prefect server could not be started."""
+
+
+def server_environment(home: Path, host: str, port: int) -> dict[str, str]:
+    space_env = prefect_environment(Workspace(home.parent.parent)) if home.name == "prefect" else {}
+    return {
+        **os.environ,
+        **space_env,
+        "PREFECT_HOME": str(home),
+        "PREFECT_API_URL": f"http://{host}:{port}/api",
+        "PREFECT_SERVER_API_HOST": host,
+        "PREFECT_SERVER_API_PORT": str(port),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
+        # make schedules visible within seconds rather than a minute
+        "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "5",
+        "PREFECT_RUNNER_POLL_FREQUENCY": "5",
+    }
+
+
+def start_server(home: Path, host: str, port: int, log: Path, timeout: float = 120) -> subprocess.Popen[bytes]:
+    """Start `prefect server start` and wait until /api/health answers."""
+    home.mkdir(parents=True, exist_ok=True)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    prefect = Path(sys.executable).with_name("prefect")
+    command = [str(prefect), "server", "start", "--host", host, "--port", str(port)]
+    with log.open("ab") as output:
+        process = subprocess.Popen(
+            command,
+            env=server_environment(home, host, port),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise ServeError(f"the Prefect server stopped at start (exit {process.returncode}); see {log}")
+        try:
+            with urllib.request.urlopen(f"http://{host}:{port}/api/health", timeout=2) as response:
+                if response.status == 200:
+                    return process
+        except OSError:
+            time.sleep(0.5)
+    stop_server(process)
+    raise ServeError(f"the Prefect server did not answer within {timeout:.0f} s; see {log}")
+
+
+def stop_server(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def deployments(spaces: Sequence[Workspace]) -> list[Any]:
+    """A nightly and a reminders deployment per workspace, with the workspace's own schedules."""
+    from prefect.schedules import Cron
+
+    from pipeline.flows import nightly, send_reminders
+
+    found = []
+    for space in spaces:
+        schedule = load_config(space.config).settings.schedule
+        name = safe_segment(space.root.name)
+        found.append(
+            nightly.to_deployment(
+                name=f"nightly-{name}",
+                schedule=Cron(schedule.nightly, timezone=schedule.timezone),
+                parameters={"workspace": str(space.root)},
+                tags=["clb", name],
+            )
+        )
+        found.append(
+            send_reminders.to_deployment(
+                name=f"reminders-{name}",
+                schedule=Cron(schedule.reminders, timezone=schedule.timezone),
+                parameters={"workspace": str(space.root)},
+                tags=["clb", name],
+            )
+        )
+    return found
+
+
+def serve(spaces: Sequence[Workspace], host: str = "127.0.0.1", port: int = 4200) -> None:
+    """Run the schedules until Ctrl-C or SIGTERM; the server is stopped however this ends."""
+    home = spaces[0].prefect_home
+    server = start_server(home, host, port, spaces[0].state_dir / "logs" / "prefect-server.log")
+    os.environ.update({k: v for k, v in server_environment(home, host, port).items() if k.startswith("PREFECT_")})
+    previous = signal.getsignal(signal.SIGTERM)
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        from prefect import serve as prefect_serve
+
+        prefect_serve(*deployments(spaces), pause_on_shutdown=False, print_starting_message=False)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        stop_server(server)
