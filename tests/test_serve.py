@@ -100,7 +100,7 @@ def test_an_os_scheduler_can_call_clb_nightly_directly(tmp_path):
 def test_a_failed_run_names_its_run_and_its_log(prefect_engine, issued):
     from pipeline.flows import RunFailed, nightly
 
-    (issued / "state" / "clb.sqlite").write_bytes(b"this is not a database")
+    (issued / "config" / "partnership.yaml").write_text("partnership: [unclosed\n", encoding="utf-8")
     state = nightly(workspace=str(issued), return_state=True)
     assert state.is_failed()
     with pytest.raises(RunFailed) as failure:
