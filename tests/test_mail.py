@@ -267,3 +267,31 @@ def test_every_kind_has_help_and_a_flow(kind):
     from pipeline.flows import SEND_FLOWS
 
     assert SEND_FLOWS[kind].name == f"send-{kind}"
+
+
+def test_status_shows_each_leaders_progress(issued, smtp):
+    from pipeline.mail.status import leader_status, totals
+
+    use_server(issued, smtp.port)
+    send(issued, "invitations")
+    drop(issued, "back.xlsx", filled(issued, LEADER))
+    drop(issued, "broken.xlsx", filled(issued, OTHER, {1: "comfortable"}))
+    nightly(issued)
+    send(issued, "reminders")
+    send(issued, "letters")
+    rows = {
+        row["email"]: row
+        for row in leader_status(open_state(issued / "state" / "clb.sqlite"), load_config(issued / "config"))
+    }
+    today = dt.date.today().isoformat()
+    assert rows[LEADER]["returned"] == today and rows[LEADER]["letter_sent"] == today and rows[LEADER]["reminders"] == 0
+    assert rows[OTHER]["quarantined"] == 1 and rows[OTHER]["reminders"] == 1 and rows[OTHER]["last_reminder"] == today
+    assert totals(list(rows.values())) == {
+        "leaders": 15,
+        "issued": 15,
+        "invited": 15,
+        "reminded": 14,
+        "returned": 1,
+        "with quarantined files": 1,
+        "letter sent": 1,
+    }

@@ -15,10 +15,11 @@ def leader_status(engine: Engine, config: Config) -> list[dict[str, Any]]:
     forms = active_forms(engine, round_id)
     accepted = current_responses(engine, round_id)
     mails = [record for record in mail_records(engine, round_id) if record.status in DONE]
-    quarantined: dict[str, int] = {}
-    for row in quarantined_files(engine, round_id):
+    files: dict[str, set[int]] = {}
+    for row in quarantined_files(engine, round_id):  # one row per problem: count the files
         if row["leader_id"]:
-            quarantined[row["leader_id"]] = quarantined.get(row["leader_id"], 0) + 1
+            files.setdefault(row["leader_id"], set()).add(row["id"])
+    quarantined = {leader: len(ids) for leader, ids in files.items()}
     rows = []
     for leader in sorted(config.roster, key=lambda item: (item.organisation, item.name)):
         mine = [record for record in mails if record.leader_id == leader.id]
