@@ -50,8 +50,11 @@ def prepare(root: Path, count: int) -> None:
 
 
 def intake_phase(root: str, queue: multiprocessing.Queue) -> None:
+    """The nightly run's stages, timed: intake (everything up to clearing the inbox), then the outputs."""
     from pipeline.config import load_config
-    from pipeline.intake.inbox import run_intake
+    from pipeline.forms.layout import FormSpec
+    from pipeline.intake import inbox
+    from pipeline.reports.build import build_outputs
     from pipeline.state import open_state
     from pipeline.workspace import Workspace
 
@@ -60,9 +63,17 @@ def intake_phase(root: str, queue: multiprocessing.Queue) -> None:
     engine = open_state(space.database)
     files = len(list(space.inbox.glob("*.xlsx")))
     start = time.perf_counter()
-    report = run_intake(space, engine, config)
-    seconds = time.perf_counter() - start
-    queue.put((seconds, files, len(report["accepted"]), peak_kib()))
+    batch = inbox.prepare_run(space, engine, inbox.new_run_id())
+    ready, batch.waiting = inbox.scan_inbox(space.inbox, config.settings.intake.settle_seconds)
+    inbox.examine_batch(space, engine, config, batch, ready, FormSpec.of(config.instrument))
+    inbox.store_batch(space, config, batch)
+    inbox.commit_batch(engine, batch)
+    inbox.clear_inbox(space, batch)
+    intake = time.perf_counter() - start
+    outputs, headline = build_outputs(space, engine, config, batch.run_id)
+    report = inbox.finish_report(space, batch, outputs, headline)
+    total = time.perf_counter() - start
+    queue.put(((intake, total - intake, len(outputs)), files, len(report["accepted"]), peak_kib()))
 
 
 def calamine_phase(files: list[str], queue: multiprocessing.Queue) -> None:
@@ -150,10 +161,10 @@ def main() -> None:
         files = sorted(str(p) for p in copies.glob("*.xlsx"))
         calamine_seconds, calamine_rss = run(calamine_phase, files)
         openpyxl_seconds, openpyxl_rss = run(openpyxl_phase, files[: args.openpyxl])
-        seconds, count, accepted, rss = run(intake_phase, str(root))
-        empty_seconds, _, _, _ = run(intake_phase, str(root))
+        (seconds, output_seconds, written), count, accepted, rss = run(intake_phase, str(root))
+        (empty_seconds, empty_outputs, _), _, _, _ = run(intake_phase, str(root))
         add_history(root, 10_000 - args.returns)
-        history_seconds, _, _, _ = run(intake_phase, str(root))
+        (history_seconds, history_outputs, _), _, _, _ = run(intake_phase, str(root))
     per, cal, opx = seconds / count * 1000, calamine_seconds / count * 1000, openpyxl_seconds / args.openpyxl * 1000
     print(f"Nightly intake of {count} valid returns ({accepted} accepted), one run")
     print(f"{'':36}{'clb intake':>14}{'calamine read':>16}{'openpyxl load':>16}")
@@ -161,8 +172,9 @@ def main() -> None:
     memory = f"{rss / 1024:>14.1f}{calamine_rss / 1024:>16.1f}{openpyxl_rss / 1024:>16.1f}"
     print(f"{'peak memory, whole process (MiB)':36}{memory}")
     print(f"{'intake / calamine':36}{per / cal:>13.2f}x")
-    print(f"{'empty run, 2,000 archived (s)':36}{empty_seconds:>14.3f}")
-    print(f"{'empty run, 10,000 archived (s)':36}{history_seconds:>14.3f}")
+    print(f"{'outputs: workbooks, letters (s)':36}{output_seconds:>14.2f}   ({written} files for {accepted} leaders)")
+    print(f"{'empty run, 2,000 archived (s)':36}{empty_seconds + empty_outputs:>14.3f}   (outputs unchanged)")
+    print(f"{'empty run, 10,000 archived (s)':36}{history_seconds + history_outputs:>14.3f}")
     print("Guard on hostile files (time, peak Python memory):")
     for label, ms, mib in guard_hostile():
         print(f"  {label:34}{ms:>10.1f} ms {mib:>8.1f} MiB")

@@ -671,3 +671,15 @@ def letters_of_round(engine: Engine, round_id: str) -> list[dict[str, Any]]:
     with engine.connect() as connection:
         query = select(letters).where(letters.c.round == round_id).order_by(letters.c.leader_id)
         return [dict(row._mapping) for row in connection.execute(query)]
+
+
+def get_meta(engine: Engine, key: str) -> str | None:
+    with engine.connect() as connection:
+        row = connection.execute(select(meta.c.value).where(meta.c.key == key)).first()
+    return None if row is None else str(row.value)
+
+
+def set_meta(engine: Engine, key: str, value: str) -> None:
+    with engine.begin() as connection:
+        connection.execute(delete(meta).where(meta.c.key == key))
+        connection.execute(meta.insert().values(key=key, value=value))

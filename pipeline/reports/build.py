@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
+import json
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
@@ -23,6 +24,7 @@ from pipeline.reports.letters import Context, inputs_hash, letter_context, lette
 from pipeline.reports.publication import should_publish
 from pipeline.state import (
     FormRecord,
+    get_meta,
     last_publication,
     latest_responses_before,
     leaders_of_round,
@@ -32,6 +34,7 @@ from pipeline.state import (
     record_letters,
     record_publication,
     response_rows,
+    set_meta,
 )
 from pipeline.templating import environment
 from pipeline.workspace import Workspace
@@ -216,9 +219,16 @@ def build_outputs(
     """Everything a nightly run writes for people to read: the paths written (workspace-relative), and
     the round's headline figures."""
     full, shareable = round_data(engine, config, run_id)
-    outputs = write_workbooks(space, full, shareable)
-    outputs += write_letters(space, engine, config, full, shareable, today or dt.date.today())
     returned = {a.leader_id for a in full.answers}
+    key, stored = _fingerprint(space, config, full, shareable), get_meta(engine, f"outputs:{full.round}")
+    paths = report_paths(full.round)
+    index = space.root / "outbox" / "letters" / safe_segment(full.round) / "index.html"
+    unchanged = stored == key and index.exists() and all((space.root / p).exists() for p in paths.values())
+    outputs: list[str] = []
+    if not unchanged:  # a night with nothing new rewrites nothing
+        outputs = write_workbooks(space, full, shareable)
+        outputs += write_letters(space, engine, config, full, shareable, today or dt.date.today())
+        set_meta(engine, f"outputs:{full.round}", key)
     headline = {
         "round": full.round,
         "responses": len(full.answers),
@@ -231,5 +241,23 @@ def build_outputs(
     return outputs, headline
 
 
-def path_of(space: Workspace, relative: str) -> Path:
-    return space.root / relative
+def _fingerprint(space: Workspace, config: Config, full: RoundData, shareable: RoundData) -> str:
+    """Everything the outputs are made from: when it is unchanged, so are they."""
+    templates = environment(space.root)
+    sources = [
+        templates.loader.get_source(templates, name)[0]  # type: ignore[union-attr]
+        for name in ("letter.html.j2", "letter.txt.j2", "letters-index.html.j2")
+    ]
+    practices = space.config / "practices.yaml"
+    payload = {
+        "answers": [(a.leader_id, a.sha256) for a in full.answers],
+        "published": [(a.leader_id, a.sha256) for a in shareable.published],
+        "quarantined": sorted({q["id"] for q in full.quarantined}),
+        "roster": [(leader.id, leader.name, leader.organisation) for leader in config.roster],
+        "settings": config.settings.model_dump(mode="json"),
+        "instrument": config.instrument.fingerprint(),
+        "practices": practices.read_text(encoding="utf-8") if practices.exists() else "",
+        "templates": sources,
+        "earlier": sorted(full.earlier),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode("utf-8")).hexdigest()
