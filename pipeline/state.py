@@ -124,7 +124,6 @@ corrections = Table(
     Column("html_path", String, nullable=False),
     Column("text_path", String, nullable=False),
     Column("created_at", String, nullable=False),
-    Column("sent_at", String, nullable=True),
 )
 
 publications = Table(
@@ -146,7 +145,6 @@ letters = Table(
     Column("html_path", String, nullable=False),
     Column("email_path", String, nullable=False),
     Column("generated_at", String, nullable=False),
-    Column("sent_at", String, nullable=True),
 )
 
 mail = Table(
@@ -654,7 +652,8 @@ def finish_mail(engine: Engine, mail_id: int, status: str, response: str, attemp
         )
 
 
-def unsent_corrections(engine: Engine, round_id: str) -> list[dict[str, Any]]:
+def correction_requests(engine: Engine, round_id: str) -> list[dict[str, Any]]:
+    """Every correction request of the round (the mail log says which were sent)."""
     query = (
         select(
             corrections.c.id, corrections.c.leader_id, corrections.c.html_path, corrections.c.text_path, received.c.file

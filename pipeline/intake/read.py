@@ -125,8 +125,7 @@ def _tree_cells(
             for coordinate, cell in _cells(fromstring(parts[path]), strings, fonts, coordinates):
                 found[coordinate] = cell
         for coordinate in coordinates:
-            cell = found.get(coordinate, EMPTY)
-            cells[(sheet, coordinate)] = EMPTY if cell.value == "" and not cell.formula else cell
+            cells[(sheet, coordinate)] = found.get(coordinate, EMPTY)
     return cells
 
 

@@ -33,7 +33,7 @@ from pipeline.state import (
     finish_mail,
     letters_of_round,
     mail_records,
-    unsent_corrections,
+    correction_requests,
 )
 from pipeline.templating import environment
 from pipeline.workspace import Workspace
@@ -138,7 +138,7 @@ def plan(
             text = html.with_name(html.name.replace(".email.html", ".txt"))
             wanted.append((person, row["inputs_hash"], files_builder(person, html, text)))
     elif kind == "corrections":
-        for row in unsent_corrections(engine, round_id):
+        for row in correction_requests(engine, round_id):
             person = roster.get(row["leader_id"])
             if person is None:
                 skipped.append({"leader_id": row["leader_id"], "why": "not on the roster any more"})
