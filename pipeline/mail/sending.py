@@ -29,11 +29,11 @@ from pipeline.state import (
     MailRecord,
     active_forms,
     begin_mail,
+    correction_requests,
     current_responses,
     finish_mail,
     letters_of_round,
     mail_records,
-    correction_requests,
 )
 from pipeline.templating import environment
 from pipeline.workspace import Workspace
