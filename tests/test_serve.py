@@ -45,11 +45,23 @@ def api(port: int, path: str, body: dict | None = None) -> object:
         return json.loads(response.read())
 
 
+def runs(port: int, state: str) -> list[dict]:
+    found = api(port, "/flow_runs/filter", {"flow_runs": {"state": {"type": {"any_": [state]}}}})
+    return [run for run in found if run["name"].startswith("nightly-")]  # type: ignore[union-attr]
+
+
 def test_serve_runs_each_workspaces_schedule_and_stops_by_pid(tmp_path):
+    """Two partnerships served at once. The first one's first scheduled run fails (its workspace is held
+    by another run); the next scheduled run still happens and completes."""
+    from pipeline.workspace import Workspace, workspace_lock
+
     first = make_workspace(tmp_path / "riverside", "* * * * *")
     second = make_workspace(tmp_path / "hillside", "* * * * *")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    holder = workspace_lock(Workspace.at(first))
+    holder.__enter__()
+    held = True
     process = subprocess.Popen(
         [CLB, "serve", "--workspace", str(first), "--workspace", str(second), "--port", str(port)],
         env=env,
@@ -58,26 +70,32 @@ def test_serve_runs_each_workspaces_schedule_and_stops_by_pid(tmp_path):
         text=True,
     )
     try:
-        deadline = time.monotonic() + 240
-        done: list[dict] = []
+        deadline = time.monotonic() + 330
+        completed: list[dict] = []
+        failed: list[dict] = []
         while time.monotonic() < deadline:
             try:
-                runs = api(port, "/flow_runs/filter", {"flow_runs": {"state": {"type": {"any_": ["COMPLETED"]}}}})
-                done = [run for run in runs if run["name"].startswith("nightly-")]  # type: ignore[union-attr]
+                completed, failed = runs(port, "COMPLETED"), runs(port, "FAILED")
                 names = {d["name"] for d in api(port, "/deployments/filter")}  # type: ignore[union-attr]
             except OSError:
                 time.sleep(2)
                 continue
-            if len({run["parameters"]["workspace"] for run in done}) == 2:
+            if held and any(run["parameters"]["workspace"] == str(first) for run in failed):
+                holder.__exit__(None, None, None)
+                held = False
+            if len({run["parameters"]["workspace"] for run in completed}) == 2:
                 break
             time.sleep(3)
         assert names >= {"nightly-riverside", "reminders-riverside", "nightly-hillside", "reminders-hillside"}
-        assert {run["parameters"]["workspace"] for run in done} == {str(first), str(second)}
-        assert all(re.fullmatch(r"nightly-\d{4}-\d{2}-\d{2}", run["name"]) for run in done)  # named for the day
+        assert [run["parameters"]["workspace"] for run in failed] == [str(first)]
+        assert {run["parameters"]["workspace"] for run in completed} == {str(first), str(second)}
+        assert all(re.fullmatch(r"nightly-\d{4}-\d{2}-\d{2}", run["name"]) for run in completed)  # named for the day
         for root in (first, second):
             assert json.loads((root / "outbox" / "runs" / "latest.json").read_text())["accepted"] == []
             assert "nightly run finished" in (root / "state" / "logs" / "clb.log").read_text()
     finally:
+        if held:
+            holder.__exit__(None, None, None)
         os.kill(process.pid, signal.SIGTERM)
         output = process.communicate(timeout=60)[0]
     assert process.returncode == 0, output
