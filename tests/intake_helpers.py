@@ -38,7 +38,7 @@ def filled(
     return fill((root / record.path).read_bytes(), config.instrument, values | extra)  # type: ignore[arg-type]
 
 
-_clock = [time.time() - 10_000]
+_clock = [time.time() - 30 * 86400]  # a month ago, one second apart: always settled, always in order
 
 
 def drop(root: Path, name: str, data: bytes, age: float | None = None) -> Path:
@@ -47,7 +47,7 @@ def drop(root: Path, name: str, data: bytes, age: float | None = None) -> Path:
     path = root / "inbox" / name
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
-    _clock[0] += 60
+    _clock[0] += 1
     stamp = _clock[0] if age is None else time.time() - age
     os.utime(path, (stamp, stamp))
     return path
