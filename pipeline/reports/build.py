@@ -13,6 +13,7 @@ import json
 from collections import Counter
 from typing import Any
 
+from jinja2 import Environment
 from sqlalchemy import Engine
 
 from pipeline.config import Config
@@ -20,7 +21,16 @@ from pipeline.files import atomic_write
 from pipeline.forms.names import safe_segment
 from pipeline.reports.aggregate import Answer
 from pipeline.reports.comparison import RoundData, facilitator_workbook, org_tables, shareable_workbook
-from pipeline.reports.letters import Context, inputs_hash, letter_context, letter_stem, load_practices, render_letter
+from pipeline.reports.letters import (
+    LETTER_TEMPLATES,
+    Context,
+    inputs_hash,
+    letter_context,
+    letter_stem,
+    load_practices,
+    render_letter,
+    template_text,
+)
 from pipeline.reports.publication import should_publish
 from pipeline.state import (
     FormRecord,
@@ -138,10 +148,16 @@ def partnership_context(shareable: RoundData) -> dict[tuple[int, str], Context]:
 
 
 def write_letters(
-    space: Workspace, engine: Engine, config: Config, full: RoundData, shareable: RoundData, today: dt.date
+    space: Workspace,
+    engine: Engine,
+    config: Config,
+    full: RoundData,
+    shareable: RoundData,
+    today: dt.date,
+    templates: Environment,
 ) -> list[str]:
     """Letters for leaders whose letter would change, then the facilitator's index of all of them."""
-    templates = environment(space.root)
+    source = template_text(templates)
     practices = load_practices(space.config / "practices.yaml", config.instrument)
     shown = partnership_context(shareable)
     stored = letter_hashes(engine, full.round)
@@ -165,7 +181,7 @@ def write_letters(
         stem = letter_stem(answer.organisation, answer.name, answer.leader_id, repeated)
         html_path, email_path = f"{folder}/{stem}.html", f"{folder}/{stem}.email.html"
         links[answer.leader_id] = f"{stem}.html"
-        digest = inputs_hash({**context, "date": None}, templates)
+        digest = inputs_hash({**context, "date": None}, source)
         if (
             stored.get(answer.leader_id) == digest
             and (space.root / html_path).exists()
@@ -186,7 +202,7 @@ def write_letters(
     return outputs
 
 
-def _index(space: Workspace, full: RoundData, links: dict[str, str], templates: Any, folder: str) -> str:
+def _index(space: Workspace, full: RoundData, links: dict[str, str], templates: Environment, folder: str) -> str:
     accepted = {a.leader_id for a in full.answers}
     quarantined = {q["leader_id"] for q in full.quarantined if q["leader_id"]}
     leaders = []
@@ -220,14 +236,16 @@ def build_outputs(
     the round's headline figures."""
     full, shareable = round_data(engine, config, run_id)
     returned = {a.leader_id for a in full.answers}
-    key, stored = _fingerprint(space, config, full, shareable), get_meta(engine, f"outputs:{full.round}")
+    templates = environment(space.root)
+    key = _fingerprint(space, config, full, shareable, templates)
+    stored = get_meta(engine, f"outputs:{full.round}")
     paths = report_paths(full.round)
     index = space.root / "outbox" / "letters" / safe_segment(full.round) / "index.html"
     unchanged = stored == key and index.exists() and all((space.root / p).exists() for p in paths.values())
     outputs: list[str] = []
     if not unchanged:  # a night with nothing new rewrites nothing
         outputs = write_workbooks(space, full, shareable)
-        outputs += write_letters(space, engine, config, full, shareable, today or dt.date.today())
+        outputs += write_letters(space, engine, config, full, shareable, today or dt.date.today(), templates)
         set_meta(engine, f"outputs:{full.round}", key)
     headline = {
         "round": full.round,
@@ -241,13 +259,11 @@ def build_outputs(
     return outputs, headline
 
 
-def _fingerprint(space: Workspace, config: Config, full: RoundData, shareable: RoundData) -> str:
+def _fingerprint(
+    space: Workspace, config: Config, full: RoundData, shareable: RoundData, templates: Environment
+) -> str:
     """Everything the outputs are made from: when it is unchanged, so are they."""
-    templates = environment(space.root)
-    sources = [
-        templates.loader.get_source(templates, name)[0]  # type: ignore[union-attr]
-        for name in ("letter.html.j2", "letter.txt.j2", "letters-index.html.j2")
-    ]
+    sources = template_text(templates, (*LETTER_TEMPLATES, "letters-index.html.j2"))
     practices = space.config / "practices.yaml"
     payload = {
         "answers": [(a.leader_id, a.sha256) for a in full.answers],

@@ -141,12 +141,16 @@ def letter_context(
     }
 
 
-def inputs_hash(context: dict[str, Any], templates: Environment) -> str:
-    """What a letter is made from: its data and the template's text."""
-    source = "".join(
-        templates.loader.get_source(templates, name)[0]  # type: ignore[union-attr]
-        for name in ("letter.html.j2", "letter.txt.j2")
-    )
+LETTER_TEMPLATES = ("letter.html.j2", "letter.txt.j2")
+
+
+def template_text(templates: Environment, names: tuple[str, ...] = LETTER_TEMPLATES) -> str:
+    """The text of the templates (read once per run: it is part of what every letter is made from)."""
+    return "".join(templates.loader.get_source(templates, name)[0] for name in names)  # type: ignore[union-attr]
+
+
+def inputs_hash(context: dict[str, Any], source: str) -> str:
+    """What a letter is made from: its data and the templates' text (``template_text``)."""
     payload = json.dumps(context, sort_keys=True, ensure_ascii=False, default=str) + source
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
