@@ -54,6 +54,18 @@ def _open(workspace: Path) -> Workspace:
     return space
 
 
+def _run(flow: Any, **parameters: Any) -> Any:
+    """Run a flow; a workspace in use (exit 3) and a failed run (exit 1) become one clear message."""
+    from pipeline.flows import RunFailed
+
+    try:
+        return flow(**parameters)
+    except WorkspaceBusy as exc:
+        raise _fail(str(exc), code=3) from None
+    except RunFailed as exc:
+        raise _fail(str(exc), code=1) from None
+
+
 @app.command()
 def forms(
     workspace: WorkspaceOption = Path("."),
@@ -77,10 +89,7 @@ def forms(
     configure_prefect(space)
     from pipeline.flows import issue_forms
 
-    try:
-        summary = issue_forms(workspace=str(space.root), reissue=reissue or [])
-    except WorkspaceBusy as exc:
-        raise _fail(str(exc), code=3) from None
+    summary = _run(issue_forms, workspace=str(space.root), reissue=reissue or [])
 
     table = Table(title=f"Forms for round {summary.round}", show_header=True)
     table.add_column("What")
@@ -118,15 +127,9 @@ def nightly(workspace: WorkspaceOption = Path(".")) -> None:
     """
     space = _open(workspace)
     configure_prefect(space)
-    from pipeline.flows import RunFailed
     from pipeline.flows import nightly as nightly_flow
 
-    try:
-        report = nightly_flow(workspace=str(space.root))
-    except WorkspaceBusy as exc:
-        raise _fail(str(exc), code=3) from None
-    except RunFailed as exc:
-        raise _fail(str(exc), code=1) from None
+    report = _run(nightly_flow, workspace=str(space.root))
     print_report(report)
     figures = report["round"]
     out.print(
@@ -212,10 +215,7 @@ def send(
     configure_prefect(space)
     from pipeline.flows import SEND_FLOWS
 
-    try:
-        report = SEND_FLOWS[kind](workspace=str(space.root), dry_run=dry_run, resend=resend)
-    except WorkspaceBusy as exc:
-        raise _fail(str(exc), code=3) from None
+    report = _run(SEND_FLOWS[kind], workspace=str(space.root), dry_run=dry_run, resend=resend)
     table = Table(title=f"clb send {kind}: {report['mode']}")
     for column in ("Leader", "To", "Result", "Server"):
         table.add_column(column, overflow="fold")
@@ -360,7 +360,7 @@ def demo(
 def send_demo_mail(workspace: Path, kind: str) -> None:
     from pipeline.flows import SEND_FLOWS
 
-    report = SEND_FLOWS[kind](workspace=str(workspace.resolve()))
+    report = _run(SEND_FLOWS[kind], workspace=str(workspace.resolve()))
     done = sum(1 for item in report["results"] if item["status"] in ("sent", "written"))
     out.print(f"clb send {kind}: {done} messages ({report['mode']})", highlight=False)
 
