@@ -113,9 +113,7 @@ def issue_forms(workspace: str = ".", reissue: list[str] | None = None) -> Issue
 @task(name="prepare-intake", cache_policy=NO_CACHE)
 def prepare_intake_task(workspace: Workspace, config: Config) -> tuple[inbox.Batch, list[inbox.InboxFile]]:
     """Clear what a dead run left, open this run, list the inbox (ready and still-being-written files)."""
-    batch = inbox.prepare_run(workspace, open_state(workspace.database), inbox.new_run_id())
-    ready, batch.waiting = inbox.scan_inbox(workspace.inbox, config.settings.intake.settle_seconds)
-    return batch, ready
+    return inbox.open_batch(workspace, open_state(workspace.database), config, inbox.new_run_id())
 
 
 @task(name="examine-returns", cache_policy=NO_CACHE)

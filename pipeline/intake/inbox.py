@@ -109,6 +109,13 @@ def prepare_run(space: Workspace, engine: Engine, run_id: str) -> Batch:
     return Batch(run_id=run_id, started_at=now())
 
 
+def open_batch(space: Workspace, engine: Engine, config: Config, run_id: str) -> tuple[Batch, list[InboxFile]]:
+    """Prepare the run and list the inbox: the files ready now (the still-saving ones go in ``waiting``)."""
+    batch = prepare_run(space, engine, run_id)
+    ready, batch.waiting = scan_inbox(space.inbox, config.settings.intake.settle_seconds)
+    return batch, ready
+
+
 def run_folders(space: Workspace, run_id: str) -> list[Path]:
     return [space.outbox / "quarantine" / run_id, space.outbox / "corrections" / run_id, space.outbox / "runs" / run_id]
 
@@ -446,8 +453,7 @@ def new_run_id(clock: Callable[[], float] = time.time) -> str:
 
 def run_intake(space: Workspace, engine: Engine, config: Config, run_id: str | None = None) -> dict[str, Any]:
     """One nightly intake, stage by stage (the ``nightly`` flow runs the same stages as tasks)."""
-    batch = prepare_run(space, engine, run_id or new_run_id())
-    ready, batch.waiting = scan_inbox(space.inbox, config.settings.intake.settle_seconds)
+    batch, ready = open_batch(space, engine, config, run_id or new_run_id())
     examine_batch(space, engine, config, batch, ready, FormSpec.of(config.instrument))
     store_batch(space, config, batch)
     commit_batch(engine, batch)
