@@ -189,3 +189,21 @@ def test_password_is_applied_when_configured(example_config, tmp_path):
     facts = load(path)
     assert facts.formulas["Self-assessment"].protection.password
     assert facts.formulas.security.lockStructure
+
+
+def test_same_inputs_give_the_same_bytes_across_a_clock_tick(example_config):
+    """openpyxl dates every zip entry with the time of saving (two-second resolution); ours may not."""
+    import time
+
+    from openpyxl import Workbook
+
+    from pipeline.xlsx import workbook_bytes
+
+    def small() -> bytes:
+        book = Workbook()
+        book.active["A1"] = "x"
+        return workbook_bytes(book, dt.datetime(2026, 11, 28, 3, 0, 0))
+
+    before = (small(), build_form(example_config.instrument, FIELDS))
+    time.sleep(2.1)
+    assert (small(), build_form(example_config.instrument, FIELDS)) == before

@@ -10,9 +10,7 @@ live formula, so every text cell goes through ``_text``.
 from __future__ import annotations
 
 import datetime as dt
-import io
 import math
-import zipfile
 from dataclasses import dataclass
 
 from openpyxl import Workbook
@@ -25,10 +23,10 @@ from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.workbook.protection import WorkbookProtection
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
-from openpyxl.writer.excel import ExcelWriter
 
 from pipeline.forms import layout as L
 from pipeline.instrument import Instrument
+from pipeline.xlsx import workbook_bytes
 
 TICK_OPTIONS = "✓,x"
 TOOL_DATE = dt.datetime(2013, 1, 1)
@@ -89,16 +87,11 @@ def build_form(instrument: Instrument, fields: FormFields) -> bytes:
     if fields.password:
         workbook.security.workbookPassword = fields.password
     workbook.calculation.fullCalcOnLoad = True
-    workbook.properties.creator = "clb"
     workbook.properties.title = f"Tool {instrument.code} self-assessment"
-    # Fixed timestamps (the tool's year): the same inputs give the same bytes, and the fast path can
-    # match the reference exactly.
-    workbook.properties.created = workbook.properties.modified = TOOL_DATE
     workbook.active = 0
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        ExcelWriter(workbook, archive).write_data()
-    return buffer.getvalue()
+    # Stamped with the tool's year: the same inputs give the same bytes, and the fast path can match
+    # the reference exactly.
+    return workbook_bytes(workbook, TOOL_DATE)
 
 
 def _data_values(instrument: Instrument, fields: FormFields) -> dict[str, str]:

@@ -9,8 +9,6 @@ are always written too), frozen headers, print setup. Every text from a return i
 from __future__ import annotations
 
 import datetime as dt
-import io
-import zipfile
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,13 +18,13 @@ from openpyxl import Workbook
 from openpyxl.chart import BarChart, Reference
 from openpyxl.formatting.rule import ColorScaleRule
 from openpyxl.worksheet.worksheet import Worksheet
-from openpyxl.writer.excel import ExcelWriter
 
 from pipeline.config import Leader
 from pipeline.instrument import Instrument
 from pipeline.reports.aggregate import Answer, long_table, percentages, summary
 from pipeline.reports.sheets import WRAP, landscape, table, title
 from pipeline.reports.suppress import OTHER, hide, pool_small_groups
+from pipeline.xlsx import workbook_bytes
 
 HIDDEN = "[c]"
 PARTNERSHIP = "All organisations"
@@ -64,12 +62,7 @@ class RoundData:
 def _save(workbook: Workbook, stamp: dt.datetime) -> bytes:
     """The workbook's bytes, stamped with ``stamp`` rather than the time of saving: an edition built
     from the same snapshot is the same file."""
-    workbook.properties.creator = "clb"
-    workbook.properties.created = workbook.properties.modified = stamp
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        ExcelWriter(workbook, archive).write_data()
-    return buffer.getvalue()
+    return workbook_bytes(workbook, stamp)
 
 
 def _stamp(text: str) -> dt.datetime:
