@@ -10,7 +10,7 @@ RUN := $(UV) run --frozen
 
 .PHONY: setup demo test pytest lint format bench fixtures clean
 
-setup: .venv/.synced
+setup: .venv/.synced node_modules/.installed
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools
@@ -19,6 +19,11 @@ setup: .venv/.synced
 .venv/.synced: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --frozen --quiet
 	@touch $@
+
+# axe-core for the letters' accessibility tests, exactly as locked (skipped where there is no npm)
+node_modules/.installed: package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "npm not found: the accessibility tests will be skipped"; fi
 
 demo: setup  ## run the pipeline end to end on the example partnership, in ./demo
 	$(RUN) clb demo --workspace demo
