@@ -63,14 +63,13 @@ def intake_phase(root: str, queue: multiprocessing.Queue) -> None:
     engine = open_state(space.database)
     files = len(list(space.inbox.glob("*.xlsx")))
     start = time.perf_counter()
-    batch, ready = inbox.open_batch(space, engine, config, inbox.new_run_id())
-    inbox.examine_batch(space, engine, config, batch, ready, FormSpec.of(config.instrument))
-    inbox.store_batch(space, config, batch)
-    inbox.commit_batch(engine, batch)
-    inbox.clear_inbox(space, batch)
+    night = inbox.open_night(space, engine, config, inbox.new_run_id())
+    spec = FormSpec.of(config.instrument)
+    for index, chunk in enumerate(night.chunks()):
+        night.reports.append(inbox.take_in(space, engine, config, night, index, chunk, spec))
     intake = time.perf_counter() - start
-    outputs, headline = build_outputs(space, engine, config, batch.run_id)
-    report = inbox.finish_report(space, batch, outputs, headline)
+    outputs, headline = build_outputs(space, engine, config, night.run_id)
+    report = inbox.finish_report(space, night, outputs, headline)
     total = time.perf_counter() - start
     queue.put(((intake, total - intake, len(outputs)), files, len(report["accepted"]), peak_kib()))
 
@@ -102,6 +101,8 @@ def add_history(root: Path, rows: int) -> None:
     """Pad the state with archived receipts, as after many rounds."""
     from pipeline.state import open_state, received
 
+    if rows <= 0:
+        return
     engine = open_state(root / "state" / "clb.sqlite")
     with engine.begin() as connection:
         connection.execute(

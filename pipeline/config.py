@@ -22,6 +22,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from pipeline.instrument import Instrument, load_instrument
+from pipeline.text import is_visible
 
 INSTRUMENT_FILE = "instrument.yaml"
 SETTINGS_FILE = "partnership.yaml"
@@ -68,8 +69,11 @@ class ConfigError(Exception):
 
 def text_problem(value: str) -> str | None:
     """Why a piece of roster or settings text cannot go on a form, or None when it can."""
-    if any(unicodedata.category(ch) in {"Cc", "Cs"} for ch in value):
-        return "contains a control character (a line break or tab, perhaps); type it on one line"
+    if not is_visible(value):
+        return (
+            "contains a control or invisible character (a line break, tab or text-direction mark, perhaps); "
+            "type it on one line"
+        )
     if len(value) > MAX_TEXT:
         return f"is {len(value)} characters long; at most {MAX_TEXT} fit on the form, please shorten it"
     return None

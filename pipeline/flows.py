@@ -111,35 +111,26 @@ def issue_forms(workspace: str = ".", reissue: list[str] | None = None) -> Issue
 
 
 @task(name="prepare-intake", cache_policy=NO_CACHE)
-def prepare_intake_task(workspace: Workspace, config: Config) -> tuple[inbox.Batch, list[inbox.InboxFile]]:
-    """Clear what a dead run left, open this run, list the inbox (ready and still-being-written files)."""
-    return inbox.open_batch(workspace, open_state(workspace.database), config, inbox.new_run_id())
+def prepare_intake_task(workspace: Workspace, config: Config) -> inbox.Night:
+    """Clear what a dead run left, open the night's run, list the inbox (ready and waiting files)."""
+    return inbox.open_night(workspace, open_state(workspace.database), config, inbox.new_run_id())
 
 
-@task(name="examine-returns", cache_policy=NO_CACHE)
-def examine_returns_task(
-    workspace: Workspace, config: Config, batch: inbox.Batch, ready: list[inbox.InboxFile]
-) -> inbox.Batch:
-    """Guard, read and validate every ready file, and decide each one (nothing is written)."""
+@task(name="take-in-returns", cache_policy=NO_CACHE)
+def take_in_task(
+    workspace: Workspace, config: Config, night: inbox.Night, index: int, chunk: list[inbox.InboxFile]
+) -> dict[str, Any]:
+    """One chunk of the inbox (up to 500 files) as one batch: guard, read, validate and decide every file,
+    archive the originals, write quarantine copies and correction requests, commit, clear the inbox."""
     spec = FormSpec.of(config.instrument)
-    return inbox.examine_batch(workspace, open_state(workspace.database), config, batch, ready, spec)
-
-
-@task(name="store-decisions", cache_policy=NO_CACHE)
-def store_decisions_task(workspace: Workspace, config: Config, batch: inbox.Batch) -> inbox.Batch:
-    """Archive originals, write quarantine copies, reasons, correction requests, commit, clear the inbox."""
-    engine = open_state(workspace.database)
-    inbox.store_batch(workspace, config, batch)
-    inbox.commit_batch(engine, batch)
-    inbox.clear_inbox(workspace, batch)
-    return batch
+    return inbox.take_in(workspace, open_state(workspace.database), config, night, index, chunk, spec)
 
 
 @task(name="build-outputs", cache_policy=NO_CACHE)
-def build_outputs_task(workspace: Workspace, config: Config, batch: inbox.Batch) -> dict[str, Any]:
-    """Both comparison editions, the letters that changed and their index; the report lists them."""
-    outputs, headline = build_outputs(workspace, open_state(workspace.database), config, batch.run_id)
-    return inbox.finish_report(workspace, batch, outputs, headline)
+def build_outputs_task(workspace: Workspace, config: Config, night: inbox.Night) -> dict[str, Any]:
+    """Both comparison editions, the letters that changed and their index; the night's report lists them."""
+    outputs, headline = build_outputs(workspace, open_state(workspace.database), config, night.run_id)
+    return inbox.finish_report(workspace, night, outputs, headline)
 
 
 @task(name="publish-run-report", cache_policy=NO_CACHE)
@@ -190,10 +181,10 @@ def nightly(workspace: str = ".") -> dict[str, Any]:
     space = Workspace.at(Path(workspace))
     with _reported(space, "nightly run"), workspace_lock(space, wait_seconds=30):
         config = load_config_task(space)
-        batch, ready = prepare_intake_task(space, config)
-        batch = examine_returns_task(space, config, batch, ready)
-        batch = store_decisions_task(space, config, batch)
-        report = build_outputs_task(space, config, batch)
+        night = prepare_intake_task(space, config)
+        for index, chunk in enumerate(night.chunks()):
+            night.reports.append(take_in_task(space, config, night, index, chunk))
+        report = build_outputs_task(space, config, night)
         publish_report_task(space, report)
         logging.getLogger("clb").info(
             "run %s: %d accepted, %d quarantined, %d duplicates, %d waiting",

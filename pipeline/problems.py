@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from pipeline.text import shown_safely, visible
+
 
 class Scope(StrEnum):
     FILE = "file"  # the whole file: it cannot be read or attributed
@@ -170,6 +172,9 @@ def problem(
 ) -> Problem:
     """Make a problem from the catalogue; the details fill the message templates."""
     kind = CATALOGUE[code]
+    if found is not None:
+        found = visible(found)  # a cell's text, quoted in reasons, workbooks and the console
+    details = {key: shown_safely(value) if isinstance(value, str) else value for key, value in details.items()}
     values = _Blank(
         details,
         cell=cell or "",

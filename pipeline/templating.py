@@ -4,8 +4,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
+
+from pipeline.text import shown_safely
 
 PROJECT_TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 
@@ -25,4 +28,11 @@ def environment(workspace_root: Path | None = None) -> Environment:
         undefined=StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=False,
+        finalize=_safe,
     )
+
+
+def _safe(value: Any) -> Any:
+    """Every value printed by a template: text holds no control or non-character (it could forge a line
+    in a reasons file or break an XML reader); outside text was made visible already, so this is a net."""
+    return shown_safely(value, lines=True) if isinstance(value, str) else value

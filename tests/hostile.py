@@ -130,3 +130,108 @@ def excel_checkbox_workbook() -> bytes:
     book.define_name("p1_panicked", "='Self-assessment'!$E$7")
     book.close()
     return buffer.getvalue()
+
+
+# ---------------------------------------------------------------- issue 10: walking round the guard
+
+
+def self_assessment_part(parts: dict[str, bytes]) -> str:
+    """The part holding the Self-assessment sheet (the one intake reads)."""
+    return next(name for name, body in parts.items() if name.startswith("xl/worksheets/") and b"p1" in body) or ""
+
+
+def utf16_without_bom(form: bytes) -> bytes:
+    """The form's workbook part in UTF-16 with no byte-order mark, an entity declared and used: every
+    byte is below 0x80 and the DOCTYPE is invisible to a byte search because of the NULs."""
+    parts = parts_of(form)
+    body = parts["xl/workbook.xml"].decode("utf-8")
+    body = body.replace('encoding="UTF-8"', 'encoding="UTF-16"').replace(
+        "?>", '?><!DOCTYPE w [<!ENTITY n "Self-assessment">]>', 1
+    )
+    parts["xl/workbook.xml"] = body.encode("utf-16-le")
+    return repack(parts)
+
+
+def declared_encoding(form: bytes) -> bytes:
+    """A part declaring another encoding with spaces around '=' and single quotes."""
+    parts = parts_of(form)
+    parts["docProps/app.xml"] = b"<?xml version='1.0' encoding = 'ISO-8859-1' ?><a>\xe9</a>"
+    return repack(parts)
+
+
+def _far_sheet(form: bytes, cell: bytes) -> dict[str, bytes]:
+    parts = parts_of(form)
+    parts["xl/worksheets/sheet4.xml"] = (
+        b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+        b'<row r="1"><c r="A1"><v>1</v></c></row>' + cell + b"</sheetData></worksheet>"
+    )
+    return parts
+
+
+def far_cell_single_quotes(form: bytes) -> bytes:
+    return repack(_far_sheet(form, b"<row r='1048576'><c r='XFD1048576'><v>1</v></c></row>"))
+
+
+def far_cell_spaced(form: bytes) -> bytes:
+    return repack(_far_sheet(form, b'<row r = "5"><c r = "XFD1048576"><v>1</v></c></row>'))
+
+
+def far_cell_prefixed(form: bytes) -> bytes:
+    parts = parts_of(form)
+    parts["xl/worksheets/sheet4.xml"] = (
+        b'<x:worksheet xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><x:sheetData>'
+        b'<x:row r="5"><x:c r="XFD1048576"><x:v>1</x:v></x:c></x:row></x:sheetData></x:worksheet>'
+    )
+    return repack(parts)
+
+
+def far_cell_unnumbered(form: bytes) -> bytes:
+    """A row of 16,384 cells without references: readers place the last one at XFD."""
+    return repack(_far_sheet(form, b'<row r="2">' + b"<c><v>1</v></c>" * 16_384 + b"</row>"))
+
+
+def far_dimension(form: bytes) -> bytes:
+    parts = parts_of(form)
+    name = "xl/worksheets/sheet4.xml"
+    parts[name] = parts[name].replace(b"<sheetData", b'<dimension ref="A1:XFD1048576"/><sheetData', 1)
+    return repack(parts)
+
+
+def _moved_sheet(form: bytes, new_name: str, cell: bytes) -> bytes:
+    """Sheet 4 stored under another name, the workbook's relationship pointing there."""
+    parts = parts_of(form)
+    old = "xl/worksheets/sheet4.xml"
+    parts.pop(old)
+    parts[new_name] = (
+        b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+        + cell
+        + b"</sheetData></worksheet>"
+    )
+    rels = "xl/_rels/workbook.xml.rels"
+    target = new_name.removeprefix("xl/").encode()
+    parts[rels] = parts[rels].replace(b"worksheets/sheet4.xml", target)
+    types = "[Content_Types].xml"
+    parts[types] = parts[types].replace(b"/xl/worksheets/sheet4.xml", b"/" + new_name.encode())
+    return repack(parts)
+
+
+def far_cell_upper_case_name(form: bytes) -> bytes:
+    return _moved_sheet(form, "xl/worksheets/SHEET4.XML", b'<row r="9"><c r="XFD1048576"><v>1</v></c></row>')
+
+
+def far_cell_elsewhere(form: bytes) -> bytes:
+    return _moved_sheet(form, "xl/data/numbers.xml", b'<row r="9"><c r="XFD1048576"><v>1</v></c></row>')
+
+
+def control_part_name(form: bytes) -> bytes:
+    """A macro part whose name holds ESC and BEL, stored as a cp437 name (no UTF-8 flag)."""
+    parts = parts_of(form)
+    parts["xl/\x1b]0;owned\x07\x1b[31mvbaProject.bin"] = b"\xd0\xcf\x11\xe0" + b"\x00" * 100
+    return repack(parts)
+
+
+def noncharacter_part_name(form: bytes) -> bytes:
+    """An embedded object whose UTF-8 name holds U+FFFE (it once broke the facilitator workbook)."""
+    parts = parts_of(form)
+    parts["xl/embeddings/\ufffe\ufffftrick.bin"] = b"x"
+    return repack(parts)

@@ -11,6 +11,7 @@ from pipeline.intake.guard import Limits
 from pipeline.intake.validate import examine
 from pipeline.problems import Problem, problem
 from pipeline.state import FormRecord, form_by_token, open_state_readonly
+from pipeline.text import visible
 from pipeline.workspace import Workspace
 
 
@@ -32,20 +33,26 @@ def check_files(space: Workspace, config: Config, files: list[Path]) -> list[Che
     limits = Limits(max_file=int(config.settings.intake.max_file_mb * 1024 * 1024))
     results = []
     for path in files:
+        shown = visible(str(path))  # a name from outside: never raw to the terminal
         if not path.is_file():
-            results.append(
-                CheckResult(str(path), False, None, [problem("not-a-workbook", detail="there is no such file")])
-            )
+            results.append(CheckResult(shown, False, None, [problem("not-a-workbook", detail="there is no such file")]))
             continue
-        if path.stat().st_size > limits.max_file:
-            found = problem("too-large", detail=f"{path.stat().st_size / 1024 / 1024:.1f} MB")
-            results.append(CheckResult(str(path), False, None, [found]))
+        try:
+            size = path.stat().st_size
+            data = path.read_bytes() if size <= limits.max_file else b""
+        except OSError as exc:
+            why = problem("cannot-open", detail=exc.strerror or type(exc).__name__)
+            results.append(CheckResult(shown, False, None, [why]))
             continue
-        examination = examine(path.read_bytes(), lookup, spec, config.settings.round, limits)
+        if size > limits.max_file:
+            found = problem("too-large", detail=f"{size / 1024 / 1024:.1f} MB")
+            results.append(CheckResult(shown, False, None, [found]))
+            continue
+        examination = examine(data, lookup, spec, config.settings.round, limits)
         form = examination.form
         results.append(
             CheckResult(
-                file=str(path),
+                file=shown,
                 acceptable=not examination.blocking(config.settings.intake.accept_partial),
                 leader=f"{form.name} ({form.email})" if form else None,
                 problems=examination.problems,

@@ -1,21 +1,28 @@
 """The nightly intake batch: every file in ``inbox/`` gets exactly one recorded decision, and none is lost.
 
-The order of work is what makes a killed run safe to run again:
+The inbox is taken in chunks (at most CHUNK_FILES files or CHUNK_BYTES bytes each), so memory stays
+bounded whatever lands there; each chunk is a run of its own, and the order of work within it is what
+makes a killed run safe to run again:
   1. a run row is committed as "running"; a run found still "running" later died, and its unreported
      outputs are removed before anything else happens;
-  2. each ready file is read, hashed and examined (nothing is written yet);
+  2. each ready file is read once, hashed and examined (nothing is written yet);
   3. the originals are copied into the archive under their sha256 (fsynced), and the quarantine copies,
      reasons, correction requests and the run's summary are written;
   4. all decisions are committed in one transaction;
   5. only then are the files removed from the inbox, and ``latest.json`` updated.
 A file found in the inbox that a committed run already recorded (same name, bytes and time) is one whose
 removal was cut short: it is removed without a second record.
+
+One file never costs the night: anything that goes wrong reading, hashing, guarding, parsing or archiving
+a file makes that file "waiting" (it stays in the inbox, with the reason) or quarantines it. Names are
+made visible once, here (``pipeline.text``), before they are stored, shown or written anywhere.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import signal
@@ -50,12 +57,16 @@ from pipeline.state import (
     record_intake,
 )
 from pipeline.templating import environment
+from pipeline.text import one_line, visible
 from pipeline.workspace import Workspace
 
 RUN_KIND = "nightly"
-KEEP_BYTES = 256 * 1024 * 1024
+KEEP_BYTES = 64 * 1024 * 1024  # file bytes held between reading and archiving, per chunk; past it, read again
+CHUNK_FILES = 500
+CHUNK_BYTES = 32 * 1024 * 1024
 TEMPORARY_PREFIXES = ("~$", ".~lock", "~lock")
 TEMPORARY_SUFFIXES = (".part", ".tmp", ".crdownload", ".partial", ".download", "~")
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".csv")
 
 
 def checkpoint(name: str) -> None:
@@ -67,7 +78,7 @@ def checkpoint(name: str) -> None:
 @dataclass(frozen=True)
 class InboxFile:
     path: Path
-    name: str  # inbox-relative, forward slashes: how the facilitator knows it
+    name: str  # inbox-relative, forward slashes, made visible: how the facilitator knows it
     size: int
     mtime_ns: int
 
@@ -85,7 +96,7 @@ class Decision:
 
 @dataclass
 class Batch:
-    """What one run found and decided; the flow hands it from stage to stage."""
+    """What one run (one chunk of the inbox) found and decided; the flow hands it from stage to stage."""
 
     run_id: str
     started_at: str
@@ -95,11 +106,44 @@ class Batch:
     report: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass
+class Night:
+    """One nightly run: the inbox as it was listed, taken in chunk by chunk; each chunk is a run of its
+    own (the first carries the night's id, the next ``<id>-2``, ...), and their reports make the night's."""
+
+    run_id: str
+    started_at: str
+    ready: list[InboxFile]
+    waiting: list[dict[str, str]]
+    reports: list[dict[str, Any]] = field(default_factory=list)  # each chunk's, as it is committed
+
+    def chunks(self) -> list[list[InboxFile]]:
+        """The ready files in chunks; one empty chunk when there are none (the run is still recorded)."""
+        return chunked(self.ready) or [[]]
+
+
+def chunked(files: list[InboxFile], most: int = CHUNK_FILES, most_bytes: int = CHUNK_BYTES) -> list[list[InboxFile]]:
+    """Consecutive files (oldest first), at most ``most`` of them and ``most_bytes`` of bytes in each
+    chunk (a file over the byte budget goes alone: it is refused as too large without being read)."""
+    chunks: list[list[InboxFile]] = []
+    current: list[InboxFile] = []
+    size = 0
+    for item in files:
+        if current and (len(current) >= most or size + item.size > most_bytes):
+            chunks.append(current)
+            current, size = [], 0
+        current.append(item)
+        size += item.size
+    if current:
+        chunks.append(current)
+    return chunks
+
+
 # ---------------------------------------------------------------- 1. prepare
 
 
 def prepare_run(space: Workspace, engine: Engine, run_id: str) -> Batch:
-    """Clear what dead runs left behind, open this run, and list the inbox."""
+    """Clear what dead runs left behind, open this run."""
     for dead in interrupted_runs(engine, RUN_KIND):
         for folder in run_folders(space, dead):
             shutil.rmtree(folder, ignore_errors=True)
@@ -109,11 +153,12 @@ def prepare_run(space: Workspace, engine: Engine, run_id: str) -> Batch:
     return Batch(run_id=run_id, started_at=now())
 
 
-def open_batch(space: Workspace, engine: Engine, config: Config, run_id: str) -> tuple[Batch, list[InboxFile]]:
-    """Prepare the run and list the inbox: the files ready now (the still-saving ones go in ``waiting``)."""
+def open_night(space: Workspace, engine: Engine, config: Config, run_id: str) -> Night:
+    """Prepare the night's first run and list the inbox: the files ready now, and those waiting (still
+    being saved, unreadable, not files at all) with the reason."""
     batch = prepare_run(space, engine, run_id)
-    ready, batch.waiting = scan_inbox(space.inbox, config.settings.intake.settle_seconds)
-    return batch, ready
+    ready, waiting = scan_inbox(space.inbox, config.settings.intake.settle_seconds)
+    return Night(run_id=run_id, started_at=batch.started_at, ready=ready, waiting=waiting)
 
 
 def run_folders(space: Workspace, run_id: str) -> list[Path]:
@@ -125,32 +170,68 @@ def temporary_name(name: str) -> bool:
     return base.startswith(TEMPORARY_PREFIXES) or base.endswith(TEMPORARY_SUFFIXES)
 
 
+def _why(exc: OSError) -> str:
+    return exc.strerror or type(exc).__name__
+
+
 def scan_inbox(
     inbox: Path, settle_seconds: float, clock: Callable[[], float] = time.time
 ) -> tuple[list[InboxFile], list[dict[str, str]]]:
-    """Every file under the inbox, any name, subfolders too: those ready, and those still being written."""
+    """Every file under the inbox, any name, any depth (walked without recursion): those ready, and the
+    rest with the reason each is left where it is. Nothing found is passed over in silence."""
     ready: list[InboxFile] = []
     waiting: list[dict[str, str]] = []
     if not inbox.is_dir():
         return ready, waiting
     moment = clock()
-    for path in sorted(inbox.rglob("*")):
-        name = path.relative_to(inbox).as_posix()
-        if path.is_symlink():
-            waiting.append({"file": name, "why": "it is a link, not a file: save the attachment itself into the inbox"})
+    folders: list[tuple[Path, str]] = [(inbox, "")]
+    while folders:
+        folder, prefix = folders.pop()
+        try:
+            with os.scandir(folder) as listing:
+                entries = sorted(listing, key=lambda entry: entry.name)
+        except OSError as exc:
+            waiting.append({"file": visible(prefix or "."), "why": f"the folder cannot be read ({_why(exc)})"})
             continue
-        if not path.is_file() or name == ".gitkeep":
-            continue
-        if temporary_name(name):
-            waiting.append({"file": name, "why": "its name shows it is still being saved (a temporary file)"})
-            continue
-        stat = path.stat()
-        if moment - stat.st_mtime < settle_seconds:
-            waiting.append({"file": name, "why": f"it changed less than {settle_seconds:g} seconds ago"})
-            continue
-        ready.append(InboxFile(path, name, stat.st_size, stat.st_mtime_ns))
+        for entry in entries:
+            raw = f"{prefix}/{entry.name}" if prefix else entry.name
+            name = visible(raw)
+            try:
+                if entry.is_symlink():
+                    why = "it is a link, not a file: save the attachment itself into the inbox"
+                    waiting.append({"file": name, "why": why})
+                elif entry.is_dir(follow_symlinks=False):
+                    folders.append((Path(entry.path), raw))
+                    if entry.name.casefold().endswith(WORKBOOK_SUFFIXES):
+                        why = "it is a folder named like a workbook: save the attachment itself into the inbox"
+                        waiting.append({"file": name + "/", "why": why})
+                elif not entry.is_file(follow_symlinks=False):
+                    why = "it is not an ordinary file (a pipe, socket or device), so nothing can be read from it"
+                    waiting.append({"file": name, "why": why + "; remove it"})
+                elif raw == ".gitkeep":
+                    continue
+                elif temporary_name(raw):
+                    waiting.append({"file": name, "why": "its name shows it is still being saved (a temporary file)"})
+                else:
+                    stat = entry.stat(follow_symlinks=False)
+                    age = moment - stat.st_mtime
+                    if -settle_seconds < age < settle_seconds:
+                        why = f"it changed less than {settle_seconds:g} seconds ago"
+                        waiting.append({"file": name, "why": why})
+                    else:  # settled, or dated in the future (a clock elsewhere): no run can wait that out
+                        ready.append(InboxFile(Path(entry.path), name, stat.st_size, stat.st_mtime_ns))
+            except OSError as exc:
+                waiting.append({"file": name, "why": f"it cannot be examined ({_why(exc)})"})
     ready.sort(key=lambda item: (item.mtime_ns, item.name))
+    waiting.sort(key=lambda item: item["file"])
     return ready, waiting
+
+
+def begin_chunk(space: Workspace, engine: Engine, night: Night, index: int) -> Batch:
+    """The run that takes in chunk ``index`` of the night: the night's own run for the first."""
+    if index == 0:
+        return Batch(run_id=night.run_id, started_at=night.started_at, waiting=list(night.waiting))
+    return prepare_run(space, engine, f"{night.run_id}-{index + 1}")
 
 
 # ---------------------------------------------------------------- 2. examine and decide
@@ -164,10 +245,26 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _read(item: InboxFile, max_file: int) -> tuple[str, bytes | None]:
+    """The file's sha256, and its bytes when it is small enough to examine (read once)."""
+    if item.size > max_file:
+        return sha256_of(item.path), None
+    with item.path.open("rb") as stream:
+        data = stream.read(max_file + 1)
+    if len(data) != item.size:
+        raise ChangedWhileReading
+    return hashlib.sha256(data).hexdigest(), data
+
+
+class ChangedWhileReading(Exception):
+    """The file's size changed between listing and reading it: it is still being written."""
+
+
 def examine_batch(
     space: Workspace, engine: Engine, config: Config, batch: Batch, ready: list[InboxFile], spec: FormSpec
 ) -> Batch:
-    """Decide every ready file. Reads the inbox and the state; writes nothing."""
+    """Decide every ready file of the chunk. Reads the inbox and the state; writes nothing. A file that
+    cannot be read, or whose examination fails, waits in the inbox with the reason; the rest go on."""
     round_id = config.settings.round
     limits = Limits(max_file=int(config.settings.intake.max_file_mb * 1024 * 1024))
     issued = forms_for_round(engine, round_id)
@@ -175,40 +272,45 @@ def examine_batch(
     def lookup(token: str) -> FormRecord | None:
         return issued.get(token) or form_by_token(engine, token)
 
-    hashed = [(item, sha256_of(item.path)) for item in ready]
-    earlier = first_receipts(engine, [sha for _, sha in hashed])
+    read: list[tuple[InboxFile, str, bytes | None]] = []
+    for item in ready:
+        try:
+            sha, data = _read(item, limits.max_file)
+        except ChangedWhileReading:
+            batch.waiting.append({"file": item.name, "why": "it changed while this run was reading it"})
+            continue
+        except OSError as exc:
+            batch.waiting.append({"file": item.name, "why": f"it cannot be read ({_why(exc)})"})
+            continue
+        read.append((item, sha, data))
+    earlier = first_receipts(engine, [sha for _, sha, _ in read])
     current = {leader: response.sha256 for leader, response in current_responses(engine, round_id).items()}
     seen_now: dict[str, str] = {}
-    kept = 0  # bytes held in memory until the files are archived; past KEEP_BYTES they are read again
-    for item, sha in hashed:
+    kept = 0
+    for index, (item, sha, data) in enumerate(read):
+        read[index] = (item, sha, None)  # from here the decision holds the bytes, or nothing does
         if sha in earlier and already_taken(engine, item.name, sha, item.mtime_ns):
             batch.decisions.append(Decision(item, sha, "leftover"))
             continue
         if sha in earlier or sha in seen_now:
             batch.decisions.append(Decision(item, sha, "duplicate", same_as=earlier.get(sha) or seen_now[sha]))
             continue
-        seen_now[sha] = item.name
-        data: bytes | None = None
-        if item.size > limits.max_file:  # refused without reading it into memory
+        if data is None:  # refused without reading it into memory
             size, limit = item.size / 1024 / 1024, limits.max_file / 1024 / 1024
-            examination = Examination(
-                problems=[
-                    problem(
-                        "too-large",
-                        detail=f"{size:.1f} MB (the limit is {limit:.0f} MB)",
-                    )
-                ]
-            )
+            detail = f"{size:.1f} MB (the limit is {limit:.0f} MB)"
+            examination = Examination(problems=[problem("too-large", detail=detail)])
         else:
-            data = item.path.read_bytes()
-            if hashlib.sha256(data).hexdigest() != sha:
-                batch.waiting.append({"file": item.name, "why": "it changed while this run was reading it"})
-                seen_now.pop(sha, None)
+            try:
+                examination = examine(data, lookup, spec, round_id, limits)
+            except Exception as exc:  # a fault of ours, not of the file: it waits for a fixed clb
+                logging.getLogger("clb").exception("examining inbox/%s failed", item.name)
+                why = f"clb could not check it ({type(exc).__name__}: {one_line(str(exc))}); it stays in the inbox"
+                batch.waiting.append({"file": item.name, "why": why})
                 continue
-            examination = examine(data, lookup, spec, round_id, limits)
             kept += len(data)
             if kept > KEEP_BYTES:
                 data = None
+        seen_now[sha] = item.name
         if examination.blocking(config.settings.intake.accept_partial):
             batch.decisions.append(Decision(item, sha, "quarantined", examination, data=data))
         else:
@@ -233,13 +335,26 @@ def store_batch(space: Workspace, config: Config, batch: Batch) -> Batch:
     templates = environment(space.root)
     received_at = now()
     durable: list[Path] = []
+    folders: set[Path] = set()
+    kept: list[Decision] = []
     for decision in batch.decisions:
-        if decision.decision == "leftover":
-            continue
-        target = space.root / archive_path(decision.sha256)
-        if not (target.exists() and target.stat().st_size == decision.file.size):
-            _archive(decision, target)
-            durable.append(target)
+        if decision.decision != "leftover":
+            target = space.root / archive_path(decision.sha256)
+            try:
+                if not (target.exists() and target.stat().st_size == decision.file.size):
+                    _archive(decision, target, folders)
+                    durable.append(target)
+            except (OSError, ChangedWhileReading) as exc:
+                why = (
+                    "it changed while this run was reading it"
+                    if isinstance(exc, ChangedWhileReading)
+                    else f"it could not be archived ({_why(exc)})"
+                )
+                batch.waiting.append({"file": decision.file.name, "why": why})
+                continue
+            decision.data = None  # the archive holds it now
+        kept.append(decision)
+    batch.decisions = kept
     _sync(durable)
     checkpoint("after-archive")
 
@@ -278,9 +393,11 @@ def store_batch(space: Workspace, config: Config, batch: Batch) -> Batch:
     return batch
 
 
-def _archive(decision: Decision, target: Path) -> None:
+def _archive(decision: Decision, target: Path, folders: set[Path]) -> None:
     """Copy the original into the archive (temporary name, then rename; made durable by ``_sync``)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.parent not in folders:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        folders.add(target.parent)
     temp = target.with_name(f".tmp-{target.name}")
     if decision.data is not None:
         temp.write_bytes(decision.data)
@@ -288,7 +405,7 @@ def _archive(decision: Decision, target: Path) -> None:
         shutil.copyfile(decision.file.path, temp)
         if sha256_of(temp) != decision.sha256:
             temp.unlink()
-            raise RuntimeError(f"inbox/{decision.file.name} changed during the run; run again to take it in")
+            raise ChangedWhileReading
     os.replace(temp, target)
 
 
@@ -311,10 +428,7 @@ def _quarantine(
     base = f"{decision.sha256[:8]} {safe_segment(decision.file.name.replace('/', ' - '))}"
     copy = folder / base
     copy.parent.mkdir(parents=True, exist_ok=True)
-    if decision.data is not None:
-        copy.write_bytes(decision.data)
-    else:
-        shutil.copyfile(decision.file.path, copy)
+    shutil.copyfile(space.root / archive_path(decision.sha256), copy)  # the archived bytes, not the inbox's
     examination = decision.examination
     form = examination.form if examination else None
     correction = None
@@ -376,21 +490,50 @@ def commit_batch(engine: Engine, batch: Batch) -> None:
 
 def clear_inbox(space: Workspace, batch: Batch) -> None:
     """Remove from the inbox every file whose decision is committed; the archive holds the original.
-    Folders are the facilitator's own and stay, even when empty."""
+    Folders are the facilitator's own and stay, even when empty. A file that cannot be removed is left:
+    the next run finds it already recorded and only tries the removal again."""
     for index, decision in enumerate(batch.decisions):
-        decision.file.path.unlink(missing_ok=True)
+        try:
+            decision.file.path.unlink(missing_ok=True)
+        except OSError as exc:
+            logging.getLogger("clb").warning("inbox/%s could not be removed (%s)", decision.file.name, _why(exc))
         if index == 0:
             checkpoint("mid-removal")
 
 
-def finish_report(space: Workspace, batch: Batch, outputs: list[str], headline: dict[str, Any]) -> dict[str, Any]:
-    """Add the files the run wrote for people to read and the round's figures; publish it as the latest."""
-    batch.report["outputs"] = outputs
-    batch.report["round"] = headline
-    batch.report["finished_at"] = now()
-    atomic_write(space.outbox / "runs" / batch.run_id / "summary.json", _json(batch.report))
-    atomic_write(space.outbox / "runs" / "latest.json", _json(batch.report))
+def take_in(
+    space: Workspace, engine: Engine, config: Config, night: Night, index: int, chunk: list[InboxFile], spec: FormSpec
+) -> dict[str, Any]:
+    """One chunk of the inbox from reading to clearing, as a run of its own; returns its report."""
+    batch = begin_chunk(space, engine, night, index)
+    examine_batch(space, engine, config, batch, chunk, spec)
+    store_batch(space, config, batch)
+    commit_batch(engine, batch)
+    clear_inbox(space, batch)
     return batch.report
+
+
+def finish_report(space: Workspace, night: Night, outputs: list[str], headline: dict[str, Any]) -> dict[str, Any]:
+    """The night's report from its chunks' reports, with the files written for people to read and the
+    round's figures; published as the night's summary and as the latest."""
+    report: dict[str, Any] = {
+        "run_id": night.run_id,
+        "started_at": night.started_at,
+        "finished_at": now(),
+        "accepted": [],
+        "duplicates": [],
+        "quarantined": [],
+        "waiting": [],
+    }
+    for part in night.reports:
+        for key in ("accepted", "duplicates", "quarantined", "waiting"):
+            report[key] += part.get(key, [])
+    report["runs"] = [part["run_id"] for part in night.reports]
+    report["outputs"] = outputs
+    report["round"] = headline
+    atomic_write(space.outbox / "runs" / night.run_id / "summary.json", _json(report))
+    atomic_write(space.outbox / "runs" / "latest.json", _json(report))
+    return report
 
 
 # ---------------------------------------------------------------- the report
@@ -452,12 +595,11 @@ def new_run_id(clock: Callable[[], float] = time.time) -> str:
 
 
 def run_intake(space: Workspace, engine: Engine, config: Config, run_id: str | None = None) -> dict[str, Any]:
-    """One nightly intake, stage by stage (the ``nightly`` flow runs the same stages as tasks)."""
-    batch, ready = open_batch(space, engine, config, run_id or new_run_id())
-    examine_batch(space, engine, config, batch, ready, FormSpec.of(config.instrument))
-    store_batch(space, config, batch)
-    commit_batch(engine, batch)
-    clear_inbox(space, batch)
+    """One nightly run, stage by stage (the ``nightly`` flow runs the same stages as tasks)."""
     from pipeline.reports.build import build_outputs
 
-    return finish_report(space, batch, *build_outputs(space, engine, config, batch.run_id))
+    night = open_night(space, engine, config, run_id or new_run_id())
+    spec = FormSpec.of(config.instrument)
+    for index, chunk in enumerate(night.chunks()):
+        night.reports.append(take_in(space, engine, config, night, index, chunk, spec))
+    return finish_report(space, night, *build_outputs(space, engine, config, night.run_id))

@@ -12,6 +12,8 @@ import struct
 import zlib
 from dataclasses import dataclass
 
+from pipeline.text import visible
+
 _EOCD = b"PK\x05\x06"
 _CENTRAL = struct.Struct("<IHHHHHHIIIHHHHHII")
 _LOCAL = struct.Struct("<IHHHHHIIIHH")
@@ -28,7 +30,7 @@ class ZipUnsupported(Exception):
 
 @dataclass(frozen=True)
 class Entry:
-    name: str
+    name: str  # made visible: a hostile name may hold controls, and it is quoted in reasons
     flags: int
     method: int
     crc: int
@@ -80,7 +82,7 @@ def entries(data: bytes) -> list[Entry]:
         if signature != 0x02014B50:
             raise ZipDamaged("a central directory entry is damaged")
         raw_name = data[position + _CENTRAL.size : position + _CENTRAL.size + name_length]
-        name = raw_name.decode("utf-8" if flags & 0x800 else "cp437", errors="replace")
+        name = visible(raw_name.decode("utf-8", "surrogateescape") if flags & 0x800 else raw_name.decode("cp437"))
         found.append(Entry(name, flags, method, crc, compressed, usize, local))
         position += _CENTRAL.size + name_length + extra_length + comment_length
     return found

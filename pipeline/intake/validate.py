@@ -18,6 +18,7 @@ from pipeline.intake.read import UnreadableWorkbook, read_guarded
 from pipeline.intake.reading import Cell, Reading
 from pipeline.problems import CATALOGUE, Problem, Scope, problem
 from pipeline.state import FormRecord
+from pipeline.text import visible
 
 
 @dataclass
@@ -238,6 +239,6 @@ def _read_log(reading: Reading, spec: L.FormSpec, result: Examination) -> None:
                     )
                 )
             if text:
-                entry[column.key] = text
+                entry[column.key] = visible(text, lines=True)  # typed by the leader: kept, made safe
         if entry:
             result.log.append(entry)

@@ -11,6 +11,8 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.table import Table, TableStyleInfo
 from openpyxl.worksheet.worksheet import Worksheet
 
+from pipeline.text import shown_safely
+
 Value = str | int | float | None
 HEADER_FONT = Font(bold=True, color="FFFFFF")
 HEADER_FILL = PatternFill("solid", fgColor="1F3864")
@@ -18,8 +20,11 @@ WRAP = Alignment(wrap_text=True, vertical="top")
 
 
 def put(sheet: Worksheet, row: int, column: int, value: Value, number_format: str | None = None) -> None:
-    """Write one value. Text is always text: a leader's "=HYPERLINK(...)" stays inert."""
+    """Write one value. Text is always text: a leader's "=HYPERLINK(...)" stays inert, and a control
+    character or U+FFFE (which openpyxl refuses, or writes into XML no reader can load) is shown escaped."""
     cell = sheet.cell(row=row, column=column)
+    if isinstance(value, str):
+        value = shown_safely(value, lines=True)  # never a character that breaks the sheet's XML
     cell.value = value
     if isinstance(value, str):
         cell.data_type = "s"
