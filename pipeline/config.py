@@ -243,10 +243,47 @@ def load_config(config_dir: Path) -> Config:
     return Config(instrument=instrument, settings=settings, roster=tuple(roster), roster_file=roster_file)
 
 
+class _TextLoader(yaml.SafeLoader):
+    """YAML where every value is text as written (only an empty value is null): ``round: 2026.10`` stays
+    "2026.10", not the number 2026.1; ``010`` stays "010", not 8; ``yes`` stays "yes", not True; and an
+    impossible date is text the settings check can name, not a traceback from the YAML library. The
+    settings model then turns text into numbers, switches and dates where a key wants one."""
+
+
+_TextLoader.yaml_implicit_resolvers = {
+    first: [
+        (tag, pattern) for tag, pattern in resolvers if tag in ("tag:yaml.org,2002:null", "tag:yaml.org,2002:merge")
+    ]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def _load_settings(path: Path) -> Settings:
     with path.open(encoding="utf-8") as handle:
-        data = yaml.safe_load(handle)
+        data = yaml.load(handle, Loader=_TextLoader)
     return Settings.model_validate(data)
+
+
+_EXPECTED = {  # pydantic's error type -> what to write instead, for a facilitator
+    "date": "a date written as YYYY-MM-DD, for example 2027-01-29",
+    "int": "a whole number, for example 3",
+    "float": "a number, for example 5 or 2.5",
+    "bool": "true or false",
+    "string": "some text",
+}
+
+
+def _expected(error: Any) -> str | None:
+    """'<what was found>' is not <what the key wants>, for errors of the wrong type or an impossible value."""
+    kind = str(error["type"])
+    for prefix, wanted in _EXPECTED.items():
+        if kind.startswith(prefix):
+            found = error.get("input")
+            shown = "an empty value" if found in (None, "") else f"'{found}'"
+            if prefix == "date" and re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(found)):
+                return f"{shown} is not a day of the calendar; write a real date as YYYY-MM-DD"
+            return f"{shown} is not {wanted}"
+    return None
 
 
 def _load_model(path: Path, loader: Any, problems: list[ConfigProblem]) -> Any:
@@ -268,6 +305,8 @@ def _load_model(path: Path, loader: Any, problems: list[ConfigProblem]) -> Any:
                 message = "is not a known setting; check its spelling or remove it"
             elif error["type"] == "missing":
                 message = "is required but missing"
+            elif (expected := _expected(error)) is not None:
+                message = expected
             problems.append(ConfigProblem(label, f"key '{key}'", "", message))
     except UnicodeDecodeError:
         problems.append(ConfigProblem(label, "", "", "is not UTF-8 text; save it as UTF-8"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import openpyxl
 import pytest
 
@@ -129,3 +131,49 @@ def test_missing_files(workspace):
     (workspace / "config" / "roster.csv").unlink()
     (workspace / "config" / "partnership.yaml").unlink()
     assert {p.file for p in problems(workspace)} == {"config/partnership.yaml", "config/roster.csv"}
+
+
+# ---------------------------------------------------------------- issue 10: config types kept
+
+
+@pytest.mark.parametrize("written", ["2026.10", "010", "yes", "2026-10-01", "1e3"])
+def test_round_is_text_exactly_as_written(workspace, written):
+    path = workspace / "config" / "partnership.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(re.sub(r"(?m)^round:.*$", f"round: {written}", text), encoding="utf-8")
+    assert load_config(workspace / "config").settings.round == written
+
+
+@pytest.mark.parametrize(
+    ("written", "words"),
+    [
+        ("2026-02-30", "'2026-02-30' is not a day of the calendar; write a real date as YYYY-MM-DD"),
+        ("29/01/2027", "'29/01/2027' is not a date written as YYYY-MM-DD"),
+        ("soon", "'soon' is not a date written as YYYY-MM-DD"),
+    ],
+)
+def test_an_impossible_or_misspelt_deadline_is_a_problem_not_a_traceback(workspace, written, words):
+    path = workspace / "config" / "partnership.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(re.sub(r"(?m)^deadline:.*$", f"deadline: {written}", text), encoding="utf-8")
+    [problem] = problems(workspace)
+    assert (problem.file, problem.where) == ("config/partnership.yaml", "key 'deadline'")
+    assert words in problem.message
+
+
+def test_values_of_the_wrong_type_say_what_is_expected(workspace, edit_settings):
+    edit_settings(min_group_size="three", intake={"accept_partial": "maybe", "max_file_mb": "big"})
+    found = {p.where: p.message for p in problems(workspace)}
+    assert found["key 'min_group_size'"] == "'three' is not a whole number, for example 3"
+    assert found["key 'intake.accept_partial'"] == "'maybe' is not true or false"
+    assert found["key 'intake.max_file_mb'"] == "'big' is not a number, for example 5 or 2.5"
+
+
+def test_yes_and_numbers_still_work_where_a_key_wants_them(workspace):
+    path = workspace / "config" / "partnership.yaml"
+    text = path.read_text(encoding="utf-8").replace("accept_partial: false", "accept_partial: yes")
+    text = text.replace("max_file_mb: 5", "max_file_mb: 2.5").replace("min_group_size: 3", "min_group_size: 4")
+    path.write_text(text, encoding="utf-8")
+    settings = load_config(workspace / "config").settings
+    assert settings.intake.accept_partial is True and settings.intake.max_file_mb == 2.5
+    assert settings.min_group_size == 4

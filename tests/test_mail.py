@@ -295,3 +295,22 @@ def test_status_shows_each_leaders_progress(issued, smtp):
         "with quarantined files": 1,
         "letter sent": 1,
     }
+
+
+def test_a_long_name_with_a_comma_stays_one_recipient(workspace, write_roster, smtp):
+    """Folding the To: header at 78 characters dropped the quotes round a display name with a comma, so
+    mail clients showed a second, bogus recipient (issue 10). Both the wire and the .eml keep one."""
+    from tests.conftest import issue_forms_here
+
+    name = "Professor Elizabeth Windsor-Mountbatten, Chief Executive of Riverside"
+    write_roster([["Riverside Council", name, "liz@riverside.example", "Chief Executive"]])
+    issue_forms_here(workspace)
+    send(workspace, "invitations", dry_run=True)
+    [draft] = (workspace / "outbox" / "mail" / "dry-run" / "invitation").glob("*.eml")
+    use_server(workspace, smtp.port)
+    send(workspace, "invitations")
+    [(envelope, raw)] = smtp.received()
+    assert envelope["rcpt_tos"] == ["liz@riverside.example"]
+    for data in (draft.read_bytes(), raw):
+        addresses = parsed(data)["To"].addresses
+        assert [(a.display_name, a.addr_spec) for a in addresses] == [(name, "liz@riverside.example")]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.forms.names import MAX_SEGMENT, safe_segment
@@ -34,3 +34,54 @@ def test_any_text_gives_one_safe_segment(text):
     assert not any(ch in segment for ch in '/\\<>:"|?*\x00')
     assert not segment.endswith((" ", "."))
     assert segment.split(".")[0].strip().casefold() not in {"con", "prn", "aux", "nul", "com1", "lpt1"}
+
+
+# ---------------------------------------------------------------- issue 10: two leaders, one path
+
+_prefixes = st.sampled_from(["Dr Alexandra Catherine Montgomery-Fitzwilliam " * 2, "A" * 79, "Ana", "ANA", "ana."])
+_names = st.builds(lambda head, tail: (head + tail)[:120], _prefixes, st.text(max_size=30))
+_emails = st.text("abcxyz./-", min_size=1, max_size=70).map(lambda local: f"{local}@council.example")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["Council", "council", "Council/", "NHS"]), _names), max_size=12), st.data())
+def test_no_two_roster_rows_share_a_path(rows, data):
+    """Names that share their first 80 characters, differ only in case or in what cleaning removes, or
+    equal another's tagged name: every leader still gets a path of their own."""
+    from pipeline.config import Leader
+    from pipeline.forms.issuing import form_paths
+
+    emails = data.draw(st.lists(_emails, min_size=len(rows), max_size=len(rows), unique_by=str.casefold))
+    leaders = [Leader(org, name, email) for (org, name), email in zip(rows, emails, strict=True)]
+    if rows and data.draw(st.booleans()):  # a leader literally named like another's tagged name
+        first = leaders[0]
+        leaders.append(Leader(first.organisation, f"{first.name} ({first.id})", "x" + first.email))
+    paths = form_paths("2026-Q4", leaders)
+    assert len(paths) == len(leaders)
+    assert len({path.casefold() for path in paths.values()}) == len(leaders)
+    for path in paths.values():
+        assert all(0 < len(part) <= MAX_SEGMENT + 1 for part in path.removesuffix(".xlsx").split("/"))
+
+
+def test_long_names_sharing_80_characters_get_two_forms(workspace, write_roster):
+    """The reported case: the email suffix that told them apart used to be cut off with the name."""
+    from tests.conftest import issue_forms_here
+    from tests.intake_helpers import forms
+
+    shared = "Professor Elizabeth Alexandra Mary Windsor-Mountbatten of the Riverside Partnership"
+    write_roster(
+        [
+            ["Riverside Council", shared + " Board", "first@riverside.example", ""],
+            ["Riverside Council", shared + " Trust", "second@riverside.example", ""],
+        ]
+    )
+    issue_forms_here(workspace)
+    issued = forms(workspace)
+    paths = {record.path for record in issued.values()}
+    assert len(paths) == 2
+    for record in issued.values():  # each file on disk carries its own leader's token
+        from pipeline.intake.guard import guard
+        from pipeline.intake.read import read_guarded
+
+        reading = read_guarded(guard((workspace / record.path).read_bytes()), {}, ())  # type: ignore[arg-type]
+        assert reading.properties["clb_token"] == record.token

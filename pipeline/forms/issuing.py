@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Literal
 from pipeline.config import Config, Leader
 from pipeline.files import atomic_write
 from pipeline.forms.layout import form_version
-from pipeline.forms.names import safe_segment
+from pipeline.forms.names import safe_segment, unique_stems
 from pipeline.forms.reference import FormFields
 from pipeline.forms.template import FormTemplate
 from pipeline.state import FormRecord, now
@@ -93,17 +92,10 @@ def shared_fields(config: Config) -> FormFields:
 
 
 def form_paths(round_id: str, leaders: Iterable[Leader]) -> dict[str, str]:
-    """outbox/forms/<round>/<organisation>/<leader>.xlsx for each leader id, unique even when two
-    leaders' names make the same file name (then the email tells them apart)."""
-    base = {leader.id: (safe_segment(leader.organisation), safe_segment(leader.name)) for leader in leaders}
-    clashes = Counter((org.casefold(), name.casefold()) for org, name in base.values())
-    by_id = {leader.id: leader for leader in leaders}
-    paths = {}
-    for leader_id, (org, name) in base.items():
-        if clashes[(org.casefold(), name.casefold())] > 1:
-            name = safe_segment(f"{name} ({by_id[leader_id].email})")
-        paths[leader_id] = f"outbox/forms/{safe_segment(round_id)}/{org}/{name}.xlsx"
-    return paths
+    """outbox/forms/<round>/<organisation>/<leader>.xlsx for each leader id: no two leaders ever share a
+    path, whatever their names (``unique_stems``)."""
+    stems = unique_stems((leader.id, leader.organisation, leader.name) for leader in leaders)
+    return {leader_id: f"outbox/forms/{safe_segment(round_id)}/{stem}.xlsx" for leader_id, stem in stems.items()}
 
 
 def inputs_hash(version: str, fields: FormFields, path: str) -> str:

@@ -7,8 +7,11 @@ of the folder it is joined to.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
+from collections import Counter
+from collections.abc import Callable, Iterable
 
 MAX_SEGMENT = 80
 _FORBIDDEN = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f]')
@@ -29,3 +32,40 @@ def safe_segment(text: str, fallback: str = "unnamed") -> str:
     if cleaned.split(".")[0].strip().casefold() in _RESERVED:
         cleaned = "_" + cleaned
     return cleaned
+
+
+def unique_stems(people: Iterable[tuple[str, str, str]]) -> dict[str, str]:
+    """``<organisation>/<name>`` for each (key, organisation, name), no two alike even on a file system
+    that ignores case. A name shared (after cutting and cleaning) is told apart by a tag that is never
+    cut: the key (an email) when it fits, else a hash of it; a tag that still clashes grows longer."""
+    base = {key: (safe_segment(organisation), safe_segment(name)) for key, organisation, name in people}
+    stems = {key: f"{organisation}/{name}" for key, (organisation, name) in base.items()}
+    level = {key: 0 for key in base}
+    while True:
+        counts = Counter(stem.casefold() for stem in stems.values())
+        clashing = [key for key, stem in stems.items() if counts[stem.casefold()] > 1]
+        if not clashing:
+            return stems
+        for key in clashing:
+            level[key] += 1
+            if level[key] > len(_TAGS):
+                raise RuntimeError(f"no unique file name for {key!r}")  # two keys with one sha256
+            organisation, name = base[key]
+            tag = f" ({_TAGS[level[key] - 1](key)})"
+            stems[key] = f"{organisation}/{safe_segment(name[: MAX_SEGMENT - len(tag)]) + tag}"
+
+
+def _email_tag(key: str) -> str:
+    tag = safe_segment(key)
+    return tag if len(tag) <= MAX_SEGMENT // 2 else _hash_tag(key, 10)
+
+
+def _hash_tag(key: str, length: int) -> str:
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:length]
+
+
+_TAGS: tuple[Callable[[str], str], ...] = (
+    _email_tag,
+    lambda key: _hash_tag(key, 16),
+    lambda key: _hash_tag(key, 64),
+)

@@ -19,6 +19,12 @@ from pipeline.files import atomic_write
 
 USERNAME, PASSWORD = "CLB_SMTP_USERNAME", "CLB_SMTP_PASSWORD"
 
+# Headers are folded at RFC 5322's 998 characters, not the standard library's 78: folding a display name
+# that holds a comma (a long roster name such as "Windsor-Mountbatten, Chief Executive of ...") drops
+# its quotes, and the To: header then shows a second, bogus recipient.
+WIRE = email.policy.SMTP.clone(max_line_length=998)
+FILE = email.policy.default.clone(max_line_length=998)
+
 
 class TransientMailError(Exception):
     """Try again later."""
@@ -103,7 +109,7 @@ class SmtpTransport:
             _raise_for(code, text)
             code, text = connection.rcpt(recipient)
             _raise_for(code, text)
-            code, text = connection.data(mail.as_bytes(policy=email.policy.SMTP))  # CRLF line ends
+            code, text = connection.data(mail.as_bytes(policy=WIRE))  # CRLF line ends
             _raise_for(code, text)
             return _reply(code, text)
         except (TransientMailError, PermanentMailError):
@@ -141,7 +147,7 @@ class EmlTransport:
         kind = str(mail["X-CLB-Kind"] or "mail")
         stem = f"{recipient} {str(mail['Message-ID']).strip('<>').split('@')[0][-8:]}"
         path = self.folder / kind / f"{stem}.eml"
-        atomic_write(path, mail.as_bytes())
+        atomic_write(path, mail.as_bytes(policy=FILE))
         return f"written to {path.name}"
 
     def close(self) -> None:

@@ -10,7 +10,6 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
-from collections import Counter
 from typing import Any
 
 from jinja2 import Environment
@@ -18,7 +17,7 @@ from sqlalchemy import Engine
 
 from pipeline.config import Config
 from pipeline.files import atomic_write
-from pipeline.forms.names import safe_segment
+from pipeline.forms.names import safe_segment, unique_stems
 from pipeline.reports.aggregate import Answer
 from pipeline.reports.comparison import RoundData, facilitator_workbook, org_tables, shareable_workbook
 from pipeline.reports.letters import (
@@ -26,7 +25,6 @@ from pipeline.reports.letters import (
     Context,
     inputs_hash,
     letter_context,
-    letter_stem,
     load_practices,
     render_letter,
     template_text,
@@ -162,8 +160,7 @@ def write_letters(
     shown = partnership_context(shareable)
     stored = letter_hashes(engine, full.round)
     folder = f"outbox/letters/{safe_segment(full.round)}"
-    clashes = Counter((safe_segment(a.organisation).casefold(), safe_segment(a.name).casefold()) for a in full.answers)
-    repeated = {key for key, count in clashes.items() if count > 1}
+    stems = unique_stems((a.leader_id, a.organisation, a.name) for a in full.answers)
     written: list[dict[str, str]] = []
     outputs: list[str] = []
     links: dict[str, str] = {}
@@ -178,7 +175,7 @@ def write_letters(
             shown,
             full.earlier.get(answer.leader_id),
         )
-        stem = letter_stem(answer.organisation, answer.name, answer.leader_id, repeated)
+        stem = stems[answer.leader_id]
         html_path, email_path = f"{folder}/{stem}.html", f"{folder}/{stem}.email.html"
         links[answer.leader_id] = f"{stem}.html"
         digest = inputs_hash({**context, "date": None}, source)

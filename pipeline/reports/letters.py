@@ -19,7 +19,6 @@ import css_inline
 import yaml
 from jinja2 import Environment
 
-from pipeline.forms.names import safe_segment
 from pipeline.instrument import Instrument
 from pipeline.reports.aggregate import Answer
 
@@ -159,11 +158,3 @@ def render_letter(context: dict[str, Any], templates: Environment) -> tuple[str,
     """The letter as a web page, the same with its CSS inlined for email clients, and as plain text."""
     page = templates.get_template("letter.html.j2").render(**context)
     return page, css_inline.inline(page), templates.get_template("letter.txt.j2").render(**context)
-
-
-def letter_stem(organisation: str, name: str, leader_id: str, clashes: set[tuple[str, str]]) -> str:
-    """<organisation>/<leader> for a letter, unique even when two leaders' names make the same file name."""
-    org, person = safe_segment(organisation), safe_segment(name)
-    if (org.casefold(), person.casefold()) in clashes:
-        person = safe_segment(f"{person} ({leader_id})")
-    return f"{org}/{person}"
