@@ -122,9 +122,11 @@ class Night:
         return chunked(self.ready) or [[]]
 
 
-def chunked(files: list[InboxFile], most: int = CHUNK_FILES, most_bytes: int = CHUNK_BYTES) -> list[list[InboxFile]]:
-    """Consecutive files (oldest first), at most ``most`` of them and ``most_bytes`` of bytes in each
-    chunk (a file over the byte budget goes alone: it is refused as too large without being read)."""
+def chunked(files: list[InboxFile], most: int | None = None, most_bytes: int | None = None) -> list[list[InboxFile]]:
+    """Consecutive files (oldest first), at most ``most`` of them (CHUNK_FILES) and ``most_bytes`` of
+    bytes (CHUNK_BYTES) in each chunk; a file over the byte budget goes alone (it is refused as too
+    large without being read)."""
+    most, most_bytes = most or CHUNK_FILES, most_bytes or CHUNK_BYTES
     chunks: list[list[InboxFile]] = []
     current: list[InboxFile] = []
     size = 0
