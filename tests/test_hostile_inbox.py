@@ -28,6 +28,7 @@ from typer.testing import CliRunner
 import tests.hostile as H
 from pipeline.cli import app
 from pipeline.config import load_config
+from pipeline.failures import StageFailed, check_workbook
 from pipeline.forms.layout import FormSpec
 from pipeline.intake import inbox
 from pipeline.state import open_state
@@ -447,3 +448,26 @@ def libreoffice_loads(root: Path, scratch: Path) -> None:
         for book in books:
             resaved = openpyxl.load_workbook(scratch / book.name)
             assert resaved.sheetnames == openpyxl.load_workbook(book).sheetnames
+
+
+# ---------------------------------------------------------------- a failure that is no file's
+
+
+def test_a_run_that_fails_for_no_files_sake_names_what_it_was_doing(ws):
+    (ws / "templates").mkdir()
+    (ws / "templates" / "letter.html.j2").write_text("{{ no_such_value.here }}", encoding="utf-8")
+    drop(ws, "fine.xlsx", filled(ws, LEADER))
+    with pytest.raises(StageFailed) as failure:
+        nightly(ws)
+    assert str(failure.value).startswith("while writing the letter outbox/letters/2026-Q4/Riverside City Council/")
+    assert "UndefinedError" in str(failure.value)
+    (ws / "templates" / "letter.html.j2").unlink()  # the facilitator mends the template: the next night runs
+    assert nightly(ws)["outputs"]
+
+
+def test_a_workbook_that_would_not_open_is_never_published_in_silence():
+    from pipeline.forms.zipwrite import deflate, write_zip
+
+    broken = write_zip([deflate("xl/worksheets/sheet1.xml", b"<worksheet><c>\xef\xbf\xbe</c></worksheet>")])
+    with pytest.raises(StageFailed, match="report.xlsx would not open: xl/worksheets/sheet1.xml is not well-formed"):
+        check_workbook(broken, "report.xlsx")

@@ -35,6 +35,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from pipeline.config import Config
+from pipeline.failures import doing
 from pipeline.files import atomic_write
 from pipeline.forms.layout import FormSpec
 from pipeline.forms.names import safe_segment
@@ -367,7 +368,8 @@ def store_batch(space: Workspace, config: Config, batch: Batch) -> Batch:
         problems = [p.as_report() | {"blocking": p.blocking} for p in (examination.problems if examination else [])]
         correction = None
         if decision.decision == "quarantined":
-            correction = _quarantine(space, config, batch, decision, templates, problems, received_at)
+            with doing(f"writing the quarantine copy and reasons for inbox/{decision.file.name}"):
+                correction = _quarantine(space, config, batch, decision, templates, problems, received_at)
         form = examination.form if examination else None
         batch.receipts.append(
             Receipt(
@@ -486,7 +488,8 @@ def _correction_request(
 
 
 def commit_batch(engine: Engine, batch: Batch) -> None:
-    record_intake(engine, batch.run_id, batch.receipts)
+    with doing(f"recording the {len(batch.receipts)} decisions of run {batch.run_id}"):
+        record_intake(engine, batch.run_id, batch.receipts)
     checkpoint("after-commit")
 
 

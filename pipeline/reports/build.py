@@ -16,6 +16,7 @@ from jinja2 import Environment
 from sqlalchemy import Engine
 
 from pipeline.config import Config
+from pipeline.failures import check_workbook, doing
 from pipeline.files import atomic_write
 from pipeline.forms.names import safe_segment, unique_stems
 from pipeline.reports.aggregate import Answer
@@ -125,11 +126,16 @@ def report_paths(round_id: str) -> dict[str, str]:
 
 def write_workbooks(space: Workspace, full: RoundData, shareable: RoundData) -> list[str]:
     paths = report_paths(full.round)
-    atomic_write(space.root / paths["facilitator"], facilitator_workbook(full))
-    target = space.root / paths["shareable"]
-    data = shareable_workbook(shareable)
-    if not (target.exists() and target.read_bytes() == data):
-        atomic_write(target, data)
+    with doing(f"writing {paths['facilitator']}"):
+        data = facilitator_workbook(full)
+        check_workbook(data, paths["facilitator"])
+        atomic_write(space.root / paths["facilitator"], data)
+    with doing(f"writing {paths['shareable']}"):
+        target = space.root / paths["shareable"]
+        data = shareable_workbook(shareable)
+        check_workbook(data, paths["shareable"])
+        if not (target.exists() and target.read_bytes() == data):
+            atomic_write(target, data)
     return [paths["facilitator"], paths["shareable"]]
 
 
@@ -186,10 +192,11 @@ def write_letters(
             and (space.root / f"{folder}/{stem}.txt").exists()
         ):
             continue
-        page, email, text = render_letter(context, templates)
-        atomic_write(space.root / html_path, page.encode("utf-8"))
-        atomic_write(space.root / email_path, email.encode("utf-8"))
-        atomic_write(space.root / f"{folder}/{stem}.txt", text.encode("utf-8"))
+        with doing(f"writing the letter {html_path}"):
+            page, email, text = render_letter(context, templates)
+            atomic_write(space.root / html_path, page.encode("utf-8"))
+            atomic_write(space.root / email_path, email.encode("utf-8"))
+            atomic_write(space.root / f"{folder}/{stem}.txt", text.encode("utf-8"))
         written.append(
             {"leader_id": answer.leader_id, "inputs_hash": digest, "html_path": html_path, "email_path": email_path}
         )
