@@ -207,7 +207,7 @@ class Settings(BaseModel):
         return text
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Leader:
     """One roster row. ``id`` is the casefolded email: stable across rounds and unique in a roster."""
 

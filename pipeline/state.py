@@ -7,12 +7,13 @@ the write, and running again finishes the job.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     Column,
@@ -175,7 +176,7 @@ meta = Table(
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FormRecord:
     """One issued form. A leader has at most one active (not revoked) form per round."""
 
@@ -244,7 +245,7 @@ def record_forms(engine: Engine, issued: Iterable[FormRecord]) -> None:
     issued = list(issued)
     with engine.begin() as connection:
         for record in issued:
-            values = {k: v for k, v in record.__dict__.items()}
+            values = dataclasses.asdict(record)
             existing = connection.execute(select(forms.c.id).where(forms.c.token == record.token)).first()
             if existing is not None:
                 connection.execute(update(forms).where(forms.c.id == existing.id).values(**values))
@@ -269,7 +270,7 @@ def _record(row: object) -> FormRecord:
 # ---------------------------------------------------------------- intake
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Receipt:
     """One file taken from the inbox, with its decision and what it was found to hold."""
 
@@ -290,7 +291,7 @@ class Receipt:
     correction: tuple[str, str] | None = None  # html and text paths of the correction request
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Response:
     round: str
     leader_id: str
@@ -364,6 +365,15 @@ def current_responses(engine: Engine, round_id: str, leader_ids: list[str] | Non
             )
             for row in connection.execute(query)
         }
+
+
+def current_sha256(engine: Engine, round_id: str) -> dict[str, str]:
+    """The sha256 of each leader's current response (what intake needs to say what a return supersedes)."""
+    query = select(responses.c.leader_id, responses.c.sha256).where(
+        responses.c.round == round_id, responses.c.superseded_by.is_(None)
+    )
+    with engine.connect() as connection:
+        return {row.leader_id: row.sha256 for row in connection.execute(query)}
 
 
 def record_intake(engine: Engine, run_id: str, receipts: list[Receipt]) -> None:
@@ -524,11 +534,26 @@ def latest_responses_before(engine: Engine, round_id: str) -> dict[str, dict[str
     return found
 
 
-def leaders_of_round(engine: Engine, round_id: str) -> dict[str, FormRecord]:
-    """Each leader's latest issued form of the round (name, organisation and email as issued)."""
-    query = select(forms).where(forms.c.round == round_id).order_by(forms.c.id)
+class IssuedLeader(NamedTuple):
+    """A leader as their latest form of the round was issued: what the reports show of them (only this,
+    so that a round of 10,000 leaders does not hold 10,000 whole form records)."""
+
+    name: str
+    organisation: str
+    issued_at: str
+
+
+def leaders_of_round(engine: Engine, round_id: str) -> dict[str, IssuedLeader]:
+    """Each leader's latest issued form of the round (name and organisation as issued)."""
+    query = (
+        select(forms.c.leader_id, forms.c.name, forms.c.organisation, forms.c.issued_at)
+        .where(forms.c.round == round_id)
+        .order_by(forms.c.id)
+    )
     with engine.connect() as connection:
-        return {row.leader_id: _record(row) for row in connection.execute(query)}
+        return {
+            row.leader_id: IssuedLeader(row.name, row.organisation, row.issued_at) for row in connection.execute(query)
+        }
 
 
 def quarantined_files(engine: Engine, round_id: str) -> list[dict[str, Any]]:

@@ -48,7 +48,7 @@ from pipeline.state import (
     Receipt,
     already_taken,
     begin_run,
-    current_responses,
+    current_sha256,
     first_receipts,
     forget_run,
     form_by_token,
@@ -76,7 +76,7 @@ def checkpoint(name: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class InboxFile:
     path: Path
     name: str  # inbox-relative, forward slashes, made visible: how the facilitator knows it
@@ -287,7 +287,7 @@ def examine_batch(
             continue
         read.append((item, sha, data))
     earlier = first_receipts(engine, [sha for _, sha, _ in read])
-    current = {leader: response.sha256 for leader, response in current_responses(engine, round_id).items()}
+    current = current_sha256(engine, round_id)
     seen_now: dict[str, str] = {}
     kept = 0
     for index, (item, sha, data) in enumerate(read):

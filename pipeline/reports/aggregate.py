@@ -13,7 +13,7 @@ import pandas as pd
 from pipeline.instrument import Instrument
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Answer:
     """One leader's current answers for the round, with who they are."""
 

@@ -32,7 +32,7 @@ from pipeline.reports.letters import (
 )
 from pipeline.reports.publication import should_publish
 from pipeline.state import (
-    FormRecord,
+    IssuedLeader,
     get_meta,
     last_publication,
     latest_responses_before,
@@ -49,7 +49,7 @@ from pipeline.templating import environment
 from pipeline.workspace import Workspace
 
 
-def _answers(rows: list[dict[str, Any]], leaders: dict[str, FormRecord]) -> list[Answer]:
+def _answers(rows: list[dict[str, Any]], leaders: dict[str, IssuedLeader]) -> list[Answer]:
     found = []
     for row in rows:
         leader = leaders.get(row["leader_id"])
@@ -78,11 +78,14 @@ def round_data(engine: Engine, config: Config, run_id: str) -> tuple[RoundData, 
     if should_publish(current, published.response_ids if published else None, k):
         record_publication(engine, settings.round, run_id, current)
         published = last_publication(engine, settings.round)
-    snapshot = (
-        _answers(response_rows(engine, settings.round, list(published.response_ids.values())), leaders)
-        if published
-        else []
-    )
+    answers = _answers(rows, leaders)
+    snapshot: list[Answer] = []
+    if published:  # the snapshot mostly holds current responses: share their objects, read only the rest
+        by_id = {row["id"]: answer for row, answer in zip(rows, answers, strict=True)}
+        wanted = sorted(published.response_ids.values())
+        older = [i for i in wanted if i not in by_id]
+        by_id |= dict(zip(older, _answers(response_rows(engine, settings.round, older), leaders), strict=True))
+        snapshot = [by_id[i] for i in wanted]
     full = RoundData(
         partnership=settings.partnership,
         round=settings.round,
@@ -90,7 +93,7 @@ def round_data(engine: Engine, config: Config, run_id: str) -> tuple[RoundData, 
         generated_at=now(),
         min_group_size=k,
         instrument=config.instrument,
-        answers=_answers(rows, leaders),
+        answers=answers,
         roster=list(config.roster),
         issued=leaders,
         quarantined=quarantined_files(engine, settings.round),

@@ -360,7 +360,7 @@ def _responses(workbook: Workbook, data: RoundData, labels: dict[str, str]) -> N
         ]
         for a in sorted(data.answers, key=lambda a: (a.organisation, a.name))
     ]
-    table(sheet, top, headers, rows, "Responses", [28, 34, *[14] * len(numbers), 22, 10, 66])
+    table(sheet, top, headers, rows, "Responses", [28, 34, *[14] * len(numbers), 22, 10, 66], stream=True)
     landscape(sheet)
 
 
@@ -386,16 +386,16 @@ def _tracker(workbook: Workbook, data: RoundData) -> None:
         rows.append(
             [leader.name, leader.organisation, leader.email, form.issued_at[:10] if form else "", status, detail]
         )
-    first, last = table(
+    table(
         sheet,
         top,
         ["Leader", "Organisation", "Email", "Form issued", "Status", "Details"],
         rows,
         "Tracker",
         [28, 34, 36, 12, 14, 80],
+        wrap=[6],
+        stream=True,
     )
-    for row in range(first, last + 1):
-        sheet.cell(row=row, column=6).alignment = WRAP
     landscape(sheet)
 
 
@@ -423,6 +423,7 @@ def _quarantine(workbook: Workbook, data: RoundData) -> None:
         rows,
         "Quarantine",
         [22, 30, 20, 30, 18, 24, 16, 60, 60],
+        stream=True,
     )
     landscape(sheet)
 
@@ -436,17 +437,16 @@ def _user_log(workbook: Workbook, data: RoundData) -> None:
         for a in sorted(data.answers, key=lambda a: (a.organisation, a.name))
         for line, entry in enumerate(a.log, start=1)
     ]
-    first, last = table(
+    table(
         sheet,
         top,
         ["Leader", "Organisation", "Line", *[c.label for c in columns]],
         rows,
         "UserLog",
         [28, 30, 6, 36, 40, 40, 40],
+        wrap=range(4, 8),
+        stream=True,
     )
-    for row in range(first, last + 1):
-        for column in range(4, 8):
-            sheet.cell(row=row, column=column).alignment = WRAP
     landscape(sheet)
 
 
@@ -485,5 +485,6 @@ def _rounds(workbook: Workbook, data: RoundData, labels: dict[str, str]) -> None
         rows,
         "Rounds",
         [28, 30, 14, 12, 16, 16, 34],
+        stream=True,
     )
     landscape(sheet)

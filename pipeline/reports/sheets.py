@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
+from openpyxl.cell.cell import Cell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.table import Table, TableStyleInfo
 from openpyxl.worksheet.worksheet import Worksheet
 
 from pipeline.text import shown_safely
+from pipeline.xlsx import stream_rows
 
 Value = str | int | float | None
 HEADER_FONT = Font(bold=True, color="FFFFFF")
@@ -22,7 +24,10 @@ WRAP = Alignment(wrap_text=True, vertical="top")
 def put(sheet: Worksheet, row: int, column: int, value: Value, number_format: str | None = None) -> None:
     """Write one value. Text is always text: a leader's "=HYPERLINK(...)" stays inert, and a control
     character or U+FFFE (which openpyxl refuses, or writes into XML no reader can load) is shown escaped."""
-    cell = sheet.cell(row=row, column=column)
+    _fill(sheet.cell(row=row, column=column), value, number_format)
+
+
+def _fill(cell: Cell, value: Value, number_format: str | None = None, wrap: bool = False) -> Cell:
     if isinstance(value, str):
         value = shown_safely(value, lines=True)  # never a character that breaks the sheet's XML
     cell.value = value
@@ -30,6 +35,9 @@ def put(sheet: Worksheet, row: int, column: int, value: Value, number_format: st
         cell.data_type = "s"
     elif number_format:
         cell.number_format = number_format
+    if wrap:
+        cell.alignment = WRAP
+    return cell
 
 
 def title(sheet: Worksheet, text: str, lines: Sequence[str] = ()) -> int:
@@ -49,21 +57,48 @@ def table(
     name: str,
     widths: Sequence[float] | None = None,
     formats: dict[int, str] | None = None,
+    wrap: Sequence[int] = (),
+    stream: bool = False,
 ) -> tuple[int, int]:
-    """An Excel table with a filterable header row, frozen below its header. Returns (first, last) data rows."""
+    """An Excel table with a filterable header row, frozen below its header; ``wrap`` columns wrap their
+    text. With ``stream`` the data rows are made only while the workbook is saved (tables that grow
+    with the roster). Returns (first, last) data rows."""
     sheet.row_dimensions[top].height = 32 if any(len(h) > 14 for h in headers) else 18
     for column, header in enumerate(headers, start=1):
         put(sheet, top, column, header)
         cell = sheet.cell(row=top, column=column)
         cell.font, cell.fill = HEADER_FONT, HEADER_FILL
         cell.alignment = Alignment(wrap_text=True, vertical="center")
-    for offset, values in enumerate(rows, start=1):
-        for column, value in enumerate(values, start=1):
-            put(sheet, top + offset, column, value, (formats or {}).get(column))
+    formats, wrapped = formats or {}, set(wrap)
+
+    def cells(number: int, values: Sequence[Any], streamed: bool) -> list[Cell]:
+        return [
+            _fill(
+                Cell(sheet, row=number, column=column) if streamed else sheet.cell(row=number, column=column),
+                value,
+                formats.get(column),
+                column in wrapped,
+            )
+            for column, value in enumerate(values, start=1)
+        ]
+
+    if stream:
+
+        def source() -> Iterator[tuple[int, list[Cell]]]:
+            for offset, values in enumerate(rows, start=1):
+                yield top + offset, cells(top + offset, values, streamed=True)
+
+        stream_rows(sheet, source, top + len(rows), len(headers))
+    else:
+        for offset, values in enumerate(rows, start=1):
+            cells(top + offset, values, streamed=False)
     last = top + max(len(rows), 1)
     ref = f"A{top}:{get_column_letter(len(headers))}{last}"
     item = Table(displayName=re.sub(r"[^A-Za-z0-9_]", "_", name), ref=ref)
     item.tableStyleInfo = TableStyleInfo(name="TableStyleMedium2", showRowStripes=True)
+    item._initialise_columns()  # named here: openpyxl would otherwise make a cell for every one in the range
+    for column, header in zip(item.tableColumns, headers, strict=True):
+        column.name = shown_safely(header, lines=True)
     sheet.add_table(item)
     sheet.freeze_panes = sheet.cell(row=top + 1, column=1)
     for column, width in enumerate(widths or [], start=1):
