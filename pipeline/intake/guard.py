@@ -167,13 +167,53 @@ def guard(data: bytes, limits: Limits = Limits()) -> Guarded | Problem:
     if "macroEnabled" in parts.get("[Content_Types].xml", b"").decode("utf-8", "replace"):
         return problem("macros", detail="a macro-enabled workbook (.xlsm)")
     trees: dict[str, Element] = {}
-    for name in sorted(sheet_parts(parts, trees)):
-        found, tree = _outside_area(parts[name], limits)
+    for name in sorted(_sheet_parts_seen(parts)):
+        body = parts[name]
+        if _SAFE_SHEETS.get(body) == limits:
+            continue  # byte for byte a sheet already checked under these limits (the blank log, the practices)
+        found, tree = _outside_area(body, limits)
         if found:
             return problem("unsafe-file", detail=f"{found} in {name}")
         if tree is not None:
             trees[name] = tree
+            _remember(body, limits)
     return Guarded(data, parts, trees)
+
+
+# Most of a form's structure is the same in every return of a round: the relationships, the content
+# types, and sheets nobody types in. The verdicts on such bytes are kept (a few, small ones only), so
+# only what differs is parsed again. Each verdict is a pure function of the bytes it is keyed by.
+_SAFE_SHEETS: dict[bytes, Limits] = {}
+_STRUCTURES: dict[tuple[tuple[str, ...], tuple[bytes, ...]], frozenset[str]] = {}
+_REMEMBER_AT_MOST = 64 * 1024
+
+
+def _remember(body: bytes, limits: Limits) -> None:
+    if len(body) <= _REMEMBER_AT_MOST:
+        if len(_SAFE_SHEETS) >= 32:
+            _SAFE_SHEETS.pop(next(iter(_SAFE_SHEETS)))
+        _SAFE_SHEETS[body] = limits
+
+
+def _sheet_parts_seen(parts: dict[str, bytes]) -> frozenset[str]:
+    """``sheet_parts``, remembered by the part names and the bytes of the parts it reads."""
+    names = tuple(parts)
+    structure = tuple(body for name, body in parts.items() if _structural(name))
+    if sum(map(len, structure)) > _REMEMBER_AT_MOST:
+        return frozenset(sheet_parts(parts))
+    key = (names, structure)
+    found = _STRUCTURES.get(key)
+    if found is None:
+        found = frozenset(sheet_parts(parts))
+        if len(_STRUCTURES) >= 32:
+            _STRUCTURES.pop(next(iter(_STRUCTURES)))
+        _STRUCTURES[key] = found
+    return found
+
+
+def _structural(name: str) -> bool:
+    folded = name.casefold()
+    return folded.endswith(".rels") or folded == "[content_types].xml"
 
 
 def encoding_problem(body: bytes) -> str | None:
@@ -200,11 +240,10 @@ def encoding_problem(body: bytes) -> str | None:
     return None
 
 
-def sheet_parts(parts: dict[str, bytes], trees: dict[str, Element] | None = None) -> set[str]:
+def sheet_parts(parts: dict[str, bytes]) -> set[str]:
     """Every part some reader could take for a sheet: each target of a sheet relationship in any .rels
     part (resolved as readers resolve it, any case), each part typed as a sheet in [Content_Types].xml,
-    and each part under xl/worksheets/. Only parts present can be parsed, so only those are returned.
-    The relationship parts parsed on the way are put in ``trees`` for the reader."""
+    and each part under xl/worksheets/. Only parts present can be parsed, so only those are returned."""
     by_folded = {name.casefold(): name for name in parts}
     wanted: set[str] = set()
 
@@ -223,8 +262,6 @@ def sheet_parts(parts: dict[str, bytes], trees: dict[str, Element] | None = None
             root = parse_xml(body)
             if root is None:
                 continue
-            if trees is not None:
-                trees[name] = root
             source = posixpath.dirname(posixpath.dirname(name))  # "xl/_rels/workbook.xml.rels" -> "xl"
             for element in root.iter("{*}Relationship"):
                 target, kind = element.get("Target"), element.get("Type", "")

@@ -264,11 +264,17 @@ def _value(element: Element, strings: _SharedStrings) -> tuple[CellRaw, bool]:
 
 def _raw_value(element: Element, strings: _SharedStrings) -> tuple[CellRaw, bool]:
     kind = element.get("t", "n")
-    formula = element.find(_F) is not None
+    formula, inline, v = False, None, None
+    for child in element:  # one pass over a cell's few children (lxml's find() goes through Python)
+        tag = child.tag
+        if tag == _F:
+            formula = True
+        elif tag == _V and v is None:
+            v = child
+        elif tag == _IS and inline is None:
+            inline = child
     if kind == "inlineStr":
-        inline = element.find(_IS)
         return (_text(inline) if inline is not None else ""), formula
-    v = element.find(_V)
     if v is None or v.text is None:
         return None, formula
     text = v.text
