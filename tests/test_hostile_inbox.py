@@ -178,6 +178,9 @@ def test_a_very_deep_folder_is_walked_without_recursion(ws):
         next_night_takes_a_valid_return(ws)
     finally:  # pytest's own clean-up would recurse
         for folder in reversed(folders):
+            for leftover in folder.iterdir():
+                if not leftover.is_dir():
+                    leftover.unlink()
             folder.rmdir()
 
 

@@ -302,7 +302,7 @@ def test_a_long_name_with_a_comma_stays_one_recipient(workspace, write_roster, s
     mail clients showed a second, bogus recipient (issue 10). Both the wire and the .eml keep one."""
     from tests.conftest import issue_forms_here
 
-    name = "Professor Elizabeth Windsor-Mountbatten, Chief Executive of Riverside"
+    name = "Professor Elizabeth Alexandra Windsor-Mountbatten, Chief Executive of the Riverside Trust"
     write_roster([["Riverside Council", name, "liz@riverside.example", "Chief Executive"]])
     issue_forms_here(workspace)
     send(workspace, "invitations", dry_run=True)
