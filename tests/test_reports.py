@@ -173,7 +173,10 @@ def test_partnership_context_only_where_the_shareable_edition_shows_it(issued):
     report = nightly(issued)
     letter = next(p for p in report["outputs"] if p.endswith(".html") and "email" not in p and "index" not in p)
     page = (issued / letter).read_text()
-    assert "6 of the 6 leaders in the latest partnership figures would also feel stretched here" in page
+    assert "5 other leaders of the 6 in the latest partnership figures (you among them) would also feel stretched" in (
+        " ".join(page.split())
+    )
+    assert "6 of the 6" not in page  # the reader is never one of "the others"
 
 
 def test_movement_since_the_previous_round(issued, edit_settings):
@@ -208,3 +211,55 @@ def test_workbooks_are_written_whole(issued, edition):
     with zipfile.ZipFile(io.BytesIO(path.read_bytes())) as archive:
         assert archive.testzip() is None
     assert not list(path.parent.glob(".tmp-*"))
+
+
+def test_the_tidy_csv_shows_exactly_the_shareable_workbooks_figures(issued):
+    """The public contract for partners' own tools (issue 9): one row per figure, empty where withheld."""
+    import csv
+
+    from pipeline.reports.comparison import HIDDEN
+
+    people = leaders(issued)
+    choices = [MIXED, ALL_COMFORTABLE, {**MIXED, 1: "stretched"}, {**ALL_COMFORTABLE, 2: "panicked"}]
+    for index, leader in enumerate(people[:12]):
+        answer(issued, [leader], choices[index % len(choices)])
+    report = nightly(issued)
+    path = issued / "outbox" / "reports" / ROUND / f"comparison-{ROUND}-shareable.csv"
+    assert f"outbox/reports/{ROUND}/comparison-{ROUND}-shareable.csv" in report["outputs"]
+    rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
+    assert list(rows[0]) == ["group", "perspective", "category", "count", "withheld", "respondents"]
+    keys = ["comfortable", "stretched", "panicked"]
+    from_csv = {(r["group"], int(r["perspective"]), r["category"]): r for r in rows}
+    workbook = book(shareable(issued))
+    shown = {}
+    for line in workbook["By organisation"].iter_rows(min_row=5, values_only=True):
+        if line[0] and isinstance(line[1], int):
+            for offset, key in enumerate(keys):
+                shown[(line[0], line[1], key)] = (line[2 + offset], line[5])
+    for line in workbook["Summary"].iter_rows(min_row=6, values_only=True):
+        if isinstance(line[0], int):
+            for offset, key in enumerate(keys):
+                shown[("Partnership", line[0], key)] = (line[2 + offset], line[5])
+    assert set(from_csv) == set(shown)
+    for figure, (value, answered) in shown.items():
+        row = from_csv[figure]
+        assert row["withheld"] == ("true" if value == HIDDEN else "false")
+        assert row["count"] == ("" if value == HIDDEN else str(value))
+        assert row["respondents"] == ("" if value == HIDDEN else str(answered))
+    withheld = report["round"]["shareable_withheld"]
+    assert withheld == {"withheld": sum(r["withheld"] == "true" for r in rows), "figures": len(rows)}
+    about = {r[0]: r[1] for r in workbook["About"].iter_rows(min_row=4, values_only=True) if r[0]}
+    assert about["Figures withheld"].startswith(f"{withheld['withheld']} of {withheld['figures']} figures")
+
+
+def test_withheld_figures_sit_right_aligned_like_numbers(issued):
+    from pipeline.reports.comparison import HIDDEN
+
+    people = leaders(issued)
+    answer(issued, people[:1], MIXED)  # one leader stretched or panicked where eight are comfortable
+    answer(issued, people[1:9], ALL_COMFORTABLE)
+    nightly(issued)
+    workbook = book(shareable(issued))
+    cells = [c for name in ("Summary", "By organisation") for row in workbook[name].iter_rows() for c in row]
+    hidden = [c for c in cells if c.value == HIDDEN]
+    assert hidden and all(c.alignment.horizontal == "right" for c in hidden)

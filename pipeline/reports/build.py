@@ -20,7 +20,15 @@ from pipeline.failures import check_workbook, doing
 from pipeline.files import atomic_write
 from pipeline.forms.names import safe_segment, unique_stems
 from pipeline.reports.aggregate import Answer
-from pipeline.reports.comparison import RoundData, facilitator_workbook, org_tables, shareable_workbook
+from pipeline.reports.comparison import (
+    RoundData,
+    facilitator_workbook,
+    figures_csv,
+    org_tables,
+    shareable_figures,
+    shareable_workbook,
+    withheld_share,
+)
 from pipeline.reports.letters import (
     LETTER_TEMPLATES,
     Context,
@@ -124,6 +132,7 @@ def report_paths(round_id: str) -> dict[str, str]:
     return {
         "facilitator": f"{folder}/comparison-{safe_segment(round_id)}-facilitator.xlsx",
         "shareable": f"{folder}/comparison-{safe_segment(round_id)}-shareable.xlsx",
+        "figures": f"{folder}/comparison-{safe_segment(round_id)}-shareable.csv",
     }
 
 
@@ -139,7 +148,12 @@ def write_workbooks(space: Workspace, full: RoundData, shareable: RoundData) -> 
         check_workbook(data, paths["shareable"])
         if not (target.exists() and target.read_bytes() == data):
             atomic_write(target, data)
-    return [paths["facilitator"], paths["shareable"]]
+    with doing(f"writing {paths['figures']}"):
+        target = space.root / paths["figures"]
+        data = figures_csv(shareable_figures(shareable))
+        if not (target.exists() and target.read_bytes() == data):
+            atomic_write(target, data)
+    return [paths["facilitator"], paths["shareable"], paths["figures"]]
 
 
 def partnership_context(shareable: RoundData) -> dict[tuple[int, str], Context]:
@@ -173,6 +187,7 @@ def write_letters(
     written: list[dict[str, str]] = []
     outputs: list[str] = []
     links: dict[str, str] = {}
+    counted = {a.leader_id: a.answers for a in shareable.published}
     for answer in full.answers:
         context = letter_context(
             answer,
@@ -183,6 +198,7 @@ def write_letters(
             today,
             shown,
             full.earlier.get(answer.leader_id),
+            counted.get(answer.leader_id),
         )
         stem = stems[answer.leader_id]
         html_path, email_path = f"{folder}/{stem}.html", f"{folder}/{stem}.email.html"
@@ -262,6 +278,10 @@ def build_outputs(
         "quarantined_files": len({q["id"] for q in full.quarantined}),
         "shareable_responses": len(shareable.published),
         "shareable_published_at": shareable.generated_at if shareable.published else None,
+        "shareable_withheld": dict(
+            zip(("withheld", "figures"), withheld_share(shareable_figures(shareable)), strict=True)
+        ),
+        "facilitator_withheld": {"withheld": 0},
     }
     return outputs, headline
 

@@ -8,7 +8,9 @@ are always written too), frozen headers, print setup. Every text from a return i
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +19,7 @@ import pandas as pd
 from openpyxl import Workbook
 from openpyxl.chart import BarChart, Reference
 from openpyxl.formatting.rule import ColorScaleRule
+from openpyxl.styles import Alignment
 from openpyxl.worksheet.worksheet import Worksheet
 
 from pipeline.config import Leader
@@ -28,6 +31,8 @@ from pipeline.xlsx import workbook_bytes
 
 HIDDEN = "[c]"
 PARTNERSHIP = "All organisations"
+CATEGORY_COLOURS = ("2E7D32", "F2A900", "C62828")  # comfortable green, stretched amber, a bit panicked red
+RIGHT = Alignment(horizontal="right")
 
 
 @dataclass
@@ -105,7 +110,21 @@ def _stacked_chart(
     data = Reference(sheet, min_col=first_col, max_col=last_col, min_row=first_row - 1, max_row=last_row)
     chart.add_data(data, titles_from_data=True)
     chart.set_categories(Reference(sheet, min_col=category_col, min_row=first_row, max_row=last_row))
+    chart.x_axis.scaling.orientation = "maxMin"  # the first row (perspective 1) at the top, as in the table
+    chart.y_axis.crosses = "max"  # and the shares' axis stays below the bars
+    for series, colour in zip(chart.series, CATEGORY_COLOURS, strict=False):
+        series.graphicalProperties.solidFill = colour
+        series.graphicalProperties.line.solidFill = colour
     sheet.add_chart(chart, anchor)
+
+
+def _align_hidden(sheet: Worksheet, first: int, last: int, columns: range) -> None:
+    """A withheld figure sits where its number would, right-aligned in its column."""
+    for row in range(first, last + 1):
+        for column in columns:
+            cell = sheet.cell(row=row, column=column)
+            if cell.value == HIDDEN:
+                cell.alignment = RIGHT
 
 
 # ---------------------------------------------------------------- shared tables
@@ -149,6 +168,7 @@ def _summary_sheet(
     first, last = table(sheet, top, headers, rows, "SummaryTable", [12, 60, 14, 14, 14, 11, 14, 14, 14], formats)
     for row in range(first, last + 1):
         sheet.cell(row=row, column=2).alignment = WRAP
+    _align_hidden(sheet, first, last, range(3, len(headers) + 1))
     share_cols = f"G{first}:I{last}"
     _heat(sheet, share_cols)
     if not any_hidden and answers:
@@ -224,6 +244,7 @@ def _by_org_sheet(workbook: Workbook, data: RoundData, answers: list[Answer], sh
     first, last = table(
         sheet, top, headers, tables.rows, "ByOrganisation", [40, 12, 14, 14, 14, 11, 14, 14, 14], formats
     )
+    _align_hidden(sheet, first, last, range(3, len(headers) + 1))
     _heat(sheet, f"G{first}:I{last}")
     if tables.rows and not shareable:
         _org_totals(workbook, data, long_table(answers, instrument), keys)
@@ -273,6 +294,71 @@ def _about(workbook: Workbook, data: RoundData, edition: str, lines: list[list[A
     landscape(sheet)
 
 
+# ---------------------------------------------------------------- the shareable figures as tidy data
+
+FIGURE_COLUMNS = ("group", "perspective", "category", "count", "withheld", "respondents")
+PARTNERSHIP_GROUP = "Partnership"
+
+
+def shareable_figures(data: RoundData) -> list[dict[str, Any]]:
+    """Every figure the shareable edition shows or withholds, one row each: the partnership's first, then
+    each organisation's (or pooled group's), per perspective and category. A withheld figure has no
+    count and no respondents. The public contract for partners' own tools (the CSV beside the workbook)."""
+    instrument, k = data.instrument, data.min_group_size
+    keys = [t.key for t in instrument.ticks]
+    tables = org_tables(data.published, instrument, k, shareable=True)
+    figures: list[dict[str, Any]] = []
+    for p in instrument.perspectives:
+        totals, hidden = tables.partnership.get(p.number), tables.partnership_hidden.get(p.number)
+        if totals is not None and hidden is not None and int(totals.sum()):
+            answered = int(totals.sum())
+            for key in keys:
+                figures.append(_figure(PARTNERSHIP_GROUP, p.number, key, int(totals[key]), bool(hidden[key]), answered))
+        for row in tables.rows:
+            if row[1] != p.number:
+                continue
+            answered = int(row[2 + len(keys)])
+            for offset, key in enumerate(keys):
+                value = row[2 + offset]
+                figures.append(_figure(str(row[0]), p.number, key, value, value == HIDDEN, answered))
+    return figures
+
+
+def _figure(group: str, number: int, key: str, count: Any, withheld: bool, answered: int) -> dict[str, Any]:
+    return {
+        "group": group,
+        "perspective": number,
+        "category": key,
+        "count": None if withheld else int(count),
+        "withheld": withheld,
+        "respondents": None if withheld else answered,
+    }
+
+
+def figures_csv(figures: list[dict[str, Any]]) -> bytes:
+    """The tidy figures as UTF-8 CSV: empty where withheld, withheld as true or false."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(FIGURE_COLUMNS)
+    for figure in figures:
+        writer.writerow(
+            [
+                figure["group"],
+                figure["perspective"],
+                figure["category"],
+                "" if figure["count"] is None else figure["count"],
+                "true" if figure["withheld"] else "false",
+                "" if figure["respondents"] is None else figure["respondents"],
+            ]
+        )
+    return buffer.getvalue().encode("utf-8")
+
+
+def withheld_share(figures: list[dict[str, Any]]) -> tuple[int, int]:
+    """(figures withheld, figures in all) of an edition."""
+    return sum(1 for f in figures if f["withheld"]), len(figures)
+
+
 # ---------------------------------------------------------------- editions
 
 
@@ -294,6 +380,7 @@ def shareable_workbook(data: RoundData) -> bytes:
         "shareable edition (for every partner)",
         [
             ["Responses counted", len(answers)],
+            ["Figures withheld", _withheld_text(*withheld_share(shareable_figures(data)))],
             [
                 "What is withheld",
                 f"Any figure counting 1 to {data.min_group_size - 1} leaders, and as many other "
@@ -304,11 +391,19 @@ def shareable_workbook(data: RoundData) -> bytes:
             [
                 "When it changes",
                 f"Only when at least {data.min_group_size} leaders' responses differ from the last "
-                "edition, so comparing two editions never reveals one leader's answers.",
+                "edition, so comparing two editions never reveals one leader's answers. That is why these "
+                f"figures can trail the facilitator's: up to {data.min_group_size - 1} of the latest returns "
+                "may not be counted here yet.",
             ],
         ],
     )
     return _save(workbook, _stamp(data.generated_at))
+
+
+def _withheld_text(withheld: int, figures: int) -> str:
+    if not figures:
+        return "no figures yet"
+    return f"{withheld} of {figures} figures ({withheld / figures:.0%})"
 
 
 def facilitator_workbook(data: RoundData) -> bytes:
@@ -337,6 +432,7 @@ def facilitator_workbook(data: RoundData) -> bytes:
             ["Accepted responses", len(data.answers)],
             ["Leaders on the roster", len(data.roster)],
             ["Quarantined files", len({q["id"] for q in data.quarantined})],
+            ["Figures withheld", "none: this edition shows everything"],
             ["Shareable edition", data.published_note or "not published yet"],
         ],
     )

@@ -67,8 +67,10 @@ def letter_context(
     today: dt.date,
     shown: dict[tuple[int, str], Context],
     earlier: dict[str, Any] | None,
+    counted: dict[int, str | None] | None = None,
 ) -> dict[str, Any]:
-    """Everything one letter says, as plain data."""
+    """Everything one letter says, as plain data. ``counted``: the reader's answers as the published
+    partnership figures count them (None when their return came after those figures)."""
     labels = {t.key: t.label for t in instrument.ticks}
     zones = {t.key: t.zone for t in instrument.ticks}
     by_number = {p.number: p.text for p in instrument.practices}
@@ -96,12 +98,7 @@ def letter_context(
                     "activity": p.activity,
                     "feeling": labels[key],
                     "practices": [by_number[n] for n in practices.get(p.number, [])],
-                    "context": (
-                        f"In {partnership}, {figure.count} of the {figure.answered} leaders in the latest "
-                        f"partnership figures would also feel {labels[key].removeprefix('I would feel ')} here."
-                    )
-                    if figure
-                    else None,
+                    "context": _context(partnership, figure, labels[key], counted, p.number, key) if figure else None,
                 }
             )
     moved = []
@@ -138,6 +135,24 @@ def letter_context(
         "code": instrument.code,
         "title": instrument.title,
     }
+
+
+def _context(
+    partnership: str, figure: Context, label: str, counted: dict[int, str | None] | None, number: int, key: str
+) -> str:
+    """How many other leaders feel the same here: never counting the reader among "the others"."""
+    feeling = label.removeprefix("I would feel ")
+    if counted is not None and counted.get(number) == key:
+        others = figure.count - 1
+        who = f"{others} other leader{'s' if others != 1 else ''}"
+        return (
+            f"In {partnership}, {who} of the {figure.answered} in the latest partnership figures (you among "
+            f"them) would also feel {feeling} here."
+        )
+    return (
+        f"In {partnership}, {figure.count} of the {figure.answered} leaders in the latest partnership figures "
+        f"would also feel {feeling} here (those figures do not include this answer of yours yet)."
+    )
 
 
 LETTER_TEMPLATES = ("letter.html.j2", "letter.txt.j2")
