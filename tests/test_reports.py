@@ -169,14 +169,20 @@ def test_letters_are_personal_escaped_and_made_again_only_when_changed(issued, w
 
 def test_partnership_context_only_where_the_shareable_edition_shows_it(issued):
     people = leaders(issued)
-    answer(issued, people[:6], MIXED)
+    answer(issued, people[:6], MIXED)  # six identical returns: showing them would disclose every answer
     report = nightly(issued)
-    letter = next(p for p in report["outputs"] if p.endswith(".html") and "email" not in p and "index" not in p)
-    page = (issued / letter).read_text()
-    assert "5 other leaders of the 6 in the latest partnership figures (you among them) would also feel stretched" in (
-        " ".join(page.split())
+    pages = [(issued / p).read_text() for p in report["outputs"] if p.endswith(".html") and "index" not in p]
+    assert pages and not any("in the latest partnership figures" in page for page in pages)
+
+    answer(issued, people[6:9], ALL_COMFORTABLE)  # now perspective 2 reads 6 stretched, 3 comfortable
+    report = nightly(issued)
+    letters = [p for p in report["outputs"] if p.endswith(".html") and "email" not in p and "index" not in p]
+    texts = [" ".join((issued / p).read_text().split()) for p in letters]
+    assert any(
+        "5 other leaders of the 9 in the latest partnership figures (you among them) would also feel stretched" in text
+        for text in texts
     )
-    assert "6 of the 6" not in page  # the reader is never one of "the others"
+    assert not any("6 of the 9" in text for text in texts)  # the reader is never one of "the others"
 
 
 def test_movement_since_the_previous_round(issued, edit_settings):

@@ -26,7 +26,7 @@ from pipeline.config import Leader
 from pipeline.instrument import Instrument
 from pipeline.reports.aggregate import Answer, long_table, percentages, summary
 from pipeline.reports.sheets import WRAP, landscape, table, title
-from pipeline.reports.suppress import OTHER, hide, pool_small_groups
+from pipeline.reports.suppress import MARGIN, OTHER, safe, shown_groups
 from pipeline.xlsx import workbook_bytes
 
 HIDDEN = "[c]"
@@ -153,25 +153,26 @@ def _summary_sheet(
         *[f"{data.headings[k]} (share)" for k in keys],
     ]
     rows = []
-    any_hidden = False
+    shown_any = False
     for p in instrument.perspectives:
         mask = masks.get(p.number) if masks is not None else None
         values: list[Any] = [p.number, p.statement]
         shown: list[Any] = []
         for key in keys:
             hidden = bool(mask is not None and mask[key])
-            any_hidden |= hidden
+            shown_any |= not hidden
             values.append(HIDDEN if hidden else int(counts.loc[p.number, key]))
             shown.append(HIDDEN if hidden else float(shares.loc[p.number, key]))
         rows.append([*values, int(counts.loc[p.number, "answered"]), *shown])
     formats = {3 + len(keys) + 1 + i: "0%" for i in range(len(keys))}
     first, last = table(sheet, top, headers, rows, "SummaryTable", [12, 60, 14, 14, 14, 11, 14, 14, 14], formats)
-    for row in range(first, last + 1):
+    for row, values in zip(range(first, last + 1), rows, strict=False):
         sheet.cell(row=row, column=2).alignment = WRAP
+        _fit_height(sheet, row, str(values[1]), 60)
     _align_hidden(sheet, first, last, range(3, len(headers) + 1))
     share_cols = f"G{first}:I{last}"
     _heat(sheet, share_cols)
-    if not any_hidden and answers:
+    if shown_any and answers:  # a withheld perspective is an empty bar: the chart shows only what the table does
         _stacked_chart(sheet, "Comfortable, stretched, a bit panicked", first, last, 3, 5, 1, f"B{last + 3}")
     landscape(sheet)
 
@@ -184,38 +185,43 @@ class OrgTables:
 
 
 def org_tables(answers: list[Answer], instrument: Instrument, k: int, shareable: bool) -> OrgTables:
-    """Per perspective, the organisations-by-categories table with its partnership total row, after the
-    pooling and suppression rules when ``shareable``."""
+    """Per perspective, the partnership's counts and each organisation's. In the shareable edition only
+    blocks that ``suppress`` allows: the organisations shown on their own, then every other organisation
+    together as one row (its counts are the partnership's less those shown, so showing them tells no
+    more); a perspective whose partnership figures cannot be shown has no rows at all."""
     keys = [t.key for t in instrument.ticks]
     frame = long_table(answers, instrument)
-    sizes: dict[str, int] = {}
-    for a in answers:
-        sizes[a.organisation] = sizes.get(a.organisation, 0) + 1
-    labels = pool_small_groups(sizes, k) if shareable else {org: org for org in sizes}
-    frame["group"] = frame["organisation"].map(labels)
-    groups = sorted(set(labels.values()), key=lambda g: (g == OTHER, g))
+    organisations = sorted({a.organisation for a in answers})
     rows: list[list[Any]] = []
     totals: dict[int, pd.Series] = {}
     hidden: dict[int, pd.Series] = {}
     for p in instrument.perspectives:
         part = frame[frame["perspective"] == p.number]
-        counts = part.groupby(["group", "answer"]).size().unstack("answer", fill_value=0) if len(part) else None
-        counts = (counts if counts is not None else pd.DataFrame()).reindex(index=groups, columns=keys, fill_value=0)
+        counts = part.groupby(["organisation", "answer"]).size().unstack("answer", fill_value=0) if len(part) else None
+        counts = (counts if counts is not None else pd.DataFrame()).reindex(
+            index=organisations, columns=keys, fill_value=0
+        )
         counts = counts.fillna(0).astype(int)
         total = counts.sum(axis=0).rename(PARTNERSHIP)
-        full = pd.concat([counts, total.to_frame().T])
-        mask = hide(full, k) if shareable else full.astype(bool) & False
-        if shareable and int(total.sum()) < k:
-            mask.loc[:, :] = True
-        totals[p.number], hidden[p.number] = full.loc[PARTNERSHIP], mask.loc[PARTNERSHIP]
-        for group in groups:
-            answered = int(counts.loc[group].sum())
-            if answered == 0:
-                continue
-            cells = [HIDDEN if mask.loc[group, key] else int(counts.loc[group, key]) for key in keys]
-            shares = [HIDDEN if mask.loc[group, key] else counts.loc[group, key] / answered for key in keys]
-            rows.append([group, p.number, *cells, answered, *shares])
+        vectors = {org: [int(counts.loc[org, key]) for key in keys] for org in organisations}
+        vectors = {org: vector for org, vector in vectors.items() if sum(vector)}
+        withheld = shareable and not safe([int(total[key]) for key in keys], k)
+        totals[p.number] = total
+        hidden[p.number] = pd.Series({key: withheld for key in keys})
+        if withheld:
+            continue
+        shown = shown_groups(vectors, k) if shareable else set(vectors)
+        for org in sorted(shown):
+            rows.append(_org_row(org, p.number, vectors[org], keys))
+        rest = [int(total[key]) - sum(vectors[org][i] for org in shown) for i, key in enumerate(keys)]
+        if sum(rest):
+            rows.append(_org_row(OTHER, p.number, rest, keys))
     return OrgTables(rows, totals, hidden)
+
+
+def _org_row(group: str, number: int, counts: list[int], keys: list[str]) -> list[Any]:
+    answered = sum(counts)
+    return [group, number, *counts, answered, *[count / answered for count in counts]]
 
 
 def _by_org_sheet(workbook: Workbook, data: RoundData, answers: list[Answer], shareable: bool) -> dict[int, pd.Series]:
@@ -223,12 +229,26 @@ def _by_org_sheet(workbook: Workbook, data: RoundData, answers: list[Answer], sh
     sheet = workbook.create_sheet("By organisation")
     instrument, keys, k = data.instrument, [t.key for t in data.instrument.ticks], data.min_group_size
     tables = org_tables(answers, instrument, k, shareable)
+    own = [row for row in tables.rows if row[0] != OTHER]
+    if shareable and not own:  # nothing an organisation could see of itself: one sentence, not a wall of [c]
+        title(
+            sheet,
+            "By organisation",
+            [
+                "No organisation's figures can be shown on their own in this edition: with these returns, any "
+                "one organisation's counts would let partners work out how individual leaders answered.",
+                "The partnership's figures are on the Summary sheet; the About sheet gives the rule.",
+            ],
+        )
+        landscape(sheet)
+        return tables.partnership_hidden
     top = title(
         sheet,
         "By organisation",
         [
-            f"Organisations with fewer than {k} respondents are combined as '{OTHER}'; {HIDDEN} marks a figure "
-            f"withheld so that no leader's answer can be worked out."
+            f"An organisation is shown on its own only when its counts cannot reveal any leader's answer, even "
+            f"to a partner who knows two of them; the rest are counted together as '{OTHER}'. A perspective "
+            "whose partnership figures are withheld (see Summary) has no rows."
             if shareable
             else "Every organisation with at least one accepted return.",
         ],
@@ -289,9 +309,19 @@ def _about(workbook: Workbook, data: RoundData, edition: str, lines: list[list[A
         ["Copyright", f"{data.instrument.copyright}. {data.instrument.copyright_notice}"],
     ]
     table(sheet, top, ["Item", "Value"], rows, "About", [28, 100])
-    for row in range(top + 1, top + len(rows) + 1):
-        sheet.cell(row=row, column=2).alignment = WRAP
+    for offset, (_, value) in enumerate(rows, start=1):
+        sheet.cell(row=top + offset, column=1).alignment = WRAP
+        sheet.cell(row=top + offset, column=2).alignment = WRAP
+        _fit_height(sheet, top + offset, str(value), 100)
     landscape(sheet)
+
+
+def _fit_height(sheet: Worksheet, row: int, text: str, width: float) -> None:
+    """Give a row of wrapped text the lines it needs: spreadsheet programs do not grow a row that
+    openpyxl wrote, and the text would overlap the rows below when printed."""
+    lines = max(1, -(-len(text) * 11 // (int(width) * 10)))  # about 0.9 characters per unit of column width
+    if lines > 1:
+        sheet.row_dimensions[row].height = 15 * lines
 
 
 # ---------------------------------------------------------------- the shareable figures as tidy data
@@ -307,6 +337,7 @@ def shareable_figures(data: RoundData) -> list[dict[str, Any]]:
     instrument, k = data.instrument, data.min_group_size
     keys = [t.key for t in instrument.ticks]
     tables = org_tables(data.published, instrument, k, shareable=True)
+    breakdown = tables.rows if any(row[0] != OTHER for row in tables.rows) else []  # as the sheet shows it
     figures: list[dict[str, Any]] = []
     for p in instrument.perspectives:
         totals, hidden = tables.partnership.get(p.number), tables.partnership_hidden.get(p.number)
@@ -314,7 +345,7 @@ def shareable_figures(data: RoundData) -> list[dict[str, Any]]:
             answered = int(totals.sum())
             for key in keys:
                 figures.append(_figure(PARTNERSHIP_GROUP, p.number, key, int(totals[key]), bool(hidden[key]), answered))
-        for row in tables.rows:
+        for row in breakdown:
             if row[1] != p.number:
                 continue
             answered = int(row[2 + len(keys)])
@@ -383,10 +414,12 @@ def shareable_workbook(data: RoundData) -> bytes:
             ["Figures withheld", _withheld_text(*withheld_share(shareable_figures(data)))],
             [
                 "What is withheld",
-                f"Any figure counting 1 to {data.min_group_size - 1} leaders, and as many other "
-                "figures as it takes to stop it being worked out from totals, are shown as "
-                f"{HIDDEN}. Organisations with fewer than {data.min_group_size} respondents are "
-                "combined.",
+                f"A group's counts (the partnership, one organisation, or the other organisations together) "
+                f"are shown only when at least {data.min_group_size} leaders in it answered and, for every "
+                f"answer given in it, at least {MARGIN} of them gave another: then no leader's answer can be "
+                "worked out, even by a partner who knows their own and one colleague's answers. Otherwise "
+                f"the group's counts are withheld together ({HIDDEN}), or counted with the other "
+                "organisations.",
             ],
             [
                 "When it changes",
