@@ -44,23 +44,36 @@ def answer(root: Path, leader_ids: list[str], choices=None) -> None:
         drop(root, f"{leader}.xlsx", filled(root, leader, choices))
 
 
+ALL = {key: dict.fromkeys(range(1, 8), key) for key in ("comfortable", "stretched", "panicked")}
+
+
+def varied(root: Path, people: list[str]) -> None:
+    """Returns from ``people``, as many comfortable as stretched as a bit panicked on every perspective."""
+    for index, leader in enumerate(people):
+        answer(root, [leader], list(ALL.values())[index % 3])
+
+
 def test_two_refresh_attack_learns_nothing_about_one_late_leader(issued):
     people = leaders(issued)
-    answer(issued, people[:4])
+    varied(issued, people[:6])
     first = nightly(issued)
     published = shareable(issued).read_bytes()
     assert any(p.endswith("shareable.xlsx") for p in first["outputs"])
+    assert "Based on 6 leaders' responses" in book(shareable(issued))["Summary"]["A2"].value
 
-    answer(issued, people[4:5], ALL_COMFORTABLE)  # one late leader
+    answer(issued, people[6:7], ALL_COMFORTABLE)  # one late leader
     nightly(issued)
     assert shareable(issued).read_bytes() == published, "a single late return must not change partners' figures"
-    summary = book(facilitator(issued))["Summary"]
-    assert "All 5 accepted responses" in summary["A2"].value
+    assert "All 7 accepted responses" in book(facilitator(issued))["Summary"]["A2"].value
 
-    answer(issued, people[5:7])  # now 3 leaders differ from what partners saw
+    answer(issued, people[7:10], ALL_COMFORTABLE)  # four changed, but all alike: comparing would pin them
+    nightly(issued)
+    assert shareable(issued).read_bytes() == published
+
+    varied(issued, people[10:15])  # now the nine changed answers are varied enough to be shown together
     nightly(issued)
     assert shareable(issued).read_bytes() != published
-    assert "Based on 7 leaders' responses" in book(shareable(issued))["Summary"]["A2"].value
+    assert "Based on 15 leaders' responses" in book(shareable(issued))["Summary"]["A2"].value
 
 
 def test_shareable_edition_holds_no_names_emails_or_words(issued, edit_settings):

@@ -38,9 +38,10 @@ from pipeline.reports.letters import (
     render_letter,
     template_text,
 )
-from pipeline.reports.publication import should_publish
+from pipeline.reports.publication import may_publish, perspective_key
 from pipeline.state import (
     IssuedLeader,
+    Publication,
     get_meta,
     last_publication,
     latest_responses_before,
@@ -81,19 +82,8 @@ def round_data(engine: Engine, config: Config, run_id: str) -> tuple[RoundData, 
     settings, k = config.settings, config.settings.min_group_size
     leaders = leaders_of_round(engine, settings.round)
     rows = response_rows(engine, settings.round)
-    current = {row["leader_id"]: row["id"] for row in rows}
-    published = last_publication(engine, settings.round)
-    if should_publish(current, published.response_ids if published else None, k):
-        record_publication(engine, settings.round, run_id, current)
-        published = last_publication(engine, settings.round)
     answers = _answers(rows, leaders)
-    snapshot: list[Answer] = []
-    if published:  # the snapshot mostly holds current responses: share their objects, read only the rest
-        by_id = {row["id"]: answer for row, answer in zip(rows, answers, strict=True)}
-        wanted = sorted(published.response_ids.values())
-        older = [i for i in wanted if i not in by_id]
-        by_id |= dict(zip(older, _answers(response_rows(engine, settings.round, older), leaders), strict=True))
-        snapshot = [by_id[i] for i in wanted]
+    snapshot, latest = _published_snapshot(engine, config, run_id, rows, answers, leaders)
     full = RoundData(
         partnership=settings.partnership,
         round=settings.round,
@@ -108,16 +98,16 @@ def round_data(engine: Engine, config: Config, run_id: str) -> tuple[RoundData, 
         earlier=latest_responses_before(engine, settings.round),
         published=snapshot,
         published_note=(
-            f"Partners' figures as published on {published.published_at[:10]} from "
-            f"{len(published.response_ids)} responses."
-            if published
+            f"Partners' figures as last published on {latest.published_at[:10]}, from "
+            f"{len(snapshot)} leaders' responses."
+            if latest
             else ""
         ),
     )
     shareable = dataclasses.replace(
         full,
-        run_id=published.run_id if published else run_id,
-        generated_at=published.published_at if published else "2000-01-01T00:00:00+00:00",
+        run_id=latest.run_id if latest else run_id,
+        generated_at=latest.published_at if latest else "2000-01-01T00:00:00+00:00",
         answers=[],
         roster=[],
         issued={},
@@ -125,6 +115,48 @@ def round_data(engine: Engine, config: Config, run_id: str) -> tuple[RoundData, 
         earlier={},
     )
     return full, shareable
+
+
+def _published_snapshot(
+    engine: Engine,
+    config: Config,
+    run_id: str,
+    rows: list[dict[str, Any]],
+    answers: list[Answer],
+    leaders: dict[str, IssuedLeader],
+) -> tuple[list[Answer], Publication | None]:
+    """What partners may see: each perspective from its own latest publication (publishing a new one when
+    ``may_publish`` allows), as one answer per leader holding the answers the perspectives count."""
+    round_id, k = config.settings.round, config.settings.min_group_size
+    current = {row["leader_id"]: row["id"] for row in rows}
+    by_id = {row["id"]: answer for row, answer in zip(rows, answers, strict=True)}
+    taken: dict[int, dict[str, int]] = {}
+    latest: Publication | None = None
+    for p in config.instrument.perspectives:
+        key = perspective_key(round_id, p.number)
+        published = last_publication(engine, key)
+        now_counted = {leader: (rid, by_id[rid].answers.get(p.number)) for leader, rid in current.items()}
+        if may_publish(now_counted, published.response_ids if published else None, k):
+            record_publication(
+                engine, key, run_id, {leader: rid for leader, (rid, answer) in now_counted.items() if answer}
+            )
+            published = last_publication(engine, key)
+        if published is not None:
+            taken[p.number] = published.response_ids
+            if latest is None or published.published_at > latest.published_at:
+                latest = published
+    older = sorted({rid for ids in taken.values() for rid in ids.values()} - by_id.keys())
+    by_id |= dict(zip(older, _answers(response_rows(engine, round_id, older), leaders), strict=True))
+    counted: dict[str, dict[int, str | None]] = {}
+    for number, ids in taken.items():
+        for leader, rid in ids.items():
+            counted.setdefault(leader, {})[number] = by_id[rid].answers.get(number)
+    snapshot = [
+        dataclasses.replace(by_id[current.get(leader) or next(iter(ids.values()))], answers=chosen)
+        for leader, chosen in sorted(counted.items())
+        for ids in [{n: taken[n][leader] for n in chosen}]
+    ]
+    return snapshot, latest
 
 
 def report_paths(round_id: str) -> dict[str, str]:
@@ -294,7 +326,7 @@ def _fingerprint(
     practices = space.config / "practices.yaml"
     payload = {
         "answers": [(a.leader_id, a.sha256) for a in full.answers],
-        "published": [(a.leader_id, a.sha256) for a in shareable.published],
+        "published": [(a.leader_id, sorted(a.answers.items())) for a in shareable.published],
         "quarantined": sorted({q["id"] for q in full.quarantined}),
         "roster": [(leader.id, leader.name, leader.organisation) for leader in config.roster],
         "settings": config.settings.model_dump(mode="json"),

@@ -26,7 +26,7 @@ from pipeline.config import Leader
 from pipeline.instrument import Instrument
 from pipeline.reports.aggregate import Answer, long_table, percentages, summary
 from pipeline.reports.sheets import WRAP, landscape, table, title
-from pipeline.reports.suppress import MARGIN, OTHER, safe, shown_groups
+from pipeline.reports.suppress import MARGIN, safe
 from pipeline.xlsx import workbook_bytes
 
 HIDDEN = "[c]"
@@ -163,7 +163,8 @@ def _summary_sheet(
             shown_any |= not hidden
             values.append(HIDDEN if hidden else int(counts.loc[p.number, key]))
             shown.append(HIDDEN if hidden else float(shares.loc[p.number, key]))
-        rows.append([*values, int(counts.loc[p.number, "answered"]), *shown])
+        answered: Any = int(counts.loc[p.number, "answered"])
+        rows.append([*values, HIDDEN if all(v == HIDDEN for v in shown) else answered, *shown])
     formats = {3 + len(keys) + 1 + i: "0%" for i in range(len(keys))}
     first, last = table(sheet, top, headers, rows, "SummaryTable", [12, 60, 14, 14, 14, 11, 14, 14, 14], formats)
     for row, values in zip(range(first, last + 1), rows, strict=False):
@@ -185,10 +186,10 @@ class OrgTables:
 
 
 def org_tables(answers: list[Answer], instrument: Instrument, k: int, shareable: bool) -> OrgTables:
-    """Per perspective, the partnership's counts and each organisation's. In the shareable edition only
-    blocks that ``suppress`` allows: the organisations shown on their own, then every other organisation
-    together as one row (its counts are the partnership's less those shown, so showing them tells no
-    more); a perspective whose partnership figures cannot be shown has no rows at all."""
+    """Per perspective, the partnership's counts and each organisation's. In the shareable edition, the
+    partnership's only, withheld whole where ``suppress.safe`` does not allow them (publication makes that
+    rare): an organisation's own counts cannot be shared safely once editions are compared, because the
+    leaders who change between two editions are few in any one organisation (issue 9)."""
     keys = [t.key for t in instrument.ticks]
     frame = long_table(answers, instrument)
     organisations = sorted({a.organisation for a in answers})
@@ -210,12 +211,10 @@ def org_tables(answers: list[Answer], instrument: Instrument, k: int, shareable:
         hidden[p.number] = pd.Series({key: withheld for key in keys})
         if withheld:
             continue
-        shown = shown_groups(vectors, k) if shareable else set(vectors)
-        for org in sorted(shown):
+        if shareable:
+            continue  # partners get the partnership's figures only: see the module's docstring
+        for org in sorted(vectors):
             rows.append(_org_row(org, p.number, vectors[org], keys))
-        rest = [int(total[key]) - sum(vectors[org][i] for org in shown) for i, key in enumerate(keys)]
-        if sum(rest):
-            rows.append(_org_row(OTHER, p.number, rest, keys))
     return OrgTables(rows, totals, hidden)
 
 
@@ -229,30 +228,20 @@ def _by_org_sheet(workbook: Workbook, data: RoundData, answers: list[Answer], sh
     sheet = workbook.create_sheet("By organisation")
     instrument, keys, k = data.instrument, [t.key for t in data.instrument.ticks], data.min_group_size
     tables = org_tables(answers, instrument, k, shareable)
-    own = [row for row in tables.rows if row[0] != OTHER]
-    if shareable and not own:  # nothing an organisation could see of itself: one sentence, not a wall of [c]
+    if shareable:  # one sentence, not a wall of [c]
         title(
             sheet,
             "By organisation",
             [
-                "No organisation's figures can be shown on their own in this edition: with these returns, any "
-                "one organisation's counts would let partners work out how individual leaders answered.",
+                "Organisations' own figures are not shared: in an organisation of a few leaders, they, or the "
+                "change in them from one edition to the next, would let partners work out how individual "
+                "leaders answered.",
                 "The partnership's figures are on the Summary sheet; the About sheet gives the rule.",
             ],
         )
         landscape(sheet)
         return tables.partnership_hidden
-    top = title(
-        sheet,
-        "By organisation",
-        [
-            f"An organisation is shown on its own only when its counts cannot reveal any leader's answer, even "
-            f"to a partner who knows two of them; the rest are counted together as '{OTHER}'. A perspective "
-            "whose partnership figures are withheld (see Summary) has no rows."
-            if shareable
-            else "Every organisation with at least one accepted return.",
-        ],
-    )
+    top = title(sheet, "By organisation", ["Every organisation with at least one accepted return."])
     headers = [
         "Organisation",
         "Perspective",
@@ -331,27 +320,19 @@ PARTNERSHIP_GROUP = "Partnership"
 
 
 def shareable_figures(data: RoundData) -> list[dict[str, Any]]:
-    """Every figure the shareable edition shows or withholds, one row each: the partnership's first, then
-    each organisation's (or pooled group's), per perspective and category. A withheld figure has no
-    count and no respondents. The public contract for partners' own tools (the CSV beside the workbook)."""
+    """Every figure the shareable edition shows or withholds, one row each, per perspective and category
+    (the partnership's: organisations' own figures are not shared). A withheld figure has no count and no
+    respondents. The public contract for partners' own tools (the CSV beside the workbook)."""
     instrument, k = data.instrument, data.min_group_size
     keys = [t.key for t in instrument.ticks]
     tables = org_tables(data.published, instrument, k, shareable=True)
-    breakdown = tables.rows if any(row[0] != OTHER for row in tables.rows) else []  # as the sheet shows it
     figures: list[dict[str, Any]] = []
     for p in instrument.perspectives:
         totals, hidden = tables.partnership.get(p.number), tables.partnership_hidden.get(p.number)
-        if totals is not None and hidden is not None and int(totals.sum()):
+        if totals is not None and hidden is not None:
             answered = int(totals.sum())
             for key in keys:
                 figures.append(_figure(PARTNERSHIP_GROUP, p.number, key, int(totals[key]), bool(hidden[key]), answered))
-        for row in breakdown:
-            if row[1] != p.number:
-                continue
-            answered = int(row[2 + len(keys)])
-            for offset, key in enumerate(keys):
-                value = row[2 + offset]
-                figures.append(_figure(str(row[0]), p.number, key, value, value == HIDDEN, answered))
     return figures
 
 
@@ -414,19 +395,18 @@ def shareable_workbook(data: RoundData) -> bytes:
             ["Figures withheld", _withheld_text(*withheld_share(shareable_figures(data)))],
             [
                 "What is withheld",
-                f"A group's counts (the partnership, one organisation, or the other organisations together) "
-                f"are shown only when at least {data.min_group_size} leaders in it answered and, for every "
-                f"answer given in it, at least {MARGIN} of them gave another: then no leader's answer can be "
-                "worked out, even by a partner who knows their own and one colleague's answers. Otherwise "
-                f"the group's counts are withheld together ({HIDDEN}), or counted with the other "
-                "organisations.",
+                f"Counts are shown for the partnership as a whole, per perspective, only when at least "
+                f"{data.min_group_size} leaders answered and, for every answer given, at least {MARGIN} "
+                "leaders gave another: then no leader's answer can be worked out, even by a partner who knows "
+                f"their own and one colleague's answers. Otherwise the perspective shows {HIDDEN}. "
+                "Organisations' own figures are not shared.",
             ],
             [
                 "When it changes",
-                f"Only when at least {data.min_group_size} leaders' responses differ from the last "
-                "edition, so comparing two editions never reveals one leader's answers. That is why these "
-                f"figures can trail the facilitator's: up to {data.min_group_size - 1} of the latest returns "
-                "may not be counted here yet.",
+                "A perspective's figures change only when the answers that came in since partners last saw "
+                f"it number at least {data.min_group_size} and pass the same test, so that comparing two "
+                "editions never reveals the answers of the leaders who changed. That is why partners' "
+                "figures can trail the facilitator's: the latest returns may not be counted here yet.",
             ],
         ],
     )

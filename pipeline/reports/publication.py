@@ -1,23 +1,48 @@
-"""When the shareable edition may change: the defence against comparing two nightly refreshes.
+"""When partners' figures may change: the defence against comparing editions.
 
-If the shareable figures followed every return, a partner could compare yesterday's edition with today's
-and read one late leader's answers off the difference. So the shareable edition is published from a
-snapshot of responses, and a new snapshot replaces it only when at least k leaders' responses differ from
-the last published one (new leaders, or leaders whose answers were replaced). Between publications the
-shareable file is rebuilt from the same snapshot, so it does not change at all. The facilitator edition
-always shows everything. The price: partners' figures can trail the facilitator's by up to k-1 returns.
+Partners keep every shareable edition they receive, so what one edition adds to the last must be as safe
+as a table on its own. Each perspective is published on its own, from a snapshot of responses: its
+first snapshot only when the counts of all its answers pass ``suppress.safe``, and a new one only when
+the answers that changed since the last (new returns, and the new answers of replaced ones) number at
+least k and pass ``safe`` themselves. Every published count is then a sum of such layers, each safe, and
+a difference between two editions is a layer or a sum of layers: no comparison of editions pins a leader
+down. Between publications a perspective is rebuilt from the same snapshot, so the edition does not
+change at all. The price: partners' figures trail the facilitator's until enough varied answers have
+come in, which the About sheet says.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 
-def changed_leaders(current: dict[str, int], published: dict[str, int]) -> int:
-    """How many leaders' counted responses differ between two snapshots (leader id -> response id)."""
-    return sum(1 for leader in current.keys() | published.keys() if current.get(leader) != published.get(leader))
+from pipeline.reports.suppress import safe
+
+KEYS = ("comfortable", "stretched", "panicked")
 
 
-def should_publish(current: dict[str, int], published: dict[str, int] | None, k: int) -> bool:
-    """A first publication needs k responses; after that, k changed responses."""
+def perspective_key(round_id: str, number: int) -> str:
+    """The publications of one perspective of a round are recorded under this key."""
+    return f"{round_id}#perspective-{number}"
+
+
+def counts(answers: Iterable[str | None]) -> list[int]:
+    found = [answer for answer in answers if answer is not None]
+    return [found.count(key) for key in KEYS]
+
+
+def changed_leaders(current: Mapping[str, int], published: Mapping[str, int]) -> list[str]:
+    """The leaders whose counted response differs between two snapshots (leader id -> response id)."""
+    return sorted(
+        leader for leader in current.keys() | published.keys() if current.get(leader) != published.get(leader)
+    )
+
+
+def may_publish(current: Mapping[str, tuple[int, str | None]], published: Mapping[str, int] | None, k: int) -> bool:
+    """Whether one perspective may show ``current`` (leader id -> (response id, answer)) to partners who
+    have seen ``published`` (leader id -> response id), or nothing yet."""
+    answered = {leader: item for leader, item in current.items() if item[1] is not None}
     if published is None:
-        return len(current) >= k
-    return changed_leaders(current, published) >= k
+        return safe(counts(answer for _, answer in answered.values()), k)
+    changed = changed_leaders({leader: rid for leader, (rid, _) in answered.items()}, published)
+    layer = [answered[leader][1] for leader in changed if leader in answered]
+    return len(changed) >= k and safe(counts(layer), k)
