@@ -282,3 +282,27 @@ def test_withheld_figures_sit_right_aligned_like_numbers(issued):
     cells = [c for name in ("Summary", "By organisation") for row in workbook[name].iter_rows() for c in row]
     hidden = [c for c in cells if c.value == HIDDEN]
     assert hidden and all(c.alignment.horizontal == "right" for c in hidden)
+
+
+def test_charts_read_top_down_in_calm_to_concern_colours(issued):
+    """Perspective 1 at the top, and comfortable, stretched, a bit panicked in that order, each in its colour."""
+    from xml.etree import ElementTree
+
+    from pipeline.reports.comparison import CATEGORY_COLOURS
+
+    varied(issued, leaders(issued)[:6])
+    nightly(issued)
+    c, a = (
+        "{http://schemas.openxmlformats.org/drawingml/2006/chart}",
+        "{http://schemas.openxmlformats.org/drawingml/2006/main}",
+    )
+    for path in (facilitator(issued), shareable(issued)):
+        with zipfile.ZipFile(path) as archive:
+            chart = ElementTree.fromstring(archive.read("xl/charts/chart1.xml"))
+        assert chart.find(f".//{c}catAx/{c}scaling/{c}orientation").get("val") == "maxMin"  # type: ignore[union-attr]
+        series = chart.findall(f".//{c}ser")
+        colours = [s.find(f"{c}spPr/{a}solidFill/{a}srgbClr").get("val") for s in series]  # type: ignore[union-attr]
+        titles = [s.find(f".//{c}tx//{c}f").text for s in series]  # type: ignore[union-attr]
+        assert colours == list(CATEGORY_COLOURS), path.name
+        columns = [t.split("!")[1].replace("$", "").rstrip("0123456789") for t in titles]
+        assert columns == ["C", "D", "E"]  # the comfortable, stretched and a bit panicked columns, in order

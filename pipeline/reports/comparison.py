@@ -31,7 +31,7 @@ from pipeline.xlsx import workbook_bytes
 
 HIDDEN = "[c]"
 PARTNERSHIP = "All organisations"
-CATEGORY_COLOURS = ("2E7D32", "F2A900", "C62828")  # comfortable green, stretched amber, a bit panicked red
+CATEGORY_COLOURS = ("0072B2", "E69F00", "D55E00")  # Okabe-Ito: calm blue, amber, vermilion (colour-blind safe)
 RIGHT = Alignment(horizontal="right")
 
 
