@@ -25,7 +25,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from pipeline.config import Leader
 from pipeline.instrument import Instrument
 from pipeline.reports.aggregate import Answer, long_table, percentages, summary
-from pipeline.reports.sheets import WRAP, landscape, table, title
+from pipeline.reports.sheets import WRAP, fit_height, landscape, table, title
 from pipeline.reports.suppress import MARGIN, safe
 from pipeline.xlsx import workbook_bytes
 
@@ -169,7 +169,7 @@ def _summary_sheet(
     first, last = table(sheet, top, headers, rows, "SummaryTable", [12, 60, 14, 14, 14, 11, 14, 14, 14], formats)
     for row, values in zip(range(first, last + 1), rows, strict=False):
         sheet.cell(row=row, column=2).alignment = WRAP
-        _fit_height(sheet, row, str(values[1]), 60)
+        fit_height(sheet, row, [(str(values[1]), 60)])
     _align_hidden(sheet, first, last, range(3, len(headers) + 1))
     share_cols = f"G{first}:I{last}"
     _heat(sheet, share_cols)
@@ -215,6 +215,7 @@ def org_tables(answers: list[Answer], instrument: Instrument, k: int, shareable:
             continue  # partners get the partnership's figures only: see the module's docstring
         for org in sorted(vectors):
             rows.append(_org_row(org, p.number, vectors[org], keys))
+    rows.sort(key=lambda row: (row[0], row[1]))  # readers look for their own organisation
     return OrgTables(rows, totals, hidden)
 
 
@@ -301,16 +302,8 @@ def _about(workbook: Workbook, data: RoundData, edition: str, lines: list[list[A
     for offset, (_, value) in enumerate(rows, start=1):
         sheet.cell(row=top + offset, column=1).alignment = WRAP
         sheet.cell(row=top + offset, column=2).alignment = WRAP
-        _fit_height(sheet, top + offset, str(value), 100)
+        fit_height(sheet, top + offset, [(str(value), 100)])
     landscape(sheet)
-
-
-def _fit_height(sheet: Worksheet, row: int, text: str, width: float) -> None:
-    """Give a row of wrapped text the lines it needs: spreadsheet programs do not grow a row that
-    openpyxl wrote, and the text would overlap the rows below when printed."""
-    lines = max(1, -(-len(text) * 11 // (int(width) * 10)))  # about 0.9 characters per unit of column width
-    if lines > 1:
-        sheet.row_dimensions[row].height = 15 * lines
 
 
 # ---------------------------------------------------------------- the shareable figures as tidy data

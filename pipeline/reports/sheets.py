@@ -82,6 +82,11 @@ def table(
             for column, value in enumerate(values, start=1)
         ]
 
+    for offset, values in enumerate(rows, start=1):  # wrapped text gets the lines it needs when printed
+        texts = [(str(values[c - 1]), widths[c - 1]) for c in wrapped if widths and c <= min(len(values), len(widths))]
+        if texts:
+            fit_height(sheet, top + offset, texts)
+
     if stream:
 
         def source() -> Iterator[tuple[int, list[Cell]]]:
@@ -104,6 +109,34 @@ def table(
     for column, width in enumerate(widths or [], start=1):
         sheet.column_dimensions[get_column_letter(column)].width = width
     return top + 1, last
+
+
+def lines_needed(text: str, width: float) -> int:
+    """Lines a text takes wrapped in a column of ``width`` (Excel's units, about one digit of the default
+    font each): a conservative estimate, by words, at about 0.9 characters a unit."""
+    per_line = max(1, int(width * 0.9))
+    lines = 0
+    for paragraph in text.split("\n"):
+        length = 0
+        lines += 1
+        for word in paragraph.split():
+            if length and length + 1 + len(word) > per_line:
+                lines += 1
+                length = len(word)
+            else:
+                length += (1 if length else 0) + len(word)
+            while length > per_line:  # a word longer than the line wraps on its own
+                lines += 1
+                length -= per_line
+    return max(lines, 1)
+
+
+def fit_height(sheet: Worksheet, row: int, texts: Sequence[tuple[str, float]]) -> None:
+    """Give a row of wrapped text the height its longest cell needs: spreadsheet programs do not grow a
+    row that openpyxl wrote, and the text would print over the rows below."""
+    lines = max(lines_needed(text, width) for text, width in texts)
+    if lines > 1:
+        sheet.row_dimensions[row].height = 15 * lines
 
 
 def landscape(sheet: Worksheet) -> None:
