@@ -62,12 +62,12 @@ from pipeline.text import one_line, visible
 from pipeline.workspace import Workspace
 
 RUN_KIND = "nightly"
-KEEP_BYTES = 64 * 1024 * 1024  # file bytes held between reading and archiving, per chunk; past it, read again
 CHUNK_FILES = 500
-CHUNK_BYTES = 32 * 1024 * 1024
+CHUNK_BYTES = 32 * 1024 * 1024  # bounds the bytes a chunk holds between reading and archiving
 TEMPORARY_PREFIXES = ("~$", ".~lock", "~lock")
 TEMPORARY_SUFFIXES = (".part", ".tmp", ".crdownload", ".partial", ".download", "~")
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".csv")
+DECISION_KEYS = ("accepted", "duplicates", "quarantined", "waiting")  # the run report's lists
 
 
 def checkpoint(name: str) -> None:
@@ -289,9 +289,7 @@ def examine_batch(
     earlier = first_receipts(engine, [sha for _, sha, _ in read])
     current = current_sha256(engine, round_id)
     seen_now: dict[str, str] = {}
-    kept = 0
-    for index, (item, sha, data) in enumerate(read):
-        read[index] = (item, sha, None)  # from here the decision holds the bytes, or nothing does
+    for item, sha, data in read:
         if sha in earlier and already_taken(engine, item.name, sha, item.mtime_ns):
             batch.decisions.append(Decision(item, sha, "leftover"))
             continue
@@ -310,9 +308,6 @@ def examine_batch(
                 why = f"clb could not check it ({type(exc).__name__}: {one_line(str(exc))}); it stays in the inbox"
                 batch.waiting.append({"file": item.name, "why": why})
                 continue
-            kept += len(data)
-            if kept > KEEP_BYTES:
-                data = None
         seen_now[sha] = item.name
         if examination.blocking(config.settings.intake.accept_partial):
             batch.decisions.append(Decision(item, sha, "quarantined", examination, data=data))
@@ -521,18 +516,9 @@ def take_in(
 def finish_report(space: Workspace, night: Night, outputs: list[str], headline: dict[str, Any]) -> dict[str, Any]:
     """The night's report from its chunks' reports, with the files written for people to read and the
     round's figures; published as the night's summary and as the latest."""
-    report: dict[str, Any] = {
-        "run_id": night.run_id,
-        "started_at": night.started_at,
-        "finished_at": now(),
-        "accepted": [],
-        "duplicates": [],
-        "quarantined": [],
-        "waiting": [],
-    }
-    for part in night.reports:
-        for key in ("accepted", "duplicates", "quarantined", "waiting"):
-            report[key] += part.get(key, [])
+    report: dict[str, Any] = {"run_id": night.run_id, "started_at": night.started_at, "finished_at": now()}
+    for key in DECISION_KEYS:
+        report[key] = [item for part in night.reports for item in part.get(key, [])]
     report["runs"] = [part["run_id"] for part in night.reports]
     report["outputs"] = outputs
     report["round"] = headline
