@@ -24,7 +24,6 @@ from pipeline.reports.comparison import (
     RoundData,
     facilitator_workbook,
     figures_csv,
-    org_tables,
     shareable_figures,
     shareable_workbook,
     withheld_share,
@@ -151,11 +150,10 @@ def _published_snapshot(
     for number, ids in taken.items():
         for leader, rid in ids.items():
             counted.setdefault(leader, {})[number] = by_id[rid].answers.get(number)
-    snapshot = [
-        dataclasses.replace(by_id[current.get(leader) or next(iter(ids.values()))], answers=chosen)
-        for leader, chosen in sorted(counted.items())
-        for ids in [{n: taken[n][leader] for n in chosen}]
-    ]
+    snapshot = []
+    for leader, chosen in sorted(counted.items()):  # who they are from their current response, if any
+        rid = current.get(leader) or next(taken[number][leader] for number in chosen)
+        snapshot.append(dataclasses.replace(by_id[rid], answers=chosen))
     return snapshot, latest
 
 
@@ -168,7 +166,9 @@ def report_paths(round_id: str) -> dict[str, str]:
     }
 
 
-def write_workbooks(space: Workspace, full: RoundData, shareable: RoundData) -> list[str]:
+def write_workbooks(
+    space: Workspace, full: RoundData, shareable: RoundData, figures: list[dict[str, Any]]
+) -> list[str]:
     paths = report_paths(full.round)
     with doing(f"writing {paths['facilitator']}"):
         data = facilitator_workbook(full)
@@ -176,28 +176,25 @@ def write_workbooks(space: Workspace, full: RoundData, shareable: RoundData) -> 
         atomic_write(space.root / paths["facilitator"], data)
     with doing(f"writing {paths['shareable']}"):
         target = space.root / paths["shareable"]
-        data = shareable_workbook(shareable)
+        data = shareable_workbook(shareable, figures)
         check_workbook(data, paths["shareable"])
         if not (target.exists() and target.read_bytes() == data):
             atomic_write(target, data)
     with doing(f"writing {paths['figures']}"):
         target = space.root / paths["figures"]
-        data = figures_csv(shareable_figures(shareable))
+        data = figures_csv(figures)
         if not (target.exists() and target.read_bytes() == data):
             atomic_write(target, data)
     return [paths["facilitator"], paths["shareable"], paths["figures"]]
 
 
-def partnership_context(shareable: RoundData) -> dict[tuple[int, str], Context]:
-    """The partnership figures a letter may quote: those the shareable edition shows."""
-    tables = org_tables(shareable.published, shareable.instrument, shareable.min_group_size, shareable=True)
-    shown: dict[tuple[int, str], Context] = {}
-    for number, totals in tables.partnership.items():
-        answered = int(totals.sum())
-        for key, count in totals.items():
-            if not tables.partnership_hidden[number][key] and answered >= shareable.min_group_size and count:
-                shown[(number, str(key))] = Context(int(count), answered)
-    return shown
+def partnership_context(figures: list[dict[str, Any]]) -> dict[tuple[int, str], Context]:
+    """The partnership figures a letter may quote: those the shareable edition shows, zeros aside."""
+    return {
+        (figure["perspective"], figure["category"]): Context(figure["count"], figure["respondents"])
+        for figure in figures
+        if not figure["withheld"] and figure["count"]
+    }
 
 
 def write_letters(
@@ -206,13 +203,14 @@ def write_letters(
     config: Config,
     full: RoundData,
     shareable: RoundData,
+    figures: list[dict[str, Any]],
     today: dt.date,
     templates: Environment,
 ) -> list[str]:
     """Letters for leaders whose letter would change, then the facilitator's index of all of them."""
     source = template_text(templates)
     practices = load_practices(space.config / "practices.yaml", config.instrument)
-    shown = partnership_context(shareable)
+    shown = partnership_context(figures)
     stored = letter_hashes(engine, full.round)
     folder = f"outbox/letters/{safe_segment(full.round)}"
     stems = unique_stems((a.leader_id, a.organisation, a.name) for a in full.answers)
@@ -290,6 +288,7 @@ def build_outputs(
     """Everything a nightly run writes for people to read: the paths written (workspace-relative), and
     the round's headline figures."""
     full, shareable = round_data(engine, config, run_id)
+    figures = shareable_figures(shareable)
     returned = {a.leader_id for a in full.answers}
     templates = environment(space.root)
     key = _fingerprint(space, config, full, shareable, templates)
@@ -299,8 +298,8 @@ def build_outputs(
     unchanged = stored == key and index.exists() and all((space.root / p).exists() for p in paths.values())
     outputs: list[str] = []
     if not unchanged:  # a night with nothing new rewrites nothing
-        outputs = write_workbooks(space, full, shareable)
-        outputs += write_letters(space, engine, config, full, shareable, today or dt.date.today(), templates)
+        outputs = write_workbooks(space, full, shareable, figures)
+        outputs += write_letters(space, engine, config, full, shareable, figures, today or dt.date.today(), templates)
         set_meta(engine, f"outputs:{full.round}", key)
     headline = {
         "round": full.round,
@@ -310,9 +309,7 @@ def build_outputs(
         "quarantined_files": len({q["id"] for q in full.quarantined}),
         "shareable_responses": len(shareable.published),
         "shareable_published_at": shareable.generated_at if shareable.published else None,
-        "shareable_withheld": dict(
-            zip(("withheld", "figures"), withheld_share(shareable_figures(shareable)), strict=True)
-        ),
+        "shareable_withheld": dict(zip(("withheld", "figures"), withheld_share(figures), strict=True)),
         "facilitator_withheld": {"withheld": 0},
     }
     return outputs, headline

@@ -25,7 +25,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from pipeline.config import Leader
 from pipeline.instrument import Instrument
 from pipeline.reports.aggregate import Answer, long_table, percentages, summary
-from pipeline.reports.sheets import WRAP, fit_height, landscape, table, title
+from pipeline.reports.sheets import landscape, table, title
 from pipeline.reports.suppress import MARGIN, safe
 from pipeline.xlsx import workbook_bytes
 
@@ -166,10 +166,8 @@ def _summary_sheet(
         answered: Any = int(counts.loc[p.number, "answered"])
         rows.append([*values, HIDDEN if all(v == HIDDEN for v in shown) else answered, *shown])
     formats = {3 + len(keys) + 1 + i: "0%" for i in range(len(keys))}
-    first, last = table(sheet, top, headers, rows, "SummaryTable", [12, 60, 14, 14, 14, 11, 14, 14, 14], formats)
-    for row, values in zip(range(first, last + 1), rows, strict=False):
-        sheet.cell(row=row, column=2).alignment = WRAP
-        fit_height(sheet, row, [(str(values[1]), 60)])
+    widths = [12, 60, 14, 14, 14, 11, 14, 14, 14]
+    first, last = table(sheet, top, headers, rows, "SummaryTable", widths, formats, wrap=[2])
     _align_hidden(sheet, first, last, range(3, len(headers) + 1))
     share_cols = f"G{first}:I{last}"
     _heat(sheet, share_cols)
@@ -204,17 +202,15 @@ def org_tables(answers: list[Answer], instrument: Instrument, k: int, shareable:
         )
         counts = counts.fillna(0).astype(int)
         total = counts.sum(axis=0).rename(PARTNERSHIP)
-        vectors = {org: [int(counts.loc[org, key]) for key in keys] for org in organisations}
-        vectors = {org: vector for org, vector in vectors.items() if sum(vector)}
         withheld = shareable and not safe([int(total[key]) for key in keys], k)
         totals[p.number] = total
         hidden[p.number] = pd.Series({key: withheld for key in keys})
-        if withheld:
-            continue
         if shareable:
-            continue  # partners get the partnership's figures only: see the module's docstring
-        for org in sorted(vectors):
-            rows.append(_org_row(org, p.number, vectors[org], keys))
+            continue  # partners get the partnership's figures only: see the docstring
+        for org in organisations:
+            vector = [int(counts.loc[org, key]) for key in keys]
+            if sum(vector):
+                rows.append(_org_row(org, p.number, vector, keys))
     rows.sort(key=lambda row: (row[0], row[1]))  # readers look for their own organisation
     return OrgTables(rows, totals, hidden)
 
@@ -254,9 +250,8 @@ def _by_org_sheet(workbook: Workbook, data: RoundData, answers: list[Answer], sh
     first, last = table(
         sheet, top, headers, tables.rows, "ByOrganisation", [40, 12, 14, 14, 14, 11, 14, 14, 14], formats
     )
-    _align_hidden(sheet, first, last, range(3, len(headers) + 1))
     _heat(sheet, f"G{first}:I{last}")
-    if tables.rows and not shareable:
+    if tables.rows:
         _org_totals(workbook, data, long_table(answers, instrument), keys)
     landscape(sheet)
     return tables.partnership_hidden
@@ -298,11 +293,7 @@ def _about(workbook: Workbook, data: RoundData, edition: str, lines: list[list[A
         *lines,
         ["Copyright", f"{data.instrument.copyright}. {data.instrument.copyright_notice}"],
     ]
-    table(sheet, top, ["Item", "Value"], rows, "About", [28, 100])
-    for offset, (_, value) in enumerate(rows, start=1):
-        sheet.cell(row=top + offset, column=1).alignment = WRAP
-        sheet.cell(row=top + offset, column=2).alignment = WRAP
-        fit_height(sheet, top + offset, [(str(value), 100)])
+    table(sheet, top, ["Item", "Value"], rows, "About", [28, 100], wrap=[1, 2])
     landscape(sheet)
 
 
@@ -317,15 +308,15 @@ def shareable_figures(data: RoundData) -> list[dict[str, Any]]:
     (the partnership's: organisations' own figures are not shared). A withheld figure has no count and no
     respondents. The public contract for partners' own tools (the CSV beside the workbook)."""
     instrument, k = data.instrument, data.min_group_size
-    keys = [t.key for t in instrument.ticks]
     tables = org_tables(data.published, instrument, k, shareable=True)
     figures: list[dict[str, Any]] = []
     for p in instrument.perspectives:
-        totals, hidden = tables.partnership.get(p.number), tables.partnership_hidden.get(p.number)
-        if totals is not None and hidden is not None:
-            answered = int(totals.sum())
-            for key in keys:
-                figures.append(_figure(PARTNERSHIP_GROUP, p.number, key, int(totals[key]), bool(hidden[key]), answered))
+        totals, hidden = tables.partnership[p.number], tables.partnership_hidden[p.number]
+        answered = int(totals.sum())
+        for t in instrument.ticks:
+            figures.append(
+                _figure(PARTNERSHIP_GROUP, p.number, t.key, int(totals[t.key]), bool(hidden[t.key]), answered)
+            )
     return figures
 
 
@@ -367,8 +358,9 @@ def withheld_share(figures: list[dict[str, Any]]) -> tuple[int, int]:
 # ---------------------------------------------------------------- editions
 
 
-def shareable_workbook(data: RoundData) -> bytes:
-    """Aggregates only, no names and no free text, from the published snapshot."""
+def shareable_workbook(data: RoundData, figures: list[dict[str, Any]]) -> bytes:
+    """Aggregates only, no names and no free text, from the published snapshot (``figures``: its
+    ``shareable_figures``, counted once by the caller)."""
     workbook = _new()
     answers = data.published
     note = (
@@ -385,7 +377,7 @@ def shareable_workbook(data: RoundData) -> bytes:
         "shareable edition (for every partner)",
         [
             ["Responses counted", len(answers)],
-            ["Figures withheld", _withheld_text(*withheld_share(shareable_figures(data)))],
+            ["Figures withheld", _withheld_text(*withheld_share(figures))],
             [
                 "What is withheld",
                 f"Counts are shown for the partnership as a whole, per perspective, only when at least "
