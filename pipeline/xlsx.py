@@ -23,42 +23,42 @@ from openpyxl.worksheet.worksheet import Worksheet
 from openpyxl.writer.excel import ExcelWriter
 
 RowSource = Callable[[], Iterator[tuple[int, list[Cell]]]]
-_STREAMS: dict[int, tuple[Worksheet, RowSource, int, int]] = {}  # id(sheet) -> rows made while saving
+_STREAM = "_clb_streamed_rows"  # the sheet's rows made while saving: (source, last row, last column)
 
 
 def stream_rows(sheet: Worksheet, source: RowSource, last_row: int, last_column: int) -> None:
     """Rows that are made only while the sheet is saved, one at a time, then dropped: a table of 10,000
     leaders would otherwise hold 100,000 openpyxl cells (about 50 MB) until the workbook is written.
     ``source`` yields (row number, cells) in order, below every row the sheet holds itself."""
-    _STREAMS[id(sheet)] = (sheet, source, last_row, last_column)
+    setattr(sheet, _STREAM, (source, last_row, last_column))
 
 
 class _StreamingSheetWriter(WorksheetWriter):
     """openpyxl's sheet writer, taking the streamed rows after the sheet's own."""
 
-    def __init__(self, ws: Worksheet, stream: tuple[Worksheet, RowSource, int, int]) -> None:
+    def __init__(self, ws: Worksheet, stream: tuple[RowSource, int, int]) -> None:
         super().__init__(ws)
         self._stream = stream
 
     def write_dimensions(self) -> None:
-        _, _, last_row, last_column = self._stream
+        _, last_row, last_column = self._stream
         columns = max(self.ws.max_column, last_column)
         self.xf.send(SheetDimension(f"A1:{get_column_letter(columns)}{max(self.ws.max_row, last_row)}").to_tree())
 
     def rows(self) -> Any:
         yield from super().rows()
-        yield from self._stream[1]()
+        yield from self._stream[0]()
 
 
 class _Writer(ExcelWriter):
     def write_worksheet(self, ws: Worksheet) -> None:
-        stream = _STREAMS.get(id(ws))
-        if stream is None or stream[0] is not ws:
+        stream = getattr(ws, _STREAM, None)
+        if stream is None:
             super().write_worksheet(ws)
             return
         from openpyxl.drawing.spreadsheet_drawing import SpreadsheetDrawing
 
-        ws._drawing = SpreadsheetDrawing()
+        ws._drawing = SpreadsheetDrawing()  # as ExcelWriter.write_worksheet does, with the streaming writer
         ws._drawing.charts = ws._charts
         ws._drawing.images = ws._images
         writer = _StreamingSheetWriter(ws, stream)
@@ -101,10 +101,6 @@ def workbook_bytes(workbook: Workbook, stamp: dt.datetime, creator: str = "clb")
         stamp.minute,
         stamp.second - stamp.second % 2,
     )
-    try:
-        with _FixedDateZip(buffer, date_time) as archive:
-            _Writer(workbook, archive).write_data()
-    finally:
-        for sheet in workbook.worksheets:
-            _STREAMS.pop(id(sheet), None)
+    with _FixedDateZip(buffer, date_time) as archive:
+        _Writer(workbook, archive).write_data()
     return buffer.getvalue()
