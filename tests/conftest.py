@@ -23,14 +23,20 @@ def example_config() -> Config:
     return load_config(EXAMPLE_CONFIG)
 
 
-@pytest.fixture
-def workspace(tmp_path: Path) -> Path:
-    """A fresh workspace holding a copy of the example partnership."""
-    root = tmp_path / "ws"
+def example_workspace(root: Path, issue: bool = False) -> Path:
+    """A workspace at ``root`` holding a copy of the example partnership, its forms issued if asked."""
     shutil.copytree(EXAMPLE_CONFIG, root / "config")
     for folder in ("inbox", "outbox"):
         (root / folder).mkdir()
+    if issue:
+        issue_forms_here(root)
     return root
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    """A fresh workspace holding a copy of the example partnership."""
+    return example_workspace(tmp_path / "ws")
 
 
 def roster_text(rows: list[list[str]], header: str = "organisation,name,email,role") -> str:

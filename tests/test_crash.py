@@ -74,13 +74,9 @@ def snapshot(root: Path) -> dict:
 @pytest.fixture(scope="module")
 def template(tmp_path_factory, example_config) -> Path:
     """One issued workspace with returns in its inbox; every test works on a copy of it."""
-    from tests.conftest import EXAMPLE_CONFIG, issue_forms_here
+    from tests.conftest import example_workspace
 
-    root = tmp_path_factory.mktemp("crash") / "ws"
-    shutil.copytree(EXAMPLE_CONFIG, root / "config")
-    (root / "inbox").mkdir()
-    (root / "outbox").mkdir()
-    issue_forms_here(root)
+    root = example_workspace(tmp_path_factory.mktemp("crash") / "ws", issue=True)
     populate(root)
     return root
 

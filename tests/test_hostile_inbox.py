@@ -42,13 +42,9 @@ LEADERS = [LEADER, OTHER, "aisling.byrne@riverside-council.example", "kwame.mens
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory, example_config) -> Path:
-    from tests.conftest import EXAMPLE_CONFIG, issue_forms_here
+    from tests.conftest import example_workspace
 
-    root = tmp_path_factory.mktemp("hostile") / "ws"
-    shutil.copytree(EXAMPLE_CONFIG, root / "config")
-    (root / "inbox").mkdir()
-    (root / "outbox").mkdir()
-    issue_forms_here(root)
+    root = example_workspace(tmp_path_factory.mktemp("hostile") / "ws", issue=True)
     return root
 
 

@@ -16,13 +16,9 @@ from tests.intake_helpers import LEADER, OTHER, drop, filled, nightly
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory, example_config):
-    from tests.conftest import EXAMPLE_CONFIG, issue_forms_here
+    from tests.conftest import example_workspace
 
-    root = tmp_path_factory.mktemp("props") / "ws"
-    shutil.copytree(EXAMPLE_CONFIG, root / "config")
-    (root / "inbox").mkdir()
-    (root / "outbox").mkdir()
-    issue_forms_here(root)
+    root = example_workspace(tmp_path_factory.mktemp("props") / "ws", issue=True)
     return root, filled(root, LEADER), filled(root, OTHER, {1: "comfortable"})
 
 

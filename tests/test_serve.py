@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -17,16 +16,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import EXAMPLE_CONFIG, free_port
+from tests.conftest import example_workspace, free_port
 
 pytestmark = pytest.mark.flow
 CLB = str(Path(sys.executable).with_name("clb"))
 
 
 def make_workspace(root: Path, nightly: str) -> Path:
-    shutil.copytree(EXAMPLE_CONFIG, root / "config")
-    (root / "inbox").mkdir()
-    (root / "outbox").mkdir()
+    example_workspace(root)
     path = root / "config" / "partnership.yaml"
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     data["schedule"] = {"timezone": "Europe/London", "nightly": nightly, "reminders": "0 9 1 1 *"}
