@@ -101,6 +101,11 @@ def workbook_bytes(workbook: Workbook, stamp: dt.datetime, creator: str = "clb")
         stamp.minute,
         stamp.second - stamp.second % 2,
     )
-    with _FixedDateZip(buffer, date_time) as archive:
-        _Writer(workbook, archive).write_data()
+    try:
+        with _FixedDateZip(buffer, date_time) as archive:
+            _Writer(workbook, archive).write_data()
+    finally:  # let the streamed rows go now, not whenever the workbook's own cycles are collected
+        for sheet in workbook.worksheets:
+            if hasattr(sheet, _STREAM):
+                delattr(sheet, _STREAM)
     return buffer.getvalue()

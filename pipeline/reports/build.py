@@ -152,9 +152,9 @@ def _published_snapshot(
             counted.setdefault(leader, {})[number] = by_id[rid].answers.get(number)
     snapshot = []
     for leader, chosen in sorted(counted.items()):  # who they are from their current response, if any
-        rid = current.get(leader) or next(taken[number][leader] for number in chosen)
-        snapshot.append(dataclasses.replace(by_id[rid], answers=chosen))
-    return snapshot, latest
+        answer = by_id[current.get(leader) or next(taken[number][leader] for number in chosen)]
+        snapshot.append(answer if answer.answers == chosen else dataclasses.replace(answer, answers=chosen))
+    return snapshot, latest  # mostly the current responses' own objects: a round of 10,000 is held once
 
 
 def report_paths(round_id: str) -> dict[str, str]:
