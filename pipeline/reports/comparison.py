@@ -17,22 +17,34 @@ from typing import Any
 
 import pandas as pd
 from openpyxl import Workbook
-from openpyxl.chart import BarChart, Reference
+from openpyxl.chart import BarChart, Reference, Series
+from openpyxl.chart.label import DataLabel, DataLabelList
+from openpyxl.chart.text import RichText
+from openpyxl.drawing.text import CharacterProperties, Paragraph, ParagraphProperties
 from openpyxl.formatting.rule import ColorScaleRule
-from openpyxl.styles import Alignment
+from openpyxl.styles import Alignment, PatternFill
+from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from pipeline.config import Leader
 from pipeline.instrument import Instrument
+from pipeline.pagefit import keep_together, page_setup, split_to_rows
 from pipeline.reports.aggregate import Answer, long_table, percentages, summary
-from pipeline.reports.sheets import landscape, table, title
+from pipeline.reports.sheets import table, title
 from pipeline.reports.suppress import MARGIN, safe
 from pipeline.xlsx import workbook_bytes
 
 HIDDEN = "[c]"
 PARTNERSHIP = "All organisations"
-CATEGORY_COLOURS = ("0072B2", "E69F00", "D55E00")  # Okabe-Ito: calm blue, amber, vermilion (colour-blind safe)
-RIGHT = Alignment(horizontal="right")
+# One scheme everywhere (form, workbooks, letters), calm to concern: Okabe-Ito's blue, orange and vermilion,
+# which stay apart for every common colour-vision deficiency. Tints for cell fills; ink for labels on bars.
+CATEGORY_COLOURS = ("0072B2", "E69F00", "D55E00")
+CATEGORY_TINTS = ("8FC1E3", "F5CF7F", "EDA57F")
+LABEL_INK = ("FFFFFF", "000000", "000000")
+CHART_WIDTH = 17.0  # cm: fits a portrait A4 page at 100%
+CM = 72 / 2.54  # points
+ORG_CHART_ROWS = 15  # rows of the default height (15 points) each organisation's chart takes
+RIGHT = Alignment(horizontal="right", vertical="top")
 
 
 @dataclass
@@ -80,42 +92,83 @@ def _new() -> Workbook:
     return workbook
 
 
-def _heat(sheet: Worksheet, ref: str) -> None:
-    sheet.conditional_formatting.add(
-        ref,
-        ColorScaleRule(
-            start_type="num", start_value=0, start_color="FFFFFF", end_type="num", end_value=1, end_color="F4B183"
-        ),
-    )
+def _heat(sheet: Worksheet, first: int, last: int, first_column: int) -> None:
+    """Each share column tinted in its own category's colour, deeper as the share grows (the number is
+    always written too: colour is never the only cue)."""
+    for offset, colour in enumerate(CATEGORY_TINTS):
+        letter = get_column_letter(first_column + offset)
+        sheet.conditional_formatting.add(
+            f"{letter}{first}:{letter}{last}",
+            ColorScaleRule(
+                start_type="num", start_value=0, start_color="FFFFFF", end_type="num", end_value=1, end_color=colour
+            ),
+        )
 
 
-def _stacked_chart(
+def _labels(series: Any, colour: str, counts: list[int]) -> None:
+    """Each bar segment carries its count, in a colour that reads on the segment's fill; a zero has no
+    label. With the legend in the bars' order this keeps the chart readable without telling colours apart."""
+    properties = CharacterProperties(sz=900, b=True, solidFill=colour)
+    shown = {"showLegendKey": False, "showCatName": False, "showSerName": False, "showPercent": False}
+    series.dLbls = DataLabelList(showVal=True, **shown)
+    series.dLbls.txPr = RichText(p=[Paragraph(pPr=ParagraphProperties(defRPr=properties), endParaRPr=properties)])
+    series.dLbls.dLbl = [DataLabel(idx=i, showVal=False, **shown) for i, count in enumerate(counts) if not count]
+
+
+def stacked_chart(
     sheet: Worksheet,
     title_text: str,
-    first_row: int,
-    last_row: int,
-    first_col: int,
-    last_col: int,
-    category_col: int,
+    columns: list[Reference],
+    names: list[str],
+    categories: Reference,
     anchor: str,
-) -> None:
+    axis_titles: tuple[str, str],
+    counts: list[list[int]],
+    height: float = 9.0,
+) -> BarChart:
+    """Horizontal 100% bars, one per row of ``categories`` (perspective 1 or the first organisation at
+    the top, as in the tables), split in the categories' natural order (``columns``, one per category,
+    named in the legend by ``names``): comfortable, stretched, a bit panicked, from calm blue to deep
+    orange. ``axis_titles``: what the bars are, and what their lengths count; ``counts``: each column's
+    values, for the labels."""
     chart = BarChart()
     chart.type = "bar"
     chart.grouping = "percentStacked"
     chart.overlap = 100
     chart.title = title_text
-    chart.y_axis.title = "Share of leaders who answered"
-    chart.height, chart.width = 9, 22
+    chart.x_axis.title, chart.y_axis.title = axis_titles
+    chart.y_axis.number_format = "0%"
+    chart.height, chart.width = height, CHART_WIDTH
     chart.gapWidth = 50
-    data = Reference(sheet, min_col=first_col, max_col=last_col, min_row=first_row - 1, max_row=last_row)
-    chart.add_data(data, titles_from_data=True)
-    chart.set_categories(Reference(sheet, min_col=category_col, min_row=first_row, max_row=last_row))
-    chart.x_axis.scaling.orientation = "maxMin"  # the first row (perspective 1) at the top, as in the table
+    chart.legend.position = "b"
+    for column, name in zip(columns, names, strict=True):
+        chart.series.append(Series(column, title=name))
+    chart.set_categories(categories)
+    chart.x_axis.scaling.orientation = "maxMin"  # the first row at the top, as in the table
     chart.y_axis.crosses = "max"  # and the shares' axis stays below the bars
-    for series, colour in zip(chart.series, CATEGORY_COLOURS, strict=False):
+    chart.x_axis.delete = chart.y_axis.delete = False
+    for series, colour, ink, values in zip(chart.series, CATEGORY_COLOURS, LABEL_INK, counts, strict=False):
         series.graphicalProperties.solidFill = colour
         series.graphicalProperties.line.solidFill = colour
+        _labels(series, ink, values)
     sheet.add_chart(chart, anchor)
+    row = int("".join(c for c in anchor if c.isdigit()))
+    keep_together(sheet, row, height * CM)
+    return chart
+
+
+def _category_columns(source: Worksheet, first_column: int, count: int, first: int, last: int) -> list[Reference]:
+    return [
+        Reference(source, min_col=c, min_row=first, max_row=last) for c in range(first_column, first_column + count)
+    ]
+
+
+def _counts(rows: list[list[Any]], first_index: int, count: int) -> list[list[int]]:
+    """The columns of counts in table rows, a withheld one as 0."""
+    return [
+        [v if isinstance(v, int) else 0 for v in (row[i] for row in rows)]
+        for i in range(first_index, first_index + count)
+    ]
 
 
 def _align_hidden(sheet: Worksheet, first: int, last: int, columns: range) -> None:
@@ -130,6 +183,9 @@ def _align_hidden(sheet: Worksheet, first: int, last: int, columns: range) -> No
 # ---------------------------------------------------------------- shared tables
 
 
+SUMMARY_WIDTHS = (10, 40, 11, 11, 11, 10, 11, 11, 11)
+
+
 def _summary_sheet(
     workbook: Workbook, data: RoundData, answers: list[Answer], masks: dict[int, pd.Series] | None, note: str
 ) -> None:
@@ -137,6 +193,7 @@ def _summary_sheet(
     instrument, keys = data.instrument, [t.key for t in data.instrument.ticks]
     counts = summary(long_table(answers, instrument), instrument)
     shares = percentages(counts, keys)
+    widths = SUMMARY_WIDTHS
     top = title(
         sheet,
         f"How leaders feel about the seven perspectives: {data.partnership}, round {data.round}",
@@ -144,6 +201,7 @@ def _summary_sheet(
             note,
             "Counts of leaders and shares of those who answered each perspective. Categories are never averaged.",
         ],
+        widths,
     )
     headers = [
         "Perspective",
@@ -165,15 +223,22 @@ def _summary_sheet(
             shown.append(HIDDEN if hidden else float(shares.loc[p.number, key]))
         answered: Any = int(counts.loc[p.number, "answered"])
         rows.append([*values, HIDDEN if all(v == HIDDEN for v in shown) else answered, *shown])
-    formats = {3 + len(keys) + 1 + i: "0%" for i in range(len(keys))}
-    widths = [12, 60, 14, 14, 14, 11, 14, 14, 14]
-    first, last = table(sheet, top, headers, rows, "SummaryTable", widths, formats, wrap=[2])
+    share_column = 3 + len(keys) + 1
+    formats = {share_column + i: "0%" for i in range(len(keys))}
+    first, last = table(sheet, top, headers, rows, "SummaryTable", widths, formats)
     _align_hidden(sheet, first, last, range(3, len(headers) + 1))
-    share_cols = f"G{first}:I{last}"
-    _heat(sheet, share_cols)
+    _heat(sheet, first, last, share_column)
     if shown_any and answers:  # a withheld perspective is an empty bar: the chart shows only what the table does
-        _stacked_chart(sheet, "Comfortable, stretched, a bit panicked", first, last, 3, 5, 1, f"B{last + 3}")
-    landscape(sheet)
+        stacked_chart(
+            sheet,
+            "How leaders would feel, per perspective",
+            _category_columns(sheet, 3, len(keys), first, last),
+            [f"{data.headings[k]} (leaders)" for k in keys],
+            Reference(sheet, min_col=1, min_row=first, max_row=last),
+            f"A{last + 3}",
+            ("Perspective", "Share of the leaders who answered the perspective"),
+            _counts(rows, 2, len(keys)),
+        )
 
 
 @dataclass(frozen=True)
@@ -220,6 +285,9 @@ def _org_row(group: str, number: int, counts: list[int], keys: list[str]) -> lis
     return [group, number, *counts, answered, *[count / answered for count in counts]]
 
 
+BY_ORG_WIDTHS = (30, 11, 11, 11, 11, 10, 11, 11, 11)
+
+
 def _by_org_sheet(workbook: Workbook, data: RoundData, answers: list[Answer], shareable: bool) -> dict[int, pd.Series]:
     """The organisation table; returns each perspective's withheld partnership figures."""
     sheet = workbook.create_sheet("By organisation")
@@ -236,9 +304,16 @@ def _by_org_sheet(workbook: Workbook, data: RoundData, answers: list[Answer], sh
                 "The partnership's figures are on the Summary sheet; the About sheet gives the rule.",
             ],
         )
-        landscape(sheet)
+        sheet.column_dimensions["A"].width = 100
+        page_setup(sheet, [100])
         return tables.partnership_hidden
-    top = title(sheet, "By organisation", ["Every organisation with at least one accepted return."])
+    widths = BY_ORG_WIDTHS
+    top = title(
+        sheet,
+        "By organisation",
+        ["Every organisation with at least one accepted return, in alphabetical order, then by perspective."],
+        widths,
+    )
     headers = [
         "Organisation",
         "Perspective",
@@ -246,44 +321,112 @@ def _by_org_sheet(workbook: Workbook, data: RoundData, answers: list[Answer], sh
         "Answered",
         *[f"{data.headings[key]} (share)" for key in keys],
     ]
-    formats = {3 + len(keys) + 1 + i: "0%" for i in range(len(keys))}
-    first, last = table(
-        sheet, top, headers, tables.rows, "ByOrganisation", [40, 12, 14, 14, 14, 11, 14, 14, 14], formats
-    )
-    _heat(sheet, f"G{first}:I{last}")
+    share_column = 3 + len(keys) + 1
+    formats = {share_column + i: "0%" for i in range(len(keys))}
+    first, last = table(sheet, top, headers, tables.rows, "ByOrganisation", widths, formats)
+    _heat(sheet, first, last, share_column)
     if tables.rows:
+        _matrix(workbook, data, tables.rows, keys)
+        _org_charts(workbook, data, sheet, tables.rows, first, keys)
         _org_totals(workbook, data, long_table(answers, instrument), keys)
-    landscape(sheet)
     return tables.partnership_hidden
+
+
+def _matrix(workbook: Workbook, data: RoundData, rows: list[list[Any]], keys: list[str]) -> None:
+    """Organisations down, perspectives across: the whole partnership on one page. Each cell gives the
+    three counts in the categories' order and is tinted by the category most of its leaders chose."""
+    sheet = workbook.create_sheet("Organisation matrix")
+    numbers = [p.number for p in data.instrument.perspectives]
+    order = " / ".join(data.labels[key] for key in keys)
+    widths = (30, *[10] * len(numbers))
+    top = title(
+        sheet,
+        "Organisations and perspectives at a glance",
+        [
+            f"Each cell counts the organisation's leaders who would feel {order}, in that order. "
+            "The tint is the answer most of them gave (blue comfortable, orange stretched, deep orange a bit "
+            "panicked); an empty cell means no one in the organisation answered that perspective.",
+        ],
+        widths,
+    )
+    cells: dict[str, dict[int, list[int]]] = defaultdict(dict)
+    for row in rows:
+        cells[row[0]][row[1]] = row[2 : 2 + len(keys)]
+    matrix = [
+        [org, *[" / ".join(map(str, cells[org][n])) if n in cells[org] else "" for n in numbers]] for org in cells
+    ]
+    first, _ = table(
+        sheet, top, ["Organisation", *[f"Perspective {n}" for n in numbers]], matrix, "OrganisationMatrix", widths
+    )
+    for offset, org in enumerate(cells):
+        for column, number in enumerate(numbers, start=2):
+            counts = cells[org].get(number)
+            if counts:
+                cell = sheet.cell(row=first + offset, column=column)
+                cell.fill = PatternFill("solid", fgColor=CATEGORY_TINTS[counts.index(max(counts))])
+                cell.alignment = Alignment(horizontal="center", vertical="top", wrap_text=True)
+
+
+def _org_charts(
+    workbook: Workbook, data: RoundData, source: Worksheet, rows: list[list[Any]], first: int, keys: list[str]
+) -> None:
+    """One chart per organisation, from its rows of the By organisation table, about three to a portrait
+    page and never split by a page break."""
+    sheet = workbook.create_sheet("Charts by organisation")
+    title(sheet, "How each organisation's leaders would feel, per perspective", [], (70,))
+    spans: dict[str, list[int]] = {}
+    for offset, row in enumerate(rows):
+        spans.setdefault(row[0], []).append(first + offset)
+    sheet.column_dimensions["A"].width = 70
+    page_setup(sheet, [70])
+    anchor = 3
+    for org, table_rows in spans.items():
+        stacked_chart(
+            sheet,
+            org,
+            _category_columns(source, 3, len(keys), table_rows[0], table_rows[-1]),
+            [data.headings[k] for k in keys],
+            Reference(source, min_col=2, min_row=table_rows[0], max_row=table_rows[-1]),
+            f"A{anchor}",
+            ("Perspective", "Share of the organisation's leaders who answered"),
+            _counts(rows[table_rows[0] - first : table_rows[-1] - first + 1], 2, len(keys)),
+            height=ORG_CHART_ROWS * 0.529 - 0.4,
+        )
+        anchor += ORG_CHART_ROWS
 
 
 def _org_totals(workbook: Workbook, data: RoundData, frame: pd.DataFrame, keys: list[str]) -> None:
     sheet = workbook.create_sheet("Organisation totals")
     totals = frame.groupby(["organisation", "answer"]).size().unstack("answer", fill_value=0)
     totals = totals.reindex(columns=keys, fill_value=0).astype(int).sort_index()
+    widths = (40, 14, 14, 14)
     top = title(
         sheet,
         "All seven perspectives together, per organisation",
-        [
-            "Each leader counts once per perspective answered.",
-        ],
+        ["Each leader counts once per perspective answered."],
+        widths,
     )
     rows = [[org, *[int(totals.loc[org, key]) for key in keys]] for org in totals.index]
     first, last = table(
-        sheet,
-        top,
-        ["Organisation", *[data.headings[key] for key in keys]],
-        rows,
-        "OrganisationTotals",
-        [40, 14, 14, 14],
+        sheet, top, ["Organisation", *[data.headings[key] for key in keys]], rows, "OrganisationTotals", widths
     )
-    _stacked_chart(sheet, "Per organisation", first, last, 2, 4, 1, f"A{last + 3}")
-    landscape(sheet)
+    stacked_chart(
+        sheet,
+        "All seven perspectives together, per organisation",
+        _category_columns(sheet, 2, len(keys), first, last),
+        [f"{data.headings[k]} (answers)" for k in keys],
+        Reference(sheet, min_col=1, min_row=first, max_row=last),
+        f"A{last + 3}",
+        ("Organisation", "Share of the organisation's answers over all seven perspectives"),
+        _counts(rows, 1, len(keys)),
+        height=max(9.0, 3.0 + 0.8 * len(rows)),
+    )
 
 
 def _about(workbook: Workbook, data: RoundData, edition: str, lines: list[list[Any]]) -> None:
     sheet = workbook.create_sheet("About", 0)
-    top = title(sheet, f"CLB0.01 partnership comparison: {edition}", [])
+    widths = (20, 54)
+    top = title(sheet, f"CLB0.01 partnership comparison: {edition}", [], widths)
     rows: list[list[Any]] = [
         ["Partnership", data.partnership],
         ["Round", data.round],
@@ -293,8 +436,9 @@ def _about(workbook: Workbook, data: RoundData, edition: str, lines: list[list[A
         *lines,
         ["Copyright", f"{data.instrument.copyright}. {data.instrument.copyright_notice}"],
     ]
-    table(sheet, top, ["Item", "Value"], rows, "About", [28, 100], wrap=[1, 2])
-    landscape(sheet)
+    first, last = table(sheet, top, ["Item", "Value"], rows, "About", widths)
+    for row in range(first, last + 1):  # numbers beside text read better on the left here
+        sheet.cell(row=row, column=2).alignment = Alignment(horizontal="left", vertical="top", wrap_text=True)
 
 
 # ---------------------------------------------------------------- the shareable figures as tidy data
@@ -407,7 +551,7 @@ def _withheld_text(withheld: int, figures: int) -> str:
 def facilitator_workbook(data: RoundData) -> bytes:
     """Everything, for the facilitator only: names, ticks, the user log, the chasing list."""
     workbook = _new()
-    instrument, labels = data.instrument, data.labels
+    labels = data.labels
     _summary_sheet(
         workbook,
         data,
@@ -434,33 +578,36 @@ def facilitator_workbook(data: RoundData) -> bytes:
             ["Shareable edition", data.published_note or "not published yet"],
         ],
     )
-    del instrument
     return _save(workbook, _stamp(data.generated_at))
 
 
 def _responses(workbook: Workbook, data: RoundData, labels: dict[str, str]) -> None:
     sheet = workbook.create_sheet("Responses")
-    top = title(sheet, "Responses: one row per leader (their current accepted return)", [])
     numbers = [p.number for p in data.instrument.perspectives]
+    widths = [22, 24, *[11] * len(numbers), 12, 30, 66]
+    top = title(sheet, "Responses: one row per leader (their current accepted return)", [], widths[:9])
     headers = ["Leader", "Organisation", *[f"Perspective {n}" for n in numbers], "Received", "File", "sha256"]
     rows = [
         [
             a.name,
             a.organisation,
             *[labels.get(a.answers.get(n) or "", "") for n in numbers],
-            a.received_at,
+            a.received_at.replace("T", " "),
             a.file,
             a.sha256,
         ]
         for a in sorted(data.answers, key=lambda a: (a.organisation, a.name))
     ]
-    table(sheet, top, headers, rows, "Responses", [28, 34, *[14] * len(numbers), 22, 10, 66], stream=True)
-    landscape(sheet)
+    table(sheet, top, headers, rows, "Responses", widths, stream=True)
+
+
+TRACKER_REASONS = 5  # a leader's quarantine reasons shown in the tracker; the Quarantine sheet has them all
 
 
 def _tracker(workbook: Workbook, data: RoundData) -> None:
     sheet = workbook.create_sheet("Response tracker")
-    top = title(sheet, "Response tracker: who still needs chasing", [])
+    widths = [22, 24, 30, 11, 12, 50]
+    top = title(sheet, "Response tracker: who still needs chasing", [], widths)
     accepted = {a.leader_id: a for a in data.answers}
     reasons: dict[str, list[str]] = defaultdict(list)
     for item in data.quarantined:
@@ -472,7 +619,12 @@ def _tracker(workbook: Workbook, data: RoundData) -> None:
         if leader.id in accepted:
             status, detail = "returned", f"accepted {accepted[leader.id].received_at[:10]}"
         elif leader.id in reasons:
-            status, detail = "quarantined", " | ".join(reasons[leader.id])
+            found = reasons[leader.id]
+            more = len(found) - TRACKER_REASONS
+            status = "quarantined"
+            detail = "\n".join(found[:TRACKER_REASONS]) + (
+                f"\n… and {more} more on the Quarantine sheet" if more > 0 else ""
+            )
         elif form is not None:
             status, detail = "outstanding", "no return yet"
         else:
@@ -486,72 +638,87 @@ def _tracker(workbook: Workbook, data: RoundData) -> None:
         ["Leader", "Organisation", "Email", "Form issued", "Status", "Details"],
         rows,
         "Tracker",
-        [28, 34, 36, 12, 14, 80],
-        wrap=[6],
+        widths,
         stream=True,
     )
-    landscape(sheet)
 
 
 def _quarantine(workbook: Workbook, data: RoundData) -> None:
+    """What a facilitator acts on comes first (file, leader, problem, fix), so that it prints on the first
+    page; the cell and the file's fingerprint follow."""
     sheet = workbook.create_sheet("Quarantine")
-    top = title(sheet, "Quarantine: every file that was not accepted, with each problem", [])
+    widths = [12, 24, 24, 16, 38, 38, 18, 14, 66]
+    top = title(sheet, "Quarantine: every file that was not accepted, with each problem", [], widths[:6])
     rows = [
         [
-            q["received_at"],
+            q["received_at"].replace("T", " "),
             q["file"],
-            q["sha256"],
             q["leader_id"] or "",
             q["code"] or "",
-            q["cell"] or "",
-            q["name"] or "",
             q["message"] or "",
             q["fix"] or "",
+            q["cell"] or "",
+            q["name"] or "",
+            q["sha256"],
         ]
         for q in data.quarantined
     ]
     table(
         sheet,
         top,
-        ["Received", "File", "sha256", "Leader", "Code", "Cell", "Name", "Problem", "What to do"],
+        ["Received", "File", "Leader", "Code", "Problem", "What to do", "Cell", "Name", "sha256"],
         rows,
         "Quarantine",
-        [22, 30, 20, 30, 18, 24, 16, 60, 60],
+        widths,
         stream=True,
+        repeat_columns=2,
     )
-    landscape(sheet)
+
+
+LOG_WIDTH = 28  # each user-log column: about five words a line, however long the text
 
 
 def _user_log(workbook: Workbook, data: RoundData) -> None:
+    """What leaders wrote, in columns of a fixed, readable width. A text longer than the tallest row a
+    spreadsheet allows goes on in the rows below it, marked as continued, so that nothing is cut off."""
     sheet = workbook.create_sheet("User log")
-    top = title(sheet, "User log: what leaders wrote (kept as text)", [])
     columns = data.instrument.user_log
-    rows = [
-        [a.name, a.organisation, line, *[entry.get(c.key, "") for c in columns]]
-        for a in sorted(data.answers, key=lambda a: (a.organisation, a.name))
-        for line, entry in enumerate(a.log, start=1)
-    ]
+    widths = [20, 20, 7, *[LOG_WIDTH] * len(columns)]
+    top = title(sheet, "User log: what leaders wrote (kept as text)", [], widths)
+    rows: list[list[Any]] = []
+    for a in sorted(data.answers, key=lambda a: (a.organisation, a.name)):
+        for line, entry in enumerate(a.log, start=1):
+            parts = [split_to_rows(entry.get(c.key, ""), LOG_WIDTH) for c in columns]
+            for index in range(max(len(part) for part in parts)):
+                rows.append(
+                    [
+                        a.name,
+                        a.organisation,
+                        line if index == 0 else f"{line} (cont.)",
+                        *[part[index] if index < len(part) else "" for part in parts],
+                    ]
+                )
     table(
         sheet,
         top,
         ["Leader", "Organisation", "Line", *[c.label for c in columns]],
         rows,
         "UserLog",
-        [28, 30, 6, 36, 40, 40, 40],
-        wrap=range(4, 8),
+        widths,
         stream=True,
     )
-    landscape(sheet)
 
 
 def _rounds(workbook: Workbook, data: RoundData, labels: dict[str, str]) -> None:
     sheet = workbook.create_sheet("Rounds")
+    widths = [22, 24, 12, 11, 14, 14, 30]
     top = title(
         sheet,
         "Movement since each leader's previous round",
         [
             "Only leaders who answered an earlier round appear here." if data.earlier else "No earlier rounds yet.",
         ],
+        widths,
     )
     rows = []
     for a in sorted(data.answers, key=lambda a: (a.organisation, a.name)):
@@ -578,7 +745,6 @@ def _rounds(workbook: Workbook, data: RoundData, labels: dict[str, str]) -> None
         ["Leader", "Organisation", "Earlier round", "Perspective", "Then", "Now", "Movement"],
         rows,
         "Rounds",
-        [28, 30, 14, 12, 16, 16, 34],
+        widths,
         stream=True,
     )
-    landscape(sheet)

@@ -1,4 +1,4 @@
-"""Small openpyxl helpers shared by the workbook editions: text that stays text, tables, print setup."""
+"""Small openpyxl helpers shared by the workbook editions: text that stays text, tables that fit the page."""
 
 from __future__ import annotations
 
@@ -12,13 +12,16 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.table import Table, TableStyleInfo
 from openpyxl.worksheet.worksheet import Worksheet
 
+from pipeline.pagefit import fit_row, heading_widths, page_setup
 from pipeline.text import shown_safely
 from pipeline.xlsx import stream_rows
 
 Value = str | int | float | None
-HEADER_FONT = Font(bold=True, color="FFFFFF")
+HEADER_FONT = Font(name="Calibri", bold=True, color="FFFFFF")  # named: else LibreOffice prints a serif
 HEADER_FILL = PatternFill("solid", fgColor="1F3864")
+TITLE_FONT = Font(name="Calibri", bold=True, size=14)
 WRAP = Alignment(wrap_text=True, vertical="top")
+TOP = Alignment(vertical="top")
 
 
 def put(sheet: Worksheet, row: int, column: int, value: Value, number_format: str | None = None) -> None:
@@ -27,7 +30,7 @@ def put(sheet: Worksheet, row: int, column: int, value: Value, number_format: st
     _fill(sheet.cell(row=row, column=column), value, number_format)
 
 
-def _fill(cell: Cell, value: Value, number_format: str | None = None, wrap: bool = False) -> Cell:
+def _fill(cell: Cell, value: Value, number_format: str | None = None, aligned: bool = False) -> Cell:
     if isinstance(value, str):
         value = shown_safely(value, lines=True)  # never a character that breaks the sheet's XML
     cell.value = value
@@ -35,17 +38,24 @@ def _fill(cell: Cell, value: Value, number_format: str | None = None, wrap: bool
         cell.data_type = "s"
     elif number_format:
         cell.number_format = number_format
-    if wrap:
-        cell.alignment = WRAP
+    if aligned:  # in a table: text wraps in its column, and everything starts at the top of its row
+        cell.alignment = WRAP if isinstance(value, str) else TOP
     return cell
 
 
-def title(sheet: Worksheet, text: str, lines: Sequence[str] = ()) -> int:
-    """A title and explanatory lines above a table; returns the next free row."""
-    put(sheet, 1, 1, text)
-    sheet.cell(row=1, column=1).font = Font(bold=True, size=14)
-    for offset, line in enumerate(lines, start=2):
-        put(sheet, offset, 1, line)
+def title(sheet: Worksheet, text: str, lines: Sequence[str] = (), widths: Sequence[float] = (100,)) -> int:
+    """A title and explanatory lines above a table; returns the next free row. Each line wraps across
+    the table's width (``widths``) rather than running off the printed page."""
+    span = sum(widths)
+    for row, line in enumerate([text, *lines], start=1):
+        put(sheet, row, 1, line)
+        cell = sheet.cell(row=row, column=1)
+        cell.alignment = WRAP
+        if row == 1:
+            cell.font = TITLE_FONT
+        if len(widths) > 1:
+            sheet.merge_cells(start_row=row, start_column=1, end_row=row, end_column=len(widths))
+        fit_row(sheet, row, [(line, span)], size=TITLE_FONT.sz if row == 1 else 11, bold=row == 1)
     return len(lines) + 3
 
 
@@ -55,21 +65,23 @@ def table(
     headers: Sequence[str],
     rows: Sequence[Sequence[Any]],
     name: str,
-    widths: Sequence[float] | None = None,
+    widths: Sequence[float],
     formats: dict[int, str] | None = None,
-    wrap: Sequence[int] = (),
     stream: bool = False,
+    repeat_columns: int = 1,
 ) -> tuple[int, int]:
-    """An Excel table with a filterable header row, frozen below its header; ``wrap`` columns wrap their
-    text. With ``stream`` the data rows are made only while the workbook is saved (tables that grow
-    with the roster). Returns (first, last) data rows."""
-    sheet.row_dimensions[top].height = 32 if any(len(h) > 14 for h in headers) else 18
+    """An Excel table with a filterable header row, frozen below its header and printed with it on every
+    page. Text wraps within its column and every row gets the height its text needs; ``widths`` are
+    required for that. With ``stream`` the data rows are made only while the workbook is saved (tables
+    that grow with the roster). Returns (first, last) data rows."""
+    widths = heading_widths(headers, widths)
     for column, header in enumerate(headers, start=1):
         put(sheet, top, column, header)
         cell = sheet.cell(row=top, column=column)
         cell.font, cell.fill = HEADER_FONT, HEADER_FILL
         cell.alignment = Alignment(wrap_text=True, vertical="center")
-    formats, wrapped = formats or {}, set(wrap)
+    fit_row(sheet, top, list(zip(headers, widths, strict=True)), bold=True)
+    formats = formats or {}
 
     def cells(number: int, values: Sequence[Any], streamed: bool) -> list[Cell]:
         return [
@@ -77,15 +89,13 @@ def table(
                 Cell(sheet, row=number, column=column) if streamed else sheet.cell(row=number, column=column),
                 value,
                 formats.get(column),
-                column in wrapped,
+                aligned=True,
             )
             for column, value in enumerate(values, start=1)
         ]
 
     for offset, values in enumerate(rows, start=1):  # wrapped text gets the lines it needs when printed
-        texts = [(str(values[c - 1]), widths[c - 1]) for c in wrapped if widths and c <= min(len(values), len(widths))]
-        if texts:
-            fit_height(sheet, top + offset, texts)
+        fit_row(sheet, top + offset, [(v, w) for v, w in zip(values, widths, strict=False) if isinstance(v, str)])
 
     if stream:
 
@@ -106,43 +116,7 @@ def table(
         column.name = shown_safely(header, lines=True)
     sheet.add_table(item)
     sheet.freeze_panes = sheet.cell(row=top + 1, column=1)
-    for column, width in enumerate(widths or [], start=1):
+    for column, width in enumerate(widths, start=1):
         sheet.column_dimensions[get_column_letter(column)].width = width
+    page_setup(sheet, widths, header_row=top, repeat_columns=repeat_columns)
     return top + 1, last
-
-
-def lines_needed(text: str, width: float) -> int:
-    """Lines a text takes wrapped in a column of ``width`` (Excel's units, about one digit of the default
-    font each): a conservative estimate, by words, at about 0.9 characters a unit."""
-    per_line = max(1, int(width * 0.9))
-    lines = 0
-    for paragraph in text.split("\n"):
-        length = 0
-        lines += 1
-        for word in paragraph.split():
-            if length and length + 1 + len(word) > per_line:
-                lines += 1
-                length = len(word)
-            else:
-                length += (1 if length else 0) + len(word)
-            while length > per_line:  # a word longer than the line wraps on its own
-                lines += 1
-                length -= per_line
-    return max(lines, 1)
-
-
-def fit_height(sheet: Worksheet, row: int, texts: Sequence[tuple[str, float]]) -> None:
-    """Give a row of wrapped text the height its longest cell needs: spreadsheet programs do not grow a
-    row that openpyxl wrote, and the text would print over the rows below."""
-    lines = max(lines_needed(text, width) for text, width in texts)
-    if lines > 1:
-        sheet.row_dimensions[row].height = 15 * lines
-
-
-def landscape(sheet: Worksheet) -> None:
-    sheet.page_setup.orientation = "landscape"
-    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
-    sheet.sheet_properties.pageSetUpPr.fitToPage = True
-    sheet.page_setup.fitToWidth = 1
-    sheet.page_setup.fitToHeight = 0
-    sheet.print_title_rows = None
