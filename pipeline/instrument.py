@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -47,9 +48,19 @@ class Practice(_Strict):
     text: str
 
 
+Medium = Literal["workbook", "letter"]
+
+
 class Step(_Strict):
+    """A step of the tool. ``text`` is the seed's wording, made for paper; ``media`` words it for a
+    screen where the paper wording points at a page ("on the opposite page")."""
+
     number: int
     text: str
+    media: dict[Medium, str] = Field(default_factory=dict)
+
+    def wording(self, medium: Medium) -> str:
+        return self.media.get(medium, self.text)
 
 
 class LogColumn(_Strict):

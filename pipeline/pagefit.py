@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 import unicodedata
 from collections.abc import Sequence
-from functools import lru_cache
 
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.pagebreak import Break
@@ -53,43 +52,82 @@ DEFAULT_ROW = 15.0
 MIN_SCALE = 70
 
 
-@lru_cache(maxsize=4096)
-def char_width(char: str, bold: bool = False) -> float:
-    """One character's width in zeros of the regular font at the same size."""
+def _measure(char: str, bold: bool) -> float:
     table = _BOLD if bold else _REGULAR
+    if unicodedata.combining(char):
+        return 0.0
     index = _MEASURED.find(char)
     if index < 0:
         base = unicodedata.normalize("NFD", char)[:1]
         index = _MEASURED.find(base) if base and base != char else -1
-        if unicodedata.combining(char):
-            return 0.0
     return table[index] / 100 if index >= 0 else WIDE
+
+
+class _Widths(dict[str, float]):
+    """Widths by character, measured on first use: a plain dictionary lookup for every one after."""
+
+    def __init__(self, bold: bool) -> None:
+        super().__init__()
+        self.bold = bold
+
+    def __missing__(self, char: str) -> float:
+        self[char] = width = _measure(char, self.bold)
+        return width
+
+
+_TABLES = (_Widths(bold=False), _Widths(bold=True))
+
+
+def char_width(char: str, bold: bool = False) -> float:
+    """One character's width in zeros of the regular font at the same size."""
+    return _TABLES[bold][char]
 
 
 def text_width(text: str, bold: bool = False) -> float:
     """A line of text's width in zeros, with the margin for fonts wider than DejaVu Sans."""
-    return sum(char_width(c, bold) for c in text) * MARGIN
+    return sum(map(_TABLES[bold].__getitem__, text)) * MARGIN
 
 
 def wrapped_lines(text: str, width: float, size: float = 11, bold: bool = False) -> int:
     """The lines ``text`` takes in a wrapping cell of ``width`` (column units) at ``size`` points, broken
     at spaces as spreadsheet programs break it; a word longer than a line is broken where it must be."""
+    if "\n" not in text and text_width(text, bold) <= max((width - PADDING) * 11 / size, 1.0):
+        return 1  # most cells: one line, measured without breaking
+    return len(break_lines(text, width, size, bold))
+
+
+def break_lines(text: str, width: float, size: float = 11, bold: bool = False) -> list[str]:
+    """``text`` broken into the lines ``wrapped_lines`` counts, for writing one line per row where a
+    cell may not be merged (spreadsheets for screen readers keep cells unmerged)."""
     room = max((width - PADDING) * 11 / size, 1.0)
     space = char_width(" ", bold) * MARGIN
-    lines = 0
+    lines: list[str] = []
     for paragraph in text.split("\n"):
-        lines += 1
+        current: list[str] = []
         used = 0.0
         for word in paragraph.split():
             length = text_width(word, bold)
-            if used and used + space + length > room:
-                lines += 1
-                used = 0.0
-            used += (space if used else 0.0) + length
-            while used > room:  # a word wider than the line goes on over as many lines as it needs
-                lines += 1
-                used -= room
-    return max(lines, 1)
+            if current and used + space + length > room:
+                lines.append(" ".join(current))
+                current, used = [], 0.0
+            while not current and length > room:  # a word wider than a line: cut where it must be
+                cut = _fitting(word, room, bold)
+                lines.append(word[:cut])
+                word = word[cut:]
+                length = text_width(word, bold)
+            used += (space if current else 0.0) + length
+            current.append(word)
+        lines.append(" ".join(current))
+    return lines
+
+
+def _fitting(word: str, room: float, bold: bool) -> int:
+    used = 0.0
+    for index, char in enumerate(word):
+        used += char_width(char, bold) * MARGIN
+        if used > room:
+            return max(index, 1)
+    return len(word)
 
 
 def row_height(lines: int, size: float = 11) -> float:

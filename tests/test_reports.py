@@ -10,6 +10,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from pipeline.config import load_config
 from pipeline.state import active_forms, open_state
 from tests.intake_helpers import ALL_COMFORTABLE, MIXED, drop, filled, nightly
 
@@ -118,6 +119,8 @@ def test_facilitator_edition_has_every_sheet_and_keeps_text_as_text(issued):
         "About",
         "Summary",
         "By organisation",
+        "Organisation matrix",
+        "Charts by organisation",
         "Organisation totals",
         "Responses",
         "Response tracker",
@@ -131,7 +134,7 @@ def test_facilitator_edition_has_every_sheet_and_keeps_text_as_text(issued):
     tracker = {row[0].value: row[4].value for row in workbook["Response tracker"].iter_rows(min_row=4) if row[0].value}
     assert list(tracker.values()).count("returned") == 1 and list(tracker.values()).count("quarantined") == 1
     assert list(tracker.values()).count("outstanding") == 13
-    quarantine = [row[4].value for row in workbook["Quarantine"].iter_rows(min_row=4) if row[1].value]
+    quarantine = [row[3].value for row in workbook["Quarantine"].iter_rows(min_row=4) if row[1].value]
     assert quarantine.count("missing-tick") == 6
     summary = workbook["Summary"]
     assert summary._charts and summary.tables and summary.conditional_formatting
@@ -285,10 +288,12 @@ def test_withheld_figures_sit_right_aligned_like_numbers(issued):
 
 
 def test_charts_read_top_down_in_calm_to_concern_colours(issued):
-    """Perspective 1 at the top, and comfortable, stretched, a bit panicked in that order, each in its colour."""
+    """Every chart of both editions: perspective (or organisation) 1 at the top; comfortable, stretched,
+    a bit panicked in that order, each in its colour of the one scheme; both axes titled with what they
+    show; each segment labelled with its count (not zeros), so colour is never the only cue."""
     from xml.etree import ElementTree
 
-    from pipeline.reports.comparison import CATEGORY_COLOURS
+    from pipeline.colours import CATEGORY_COLOURS
 
     varied(issued, leaders(issued)[:6])
     nightly(issued)
@@ -296,13 +301,33 @@ def test_charts_read_top_down_in_calm_to_concern_colours(issued):
         "{http://schemas.openxmlformats.org/drawingml/2006/chart}",
         "{http://schemas.openxmlformats.org/drawingml/2006/main}",
     )
+    seen = {}
     for path in (facilitator(issued), shareable(issued)):
         with zipfile.ZipFile(path) as archive:
-            chart = ElementTree.fromstring(archive.read("xl/charts/chart1.xml"))
-        assert chart.find(f".//{c}catAx/{c}scaling/{c}orientation").get("val") == "maxMin"  # type: ignore[union-attr]
-        series = chart.findall(f".//{c}ser")
-        colours = [s.find(f"{c}spPr/{a}solidFill/{a}srgbClr").get("val") for s in series]  # type: ignore[union-attr]
-        titles = [s.find(f".//{c}tx//{c}f").text for s in series]  # type: ignore[union-attr]
-        assert colours == list(CATEGORY_COLOURS), path.name
-        columns = [t.split("!")[1].replace("$", "").rstrip("0123456789") for t in titles]
-        assert columns == ["C", "D", "E"]  # the comfortable, stretched and a bit panicked columns, in order
+            charts = [n for n in archive.namelist() if n.startswith("xl/charts/chart")]
+            seen[path.name] = len(charts)
+            for name in charts:
+                chart = ElementTree.fromstring(archive.read(name))
+                where = f"{path.name} {name}"
+                assert chart.find(f".//{c}catAx/{c}scaling/{c}orientation").get("val") == "maxMin", where  # type: ignore[union-attr]
+                series = chart.findall(f".//{c}ser")
+                colours = [s.find(f"{c}spPr/{a}solidFill/{a}srgbClr").get("val") for s in series]  # type: ignore[union-attr]
+                assert colours == list(CATEGORY_COLOURS), where
+                names = [s.find(f"{c}tx/{c}v").text.lower() for s in series]  # type: ignore[union-attr]
+                assert [n.split(" (")[0] for n in names] == ["comfortable", "stretched", "a bit panicked"], where
+                columns = [
+                    s.find(f"{c}val//{c}f").text.split("!")[1].split(":")[0].strip("$").rstrip("0123456789$")
+                    for s in series
+                ]  # type: ignore[union-attr]
+                assert columns == sorted(columns) and len(set(columns)) == 3, where  # the table's columns, in order
+                for axis in ("catAx", "valAx"):
+                    words = "".join(t.text or "" for t in chart.findall(f".//{c}{axis}/{c}title//{a}t"))
+                    assert len(words.split()) >= 1, (where, axis)
+                assert "share" in "".join(t.text or "" for t in chart.findall(f".//{c}valAx/{c}title//{a}t")).lower()
+                for s in series:
+                    assert s.find(f"{c}dLbls/{c}showVal").get("val") == "1", where  # type: ignore[union-attr]
+    assert seen["comparison-2026-Q4-shareable.xlsx"] == 1
+    organisations = len(
+        {row.organisation for row in load_config(issued / "config").roster if row.id in leaders(issued)[:6]}
+    )
+    assert seen["comparison-2026-Q4-facilitator.xlsx"] == 2 + organisations  # summary, totals, one each

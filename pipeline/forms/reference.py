@@ -10,7 +10,6 @@ live formula, so every text cell goes through ``_text``.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import dataclass
 
 from openpyxl import Workbook
@@ -24,8 +23,10 @@ from openpyxl.workbook.protection import WorkbookProtection
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
+from pipeline.colours import CATEGORY_COLOURS, CATEGORY_INK
 from pipeline.forms import layout as L
 from pipeline.instrument import Instrument
+from pipeline.pagefit import break_lines, fit_row, page_setup, row_height, wrapped_lines
 from pipeline.xlsx import workbook_bytes
 
 TICK_OPTIONS = "✓,x"
@@ -35,11 +36,13 @@ EMPTY_MARKS = ("", "-", "no", "false", "0")
 _THIN = Side(style="thin", color="404040")
 _BOX = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
 _HEADER_FILL = PatternFill("solid", fgColor="1F3864")
-_HEADER_FONT = Font(bold=True, color="FFFFFF")
+_HEADER_FONT = Font(name="Calibri", bold=True, color="FFFFFF")  # named: else LibreOffice prints a serif
+_BOLD = Font(name="Calibri", bold=True)
 _INPUT_FILL = PatternFill("solid", fgColor="FFFFFF")
 _LOCKED_FILL = PatternFill("solid", fgColor="F2F2F2")
 _WRAP_TOP = Alignment(wrap_text=True, vertical="top")
 _CENTRE = Alignment(horizontal="center", vertical="center")
+_TOP = Alignment(vertical="top")
 _UNLOCKED = Protection(locked=False)
 
 
@@ -58,6 +61,31 @@ class FormFields:
     token: str
     min_group_size: int = 3
     password: str = ""
+    lines: tuple[int, ...] = ()  # the personal rows' heights in lines; () measures them (``personal_lines``)
+
+
+COVER_WIDTHS: tuple[float, ...] = (22, 52)  # portrait A4 at 100%
+FORM_WIDTHS: tuple[float, ...] = (36, 38, 12, 12, 12, 8, 20)  # landscape A4 at about 80%
+LOG_WIDTHS: tuple[float, ...] = (24, 36, 36, 36)
+PRACTICES_WIDTHS: tuple[float, ...] = (10, 64)
+
+
+def personal_lines(fields: FormFields) -> tuple[int, ...]:
+    """The lines the rows holding personal text need (the cover's name, organisation and role, and the
+    Self-assessment sheet's "For ..." row). The fast path builds one template per distinct answer, so
+    that a long name gets a taller row there exactly as here."""
+    if fields.lines:
+        return fields.lines
+    cover = COVER_WIDTHS[1]
+    return (
+        wrapped_lines(fields.name, cover),
+        wrapped_lines(fields.organisation, cover),
+        wrapped_lines(fields.role or "(not given)", cover),
+        max(
+            wrapped_lines(f"For {fields.name}", FORM_WIDTHS[0], bold=True),
+            wrapped_lines(fields.organisation, FORM_WIDTHS[1], bold=True),
+        ),
+    )
 
 
 def deadline_text(deadline: dt.date) -> str:
@@ -130,16 +158,33 @@ def _header(sheet: Worksheet, row: int, labels: list[str]) -> None:
         )
 
 
-def _fit(sheet: Worksheet, row: int, texts: list[tuple[str, float]], minimum: float = 15.0) -> None:
-    """Give a row the height its wrapped text needs (programs do not all auto-fit on open)."""
-    lines = max(
-        (sum(max(1, math.ceil(len(part) * 1.1 / max(width, 1))) for part in text.split("\n")) for text, width in texts),
-        default=1,
-    )
-    sheet.row_dimensions[row].height = max(minimum, 15.0 * lines)
+def _fit(sheet: Worksheet, row: int, texts: list[tuple[str, float]], minimum: float = 0.0) -> None:
+    """Give a row the height its wrapped text needs (programs do not all measure rows when they open a file)."""
+    fit_row(sheet, row, texts)
+    if minimum and (sheet.row_dimensions[row].height or 15.0) < minimum:
+        sheet.row_dimensions[row].height = minimum
 
 
-def _widths(sheet: Worksheet, widths: list[float]) -> None:
+def _lines(sheet: Worksheet, row: int, lines: int) -> None:
+    if lines > 1:
+        sheet.row_dimensions[row].height = row_height(lines)
+
+
+def _lines_of(sheet: Worksheet, row: int, text: str, widths: tuple[float, ...], font: Font | None = None) -> int:
+    """``text`` across the sheet's width, one line per row, broken between words where it is longer
+    (cells are never merged: screen readers read them in order). Returns the next free row."""
+    size = float(font.sz) if font is not None and font.sz else 11.0
+    for line in break_lines(text, sum(widths), size=size, bold=bool(font is not None and font.b)):
+        cell = _text(sheet, row, 1, line)
+        if font is not None:
+            cell.font = font
+        if size > 11:
+            sheet.row_dimensions[row].height = row_height(1, size)
+        row += 1
+    return row
+
+
+def _widths(sheet: Worksheet, widths: tuple[float, ...]) -> None:
     for column, width in enumerate(widths, start=1):
         sheet.column_dimensions[get_column_letter(column)].width = width
 
@@ -152,47 +197,45 @@ def _protect(sheet: Worksheet, fields: FormFields) -> None:
         sheet.protection.password = fields.password
 
 
-def _page(sheet: Worksheet, area: str, fit_height: int = 1) -> None:
-    sheet.page_setup.orientation = "landscape"
-    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
-    sheet.sheet_properties.pageSetUpPr.fitToPage = True
-    sheet.page_setup.fitToWidth = 1
-    sheet.page_setup.fitToHeight = fit_height
+def _page(sheet: Worksheet, area: str, widths: tuple[float, ...], header_row: int | None = None) -> None:
+    page_setup(sheet, widths, header_row=header_row, repeat_columns=0)
     sheet.print_area = area
-    sheet.print_options.gridLines = False
-    sheet.page_margins.left = sheet.page_margins.right = 0.5
-    sheet.page_margins.top = sheet.page_margins.bottom = 0.6
 
 
 # ---------------------------------------------------------------- sheets
 
 
 def _cover_sheet(sheet: Worksheet, instrument: Instrument, fields: FormFields) -> None:
-    _widths(sheet, [26, 100])
-    _text(sheet, 1, 1, f"Tool: {instrument.code}", font=Font(bold=True, size=16))
-    _text(sheet, 2, 1, instrument.title.upper(), font=Font(bold=True, size=13))
-    _header(sheet, 4, ["Prepared for", "Details"])
+    widths = COVER_WIDTHS
+    _widths(sheet, widths)
+    row = _lines_of(sheet, 1, f"Tool: {instrument.code}", widths, Font(name="Calibri", bold=True, size=16))
+    row = _lines_of(sheet, row, instrument.title.upper(), widths, Font(name="Calibri", bold=True, size=13)) + 1
+    _header(sheet, row, ["Prepared for", "Details"])
     deadline = deadline_text(fields.deadline)
+    name_lines, organisation_lines, role_lines, _ = personal_lines(fields)
     details = [
-        ("Leader", fields.name),
-        ("Organisation", fields.organisation),
-        ("Role", fields.role or "(not given)"),
-        ("Partnership", fields.partnership),
-        ("Round", fields.round),
-        ("Please return by", deadline),
-        ("Return to", f"{fields.facilitator_name}, {fields.facilitator_email}"),
+        ("Leader", fields.name, name_lines),
+        ("Organisation", fields.organisation, organisation_lines),
+        ("Role", fields.role or "(not given)", role_lines),
+        ("Partnership", fields.partnership, 0),
+        ("Round", fields.round, 0),
+        ("Please return by", deadline, 0),
+        ("Return to", f"{fields.facilitator_name}, {fields.facilitator_email}", 0),
     ]
-    row = 5
-    for label, value in details:
-        _text(sheet, row, 1, label, font=Font(bold=True), border=_BOX)
-        _text(sheet, row, 2, value, border=_BOX, alignment=_WRAP_TOP)
+    for label, value, lines in details:
         row += 1
-    row += 1
+        _text(sheet, row, 1, label, font=_BOLD, border=_BOX, alignment=_WRAP_TOP)
+        _text(sheet, row, 2, value, border=_BOX, alignment=_WRAP_TOP)
+        if lines:  # personal: measured once per leader, see personal_lines
+            _lines(sheet, row, lines)
+        else:
+            _fit(sheet, row, [(value, widths[1])])
+    row += 2
     _header(sheet, row, ["Section", "Text"])
     reading: list[tuple[str, str]] = [("Introduction", text) for text in instrument.introduction]
     reading.append(("The question", instrument.question))
-    reading.append(("How to use the tool", "Answer on the 'Self-assessment' sheet, then think through the steps."))
-    reading += [(f"Step {step.number}", step.text) for step in instrument.steps]
+    reading.append(("How to use the tool", f"Answer on the '{L.FORM_SHEET}' sheet, then think through the steps."))
+    reading += [(f"Step {step.number}", step.wording("workbook")) for step in instrument.steps]
     reading.append(("Advice", instrument.mentor_advice))
     reading.append(
         (
@@ -222,11 +265,11 @@ def _cover_sheet(sheet: Worksheet, instrument: Instrument, fields: FormFields) -
     reading.append(("Copyright", f"{instrument.copyright}. {instrument.copyright_notice}"))
     for label, text in reading:
         row += 1
-        _text(sheet, row, 1, label, font=Font(bold=True), alignment=_WRAP_TOP, border=_BOX)
+        _text(sheet, row, 1, label, font=_BOLD, alignment=_WRAP_TOP, border=_BOX)
         _text(sheet, row, 2, text, alignment=_WRAP_TOP, border=_BOX)
-        _fit(sheet, row, [(text, 100)])
+        _fit(sheet, row, [(text, widths[1]), (label, widths[0])])
     _protect(sheet, fields)
-    _page(sheet, f"A1:B{row}", fit_height=0)
+    _page(sheet, f"A1:B{row}", widths)
 
 
 def _mark_count(ref: str) -> str:
@@ -241,25 +284,25 @@ def _form_sheet(sheet: Worksheet, instrument: Instrument, fields: FormFields) ->
     count_col = get_column_letter(L.COUNT_COLUMN)
     first, last = L.FIRST_PERSPECTIVE_ROW, L.perspective_row(len(instrument.perspectives))
     total = len(instrument.perspectives)
-    _widths(sheet, [44, 46, 15, 15, 15, 10, 26])
+    widths = FORM_WIDTHS
+    _widths(sheet, widths)
 
-    _text(sheet, 1, 1, f"Tool: {instrument.code}. {instrument.question}", font=Font(bold=True, size=14))
+    # Rows 1 to 5 are fixed (the layout is a contract): each holds one line that fits the page's width,
+    # except the leader's name and organisation, which wrap in their own columns.
+    _text(sheet, 1, 1, f"Tool: {instrument.code}. {instrument.question}", font=Font(name="Calibri", bold=True, size=12))
+    sheet.row_dimensions[1].height = row_height(1, 12)
+    _text(sheet, 2, 1, f"For {fields.name}", alignment=_WRAP_TOP, font=_BOLD)
+    _text(sheet, 2, 2, fields.organisation, alignment=_WRAP_TOP, font=_BOLD)
+    _text(sheet, 2, 3, f"Round {fields.round}. Please return by {deadline_text(fields.deadline)}.", alignment=_TOP)
+    _lines(sheet, 2, personal_lines(fields)[3])
+    _text(sheet, 3, 1, f"{instrument.tick_instruction}.")
     _text(
         sheet,
-        2,
+        L.FORM_HEADER_ROW - 1,
         1,
-        (
-            f"For {fields.name}, {fields.organisation}. Partnership: {fields.partnership}. Round {fields.round}. "
-            f"Please return by {deadline_text(fields.deadline)}."
-        ),
+        "One mark per row: choose ✓ from the list in the cell, or type x. 'Row status' tells you when a row is done.",
     )
-    _text(
-        sheet,
-        3,
-        1,
-        (f"{instrument.tick_instruction}. One mark per row: choose ✓ from the list in the cell, or type x."),
-    )
-    _text(sheet, L.OVERALL_ROW, 1, "Form status", font=Font(bold=True))
+    _text(sheet, L.OVERALL_ROW, 1, "Form status", font=_BOLD)
     counts = f"{count_col}{first}:{count_col}{last}"
     status = sheet.cell(row=L.OVERALL_ROW, column=2)
     status.value = (
@@ -267,7 +310,7 @@ def _form_sheet(sheet: Worksheet, instrument: Instrument, fields: FormFields) ->
         f'"Not complete: "&COUNTIF({counts},1)&" of {total} perspectives answered"'
         f'&IF(COUNTIF({counts},">1")>0,", "&COUNTIF({counts},">1")&" with more than one mark",""))'
     )
-    status.font = Font(bold=True)
+    status.font = _BOLD
 
     _header(
         sheet,
@@ -280,7 +323,12 @@ def _form_sheet(sheet: Worksheet, instrument: Instrument, fields: FormFields) ->
             "Row status",
         ],
     )
-    sheet.row_dimensions[L.FORM_HEADER_ROW].height = 32
+    headings = [instrument.perspectives_heading, instrument.activity_heading, *[t.label for t in ticks]]
+    fit_row(sheet, L.FORM_HEADER_ROW, list(zip(headings, widths, strict=False)), bold=True)
+    for offset, (colour, ink) in enumerate(zip(CATEGORY_COLOURS, CATEGORY_INK, strict=True)):
+        cell = sheet.cell(row=L.FORM_HEADER_ROW, column=L.TICK_FIRST_COLUMN + offset)  # the answers' own colours
+        cell.fill = PatternFill("solid", fgColor=colour)
+        cell.font = Font(name="Calibri", bold=True, color=ink)
     for perspective in instrument.perspectives:
         row = L.perspective_row(perspective.number)
         _text(sheet, row, 1, perspective.label, alignment=_WRAP_TOP, border=_BOX, fill=_LOCKED_FILL)
@@ -305,7 +353,7 @@ def _form_sheet(sheet: Worksheet, instrument: Instrument, fields: FormFields) ->
         )
         row_status.border = _BOX
         row_status.alignment = Alignment(wrap_text=True, vertical="center")
-        _fit(sheet, row, [(perspective.label, 44), (perspective.activity, 46)], minimum=30)
+        _fit(sheet, row, [(perspective.label, widths[0]), (perspective.activity, widths[1])], minimum=30)
 
     area = f"A{first}:{get_column_letter(L.STATUS_COLUMN)}{last}"
     sheet.conditional_formatting.add(
@@ -337,22 +385,18 @@ def _form_sheet(sheet: Worksheet, instrument: Instrument, fields: FormFields) ->
     _text(sheet, last + 2, 1, instrument.copyright)
     sheet.freeze_panes = None
     _protect(sheet, fields)
-    _page(sheet, f"A1:{get_column_letter(L.STATUS_COLUMN)}{last + 2}")
-    sheet.print_title_rows = f"{L.FORM_HEADER_ROW}:{L.FORM_HEADER_ROW}"
+    _page(sheet, f"A1:{get_column_letter(L.STATUS_COLUMN)}{last + 2}", widths, L.FORM_HEADER_ROW)
 
 
 def _log_sheet(sheet: Worksheet, instrument: Instrument, fields: FormFields) -> None:
-    _widths(sheet, [30, 42, 42, 42])
-    _text(
-        sheet,
-        1,
-        1,
-        f"Tool: {instrument.code}. {instrument.user_log_heading.upper()}",
-        font=Font(bold=True, size=14),
-    )
+    widths = LOG_WIDTHS
+    _widths(sheet, widths)
+    heading = Font(name="Calibri", bold=True, size=14)
+    _text(sheet, 1, 1, f"Tool: {instrument.code}. {instrument.user_log_heading.upper()}", font=heading)
+    sheet.row_dimensions[1].height = row_height(1, 14)
     _text(sheet, 2, 1, "Optional: a note of how you used the tool. Type in the boxes; long text wraps.")
     _header(sheet, L.LOG_HEADER_ROW, [column.label for column in instrument.user_log])
-    sheet.row_dimensions[L.LOG_HEADER_ROW].height = 32
+    fit_row(sheet, L.LOG_HEADER_ROW, list(zip([c.label for c in instrument.user_log], widths, strict=False)), bold=True)
     for line in range(L.LOG_LINES):
         row = L.LOG_FIRST_ROW + line
         for offset in range(len(instrument.user_log)):
@@ -362,38 +406,36 @@ def _log_sheet(sheet: Worksheet, instrument: Instrument, fields: FormFields) -> 
             cell.fill = _INPUT_FILL
             cell.alignment = _WRAP_TOP
             cell.number_format = "@"
-        sheet.row_dimensions[row].height = 60
+        sheet.row_dimensions[row].height = row_height(4)
     last = L.LOG_FIRST_ROW + L.LOG_LINES - 1
     _text(sheet, last + 2, 1, instrument.copyright)
     _protect(sheet, fields)
-    _page(sheet, f"A1:D{last + 2}")
+    _page(sheet, f"A1:D{last + 2}", widths, L.LOG_HEADER_ROW)
 
 
 def _practices_sheet(sheet: Worksheet, instrument: Instrument, fields: FormFields) -> None:
-    _widths(sheet, [12, 90])
-    _text(sheet, 1, 1, "Kindling the flames of collaborative advantage", font=Font(bold=True, size=14))
-    _text(sheet, 2, 1, instrument.practices_intro)
-    _text(
-        sheet,
-        3,
-        1,
-        "Step 3: put these into play in the areas where you would feel stretched or a bit panicked.",
-    )
-    _header(sheet, 5, ["Practice", "Linden's effective practice"])
-    row = 5
+    widths = PRACTICES_WIDTHS
+    _widths(sheet, widths)
+    heading = Font(name="Calibri", bold=True, size=14)
+    row = _lines_of(sheet, 1, "Kindling the flames of collaborative advantage", widths, heading)
+    row = _lines_of(sheet, row, instrument.practices_intro, widths)
+    step = "Step 3: put these into play in the areas where you would feel stretched or a bit panicked."
+    row = _lines_of(sheet, row, step, widths) + 1
+    _header(sheet, row, ["Practice", "Linden's effective practice"])
     for practice in instrument.practices:
         row += 1
         _text(sheet, row, 1, str(practice.number), border=_BOX, alignment=_CENTRE)
         _text(sheet, row, 2, practice.text, border=_BOX, alignment=_WRAP_TOP)
+        _fit(sheet, row, [(practice.text, widths[1])])
     _text(sheet, row + 2, 1, "Source: " + instrument.references[-1])
     _text(sheet, row + 3, 1, instrument.copyright)
     _protect(sheet, fields)
-    _page(sheet, f"A1:B{row + 3}")
+    _page(sheet, f"A1:B{row + 3}", widths)
 
 
 def _data_sheet(sheet: Worksheet, instrument: Instrument, fields: FormFields) -> None:
     """The second, independent home of the token and version (the first is the document properties)."""
-    _widths(sheet, [16, 70])
+    _widths(sheet, (16, 70))
     _header(sheet, 1, ["Key", "Value"])
     for offset, (key, value) in enumerate(_data_values(instrument, fields).items()):
         _text(sheet, L.DATA_FIRST_ROW + offset, 1, key)

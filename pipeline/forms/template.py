@@ -15,7 +15,7 @@ import zipfile
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
-from pipeline.forms.reference import FormFields, build_form
+from pipeline.forms.reference import FormFields, build_form, personal_lines
 from pipeline.forms.zipwrite import Part, deflate, write_zip
 from pipeline.instrument import Instrument
 
@@ -43,32 +43,46 @@ class _Piece:
 
 
 class FormTemplate:
-    """Built once from the round's shared fields; ``render`` gives one leader's form as bytes."""
+    """Built once from the round's shared fields; ``render`` gives one leader's form as bytes.
+
+    The rows that hold personal text are as tall as that text needs, so there is one layout per distinct
+    set of row heights (``personal_lines``): nearly every leader shares the first, and a long name or
+    organisation costs one more build of the reference form, once per run."""
 
     def __init__(self, instrument: Instrument, shared: FormFields) -> None:
-        placeholder = dataclasses.replace(
+        self._instrument = instrument
+        self._placeholder = dataclasses.replace(
             shared,
             name=_MARK.format("name"),
             organisation=_MARK.format("organisation"),
             role=_MARK.format("role"),
             token=_MARK.format("token"),
         )
-        self._layout: list[Part | _Piece] = []
+        self._layouts: dict[tuple[int, ...], list[Part | _Piece]] = {}
+
+    def _layout(self, lines: tuple[int, ...]) -> list[Part | _Piece]:
+        layout = self._layouts.get(lines)
+        if layout is not None:
+            return layout
+        layout = []
         pattern = re.compile("|".join(re.escape(_MARK.format(k)) for k in PERSONAL).encode())
-        with zipfile.ZipFile(io.BytesIO(build_form(instrument, placeholder))) as archive:
+        placeholder = dataclasses.replace(self._placeholder, lines=lines)
+        with zipfile.ZipFile(io.BytesIO(build_form(self._instrument, placeholder))) as archive:
             for info in archive.infolist():
                 data = archive.read(info)
                 if pattern.search(data):
                     pieces = pattern.split(data)
                     slots = tuple(m.group().decode("utf-8").split("-")[1] for m in pattern.finditer(data))
-                    self._layout.append(_Piece(info.filename, tuple(pieces), slots))
+                    layout.append(_Piece(info.filename, tuple(pieces), slots))
                 else:
-                    self._layout.append(deflate(info.filename, data))
+                    layout.append(deflate(info.filename, data))
+        self._layouts[lines] = layout
+        return layout
 
     def render(self, fields: FormFields) -> bytes:
         values = {key: escape(value).encode("utf-8") for key, value in personal_values(fields).items()}
         parts: list[Part] = []
-        for item in self._layout:
+        for item in self._layout(personal_lines(fields)):
             if isinstance(item, Part):
                 parts.append(item)
                 continue

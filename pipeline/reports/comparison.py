@@ -26,6 +26,7 @@ from openpyxl.styles import Alignment, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from pipeline.colours import CATEGORY_COLOURS, CATEGORY_INK, CATEGORY_TINTS
 from pipeline.config import Leader
 from pipeline.instrument import Instrument
 from pipeline.pagefit import keep_together, page_setup, split_to_rows
@@ -36,11 +37,6 @@ from pipeline.xlsx import workbook_bytes
 
 HIDDEN = "[c]"
 PARTNERSHIP = "All organisations"
-# One scheme everywhere (form, workbooks, letters), calm to concern: Okabe-Ito's blue, orange and vermilion,
-# which stay apart for every common colour-vision deficiency. Tints for cell fills; ink for labels on bars.
-CATEGORY_COLOURS = ("0072B2", "E69F00", "D55E00")
-CATEGORY_TINTS = ("8FC1E3", "F5CF7F", "EDA57F")
-LABEL_INK = ("FFFFFF", "000000", "000000")
 CHART_WIDTH = 17.0  # cm: fits a portrait A4 page at 100%
 CM = 72 / 2.54  # points
 ORG_CHART_ROWS = 15  # rows of the default height (15 points) each organisation's chart takes
@@ -147,7 +143,7 @@ def stacked_chart(
     chart.x_axis.scaling.orientation = "maxMin"  # the first row at the top, as in the table
     chart.y_axis.crosses = "max"  # and the shares' axis stays below the bars
     chart.x_axis.delete = chart.y_axis.delete = False
-    for series, colour, ink, values in zip(chart.series, CATEGORY_COLOURS, LABEL_INK, counts, strict=False):
+    for series, colour, ink, values in zip(chart.series, CATEGORY_COLOURS, CATEGORY_INK, counts, strict=False):
         series.graphicalProperties.solidFill = colour
         series.graphicalProperties.line.solidFill = colour
         _labels(series, ink, values)

@@ -120,9 +120,9 @@ def letter_context(
         "zones": [
             {"title": zones[t.key][:1].upper() + zones[t.key][1:], "items": groups[t.key]} for t in instrument.ticks
         ],
-        "step1": instrument.steps[0].text,
-        "step2": instrument.steps[1].text,
-        "step3": instrument.steps[2].text,
+        "step1": instrument.steps[0].wording("letter"),
+        "step2": instrument.steps[1].wording("letter"),
+        "step3": instrument.steps[2].wording("letter"),
         "mentor": instrument.mentor_advice,
         "stretch": steps3,
         "all_comfortable": not steps3

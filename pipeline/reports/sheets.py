@@ -12,7 +12,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.table import Table, TableStyleInfo
 from openpyxl.worksheet.worksheet import Worksheet
 
-from pipeline.pagefit import fit_row, heading_widths, page_setup
+from pipeline.pagefit import break_lines, fit_row, heading_widths, page_setup, row_height
 from pipeline.text import shown_safely
 from pipeline.xlsx import stream_rows
 
@@ -44,19 +44,19 @@ def _fill(cell: Cell, value: Value, number_format: str | None = None, aligned: b
 
 
 def title(sheet: Worksheet, text: str, lines: Sequence[str] = (), widths: Sequence[float] = (100,)) -> int:
-    """A title and explanatory lines above a table; returns the next free row. Each line wraps across
-    the table's width (``widths``) rather than running off the printed page."""
+    """A title and explanatory lines above a table; returns the next free row (a blank one is left).
+    A line longer than the table is wide goes on in the row below, broken between words, rather than
+    run off the printed page: cells are never merged, so that screen readers read them in order."""
     span = sum(widths)
-    for row, line in enumerate([text, *lines], start=1):
-        put(sheet, row, 1, line)
-        cell = sheet.cell(row=row, column=1)
-        cell.alignment = WRAP
-        if row == 1:
-            cell.font = TITLE_FONT
-        if len(widths) > 1:
-            sheet.merge_cells(start_row=row, start_column=1, end_row=row, end_column=len(widths))
-        fit_row(sheet, row, [(line, span)], size=TITLE_FONT.sz if row == 1 else 11, bold=row == 1)
-    return len(lines) + 3
+    row = 1
+    for size, line in [(TITLE_FONT.sz, text), *[(11.0, line) for line in lines]]:
+        for part in break_lines(line, span, size=size, bold=size > 11):
+            put(sheet, row, 1, part)
+            if size > 11:
+                sheet.cell(row=row, column=1).font = TITLE_FONT
+                sheet.row_dimensions[row].height = row_height(1, size)
+            row += 1
+    return row + 1
 
 
 def table(
