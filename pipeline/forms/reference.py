@@ -293,14 +293,14 @@ def _form_sheet(sheet: Worksheet, instrument: Instrument, fields: FormFields) ->
     sheet.row_dimensions[1].height = row_height(1, 12)
     _text(sheet, 2, 1, f"For {fields.name}", alignment=_WRAP_TOP, font=_BOLD)
     _text(sheet, 2, 2, fields.organisation, alignment=_WRAP_TOP, font=_BOLD)
-    _text(sheet, 2, 3, f"Round {fields.round}. Please return by {deadline_text(fields.deadline)}.", alignment=_TOP)
+    _text(sheet, 2, 3, f"Please return by {deadline_text(fields.deadline)}", alignment=_TOP)
     _lines(sheet, 2, personal_lines(fields)[3])
     _text(sheet, 3, 1, f"{instrument.tick_instruction}.")
     _text(
         sheet,
         L.FORM_HEADER_ROW - 1,
         1,
-        "One mark per row: choose ✓ from the list in the cell, or type x. 'Row status' tells you when a row is done.",
+        f"Round {fields.round}. One mark per row: choose ✓ from the list in the cell, or type x.",
     )
     _text(sheet, L.OVERALL_ROW, 1, "Form status", font=_BOLD)
     counts = f"{count_col}{first}:{count_col}{last}"

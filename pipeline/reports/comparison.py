@@ -19,8 +19,9 @@ import pandas as pd
 from openpyxl import Workbook
 from openpyxl.chart import BarChart, Reference, Series
 from openpyxl.chart.label import DataLabel, DataLabelList
-from openpyxl.chart.text import RichText
-from openpyxl.drawing.text import CharacterProperties, Paragraph, ParagraphProperties
+from openpyxl.chart.text import RichText, Text
+from openpyxl.chart.title import Title
+from openpyxl.drawing.text import CharacterProperties, Paragraph, ParagraphProperties, RegularTextRun
 from openpyxl.formatting.rule import ColorScaleRule
 from openpyxl.styles import Alignment, PatternFill
 from openpyxl.utils import get_column_letter
@@ -121,6 +122,7 @@ def stacked_chart(
     axis_titles: tuple[str, str],
     counts: list[list[int]],
     height: float = 9.0,
+    width: float = CHART_WIDTH,
 ) -> BarChart:
     """Horizontal 100% bars, one per row of ``categories`` (perspective 1 or the first organisation at
     the top, as in the tables), split in the categories' natural order (``columns``, one per category,
@@ -131,10 +133,12 @@ def stacked_chart(
     chart.type = "bar"
     chart.grouping = "percentStacked"
     chart.overlap = 100
-    chart.title = title_text
+    chart.title = _chart_title(title_text)
     chart.x_axis.title, chart.y_axis.title = axis_titles
+    chart.x_axis.tickLblSkip = 1  # every bar named, however many
     chart.y_axis.number_format = "0%"
-    chart.height, chart.width = height, CHART_WIDTH
+    chart.y_axis.majorUnit = 0.25  # five labels that never crowd, however narrow the plot
+    chart.height, chart.width = height, width
     chart.gapWidth = 50
     chart.legend.position = "b"
     for column, name in zip(columns, names, strict=True):
@@ -151,6 +155,14 @@ def stacked_chart(
     row = int("".join(c for c in anchor if c.isdigit()))
     keep_together(sheet, row, height * CM)
     return chart
+
+
+def _chart_title(text: str) -> Title:
+    """A title in 12-point bold: the programs' default (18 points) takes half the chart when a long
+    organisation name wraps."""
+    properties = CharacterProperties(sz=1200, b=True)
+    paragraph = Paragraph(pPr=ParagraphProperties(defRPr=properties), r=[RegularTextRun(rPr=properties, t=text)])
+    return Title(tx=Text(rich=RichText(p=[paragraph])), overlay=False)
 
 
 def _category_columns(source: Worksheet, first_column: int, count: int, first: int, last: int) -> list[Reference]:
@@ -415,7 +427,8 @@ def _org_totals(workbook: Workbook, data: RoundData, frame: pd.DataFrame, keys: 
         f"A{last + 3}",
         ("Organisation", "Share of the organisation's answers over all seven perspectives"),
         _counts(rows, 1, len(keys)),
-        height=max(9.0, 3.0 + 0.8 * len(rows)),
+        height=min(17.0, max(9.0, 3.0 + 0.95 * len(rows))),  # room for a two-line name per bar, on one page
+        width=24.0,  # the organisations' names take room beside the bars; the sheet prints landscape
     )
 
 

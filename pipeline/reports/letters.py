@@ -19,6 +19,7 @@ import css_inline
 import yaml
 from jinja2 import Environment
 
+from pipeline.colours import CATEGORY_COLOURS, CATEGORY_TINTS, css_hex
 from pipeline.instrument import Instrument
 from pipeline.reports.aggregate import Answer
 
@@ -85,6 +86,7 @@ def letter_context(
                 "statement": p.statement,
                 "activity": p.activity,
                 "answer": labels.get(key or "", "not answered"),
+                "key": key or "",
             }
         )
         if key:
@@ -118,7 +120,8 @@ def letter_context(
         "date": f"{today.day} {today:%B %Y}",
         "rows": rows,
         "zones": [
-            {"title": zones[t.key][:1].upper() + zones[t.key][1:], "items": groups[t.key]} for t in instrument.ticks
+            {"title": zones[t.key][:1].upper() + zones[t.key][1:], "items": groups[t.key], "key": t.key}
+            for t in instrument.ticks
         ],
         "step1": instrument.steps[0].wording("letter"),
         "step2": instrument.steps[1].wording("letter"),
@@ -132,6 +135,10 @@ def letter_context(
         "earlier_log": earlier["log"] if earlier else [],
         "log_labels": {c.key: c.label for c in instrument.user_log},
         "copyright": instrument.copyright,
+        "palette": [
+            {"key": t.key, "colour": css_hex(colour), "tint": css_hex(tint)}
+            for t, colour, tint in zip(instrument.ticks, CATEGORY_COLOURS, CATEGORY_TINTS, strict=True)
+        ],
         "code": instrument.code,
         "title": instrument.title,
     }
