@@ -15,6 +15,7 @@ take the width of their base letter (é as e), else that of a wide glyph.
 from __future__ import annotations
 
 import math
+import re
 import unicodedata
 from collections.abc import Sequence
 
@@ -39,6 +40,7 @@ _BOLD = (
     132, 60, 60, 103, 103, 79, 157, 157, 100, 132, 132, 109, 109, 157, 60, 132,
 )
 # fmt: on
+_HYPHENATED = re.compile(r"(?<=-)(?=[^-])")  # a line may break after a hyphen, as in "Smith-/Jones"
 WIDE = 1.6  # a glyph the table does not know: as wide as a CJK ideograph (one em)
 MARGIN = 1.06  # Calibri's letters are up to 5% wider than DejaVu Sans's, counted in zeros
 PADDING = 0.8  # the part of a column's width that cell padding takes, in zeros
@@ -97,27 +99,30 @@ def wrapped_lines(text: str, width: float, size: float = 11, bold: bool = False)
 
 
 def break_lines(text: str, width: float, size: float = 11, bold: bool = False) -> list[str]:
-    """``text`` broken into the lines ``wrapped_lines`` counts, for writing one line per row where a
-    cell may not be merged (spreadsheets for screen readers keep cells unmerged)."""
+    """``text`` broken into lines as spreadsheet programs break it in a wrapping cell: at spaces and after
+    hyphens; a word wider than a line is cut where it must be. Also used to write a long line one row at
+    a time where a cell may not be merged (spreadsheets for screen readers keep cells unmerged)."""
     room = max((width - PADDING) * 11 / size, 1.0)
     space = char_width(" ", bold) * MARGIN
     lines: list[str] = []
     for paragraph in text.split("\n"):
-        current: list[str] = []
+        current = ""
         used = 0.0
         for word in paragraph.split():
-            length = text_width(word, bold)
-            if current and used + space + length > room:
-                lines.append(" ".join(current))
-                current, used = [], 0.0
-            while not current and length > room:  # a word wider than a line: cut where it must be
-                cut = _fitting(word, room, bold)
-                lines.append(word[:cut])
-                word = word[cut:]
-                length = text_width(word, bold)
-            used += (space if current else 0.0) + length
-            current.append(word)
-        lines.append(" ".join(current))
+            for index, piece in enumerate(_HYPHENATED.split(word)):
+                gap = space if current and index == 0 else 0.0
+                length = text_width(piece, bold)
+                if current and used + gap + length > room:
+                    lines.append(current)
+                    current, used, gap = "", 0.0, 0.0
+                while not current and length > room:  # wider than a line: cut where it must be
+                    cut = _fitting(piece, room, bold)
+                    lines.append(piece[:cut])
+                    piece = piece[cut:]
+                    length = text_width(piece, bold)
+                current += (" " if gap else "") + piece
+                used += gap + length
+        lines.append(current)
     return lines
 
 
@@ -152,19 +157,41 @@ def heading_widths(headings: Sequence[str], widths: Sequence[float]) -> list[flo
     ]
 
 
-def keep_together(sheet: Worksheet, row: int, height: float) -> None:
-    """Start a new page at ``row`` if the ``height`` points from there (a chart) would not fit on the rest
-    of the page, so that a page break never cuts through it. The rows above are measured as written."""
+def _row_points(sheet: Worksheet, number: int) -> float:
+    tall = sheet.row_dimensions[number].height if number in sheet.row_dimensions else None
+    return float(tall or DEFAULT_ROW)
+
+
+def page_room(sheet: Worksheet) -> tuple[float, float]:
+    """(the height a page holds, the part of it a continued page gives to the repeated heading rows), in
+    the sheet's own points (before scaling)."""
     setup = sheet.page_setup
     page = (A4_TALL if setup.orientation == "portrait" else A4_SHORT) * 100 / (setup.scale or 100)
+    titles = 0.0
+    if sheet.print_title_rows:
+        first, _, last = sheet.print_title_rows.replace("$", "").partition(":")  # openpyxl gives "$7:$7"
+        titles = sum(_row_points(sheet, n) for n in range(int(first), int(last or first) + 1))
+    return page, titles
+
+
+def keep_together(sheet: Worksheet, row: int, height: float) -> None:
+    """Start a new page at ``row`` if the ``height`` points from there (a chart) would not fit on the rest
+    of the page, so that a page break never cuts through it. The rows above are measured as written; a
+    continued page starts below the repeated heading rows."""
+    page, titles = page_room(sheet)
     breaks = {item.id for item in sheet.row_breaks.brk}
     used = 0.0
     for number in range(1, row):
-        tall = sheet.row_dimensions[number].height if number in sheet.row_dimensions else None
-        step = tall or DEFAULT_ROW
-        used = step if used + step > page or number - 1 in breaks else used + step
+        step = _row_points(sheet, number)
+        used = titles + step if used + step > page or number - 1 in breaks else used + step
     if used and used + height > page:
         sheet.row_breaks.append(Break(id=row - 1))
+
+
+def tallest_drawing(sheet: Worksheet) -> float:
+    """The tallest chart, in points, that fits a continued page of the sheet whole."""
+    page, titles = page_room(sheet)
+    return page - titles - DEFAULT_ROW
 
 
 def split_to_rows(text: str, width: float) -> list[str]:

@@ -104,10 +104,10 @@ def missing(expected: list[str], printed: Printed) -> list[str]:
         down[(word.page, round(word.x0))].append(word)
     columns = ["".join(w.text for w in sorted(ws, key=lambda w: w.top)) for ws in down.values()]
     lacking = []
-    for word, count in Counter(part for word in expected for part in _parts(word)).items():
-        if on_paper[word] >= count or sum(column.count(word) for column in columns) >= count:
+    for part, count in Counter(part for word in expected for part in _parts(word)).items():
+        if on_paper[part] >= count or sum(column.count(part) for column in columns) >= count:
             continue
-        lacking.append(f"{word} ({on_paper[word]} of {count})")
+        lacking.append(f"{part} ({on_paper[part]} of {count})")
     return lacking
 
 

@@ -217,3 +217,25 @@ def test_same_inputs_give_the_same_bytes_across_a_clock_tick(example_config):
     before = (small(), build_form(example_config.instrument, FIELDS))
     time.sleep(2.1)
     assert (small(), build_form(example_config.instrument, FIELDS)) == before
+
+
+PAPER_WORDING = ("opposite page", "on the left", "on the right", "overleaf", "this page")
+
+
+def test_the_form_speaks_of_sheets_not_pages(form, example_config):
+    """The seed points at a printed booklet; the form uses each step's workbook wording instead."""
+    texts = " ".join(
+        str(c.value) for ws in form.formulas.worksheets for row in ws.iter_rows() for c in row if c.value
+    ).lower()
+    assert not [phrase for phrase in PAPER_WORDING if phrase in texts]
+    for step in example_config.instrument.steps:
+        assert step.wording("workbook").lower() in texts
+    assert "on the self-assessment sheet" in texts and "(on the effective practices sheet)" in texts
+
+
+def test_the_answer_columns_wear_the_answers_colours(form):
+    from pipeline.colours import CATEGORY_COLOURS
+
+    sheet = form.formulas["Self-assessment"]
+    fills = [sheet.cell(L.FORM_HEADER_ROW, L.TICK_FIRST_COLUMN + i).fill.fgColor.rgb[-6:] for i in range(3)]
+    assert fills == list(CATEGORY_COLOURS)

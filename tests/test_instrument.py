@@ -55,3 +55,21 @@ def test_any_change_of_wording_changes_the_form_version(example_config):
     changed = instrument.model_copy(update={"copyright": instrument.copyright + "!"})
     assert form_version(changed) != form_version(instrument)
     assert form_version(instrument) == form_version(instrument.model_copy())
+
+
+def test_screen_wording_is_a_variant_of_the_seeds_and_changes_the_form_version(example_config):
+    """The seed's own wording stays the source (tested above); the workbook and letter variants only
+    replace where it points at a page, and changing one makes a new form version."""
+    instrument = example_config.instrument
+    varied = [step for step in instrument.steps if step.media]
+    assert [step.number for step in varied] == [1, 3]
+    for step in varied:
+        assert set(step.media) == {"workbook", "letter"}
+        for wording in step.media.values():
+            assert "opposite page" not in wording and "on the left" not in wording
+            assert wording.split()[-6:] == step.text.split()[-6:]  # the same request, only the pointer differs
+    assert instrument.steps[1].wording("letter") == instrument.steps[1].text  # no variant: the seed's
+    steps = [
+        s.model_copy(update={"media": {**s.media, "letter": "Look below."}}) if s.media else s for s in instrument.steps
+    ]
+    assert form_version(instrument.model_copy(update={"steps": steps})) != form_version(instrument)

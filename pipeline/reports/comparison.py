@@ -30,7 +30,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from pipeline.colours import CATEGORY_COLOURS, CATEGORY_INK, CATEGORY_TINTS
 from pipeline.config import Leader
 from pipeline.instrument import Instrument
-from pipeline.pagefit import keep_together, page_setup, split_to_rows
+from pipeline.pagefit import keep_together, page_setup, split_to_rows, tallest_drawing
 from pipeline.reports.aggregate import Answer, long_table, percentages, summary
 from pipeline.reports.sheets import table, title
 from pipeline.reports.suppress import MARGIN, safe
@@ -79,6 +79,14 @@ def _save(workbook: Workbook, stamp: dt.datetime) -> bytes:
     return workbook_bytes(workbook, stamp)
 
 
+def _minute(text: str) -> str:
+    """A time as people read it in a table: "2026-11-29 06:00", in UTC."""
+    try:
+        return dt.datetime.fromisoformat(text).astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return text
+
+
 def _stamp(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text).astimezone(dt.UTC).replace(tzinfo=None, microsecond=0)
 
@@ -108,7 +116,7 @@ def _labels(series: Any, colour: str, counts: list[int]) -> None:
     properties = CharacterProperties(sz=900, b=True, solidFill=colour)
     shown = {"showLegendKey": False, "showCatName": False, "showSerName": False, "showPercent": False}
     series.dLbls = DataLabelList(showVal=True, **shown)
-    series.dLbls.txPr = RichText(p=[Paragraph(pPr=ParagraphProperties(defRPr=properties), endParaRPr=properties)])
+    series.dLbls.txPr = _text_properties(properties)
     series.dLbls.dLbl = [DataLabel(idx=i, showVal=False, **shown) for i, count in enumerate(counts) if not count]
 
 
@@ -123,22 +131,25 @@ def stacked_chart(
     counts: list[list[int]],
     height: float = 9.0,
     width: float = CHART_WIDTH,
+    title_size: int = 12,
 ) -> BarChart:
     """Horizontal 100% bars, one per row of ``categories`` (perspective 1 or the first organisation at
     the top, as in the tables), split in the categories' natural order (``columns``, one per category,
     named in the legend by ``names``): comfortable, stretched, a bit panicked, from calm blue to deep
-    orange. ``axis_titles``: what the bars are, and what their lengths count; ``counts``: each column's
-    values, for the labels."""
+    orange. ``axis_titles``: what the bars are (none where their labels say it), and what their lengths
+    count; ``counts``: each column's values, for the labels."""
     chart = BarChart()
     chart.type = "bar"
     chart.grouping = "percentStacked"
     chart.overlap = 100
-    chart.title = _chart_title(title_text)
-    chart.x_axis.title, chart.y_axis.title = axis_titles
+    chart.title = _chart_title(title_text, title_size)
+    chart.x_axis.title, chart.y_axis.title = (title or None for title in axis_titles)
     chart.x_axis.tickLblSkip = 1  # every bar named, however many
+    for axis in (chart.x_axis, chart.y_axis):
+        axis.txPr = _text_properties(CharacterProperties(sz=900))
     chart.y_axis.number_format = "0%"
     chart.y_axis.majorUnit = 0.25  # five labels that never crowd, however narrow the plot
-    chart.height, chart.width = height, width
+    chart.height, chart.width = min(height, tallest_drawing(sheet) / CM), width
     chart.gapWidth = 50
     chart.legend.position = "b"
     for column, name in zip(columns, names, strict=True):
@@ -153,14 +164,18 @@ def stacked_chart(
         _labels(series, ink, values)
     sheet.add_chart(chart, anchor)
     row = int("".join(c for c in anchor if c.isdigit()))
-    keep_together(sheet, row, height * CM)
+    keep_together(sheet, row, chart.height * CM)
     return chart
 
 
-def _chart_title(text: str) -> Title:
-    """A title in 12-point bold: the programs' default (18 points) takes half the chart when a long
+def _text_properties(properties: CharacterProperties) -> RichText:
+    return RichText(p=[Paragraph(pPr=ParagraphProperties(defRPr=properties), endParaRPr=properties)])
+
+
+def _chart_title(text: str, size: int) -> Title:
+    """A title in ``size``-point bold: the programs' default (18 points) takes half the chart when a long
     organisation name wraps."""
-    properties = CharacterProperties(sz=1200, b=True)
+    properties = CharacterProperties(sz=size * 100, b=True)
     paragraph = Paragraph(pPr=ParagraphProperties(defRPr=properties), r=[RegularTextRun(rPr=properties, t=text)])
     return Title(tx=Text(rich=RichText(p=[paragraph])), overlay=False)
 
@@ -399,6 +414,7 @@ def _org_charts(
             ("Perspective", "Share of the organisation's leaders who answered"),
             _counts(rows[table_rows[0] - first : table_rows[-1] - first + 1], 2, len(keys)),
             height=ORG_CHART_ROWS * 0.529 - 0.4,
+            title_size=10,
         )
         anchor += ORG_CHART_ROWS
 
@@ -425,9 +441,9 @@ def _org_totals(workbook: Workbook, data: RoundData, frame: pd.DataFrame, keys: 
         [f"{data.headings[k]} (answers)" for k in keys],
         Reference(sheet, min_col=1, min_row=first, max_row=last),
         f"A{last + 3}",
-        ("Organisation", "Share of the organisation's answers over all seven perspectives"),
+        ("", "Share of the organisation's answers over all seven perspectives"),  # the names say what the bars are
         _counts(rows, 1, len(keys)),
-        height=min(17.0, max(9.0, 3.0 + 0.95 * len(rows))),  # room for a two-line name per bar, on one page
+        height=max(9.0, 3.0 + 0.95 * len(rows)),  # room for a two-line name per bar, up to a page
         width=24.0,  # the organisations' names take room beside the bars; the sheet prints landscape
     )
 
@@ -595,13 +611,13 @@ def _responses(workbook: Workbook, data: RoundData, labels: dict[str, str]) -> N
     numbers = [p.number for p in data.instrument.perspectives]
     widths = [22, 24, *[11] * len(numbers), 12, 30, 66]
     top = title(sheet, "Responses: one row per leader (their current accepted return)", [], widths[:9])
-    headers = ["Leader", "Organisation", *[f"Perspective {n}" for n in numbers], "Received", "File", "sha256"]
+    headers = ["Leader", "Organisation", *[f"Perspective {n}" for n in numbers], "Received (UTC)", "File", "sha256"]
     rows = [
         [
             a.name,
             a.organisation,
             *[labels.get(a.answers.get(n) or "", "") for n in numbers],
-            a.received_at.replace("T", " "),
+            _minute(a.received_at),
             a.file,
             a.sha256,
         ]
@@ -660,7 +676,7 @@ def _quarantine(workbook: Workbook, data: RoundData) -> None:
     top = title(sheet, "Quarantine: every file that was not accepted, with each problem", [], widths[:6])
     rows = [
         [
-            q["received_at"].replace("T", " "),
+            _minute(q["received_at"]),
             q["file"],
             q["leader_id"] or "",
             q["code"] or "",
@@ -675,7 +691,7 @@ def _quarantine(workbook: Workbook, data: RoundData) -> None:
     table(
         sheet,
         top,
-        ["Received", "File", "Leader", "Code", "Problem", "What to do", "Cell", "Name", "sha256"],
+        ["Received (UTC)", "File", "Leader", "Code", "Problem", "What to do", "Cell", "Name", "sha256"],
         rows,
         "Quarantine",
         widths,
