@@ -215,12 +215,17 @@ def split_to_rows(text: str, width: float) -> list[str]:
     return pieces
 
 
+def row_lines(cells: Sequence[tuple[str, float]], size: float = 11, bold: bool = False) -> int:
+    """The lines the tallest of ``cells`` (text, column width) needs."""
+    return max((wrapped_lines(text, width, size, bold) for text, width in cells), default=1)
+
+
 def fit_row(
     sheet: Worksheet, row: int, cells: Sequence[tuple[str, float]], size: float = 11, bold: bool = False
 ) -> None:
     """Give ``row`` the height its tallest wrapped cell needs: ``cells`` are (text, column width). A row
     that needs one line keeps the default height."""
-    lines = max((wrapped_lines(text, width, size, bold) for text, width in cells), default=1)
+    lines = row_lines(cells, size, bold)
     if lines > 1 or size > 11:
         sheet.row_dimensions[row].height = row_height(lines, size)
 

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.cell._writer import write_cell
 from openpyxl.cell.cell import Cell
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._writer import WorksheetWriter
@@ -22,14 +23,15 @@ from openpyxl.worksheet.dimensions import SheetDimension
 from openpyxl.worksheet.worksheet import Worksheet
 from openpyxl.writer.excel import ExcelWriter
 
-RowSource = Callable[[], Iterator[tuple[int, list[Cell]]]]
+RowSource = Callable[[], Iterator[tuple[int, list[Cell], float | None]]]
 _STREAM = "_clb_streamed_rows"  # the sheet's rows made while saving: (source, last row, last column)
 
 
 def stream_rows(sheet: Worksheet, source: RowSource, last_row: int, last_column: int) -> None:
     """Rows that are made only while the sheet is saved, one at a time, then dropped: a table of 10,000
     leaders would otherwise hold 100,000 openpyxl cells (about 50 MB) until the workbook is written.
-    ``source`` yields (row number, cells) in order, below every row the sheet holds itself."""
+    ``source`` yields (row number, cells, height in points or None) in order, below every row the sheet
+    holds itself: the height too is made only then, not kept for every row until saving."""
     setattr(sheet, _STREAM, (source, last_row, last_column))
 
 
@@ -39,6 +41,7 @@ class _StreamingSheetWriter(WorksheetWriter):
     def __init__(self, ws: Worksheet, stream: tuple[RowSource, int, int]) -> None:
         super().__init__(ws)
         self._stream = stream
+        self._height: float | None = None  # the streamed row being written
 
     def write_dimensions(self) -> None:
         _, last_row, last_column = self._stream
@@ -47,7 +50,21 @@ class _StreamingSheetWriter(WorksheetWriter):
 
     def rows(self) -> Any:
         yield from super().rows()
-        yield from self._stream[0]()
+        for number, cells, height in self._stream[0]():
+            self._height = height
+            yield number, cells
+            self._height = None
+
+    def write_row(self, xf: Any, row: Any, row_idx: int) -> None:
+        if self._height is None:
+            super().write_row(xf, row, row_idx)
+            return
+        attrs = {"r": f"{row_idx}", "ht": f"{self._height:g}", "customHeight": "1"}
+        with xf.element("row", attrs):
+            for cell in row:  # as openpyxl writes a row; streamed cells carry no comments
+                if cell._value is None and not cell.has_style:
+                    continue
+                write_cell(xf, self.ws, cell, cell.has_style)
 
 
 class _Writer(ExcelWriter):

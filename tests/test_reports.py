@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import io
+import re
 import warnings
 import zipfile
 from pathlib import Path
@@ -248,6 +249,10 @@ def test_workbooks_are_written_whole(issued, edition):
     path = facilitator(issued) if edition == "facilitator" else shareable(issued)
     with zipfile.ZipFile(io.BytesIO(path.read_bytes())) as archive:
         assert archive.testzip() is None
+        for name in archive.namelist():
+            if name.startswith("xl/worksheets/sheet"):  # each row once, in order (programs keep the first)
+                numbers = [int(n) for n in re.findall(rb'<row r="(\d+)"', archive.read(name))]
+                assert numbers == sorted(set(numbers)), name
     assert not list(path.parent.glob(".tmp-*"))
 
 

@@ -12,7 +12,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.table import Table, TableStyleInfo
 from openpyxl.worksheet.worksheet import Worksheet
 
-from pipeline.pagefit import break_lines, fit_row, heading_widths, page_setup, row_height
+from pipeline.pagefit import break_lines, fit_row, heading_widths, page_setup, row_height, row_lines
 from pipeline.text import shown_safely
 from pipeline.xlsx import stream_rows
 
@@ -94,19 +94,21 @@ def table(
             for column, value in enumerate(values, start=1)
         ]
 
-    for offset, values in enumerate(rows, start=1):  # wrapped text gets the lines it needs when printed
-        fit_row(sheet, top + offset, [(v, w) for v, w in zip(values, widths, strict=False) if isinstance(v, str)])
+    def fitted(values: Sequence[Any]) -> list[tuple[str, float]]:
+        return [(v, w) for v, w in zip(values, widths, strict=False) if isinstance(v, str)]
 
-    if stream:
+    if stream:  # the rows, and their heights, are made one at a time while the workbook is saved
 
-        def source() -> Iterator[tuple[int, list[Cell]]]:
+        def source() -> Iterator[tuple[int, list[Cell], float | None]]:
             for offset, values in enumerate(rows, start=1):
-                yield top + offset, cells(top + offset, values, streamed=True)
+                lines = row_lines(fitted(values))
+                yield top + offset, cells(top + offset, values, streamed=True), row_height(lines) if lines > 1 else None
 
         stream_rows(sheet, source, top + len(rows), len(headers))
     else:
         for offset, values in enumerate(rows, start=1):
             cells(top + offset, values, streamed=False)
+            fit_row(sheet, top + offset, fitted(values))
     last = top + max(len(rows), 1)
     ref = f"A{top}:{get_column_letter(len(headers))}{last}"
     item = Table(displayName=re.sub(r"[^A-Za-z0-9_]", "_", name), ref=ref)
@@ -115,7 +117,7 @@ def table(
     for column, header in zip(item.tableColumns, headers, strict=True):
         column.name = shown_safely(header, lines=True)
     sheet.add_table(item)
-    sheet.freeze_panes = sheet.cell(row=top + 1, column=1)
+    sheet.freeze_panes = f"A{top + 1}"  # a coordinate, not a cell: a cell there would be a row of its own
     for column, width in enumerate(widths, start=1):
         sheet.column_dimensions[get_column_letter(column)].width = width
     page_setup(sheet, widths, header_row=top, repeat_columns=repeat_columns)
