@@ -6,15 +6,19 @@ reported at once, and nothing is generated from a bad config.
 
 from __future__ import annotations
 
+import datetime as dt
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from pipeline.config import ConfigError, load_config
+from pipeline.logs import VERBOSE
 from pipeline.workspace import Workspace, WorkspaceBusy, WorkspaceError, configure_prefect
 
 app = typer.Typer(
@@ -37,6 +41,17 @@ WorkspaceOption = Annotated[
 ]
 
 
+@app.callback()
+def options(
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show the Prefect engine's run and task lines on the console too.")
+    ] = False,
+) -> None:
+    """Run the CLB0.01 collaborative-leadership self-assessment across a partnership."""
+    if verbose:
+        os.environ[VERBOSE] = "1"
+
+
 def _fail(message: str, code: int = 2) -> typer.Exit:
     err.print(f"[bold red]Error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
@@ -55,15 +70,50 @@ def _open(workspace: Path) -> Workspace:
 
 
 def _run(flow: Any, **parameters: Any) -> Any:
-    """Run a flow; a workspace in use (exit 3) and a failed run (exit 1) become one clear message."""
+    """Run a flow, with a spinner while it works (the engine takes seconds to start); a workspace in use
+    (exit 3) and a failed run (exit 1) become one clear message."""
     from pipeline.flows import RunFailed
 
     try:
-        return flow(**parameters)
+        with err.status(f"clb: {flow.name.replace('-', ' ')}…", spinner="dots"):
+            return flow(**parameters)
     except WorkspaceBusy as exc:
         raise _fail(str(exc), code=3) from None
     except RunFailed as exc:
         raise _fail(str(exc), code=1) from None
+
+
+@app.command()
+def init(
+    folder: Annotated[Path, typer.Argument(help="The new workspace's folder (made if missing).", show_default=False)],
+    source: Annotated[
+        Path | None,
+        typer.Option(
+            "--from",
+            help="Start from an earlier partnership's or round's workspace: its configuration is copied.",
+            show_default="clb's example partnership",
+        ),
+    ] = None,
+    round_id: Annotated[str | None, typer.Option("--round", help="The round id, e.g. 2027-Q1.")] = None,
+) -> None:
+    """Make a new workspace: config/ (partnership, instrument, practices, roster), inbox/, outbox/, state/.
+
+    It starts from clb's example partnership, every setting explained in config/partnership.yaml, or with
+    --from from an earlier partnership or round. An existing workspace is never overwritten.
+
+    [bold]Example:[/] clb init ~/partnerships/riverside --round 2027-Q1
+    """
+    from pipeline.init import InitError, init_workspace, next_steps
+
+    try:
+        made = init_workspace(folder, source, round_id)
+    except InitError as exc:
+        raise _fail(str(exc)) from None
+    out.print(f"Made the workspace [bold]{made.root}[/] from {made.source}.", highlight=False)
+    out.print("Next:", highlight=False)
+    for number, (step, what) in enumerate(next_steps(made), start=1):
+        out.print(f"  {number}. {step}", highlight=False)
+        out.print(f"     {escape(what)}", highlight=False, soft_wrap=True)  # whole, to copy
 
 
 @app.command()
@@ -86,12 +136,16 @@ def forms(
     [bold]Example:[/] clb forms --workspace ~/partnerships/riverside
     """
     space = _open(workspace)
+    headings = load_config(space.config).roster_headings
+    if headings:
+        taken = ", ".join(f"'{escape(written)}' as {field}" for written, field in headings)
+        out.print(f"Roster columns read: {taken}.", highlight=False)
     configure_prefect(space)
     from pipeline.flows import issue_forms
 
     summary = _run(issue_forms, workspace=str(space.root), reissue=reissue or [])
 
-    table = Table(title=f"Forms for round {summary.round}", show_header=True)
+    table = _table(f"Forms for round {summary.round}")
     table.add_column("What")
     table.add_column("Forms", justify="right")
     for label, value in [
@@ -140,21 +194,41 @@ def nightly(workspace: WorkspaceOption = Path(".")) -> None:
     out.print(f"Run report: [bold]{space.outbox / 'runs' / report['run_id'] / 'summary.json'}[/]", highlight=False)
 
 
+def _table(title: str | None, lines: bool = False) -> Table:
+    """A table that fits an 80-column terminal: light rules, no outer box."""
+    return Table(title=title, box=box.SIMPLE_HEAD, show_lines=lines, pad_edge=False, title_justify="left")
+
+
+def _day(date: str) -> str:
+    """ "2026-11-29" as "29 Nov": short enough for four dates in one 80-column row."""
+    try:
+        return dt.date.fromisoformat(date[:10]).strftime("%d %b").lstrip("0")
+    except ValueError:
+        return date
+
+
 def print_report(report: dict[str, Any]) -> None:
-    table = Table(title=f"Run {report['run_id']}", show_lines=False)
-    for column in ("File", "Decision", "Leader", "Details"):
-        table.add_column(column, overflow="fold")
+    """One row per file (decision, leader, file name), then what was wrong with each quarantined one:
+    an email address is never split, and the table fits 80 columns."""
+    table = _table(f"Run {report['run_id']}")
+    table.add_column("Decision", no_wrap=True)
+    table.add_column("Leader", no_wrap=True)
+    table.add_column("File", overflow="fold", ratio=1)
     for item in report["accepted"]:
-        details = "supersedes an earlier return" if item["supersedes"] else ""
-        table.add_row(escape(item["file"]), "[green]accepted[/]", item["leader_id"] or "", details)
+        note = " (supersedes an earlier return)" if item["supersedes"] else ""
+        table.add_row("[green]accepted[/]", item["leader_id"] or "", escape(item["file"] + note))
     for item in report["duplicates"]:
-        table.add_row(escape(item["file"]), "duplicate", "", escape(f"same as {item['same_as']}"))
+        table.add_row("duplicate", "", escape(f"{item['file']} (same as {item['same_as']})"))
     for item in report["quarantined"]:
-        problems = "\n".join(f"{p['code']} {p['cell'] or ''}".strip() for p in item["problems"])
-        table.add_row(escape(item["file"]), "[red]quarantined[/]", item["leader_id"] or "", escape(problems))
+        table.add_row("[red]quarantined[/]", item["leader_id"] or "", escape(item["file"]))
     for item in report["waiting"]:
-        table.add_row(escape(item["file"]), "waiting", "", escape(item["why"]))
+        table.add_row("waiting", "", escape(f"{item['file']}: {item['why']}"))
     out.print(table)
+    for item in report["quarantined"]:
+        out.print(f"[red]{escape(item['file'])}[/]", highlight=False)
+        for found in item["problems"]:
+            where = f" {found['cell']}" if found["cell"] else ""
+            out.print(f"  {found['code']}{escape(where)}: {escape(found['message'])}", highlight=False)
     out.print(
         f"{len(report['accepted'])} accepted, {len(report['quarantined'])} quarantined, "
         f"{len(report['duplicates'])} duplicates, {len(report['waiting'])} waiting"
@@ -177,9 +251,11 @@ def check(
 
     config = load_config(space.config)
     results = check_files(space, config, files)
-    table = Table(show_lines=True)
-    for column in ("File", "Verdict", "Leader", "Problems"):
-        table.add_column(column, overflow="fold")
+    table = _table(None, lines=True)
+    table.add_column("File", overflow="fold", ratio=1)
+    table.add_column("Verdict")
+    table.add_column("Leader", no_wrap=True)
+    table.add_column("Problems", overflow="fold", ratio=2)
     for result in results:
         problems = "\n".join(f"{p.code} {p.cell or ''}: {p.message}" for p in result.problems)
         verdict = "[green]would be accepted[/]" if result.acceptable else "[red]would be quarantined[/]"
@@ -216,13 +292,15 @@ def send(
     from pipeline.flows import SEND_FLOWS
 
     report = _run(SEND_FLOWS[kind], workspace=str(space.root), dry_run=dry_run, resend=resend)
-    table = Table(title=f"clb send {kind}: {report['mode']}")
-    for column in ("Leader", "To", "Result", "Server"):
-        table.add_column(column, overflow="fold")
+    table = _table(f"clb send {kind}: {report['mode']}")
+    table.add_column("Leader", no_wrap=True)
+    table.add_column("Result", no_wrap=True)
+    table.add_column("Server", overflow="fold", ratio=1)
     for item in report["results"]:
-        table.add_row(escape(item["leader_id"]), escape(item["recipient"]), item["status"], escape(item["response"]))
+        to = "" if item["recipient"] == item["leader_id"] else f" (to {item['recipient']})"
+        table.add_row(escape(item["leader_id"] + to), item["status"], escape(item["response"]))
     for item in report["skipped"]:
-        table.add_row(escape(item["leader_id"]), "", "skipped", escape(item["why"]))
+        table.add_row(escape(item["leader_id"]), "skipped", escape(item["why"]))
     out.print(table)
     counts: dict[str, int] = {}
     for item in report["results"]:
@@ -251,21 +329,28 @@ def status(workspace: WorkspaceOption = Path(".")) -> None:
         out.print("Nothing has happened in this workspace yet: run clb forms first.")
         return
     rows = leader_status(engine, config)
-    table = Table(title=f"{config.settings.partnership}, round {config.settings.round}")
-    headers = ["Leader", "Organisation", "Issued", "Invited", "Reminders", "Returned", "Quarantined", "Letter sent"]
-    for column in headers:
-        table.add_column(column, overflow="fold")
+    table = _table(f"{config.settings.partnership}, round {config.settings.round}")
+    table.add_column("Leader", ratio=1)  # names and organisations wrap; dates are short and whole
+    table.add_column("Organisation", ratio=1)
+    for column in ("Issued", "Invited", "Returned", "Letter"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("Notes", ratio=1)
     for row in rows:
-        reminders = f"{row['reminders']} (last {row['last_reminder']})" if row["reminders"] else "0"
+        notes = []
+        if row["reminders"]:
+            notes.append(
+                f"{row['reminders']} reminder{'s' if row['reminders'] > 1 else ''}, last {_day(row['last_reminder'])}"
+            )
+        if row["quarantined"]:
+            notes.append(f"{row['quarantined']} quarantined")
         table.add_row(
             escape(row["leader"]),
             escape(row["organisation"]),
-            row["issued"],
-            row["invited"],
-            reminders,
-            row["returned"],
-            str(row["quarantined"] or ""),
-            row["letter_sent"],
+            _day(row["issued"]),
+            _day(row["invited"]),
+            _day(row["returned"]),
+            _day(row["letter_sent"]),
+            "; ".join(notes),
         )
     out.print(table)
     out.print(", ".join(f"{name}: {count}" for name, count in totals(rows).items()), highlight=False)
@@ -314,8 +399,11 @@ def serve(
 def demo(
     workspace: WorkspaceOption = Path("demo"),
     source: Annotated[
-        Path, typer.Option("--from", help="The config folder to copy the example partnership from.")
-    ] = Path("config"),
+        Path | None,
+        typer.Option(
+            "--from", help="The config folder to copy the partnership from.", show_default="clb's example partnership"
+        ),
+    ] = None,
     smtp: Annotated[
         str,
         typer.Option(
@@ -333,9 +421,10 @@ def demo(
     [bold]Example:[/] clb demo --workspace /tmp/clb-demo
     """
     from pipeline.demo import prepare_demo
+    from pipeline.resources import example_config
 
     try:
-        prepare_demo(source, workspace, smtp)
+        prepare_demo(source or example_config(), workspace, smtp)
     except (FileNotFoundError, ValueError) as exc:
         raise _fail(str(exc)) from None
     out.print(f"Demo workspace: [bold]{workspace.resolve()}[/]", highlight=False)

@@ -31,6 +31,16 @@ ROSTER_XLSX = "roster.xlsx"
 
 REQUIRED_COLUMNS = ("organisation", "name", "email")
 KNOWN_COLUMNS = (*REQUIRED_COLUMNS, "role")
+# Headings people write for the roster's fields, as field_of normalises them (lower case, single spaces).
+HEADING_ALIASES = {
+    **dict.fromkeys(
+        ["organization", "organisation name", "organization name", "org", "organisation/agency", "agency"],
+        "organisation",
+    ),
+    **dict.fromkeys(["full name", "leader", "leader name", "participant", "name of leader"], "name"),
+    **dict.fromkeys(["e-mail", "email address", "e-mail address", "mail", "email id", "work email"], "email"),
+    **dict.fromkeys(["job title", "title", "position", "job role"], "role"),
+}
 MAX_TEXT = 120
 
 EMAIL_RE = re.compile(
@@ -229,6 +239,7 @@ class Config:
     settings: Settings
     roster: tuple[Leader, ...]
     roster_file: str
+    roster_headings: tuple[tuple[str, str], ...] = ()  # (heading as written, field) where they differ
 
 
 def load_config(config_dir: Path) -> Config:
@@ -236,11 +247,18 @@ def load_config(config_dir: Path) -> Config:
     problems: list[ConfigProblem] = []
     instrument = _load_model(config_dir / INSTRUMENT_FILE, load_instrument, problems)
     settings = _load_model(config_dir / SETTINGS_FILE, _load_settings, problems)
-    roster, roster_file = load_roster(config_dir, problems)
+    headings: dict[str, str] = {}
+    roster, roster_file = load_roster(config_dir, problems, headings)
     if problems:
         raise ConfigError(problems)
     assert instrument is not None and settings is not None
-    return Config(instrument=instrument, settings=settings, roster=tuple(roster), roster_file=roster_file)
+    return Config(
+        instrument=instrument,
+        settings=settings,
+        roster=tuple(roster),
+        roster_file=roster_file,
+        roster_headings=tuple(headings.items()),
+    )
 
 
 class _TextLoader(yaml.SafeLoader):
@@ -313,8 +331,11 @@ def _load_model(path: Path, loader: Any, problems: list[ConfigProblem]) -> Any:
     return None
 
 
-def load_roster(config_dir: Path, problems: list[ConfigProblem]) -> tuple[list[Leader], str]:
-    """Read roster.csv or roster.xlsx (never both) into leaders, appending problems instead of raising."""
+def load_roster(
+    config_dir: Path, problems: list[ConfigProblem], headings: dict[str, str] | None = None
+) -> tuple[list[Leader], str]:
+    """Read roster.csv or roster.xlsx (never both) into leaders, appending problems instead of raising.
+    ``headings`` receives each heading that was read as a field of another name ("Email address": email)."""
     csv_path, xlsx_path = config_dir / ROSTER_CSV, config_dir / ROSTER_XLSX
     if csv_path.exists() and xlsx_path.exists():
         problems.append(
@@ -335,7 +356,7 @@ def load_roster(config_dir: Path, problems: list[ConfigProblem]) -> tuple[list[L
         return [], ""
     if rows is None:
         return [], label
-    return parse_roster(rows, label, problems), label
+    return parse_roster(rows, label, problems, headings), label
 
 
 def _csv_rows(path: Path, problems: list[ConfigProblem]) -> list[list[str]] | None:
@@ -369,28 +390,53 @@ def _xlsx_rows(path: Path, problems: list[ConfigProblem]) -> list[list[str]] | N
         workbook.close()
 
 
-def parse_roster(rows: list[list[str]], label: str, problems: list[ConfigProblem]) -> list[Leader]:
+def field_of(heading: str) -> str:
+    """The roster field a column heading names: "E-mail address" is email, "Organization" organisation;
+    any other heading is kept as it is (casefolded), an extra column."""
+    key = re.sub(r"[\s_]+", " ", heading.strip().casefold()).strip(" :*")
+    return HEADING_ALIASES.get(key, key)
+
+
+def parse_roster(
+    rows: list[list[str]], label: str, problems: list[ConfigProblem], headings: dict[str, str] | None = None
+) -> list[Leader]:
     """Check the header and every row; rows are numbered as a spreadsheet shows them (header = row 1)."""
     if not rows:
         problems.append(ConfigProblem(label, "", "", "is empty; its first row must be organisation,name,email,role"))
         return []
-    header = [cell.strip().casefold() for cell in rows[0]]
-    while header and header[-1] == "":
-        header.pop()
+    written = [cell.strip() for cell in rows[0]]
+    while written and written[-1] == "":
+        written.pop()
+    header = [field_of(cell) for cell in written]
     ok = True
+    for known in KNOWN_COLUMNS:
+        taken = [w for w, h in zip(written, header, strict=True) if h == known]
+        if len(taken) > 1:
+            both = " and ".join(repr(t) for t in taken)
+            same = len({t.casefold() for t in taken}) == 1
+            message = "appears twice in the heading" if same else f"{both} both read as '{known}'"
+            problems.append(ConfigProblem(label, "row 1", known, f"{message}; keep one"))
+            ok = False
+        elif taken and taken[0].casefold() != known and headings is not None:
+            headings[taken[0]] = known
     for index, name in enumerate(header):
         if not name:
             problems.append(
                 ConfigProblem(label, "row 1", "", f"column {index + 1} has no heading; name it or delete it")
             )
             ok = False
-        elif header.count(name) > 1 and header.index(name) == index:
+        elif header.count(name) > 1 and header.index(name) == index and name not in KNOWN_COLUMNS:
             problems.append(ConfigProblem(label, "row 1", name, "appears twice in the heading; keep one"))
             ok = False
     for required in REQUIRED_COLUMNS:
         if required not in header:
             near = difflib.get_close_matches(required, [h for h in header if h not in KNOWN_COLUMNS], n=1)
-            hint = f" (is '{near[0]}' meant to be '{required}'? rename it)" if near else ""
+            names = [alias for alias, known in HEADING_ALIASES.items() if known == required][:2]
+            hint = (
+                f" (is '{near[0]}' meant to be '{required}'? rename it)"
+                if near
+                else f" (a heading such as '{required}', '{names[0]}' or '{names[1]}' is read as {required})"
+            )
             problems.append(ConfigProblem(label, "row 1", required, f"the column '{required}' is missing{hint}"))
             ok = False
     if not ok:

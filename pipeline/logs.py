@@ -1,18 +1,21 @@
 """Logs: INFO and above to a file in the workspace (state/logs/clb.log), the console kept quiet.
 
 Prefect's run loggers carry what each run did to the file, and to the Prefect UI when a server is
-running; the console shows warnings and errors only, so a facilitator's terminal stays readable.
+running. The console shows warnings and errors only, so a facilitator's terminal holds clb's own lines;
+``clb --verbose`` (CLB_VERBOSE=1) shows the runs' lines there too.
 """
 
 from __future__ import annotations
 
 import logging
 import logging.handlers
+import os
 from pathlib import Path
 
 from pipeline.workspace import Workspace
 
 RUN_LOGGERS = ("prefect.flow_runs", "prefect.task_runs", "clb")
+VERBOSE = "CLB_VERBOSE"
 
 
 def log_path(space: Workspace) -> Path:
@@ -20,17 +23,32 @@ def log_path(space: Workspace) -> Path:
 
 
 def workspace_logging(space: Workspace) -> None:
-    """Attach the workspace's log file (once per process and file) and let INFO through to it."""
+    """Attach the workspace's log file (one handler per process and file, shared by the run loggers, so
+    that rotation renames the file once) and let INFO through to it; keep consoles at WARNING unless
+    verbose. Called inside each flow, after Prefect has set up its own logging."""
     path = log_path(space)
     path.parent.mkdir(parents=True, exist_ok=True)
+    handler = _file_handler(path)
     for name in RUN_LOGGERS:
         logger = logging.getLogger(name)
         logger.setLevel(logging.INFO)
-        if not any(getattr(h, "baseFilename", None) == str(path) for h in logger.handlers):
-            handler = logging.handlers.RotatingFileHandler(path, maxBytes=5_000_000, backupCount=5, encoding="utf-8")
-            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-            handler.setLevel(logging.INFO)
+        if handler not in logger.handlers:
             logger.addHandler(handler)
-    for console in logging.getLogger("prefect").handlers:
-        if isinstance(console, logging.StreamHandler) and not isinstance(console, logging.FileHandler):
-            console.setLevel(logging.WARNING)
+    level = logging.INFO if os.environ.get(VERBOSE) == "1" else logging.WARNING
+    for owner in (logging.getLogger(), logging.getLogger("prefect")):
+        for console in owner.handlers:
+            if isinstance(console, logging.StreamHandler) and not isinstance(console, logging.FileHandler):
+                console.setLevel(level)
+
+
+_HANDLERS: dict[Path, logging.Handler] = {}
+
+
+def _file_handler(path: Path) -> logging.Handler:
+    handler = _HANDLERS.get(path)
+    if handler is None:
+        handler = logging.handlers.RotatingFileHandler(path, maxBytes=5_000_000, backupCount=5, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        handler.setLevel(logging.INFO)
+        _HANDLERS[path] = handler
+    return handler

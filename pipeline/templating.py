@@ -8,9 +8,8 @@ from typing import Any
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
 
+from pipeline.resources import templates_dir
 from pipeline.text import shown_safely
-
-PROJECT_TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 
 
 def _autoescape(name: str | None) -> bool:
@@ -21,7 +20,7 @@ def environment(workspace_root: Path | None = None) -> Environment:
     loaders = []
     if workspace_root is not None and (workspace_root / "templates").is_dir():
         loaders.append(FileSystemLoader(workspace_root / "templates"))
-    loaders.append(FileSystemLoader(PROJECT_TEMPLATES))
+    loaders.append(FileSystemLoader(templates_dir()))
     return Environment(
         loader=ChoiceLoader(loaders),
         autoescape=_autoescape,

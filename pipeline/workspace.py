@@ -29,8 +29,8 @@ class Workspace:
         root = Path(path).expanduser().resolve()
         if not (root / "config").is_dir():
             raise WorkspaceError(
-                f"{root} is not a clb workspace: it has no config/ folder. "
-                "Run the command from the project folder, or pass --workspace DIR pointing at one."
+                f"{root} is not a clb workspace: it has no config/ folder. Make one there with "
+                f"'clb init {path}', or give the workspace you meant with --workspace DIR."
             )
         return cls(root)
 

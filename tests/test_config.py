@@ -56,9 +56,40 @@ def test_every_bad_row_is_reported_at_once(workspace, write_roster):
 
 
 def test_missing_column_suggests_the_near_miss(workspace, write_roster):
-    write_roster([["Council", "Priya", "p@c.example"]], header="organisation,name,e-mail")
+    write_roster([["Council", "Priya", "p@c.example"]], header="organisation,name,emial")
     [problem] = problems(workspace)
-    assert problem.field == "email" and "'e-mail'" in problem.message
+    assert problem.field == "email" and "'emial'" in problem.message
+
+
+def test_common_headings_are_read_and_the_reading_is_reported(workspace, write_roster):
+    """A roster from another system keeps its headings: each is read as its field, and the facilitator
+    is told which (clb forms prints it)."""
+    write_roster(
+        [["Council", "Priya Raman", "p@c.example", "Director"]],
+        header="Organization,Full name,Email address,Job title",
+    )
+    config = load_config(workspace / "config")
+    assert (config.roster[0].organisation, config.roster[0].name, config.roster[0].email, config.roster[0].role) == (
+        "Council",
+        "Priya Raman",
+        "p@c.example",
+        "Director",
+    )
+    assert dict(config.roster_headings) == {
+        "Organization": "organisation",
+        "Full name": "name",
+        "Email address": "email",
+        "Job title": "role",
+    }
+    for header in ("Organisation name,Name,E-mail,Role", "ORGANISATION:,Leader,E-Mail Address,Title"):
+        write_roster([["Council", "Priya", "p@c.example", "x"]], header=header)
+        assert load_config(workspace / "config").roster[0].email == "p@c.example", header
+
+
+def test_two_headings_for_one_field_are_refused(workspace, write_roster):
+    write_roster([["Council", "Priya", "p@c.example", "p2@c.example"]], header="organisation,name,email,e-mail")
+    [problem] = problems(workspace)
+    assert problem.field == "email" and "'email' and 'e-mail' both read as 'email'" in problem.message
 
 
 def test_blank_and_repeated_headings(workspace, write_roster):

@@ -1,0 +1,110 @@
+"""``clb init``: a new workspace, ready for ``clb forms``, made without a developer.
+
+A workspace starts as a copy of a configuration: the example partnership shipped with clb (its
+``partnership.yaml`` commented line by line, the instrument, Linden's practices and an example roster), or
+an earlier partnership's or round's (``--from``). Nothing that already holds a workspace is overwritten.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.config import ROUND_RE
+from pipeline.resources import example_config
+
+CONFIG_FILES = ("partnership.yaml", "instrument.yaml", "practices.yaml")
+ROSTERS = ("roster.csv", "roster.xlsx")
+FOLDERS = ("inbox", "outbox", "state")
+
+
+class InitError(Exception):
+    """The workspace cannot be made as asked: the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Made:
+    root: Path
+    source: Path
+    round: str | None
+
+
+def source_config(source: Path | None) -> Path:
+    """The config folder to start from: clb's example, or ``source`` (a workspace or its config/)."""
+    if source is None:
+        return example_config()
+    source = source.expanduser().resolve()
+    for folder in (source / "config", source):
+        if (folder / "partnership.yaml").is_file():
+            return folder
+    raise InitError(f"{source} holds no partnership.yaml (nor does {source / 'config'}): give --from a workspace")
+
+
+def init_workspace(target: Path, source: Path | None = None, round_id: str | None = None) -> Made:
+    """Make ``target`` a workspace: config/ copied from ``source_config(source)``, the workspace's own
+    templates/ too when it has some, and empty inbox/, outbox/ and state/. ``round_id`` replaces the
+    round in partnership.yaml, keeping its comments."""
+    root = target.expanduser().resolve()
+    if round_id is not None and not ROUND_RE.match(round_id):
+        raise InitError(
+            f"--round {round_id!r} cannot be a round id: use letters, digits, '-', '_' or '.', starting and "
+            "ending with a letter or digit, at most 40 characters (e.g. 2027-Q1)"
+        )
+    if root.is_file():
+        raise InitError(f"{root} is a file; give a folder for the new workspace")
+    taken = [name for name in ("config", *FOLDERS) if (root / name).exists()]
+    if taken:
+        raise InitError(
+            f"{root} already holds a workspace ({', '.join(n + '/' for n in taken)}); nothing was changed. "
+            "Choose a new folder, or work in this one."
+        )
+    config = source_config(source)
+    root.mkdir(parents=True, exist_ok=True)
+    staging = root / ".config.partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    for name in CONFIG_FILES:
+        shutil.copy2(config / name, staging / name)
+    for name in ROSTERS:
+        if (config / name).is_file():
+            shutil.copy2(config / name, staging / name)
+    if round_id is not None:
+        _set_round(staging / "partnership.yaml", round_id)
+    staging.rename(root / "config")  # all of config/ or none of it
+    templates = config.parent / "templates"
+    if source is not None and config.name == "config" and templates.is_dir():
+        shutil.copytree(templates, root / "templates")
+    for folder in FOLDERS:
+        (root / folder).mkdir(exist_ok=True)
+    return Made(root, config, round_id)
+
+
+def _set_round(path: Path, round_id: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    changed, count = re.subn(r"(?m)^round:.*$", f"round: {round_id}", text, count=1)
+    if not count:
+        changed = text.rstrip("\n") + f"\nround: {round_id}\n"
+    path.write_text(changed, encoding="utf-8")
+
+
+def next_steps(made: Made) -> list[tuple[str, str]]:
+    """The three things a facilitator does next, in their words, each with the command it takes."""
+    where = made.root
+    config = where / "config"
+    return [
+        (
+            "Edit partnership.yaml: your partnership's name, yourself as facilitator, the round and its "
+            "deadline (each line says what it is).",
+            f"{config / 'partnership.yaml'}",
+        ),
+        (
+            "Put your leaders in roster.csv (organisation, name, email, role), replacing the example leaders.",
+            f"{config / 'roster.csv'}",
+        ),
+        (
+            "Make everyone's form, then send the invitations.",
+            f'clb forms -w "{where}"  &&  clb send invitations -w "{where}"',
+        ),
+    ]
