@@ -45,6 +45,7 @@ format: setup
 bench: setup  ## speed and memory figures beside their baselines
 	$(RUN) python -m bench.forms
 	$(RUN) python -m bench.intake
+	$(RUN) python -m bench.commands
 
 fixtures: setup  ## remake tests/data/returns with real LibreOffice and Gnumeric
 	$(RUN) python -m tests.clients.make_fixtures

@@ -6,8 +6,11 @@ reported at once, and nothing is generated from a bad config.
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
+import logging
 import os
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -69,13 +72,25 @@ def _open(workspace: Path) -> Workspace:
     return space
 
 
+def _engine(space: Workspace) -> None:
+    """Prefect's settings for this workspace; says so when the runs go to the server of clb serve."""
+    url = configure_prefect(space)
+    if url is not None and space.server_file.exists():
+        err.print(f"[dim]Runs on the Prefect server of clb serve ({url}).[/]", highlight=False)
+
+
 def _run(flow: Any, **parameters: Any) -> Any:
     """Run a flow, with a spinner while it works (the engine takes seconds to start); a workspace in use
     (exit 3) and a failed run (exit 1) become one clear message."""
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
     from pipeline.flows import RunFailed
 
+    # No heartbeats for a run someone started at a terminal: they watch it end, and Prefect's heartbeat
+    # thread costs a second at the end of every run. Scheduled runs (clb serve) keep them.
+    quiet = temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None})
     try:
-        with err.status(f"clb: {flow.name.replace('-', ' ')}…", spinner="dots"):
+        with quiet, err.status(f"clb: {flow.name.replace('-', ' ')}…", spinner="dots"):
             return flow(**parameters)
     except WorkspaceBusy as exc:
         raise _fail(str(exc), code=3) from None
@@ -140,7 +155,7 @@ def forms(
     if headings:
         taken = ", ".join(f"'{escape(written)}' as {field}" for written, field in headings)
         out.print(f"Roster columns read: {taken}.", highlight=False)
-    configure_prefect(space)
+    _engine(space)
     from pipeline.flows import issue_forms
 
     summary = _run(issue_forms, workspace=str(space.root), reissue=reissue or [])
@@ -180,7 +195,7 @@ def nightly(workspace: WorkspaceOption = Path(".")) -> None:
     [bold]Example:[/] clb nightly --workspace ~/partnerships/riverside
     """
     space = _open(workspace)
-    configure_prefect(space)
+    _engine(space)
     from pipeline.flows import nightly as nightly_flow
 
     report = _run(nightly_flow, workspace=str(space.root))
@@ -288,7 +303,7 @@ def send(
     if kind not in KINDS:
         raise _fail(f"'{kind}' is not something clb sends; choose one of: {', '.join(KINDS)}")
     space = _open(workspace)
-    configure_prefect(space)
+    _engine(space)
     from pipeline.flows import SEND_FLOWS
 
     report = _run(SEND_FLOWS[kind], workspace=str(space.root), dry_run=dry_run, resend=resend)
@@ -454,8 +469,24 @@ def send_demo_mail(workspace: Path, kind: str) -> None:
     out.print(f"clb send {kind}: {done} messages ({report['mode']})", highlight=False)
 
 
-def main() -> None:  # pragma: no cover - console entry point
-    app()
+def main() -> None:
+    """The console entry point. Once clb has finished, and every exit handler has run (Prefect's
+    flushing its logs and events among them), the process ends at once: unloading the hundreds of modules
+    Prefect, pandas and openpyxl bring would take another half second of every command, for nothing."""
+    ending = {"code": 0}
+
+    def finish() -> None:  # registered first, so it runs after every other exit handler
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(ending["code"])
+
+    atexit.register(finish)
+    try:
+        app()
+    except SystemExit as exc:
+        ending["code"] = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        raise
 
 
 __all__ = ["app"]

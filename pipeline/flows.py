@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prefect import flow, task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
@@ -19,24 +19,15 @@ from prefect.runtime import flow_run
 from rich.progress import Progress
 
 from pipeline.config import Config, load_config
-from pipeline.forms.issuing import (
-    IssueSummary,
-    Plan,
-    file_sha256,
-    issued_records,
-    plan_forms,
-    shared_fields,
-    summarise,
-    write_forms,
-)
-from pipeline.forms.layout import FormSpec
-from pipeline.forms.template import FormTemplate
-from pipeline.intake import inbox
 from pipeline.logs import log_path, workspace_logging
-from pipeline.mail.run import mail_run
-from pipeline.reports.build import build_outputs
-from pipeline.state import active_forms, open_state, record_forms
 from pipeline.workspace import Workspace, WorkspaceBusy, workspace_lock
+
+if TYPE_CHECKING:
+    from pipeline.forms.issuing import IssueSummary, Plan
+    from pipeline.intake import inbox
+
+# The stages (openpyxl, pandas, lxml, Jinja2) are imported by the tasks that use them, not here: every clb
+# command imports this module, and with clb serve running a whole command should take a few seconds.
 
 
 def _dated(prefix: str) -> Callable[[], str]:
@@ -73,6 +64,9 @@ def load_config_task(workspace: Workspace) -> Config:
 @task(name="plan-forms", cache_policy=NO_CACHE)
 def plan_forms_task(workspace: Workspace, config: Config, reissue: list[str]) -> Plan:
     """Decide, per roster leader, whether a form is new, reissued, updated or unchanged."""
+    from pipeline.forms.issuing import file_sha256, plan_forms
+    from pipeline.state import active_forms, open_state
+
     issued = active_forms(open_state(workspace.database), config.settings.round)
     return plan_forms(config, issued, reissue, file_hash=lambda path: file_sha256(workspace.root / path))
 
@@ -80,6 +74,9 @@ def plan_forms_task(workspace: Workspace, config: Config, reissue: list[str]) ->
 @task(name="write-forms", cache_policy=NO_CACHE)
 def write_forms_task(workspace: Workspace, config: Config, plan: Plan) -> dict[str, str]:
     """Build the round's template once and write every form that needs writing, in one batch."""
+    from pipeline.forms.issuing import shared_fields, write_forms
+    from pipeline.forms.template import FormTemplate
+
     todo = len(plan.forms) - plan.count("unchanged")
     if todo == 0:
         return {}
@@ -92,6 +89,9 @@ def write_forms_task(workspace: Workspace, config: Config, plan: Plan) -> dict[s
 @task(name="record-forms", cache_policy=NO_CACHE)
 def record_forms_task(workspace: Workspace, plan: Plan, written: dict[str, str]) -> IssueSummary:
     """Store the issued forms (tokens, paths, sha256) in one transaction."""
+    from pipeline.forms.issuing import issued_records, summarise
+    from pipeline.state import open_state, record_forms
+
     record_forms(open_state(workspace.database), issued_records(plan, written, run_id=str(flow_run.get_id())))
     return summarise(plan, written)
 
@@ -113,6 +113,9 @@ def issue_forms(workspace: str = ".", reissue: list[str] | None = None) -> Issue
 @task(name="prepare-intake", cache_policy=NO_CACHE)
 def prepare_intake_task(workspace: Workspace, config: Config) -> inbox.Night:
     """Clear what a dead run left, open the night's run, list the inbox (ready and waiting files)."""
+    from pipeline.intake import inbox
+    from pipeline.state import open_state
+
     return inbox.open_night(workspace, open_state(workspace.database), config, inbox.new_run_id())
 
 
@@ -122,6 +125,10 @@ def take_in_task(
 ) -> dict[str, Any]:
     """One chunk of the inbox (up to 500 files) as one batch: guard, read, validate and decide every file,
     archive the originals, write quarantine copies and correction requests, commit, clear the inbox."""
+    from pipeline.forms.layout import FormSpec
+    from pipeline.intake import inbox
+    from pipeline.state import open_state
+
     spec = FormSpec.of(config.instrument)
     return inbox.take_in(workspace, open_state(workspace.database), config, night, index, chunk, spec)
 
@@ -129,6 +136,10 @@ def take_in_task(
 @task(name="build-outputs", cache_policy=NO_CACHE)
 def build_outputs_task(workspace: Workspace, config: Config, night: inbox.Night) -> dict[str, Any]:
     """Both comparison editions, the letters that changed and their index; the night's report lists them."""
+    from pipeline.intake import inbox
+    from pipeline.reports.build import build_outputs
+    from pipeline.state import open_state
+
     outputs, headline = build_outputs(workspace, open_state(workspace.database), config, night.run_id)
     return inbox.finish_report(workspace, night, outputs, headline)
 
@@ -203,6 +214,8 @@ def nightly(workspace: str = ".") -> dict[str, Any]:
 @task(name="send-mail", cache_policy=NO_CACHE)
 def send_mail_task(workspace: Workspace, config: Config, kind: str, dry_run: bool, resend: bool) -> dict[str, Any]:
     """Plan this kind of message for every leader who should get it, and send them as one batch."""
+    from pipeline.mail.run import mail_run
+
     return mail_run(workspace, config, kind, dry_run, resend)
 
 

@@ -8,6 +8,7 @@ the deployments and then the server. The Prefect UI shows every run and its arti
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.config import load_config
+from pipeline.files import atomic_write
 from pipeline.forms.names import safe_segment
 from pipeline.workspace import Workspace, prefect_environment
 
@@ -112,10 +114,13 @@ def deployments(spaces: Sequence[Workspace]) -> list[Any]:
 
 
 def serve(spaces: Sequence[Workspace], host: str = "127.0.0.1", port: int = 4200) -> None:
-    """Run the schedules until Ctrl-C or SIGTERM; the server is stopped however this ends."""
+    """Run the schedules until Ctrl-C or SIGTERM; the server is stopped however this ends. While it runs,
+    each workspace's ``state/server.json`` tells clb commands there to use this server."""
     home = spaces[0].prefect_home
     server = start_server(home, host, port, spaces[0].state_dir / "logs" / "prefect-server.log")
     os.environ.update({k: v for k, v in server_environment(home, host, port).items() if k.startswith("PREFECT_")})
+    for space in spaces:
+        announce_server(space, f"http://{host}:{port}/api", server.pid)
     previous = signal.getsignal(signal.SIGTERM)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
@@ -126,4 +131,12 @@ def serve(spaces: Sequence[Workspace], host: str = "127.0.0.1", port: int = 4200
         pass
     finally:
         signal.signal(signal.SIGTERM, previous)
+        for space in spaces:
+            space.server_file.unlink(missing_ok=True)
         stop_server(server)
+
+
+def announce_server(space: Workspace, url: str, server_pid: int) -> None:
+    """Say where this workspace's Prefect server is, for the clb commands run there meanwhile."""
+    record = {"url": url, "pid": os.getpid(), "server_pid": server_pid}
+    atomic_write(space.server_file, json.dumps(record).encode("utf-8"))

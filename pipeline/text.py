@@ -14,6 +14,7 @@ of problems, the reader's user log); writers check with ``is_visible`` and never
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 # C0 and C1 controls and DEL; bidi embeddings, overrides and isolates; line and paragraph separators;
@@ -81,3 +82,8 @@ def one_line(text: str, limit: int = 200) -> str:
     """Outside text for one line of a message (a reason, a log line, the console): visible, and cut."""
     shown = visible(text)
     return shown if len(shown) <= limit else shown[: limit - 1] + "\u2026"
+
+
+def deadline_text(deadline: dt.date) -> str:
+    """A date as the form, the messages and the letters give it: "Friday 18 December 2026"."""
+    return f"{deadline:%A} {deadline.day} {deadline:%B %Y}"

@@ -8,8 +8,10 @@ backup is one folder.
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -58,6 +60,11 @@ class Workspace:
     def prefect_home(self) -> Path:
         return self.state_dir / "prefect"
 
+    @property
+    def server_file(self) -> Path:
+        """Written by ``clb serve`` while it runs: where its Prefect server answers."""
+        return self.state_dir / "server.json"
+
     def forms_dir(self, round_id: str) -> Path:
         return self.outbox / "forms" / round_id
 
@@ -83,11 +90,40 @@ def prefect_environment(workspace: Workspace) -> dict[str, str]:
     }
 
 
-def configure_prefect(workspace: Workspace) -> None:
-    """Apply ``prefect_environment`` before Prefect is imported; an operator's own settings win."""
+def configure_prefect(workspace: Workspace) -> str | None:
+    """Apply ``prefect_environment`` before Prefect is imported; an operator's own settings win. While
+    ``clb serve`` runs for this workspace, runs go to its server instead of a temporary engine (seconds
+    rather than twenty). Returns the server's address when one is used."""
     workspace.prefect_home.mkdir(parents=True, exist_ok=True)
     for key, value in prefect_environment(workspace).items():
         os.environ.setdefault(key, value)
+    if "PREFECT_API_URL" in os.environ:
+        return os.environ["PREFECT_API_URL"]
+    url = running_server(workspace)
+    if url is not None:
+        os.environ["PREFECT_API_URL"] = url
+    return url
+
+
+def running_server(workspace: Workspace) -> str | None:
+    """The address of the Prefect server ``clb serve`` runs for this workspace, if it is running and
+    answers now; a file left by a server that stopped is ignored."""
+    try:
+        record = json.loads(workspace.server_file.read_text(encoding="utf-8"))
+        url, pid = str(record["url"]), int(record["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not url.startswith("http://127.0.0.1:") and not url.startswith("http://localhost:"):
+        return None  # only a server on this machine, as clb serve starts it
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError):
+        return None
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=1) as response:
+            return url if response.status == 200 else None
+    except OSError:
+        return None
 
 
 class WorkspaceBusy(Exception):

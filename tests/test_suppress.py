@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.reports.aggregate import Answer
 from pipeline.reports.comparison import org_tables
+from pipeline.reports.data import Answer
 from pipeline.reports.publication import changed_leaders, may_publish
 
 K = 3

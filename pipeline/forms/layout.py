@@ -9,8 +9,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from openpyxl.utils import get_column_letter
-
+from pipeline.cells import column_letters
 from pipeline.instrument import Instrument
 
 LAYOUT_VERSION = "1"
@@ -55,12 +54,12 @@ class CellRef:
 
     @property
     def coordinate(self) -> str:
-        return f"{get_column_letter(self.column)}{self.row}"
+        return f"{column_letters(self.column)}{self.row}"
 
     @property
     def absolute(self) -> str:
         quoted = "'" + self.sheet.replace("'", "''") + "'"
-        return f"{quoted}!${get_column_letter(self.column)}${self.row}"
+        return f"{quoted}!${column_letters(self.column)}${self.row}"
 
     def __str__(self) -> str:
         return f"{self.sheet}!{self.coordinate}"
@@ -105,8 +104,8 @@ def form_version(instrument: Instrument) -> str:
 
 def tick_range(instrument: Instrument) -> str:
     last_row = perspective_row(len(instrument.perspectives))
-    first = get_column_letter(TICK_FIRST_COLUMN)
-    last = get_column_letter(TICK_FIRST_COLUMN + len(instrument.ticks) - 1)
+    first = column_letters(TICK_FIRST_COLUMN)
+    last = column_letters(TICK_FIRST_COLUMN + len(instrument.ticks) - 1)
     return f"{first}{FIRST_PERSPECTIVE_ROW}:{last}{last_row}"
 
 

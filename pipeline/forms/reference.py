@@ -27,6 +27,7 @@ from pipeline.colours import CATEGORY_COLOURS, CATEGORY_INK
 from pipeline.forms import layout as L
 from pipeline.instrument import Instrument
 from pipeline.pagefit import break_lines, fit_row, page_setup, row_height, wrapped_lines
+from pipeline.text import deadline_text
 from pipeline.xlsx import workbook_bytes
 
 TICK_OPTIONS = "✓,x"
@@ -86,10 +87,6 @@ def personal_lines(fields: FormFields) -> tuple[int, ...]:
             wrapped_lines(fields.organisation, FORM_WIDTHS[1], bold=True),
         ),
     )
-
-
-def deadline_text(deadline: dt.date) -> str:
-    return f"{deadline:%A} {deadline.day} {deadline:%B %Y}"
 
 
 def build_form(instrument: Instrument, fields: FormFields) -> bytes:

@@ -24,7 +24,7 @@ from urllib.parse import unquote
 from lxml import etree
 from lxml.etree import _Element as Element
 
-from pipeline.intake.reading import column_letters, column_number
+from pipeline.cells import column_letters, column_number
 from pipeline.intake.unzip import ZipDamaged, ZipUnsupported, entries, inflate
 from pipeline.problems import Problem, problem
 

@@ -39,7 +39,6 @@ from pipeline.failures import doing
 from pipeline.files import atomic_write
 from pipeline.forms.layout import FormSpec
 from pipeline.forms.names import safe_segment
-from pipeline.forms.reference import deadline_text
 from pipeline.intake.guard import Limits
 from pipeline.intake.validate import Examination, examine
 from pipeline.problems import problem
@@ -58,7 +57,7 @@ from pipeline.state import (
     record_intake,
 )
 from pipeline.templating import environment
-from pipeline.text import one_line, visible
+from pipeline.text import deadline_text, one_line, visible
 from pipeline.workspace import Workspace
 
 RUN_KIND = "nightly"

@@ -19,14 +19,13 @@ import posixpath
 import re
 from collections.abc import Collection, Iterable, Mapping
 
+from pipeline.cells import column_letters, column_number
 from pipeline.intake.guard import Element, Guarded, parse_xml
 from pipeline.intake.reading import (
     EMPTY,
     Cell,
     CellRaw,
     Reading,
-    column_letters,
-    column_number,
     needs_font,
     parse_reference,
 )

@@ -41,21 +41,6 @@ class Reading:
         return None if target is None else self.cell(*target)
 
 
-def column_letters(number: int) -> str:
-    letters = ""
-    while number:
-        number, rest = divmod(number - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
-
-
-def column_number(letters: str) -> int:
-    number = 0
-    for char in letters:
-        number = number * 26 + ord(char) - 64
-    return number
-
-
 WINGDINGS_CANDIDATES = frozenset("üþûýÜÞÛÝ")
 
 

@@ -14,7 +14,7 @@ from jinja2 import Environment
 
 from pipeline.config import Config, Leader
 from pipeline.forms.names import safe_segment
-from pipeline.forms.reference import deadline_text
+from pipeline.text import deadline_text
 
 XLSX = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 SUBJECTS = {

@@ -6,25 +6,12 @@ leaders per category, and percentages are of the leaders who answered that persp
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pandas as pd
 
 from pipeline.instrument import Instrument
+from pipeline.reports.data import Answer
 
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """One leader's current answers for the round, with who they are."""
-
-    leader_id: str
-    name: str
-    organisation: str
-    answers: dict[int, str | None]
-    log: list[dict[str, str]]
-    received_at: str
-    sha256: str
-    file: str = ""  # the name it came in under
+__all__ = ["Answer", "long_table", "percentages", "summary"]
 
 
 def long_table(answers: list[Answer], instrument: Instrument) -> pd.DataFrame:

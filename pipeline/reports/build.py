@@ -19,15 +19,7 @@ from pipeline.config import Config
 from pipeline.failures import check_workbook, doing
 from pipeline.files import atomic_write
 from pipeline.forms.names import safe_segment, unique_stems
-from pipeline.reports.aggregate import Answer
-from pipeline.reports.comparison import (
-    RoundData,
-    facilitator_workbook,
-    figures_csv,
-    shareable_figures,
-    shareable_workbook,
-    withheld_share,
-)
+from pipeline.reports.data import Answer, RoundData
 from pipeline.reports.letters import (
     LETTER_TEMPLATES,
     Context,
@@ -169,6 +161,9 @@ def report_paths(round_id: str) -> dict[str, str]:
 def write_workbooks(
     space: Workspace, full: RoundData, shareable: RoundData, figures: list[dict[str, Any]]
 ) -> list[str]:
+    """Both editions and the tidy figures, each checked whole before it replaces the last."""
+    from pipeline.reports.comparison import facilitator_workbook, figures_csv, shareable_workbook
+
     paths = report_paths(full.round)
     with doing(f"writing {paths['facilitator']}"):
         data = facilitator_workbook(full)
@@ -288,7 +283,6 @@ def build_outputs(
     """Everything a nightly run writes for people to read: the paths written (workspace-relative), and
     the round's headline figures."""
     full, shareable = round_data(engine, config, run_id)
-    figures = shareable_figures(shareable)
     returned = {a.leader_id for a in full.answers}
     templates = environment(space.root)
     key = _fingerprint(space, config, full, shareable, templates)
@@ -296,10 +290,21 @@ def build_outputs(
     paths = report_paths(full.round)
     index = space.root / "outbox" / "letters" / safe_segment(full.round) / "index.html"
     unchanged = stored == key and index.exists() and all((space.root / p).exists() for p in paths.values())
+    kept = get_meta(engine, f"outputs-withheld:{full.round}")
     outputs: list[str] = []
-    if not unchanged:  # a night with nothing new rewrites nothing
-        outputs = write_workbooks(space, full, shareable, figures)
-        outputs += write_letters(space, engine, config, full, shareable, figures, today or dt.date.today(), templates)
+    if unchanged and kept:  # a night with nothing new rewrites nothing, and loads no workbook library
+        withheld = json.loads(kept)
+    else:
+        from pipeline.reports.comparison import shareable_figures, withheld_share
+
+        figures = shareable_figures(shareable)
+        withheld = dict(zip(("withheld", "figures"), withheld_share(figures), strict=True))
+        if not unchanged:
+            outputs = write_workbooks(space, full, shareable, figures)
+            outputs += write_letters(
+                space, engine, config, full, shareable, figures, today or dt.date.today(), templates
+            )
+        set_meta(engine, f"outputs-withheld:{full.round}", json.dumps(withheld))
         set_meta(engine, f"outputs:{full.round}", key)
     headline = {
         "round": full.round,
@@ -309,7 +314,7 @@ def build_outputs(
         "quarantined_files": len({q["id"] for q in full.quarantined}),
         "shareable_responses": len(shareable.published),
         "shareable_published_at": shareable.generated_at if shareable.published else None,
-        "shareable_withheld": dict(zip(("withheld", "figures"), withheld_share(figures), strict=True)),
+        "shareable_withheld": withheld,
         "facilitator_withheld": {"withheld": 0},
     }
     return outputs, headline

@@ -12,7 +12,7 @@ import csv
 import datetime as dt
 import io
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -28,10 +28,10 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from pipeline.colours import CATEGORY_COLOURS, CATEGORY_INK, CATEGORY_TINTS
-from pipeline.config import Leader
 from pipeline.instrument import Instrument
 from pipeline.pagefit import keep_together, page_setup, split_to_rows, tallest_drawing
-from pipeline.reports.aggregate import Answer, long_table, percentages, summary
+from pipeline.reports.aggregate import long_table, percentages, summary
+from pipeline.reports.data import Answer, RoundData
 from pipeline.reports.sheets import table, title
 from pipeline.reports.suppress import MARGIN, safe
 from pipeline.xlsx import workbook_bytes
@@ -42,35 +42,6 @@ CHART_WIDTH = 17.0  # cm: fits a portrait A4 page at 100%
 CM = 72 / 2.54  # points
 ORG_CHART_ROWS = 15  # rows of the default height (15 points) each organisation's chart takes
 RIGHT = Alignment(horizontal="right", vertical="top")
-
-
-@dataclass
-class RoundData:
-    """Everything the editions show, read from the state once."""
-
-    partnership: str
-    round: str
-    run_id: str
-    generated_at: str
-    min_group_size: int
-    instrument: Instrument
-    answers: list[Answer]
-    roster: list[Leader] = field(default_factory=list)
-    issued: dict[str, Any] = field(default_factory=dict)  # leader id -> FormRecord
-    quarantined: list[dict[str, Any]] = field(default_factory=list)
-    earlier: dict[str, dict[str, Any]] = field(default_factory=dict)
-    published: list[Answer] = field(default_factory=list)  # the snapshot partners may see
-    published_note: str = ""
-
-    @property
-    def labels(self) -> dict[str, str]:
-        """ "comfortable", "stretched", "a bit panicked": as the leaders' answers read in a sentence."""
-        return {t.key: t.label.removeprefix("I would feel ") for t in self.instrument.ticks}
-
-    @property
-    def headings(self) -> dict[str, str]:
-        """The same, capitalised for column headings."""
-        return {key: label[:1].upper() + label[1:] for key, label in self.labels.items()}
 
 
 def _save(workbook: Workbook, stamp: dt.datetime) -> bytes:

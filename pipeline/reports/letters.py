@@ -21,7 +21,7 @@ from jinja2 import Environment
 
 from pipeline.colours import CATEGORY_COLOURS, CATEGORY_TINTS, css_hex
 from pipeline.instrument import Instrument
-from pipeline.reports.aggregate import Answer
+from pipeline.reports.data import Answer
 
 DEFAULT_PRACTICES = {1: [5, 2, 6], 2: [1, 3, 4], 3: [7, 3, 6], 4: [4, 7, 3], 5: [1, 2, 5], 6: [1, 3, 2], 7: [6, 2, 5]}
 

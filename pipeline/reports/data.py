@@ -1,0 +1,56 @@
+"""What the outputs are made from: each leader's current answers, and everything a round's editions show.
+
+Plain data with no heavy imports: a night with nothing new compares a fingerprint of this and writes
+nothing, without loading pandas or openpyxl at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipeline.config import Leader
+from pipeline.instrument import Instrument
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One leader's current answers for the round, with who they are."""
+
+    leader_id: str
+    name: str
+    organisation: str
+    answers: dict[int, str | None]
+    log: list[dict[str, str]]
+    received_at: str
+    sha256: str
+    file: str = ""  # the name it came in under
+
+
+@dataclass
+class RoundData:
+    """Everything the editions show, read from the state once."""
+
+    partnership: str
+    round: str
+    run_id: str
+    generated_at: str
+    min_group_size: int
+    instrument: Instrument
+    answers: list[Answer]
+    roster: list[Leader] = field(default_factory=list)
+    issued: dict[str, Any] = field(default_factory=dict)  # leader id -> FormRecord
+    quarantined: list[dict[str, Any]] = field(default_factory=list)
+    earlier: dict[str, dict[str, Any]] = field(default_factory=dict)
+    published: list[Answer] = field(default_factory=list)  # the snapshot partners may see
+    published_note: str = ""
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """ "comfortable", "stretched", "a bit panicked": as the leaders' answers read in a sentence."""
+        return {t.key: t.label.removeprefix("I would feel ") for t in self.instrument.ticks}
+
+    @property
+    def headings(self) -> dict[str, str]:
+        """The same, capitalised for column headings."""
+        return {key: label[:1].upper() + label[1:] for key, label in self.labels.items()}
