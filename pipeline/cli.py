@@ -124,11 +124,13 @@ def init(
         made = init_workspace(folder, source, round_id)
     except InitError as exc:
         raise _fail(str(exc)) from None
-    out.print(f"Made the workspace [bold]{made.root}[/] from {made.source}.", highlight=False)
+    out.print("Made the workspace:", highlight=False)
+    out.print(f"  {escape(str(made.root))}", highlight=False, soft_wrap=True)  # whole, to copy
     out.print("Next:", highlight=False)
     for number, (step, what) in enumerate(next_steps(made), start=1):
         out.print(f"  {number}. {step}", highlight=False)
-        out.print(f"     {escape(what)}", highlight=False, soft_wrap=True)  # whole, to copy
+        if what:
+            out.print(f"     {escape(what)}", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -313,7 +315,8 @@ def send(
     table.add_column("Server", overflow="fold", ratio=1)
     for item in report["results"]:
         to = "" if item["recipient"] == item["leader_id"] else f" (to {item['recipient']})"
-        table.add_row(escape(item["leader_id"] + to), item["status"], escape(item["response"]))
+        server = "" if item["status"] == "written" else item["response"]  # a written file's folder is said below
+        table.add_row(escape(item["leader_id"] + to), item["status"], escape(server))
     for item in report["skipped"]:
         table.add_row(escape(item["leader_id"]), "skipped", escape(item["why"]))
     out.print(table)

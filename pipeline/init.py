@@ -90,21 +90,17 @@ def _set_round(path: Path, round_id: str) -> None:
 
 
 def next_steps(made: Made) -> list[tuple[str, str]]:
-    """The three things a facilitator does next, in their words, each with the command it takes."""
-    where = made.root
-    config = where / "config"
+    """The three things a facilitator does next, in their words, each with what to type or open (paths
+    inside the workspace, so that each fits a line)."""
     return [
         (
-            "Edit partnership.yaml: your partnership's name, yourself as facilitator, the round and its "
-            "deadline (each line says what it is).",
-            f"{config / 'partnership.yaml'}",
+            "Edit config/partnership.yaml: your partnership's name, yourself as facilitator, the round and "
+            "its deadline (each line says what it is).",
+            "",
         ),
+        ("Put your leaders in config/roster.csv (organisation, name, email, role), replacing the examples.", ""),
         (
-            "Put your leaders in roster.csv (organisation, name, email, role), replacing the example leaders.",
-            f"{config / 'roster.csv'}",
-        ),
-        (
-            "Make everyone's form, then send the invitations.",
-            f'clb forms -w "{where}"  &&  clb send invitations -w "{where}"',
+            "In the workspace folder, make everyone's form, then send the invitations:",
+            "clb forms && clb send invitations",
         ),
     ]
