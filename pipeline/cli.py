@@ -224,6 +224,11 @@ def _day(date: str) -> str:
         return date
 
 
+def _said(state: str, date: str) -> str:
+    """A message's state and day, "drafted 29 Nov" or "sent 29 Nov": a draft is never called sent."""
+    return f"{state} {_day(date)}" if state else ""
+
+
 def print_report(report: dict[str, Any]) -> None:
     """One row per file (decision, leader, file name), then what was wrong with each quarantined one:
     an email address is never split, and the table fits 80 columns."""
@@ -290,13 +295,21 @@ def send(
         bool, typer.Option("--dry-run", help="Write the messages as .eml files and record nothing.")
     ] = False,
     resend: Annotated[bool, typer.Option("--resend", help="Send again messages already sent (or refused).")] = False,
+    mark_sent: Annotated[
+        bool,
+        typer.Option(
+            "--mark-sent",
+            help="Record that you sent this kind's drafts (.eml files) yourself: from now on they count as sent.",
+        ),
+    ] = False,
 ) -> None:
     """Send one kind of message to every leader who should get it now.
 
     invitations: each leader's own form. reminders: leaders with no accepted return (at most every N days).
     letters: each leader's feedback letter. corrections: what to fix in a quarantined return.
-    Nothing is sent twice unless you say --resend. With no SMTP host in config/partnership.yaml, the
-    messages are written to outbox/mail/<kind>/ as .eml files you can open and send from Outlook.
+    Nothing is sent twice unless you say --resend. With no SMTP host in config/partnership.yaml, each message
+    is a draft in outbox/mail/<kind>/: open it in Outlook or Thunderbird and press Send; then
+    clb send <kind> --mark-sent records that you did. Until then clb calls them drafted, never sent.
 
     [bold]Example:[/] clb send invitations --workspace ~/partnerships/riverside --dry-run
     """
@@ -305,6 +318,15 @@ def send(
     if kind not in KINDS:
         raise _fail(f"'{kind}' is not something clb sends; choose one of: {', '.join(KINDS)}")
     space = _open(workspace)
+    if mark_sent:
+        from pipeline.mail.sending import singular
+        from pipeline.state import mark_drafts_sent, open_state
+
+        config = load_config(space.config)
+        note = f"sent by the facilitator from the draft (recorded {dt.date.today().isoformat()})"
+        marked = mark_drafts_sent(open_state(space.database), config.settings.round, singular(kind), note)
+        out.print(f"{marked} drafted {kind} recorded as sent.", highlight=False)
+        return
     _engine(space)
     from pipeline.flows import SEND_FLOWS
 
@@ -315,7 +337,7 @@ def send(
     table.add_column("Server", overflow="fold", ratio=1)
     for item in report["results"]:
         to = "" if item["recipient"] == item["leader_id"] else f" (to {item['recipient']})"
-        server = "" if item["status"] == "written" else item["response"]  # a written file's folder is said below
+        server = "" if item["status"] == "drafted" else item["response"]  # the drafts' folder is said below
         table.add_row(escape(item["leader_id"] + to), item["status"], escape(server))
     for item in report["skipped"]:
         table.add_row(escape(item["leader_id"]), "skipped", escape(item["why"]))
@@ -325,7 +347,7 @@ def send(
         counts[item["status"]] = counts.get(item["status"], 0) + 1
     summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nothing to send"
     out.print(f"{summary}; {len(report['skipped'])} skipped", highlight=False)
-    if counts.get("failed") or counts.get("deferred") or counts.get("not tried"):
+    if counts.get("refused") or counts.get("deferred"):
         raise typer.Exit(1)
 
 
@@ -350,7 +372,7 @@ def status(workspace: WorkspaceOption = Path(".")) -> None:
     table = _table(f"{config.settings.partnership}, round {config.settings.round}")
     table.add_column("Leader", ratio=1)  # names and organisations wrap; dates are short and whole
     table.add_column("Organisation", ratio=1)
-    for column in ("Issued", "Invited", "Returned", "Letter"):
+    for column in ("Issued", "Invitation", "Returned", "Letter"):
         table.add_column(column, no_wrap=True)
     table.add_column("Notes", ratio=1)
     for row in rows:
@@ -365,9 +387,9 @@ def status(workspace: WorkspaceOption = Path(".")) -> None:
             escape(row["leader"]),
             escape(row["organisation"]),
             _day(row["issued"]),
-            _day(row["invited"]),
+            _said(row["invitation"], row["invited"]),
             _day(row["returned"]),
-            _day(row["letter_sent"]),
+            _said(row["letter"], row["letter_date"]),
             "; ".join(notes),
         )
     out.print(table)
@@ -468,7 +490,7 @@ def send_demo_mail(workspace: Path, kind: str) -> None:
     from pipeline.flows import SEND_FLOWS
 
     report = _run(SEND_FLOWS[kind], workspace=str(workspace.resolve()))
-    done = sum(1 for item in report["results"] if item["status"] in ("sent", "written"))
+    done = sum(1 for item in report["results"] if item["status"] in ("sent", "drafted"))
     out.print(f"clb send {kind}: {done} messages ({report['mode']})", highlight=False)
 
 

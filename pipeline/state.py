@@ -159,7 +159,7 @@ mail = Table(
     Column("item", String, nullable=False),  # what was sent: form token, letter hash, correction id, date
     Column("message_id", String, nullable=False),
     Column("attachment_sha256", String, nullable=True),
-    Column("status", String, nullable=False),  # pending | sent | written | deferred | failed
+    Column("status", String, nullable=False),  # pending | drafted | sent | deferred | refused (see DONE)
     Column("response", String, nullable=True),
     Column("attempts", Integer, nullable=False, default=0),
     Column("created_at", String, nullable=False),
@@ -624,7 +624,12 @@ def record_letters(engine: Engine, round_id: str, written: list[dict[str, str]])
 
 # ---------------------------------------------------------------- mail
 
-DONE = ("sent", "written")
+# A message's state, in the words clb uses everywhere: drafted (an .eml written for the facilitator to
+# send), sent (accepted by the SMTP server), deferred (to be tried again), refused (for good). 'pending'
+# is the intent recorded before the server is contacted. Releases before issue 12 stored 'written' and
+# 'failed'; they are read as 'drafted' and 'refused'.
+DONE = ("sent", "drafted")
+_OLD_WORDS = {"written": "drafted", "failed": "refused"}
 
 
 @dataclass(frozen=True)
@@ -649,7 +654,20 @@ def mail_records(engine: Engine, round_id: str, kind: str | None = None) -> list
     if kind is not None:
         query = query.where(mail.c.kind == kind)
     with engine.connect() as connection:
-        return [MailRecord(**row._mapping) for row in connection.execute(query)]
+        found = [dict(row._mapping) for row in connection.execute(query)]
+    return [MailRecord(**{**row, "status": _OLD_WORDS.get(row["status"], row["status"])}) for row in found]
+
+
+def mark_drafts_sent(engine: Engine, round_id: str, kind: str, note: str) -> int:
+    """Record that the facilitator sent this kind's drafts themselves: drafted becomes sent, with ``note``
+    as the reply. Returns how many."""
+    with engine.begin() as connection:
+        result = connection.execute(
+            update(mail)
+            .where(mail.c.round == round_id, mail.c.kind == kind, mail.c.status.in_(("drafted", "written")))
+            .values(status="sent", response=note)
+        )
+        return int(result.rowcount or 0)
 
 
 def begin_mail(engine: Engine, **values: Any) -> int:

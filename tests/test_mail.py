@@ -86,7 +86,7 @@ def test_permanent_failures_are_recorded_not_retried(issued, smtp):
     use_server(issued, smtp.port)
     smtp.control(permanent=[LEADER])
     report = send(issued, "invitations")
-    failed = [r for r in report["results"] if r["status"] == "failed"]
+    failed = [r for r in report["results"] if r["status"] == "refused"]
     assert [(r["recipient"], r["attempts"]) for r in failed] == [(LEADER, 1)]
     assert failed[0]["response"].startswith("550")
     again = send(issued, "invitations")
@@ -101,7 +101,7 @@ def test_an_unreachable_server_defers_the_batch_to_the_next_run(issued, smtp):
     use_server(issued, free_port(), retries=1)
     report = send(issued, "invitations")
     statuses = [r["status"] for r in report["results"]]
-    assert statuses[0] == "deferred" and set(statuses[1:]) == {"not tried"}
+    assert set(statuses) == {"deferred"}  # the first tried, the rest left for the next run
     use_server(issued, smtp.port)
     assert [r["status"] for r in send(issued, "invitations")["results"]] == ["sent"] * 15
 
@@ -127,11 +127,19 @@ def test_a_message_the_server_may_have_accepted_is_never_sent_again(issued, smtp
     assert LEADER not in {envelope["rcpt_tos"][0] for envelope, _ in smtp.received()}
 
 
-def test_without_smtp_settings_messages_are_eml_files_recorded_once(issued):
+def test_without_smtp_settings_messages_are_drafts_recorded_once(issued):
+    """A draft opens in Outlook with a Send button (X-Unsent: 1) and carries no Date or Message-ID, which
+    would make it look received; recipient, subject, both bodies and the form are kept."""
     report = send(issued, "invitations")
     files = sorted((issued / "outbox" / "mail" / "invitation").glob("*.eml"))
-    assert len(files) == 15 and {r["status"] for r in report["results"]} == {"written"}
-    assert "Attached is your own copy" in parsed(files[0].read_bytes()).get_body(("plain",)).get_content()
+    assert len(files) == 15 and {r["status"] for r in report["results"]} == {"drafted"}
+    draft = parsed(files[0].read_bytes())
+    assert draft["X-Unsent"] == "1" and draft["Date"] is None and draft["Message-ID"] is None
+    assert draft["To"] and draft["Subject"] and draft["From"]
+    assert "Attached is your own copy" in draft.get_body(("plain",)).get_content()
+    assert draft.get_body(("html",)) is not None
+    [attachment] = list(draft.iter_attachments())
+    assert attachment.get_filename().endswith(".xlsx") and attachment.get_content()[:2] == b"PK"
     assert send(issued, "invitations")["results"] == []
     assert len(list((issued / "outbox" / "mail" / "invitation").glob("*.eml"))) == 15
 
@@ -207,7 +215,7 @@ def test_credentials_come_only_from_the_environment_and_never_reach_the_log(issu
         assert all(envelope["authenticated"] for envelope, _ in server.received())
         monkeypatch.setenv("CLB_SMTP_PASSWORD", "wrong")
         failed = send(issued, "invitations", resend=True)
-        assert failed["results"][0]["status"] == "failed" and "refused the login" in failed["results"][0]["response"]
+        assert failed["results"][0]["status"] == "refused" and "refused the login" in failed["results"][0]["response"]
         assert "wrong" not in str(failed) and "s3cret" not in str(report)
         assert "s3cret" not in (issued / "config" / "partnership.yaml").read_text()
     finally:
@@ -284,7 +292,8 @@ def test_status_shows_each_leaders_progress(issued, smtp):
         for row in leader_status(open_state(issued / "state" / "clb.sqlite"), load_config(issued / "config"))
     }
     today = dt.date.today().isoformat()
-    assert rows[LEADER]["returned"] == today and rows[LEADER]["letter_sent"] == today and rows[LEADER]["reminders"] == 0
+    assert rows[LEADER]["returned"] == today and rows[LEADER]["reminders"] == 0
+    assert (rows[LEADER]["letter"], rows[LEADER]["letter_date"]) == ("sent", today)
     assert rows[OTHER]["quarantined"] == 1 and rows[OTHER]["reminders"] == 1 and rows[OTHER]["last_reminder"] == today
     assert totals(list(rows.values())) == {
         "leaders": 15,
@@ -294,7 +303,42 @@ def test_status_shows_each_leaders_progress(issued, smtp):
         "returned": 1,
         "with quarantined files": 1,
         "letter sent": 1,
+        "letter drafted": 0,
     }
+
+
+def test_a_drafted_message_is_never_called_sent_until_the_facilitator_says_so(issued):
+    """No SMTP host: letters are drafts. clb status, the letters index and the tracker say drafted; the
+    facilitator sends them from Outlook and records it with clb send letters --mark-sent."""
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+    from pipeline.mail.status import leader_status, totals
+
+    send(issued, "invitations")
+    drop(issued, "back.xlsx", filled(issued, LEADER))
+    drop(issued, "broken.xlsx", filled(issued, OTHER, {1: "comfortable"}))
+    nightly(issued)
+    send(issued, "letters")
+    send(issued, "corrections")
+    nightly(issued)  # the letters index and the tracker are rebuilt from the mail log
+
+    def rows() -> dict:
+        engine = open_state(issued / "state" / "clb.sqlite")
+        return {row["email"]: row for row in leader_status(engine, load_config(issued / "config"))}
+
+    assert (rows()[LEADER]["letter"], rows()[LEADER]["invitation"]) == ("drafted", "drafted")
+    assert totals(list(rows().values()))["letter sent"] == 0
+    index = (issued / "outbox" / "letters" / "2026-Q4" / "index.html").read_text()
+    assert "letter drafted" in index and "letter sent" not in index
+    assert "correction drafted" in index and "correction requested" not in index
+    shown = CliRunner().invoke(app, ["status", "--workspace", str(issued)], env={"COLUMNS": "120"})
+    assert "drafted" in shown.output and "sent " not in shown.output, shown.output
+    marked = CliRunner().invoke(app, ["send", "letters", "--mark-sent", "--workspace", str(issued)])
+    assert marked.exit_code == 0 and "1 drafted letters recorded as sent" in marked.output
+    assert rows()[LEADER]["letter"] == "sent" and rows()[OTHER]["letter"] == ""
+    assert rows()[LEADER]["invitation"] == "drafted"  # only the kind named
+    assert send(issued, "letters")["results"] == []  # nothing drafted twice
 
 
 def test_a_long_name_with_a_comma_stays_one_recipient(workspace, write_roster, smtp):

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 from pipeline.config import Config
-from pipeline.mail.sending import deliver, plan
+from pipeline.mail.sending import deliver, plan, singular
 from pipeline.mail.transport import EmlTransport, SmtpTransport
 from pipeline.state import open_state
 from pipeline.workspace import Workspace
@@ -31,7 +31,7 @@ def mail_run(
         mode = f"dry run: .eml files in {folder / 'dry-run'}, nothing recorded"
     elif not config.settings.mail.host:
         results = deliver(outgoing, EmlTransport(folder), engine, config, written=True, **timing)
-        mode = f"no SMTP host set: .eml files in {folder}, ready to send"
+        mode = f"no SMTP host set: drafts to send yourself in {folder / singular(kind)}"
     else:
         mail = config.settings.mail
         results = deliver(outgoing, SmtpTransport(mail), engine, config, **timing)

@@ -2,8 +2,8 @@
 
 Each message is identified by kind, round, leader and item (the form's token, the letter's content hash,
 the correction's id, the reminder's date). Before talking to the server the intent is committed as
-'pending'; after the server's answer it becomes 'sent' (or 'written' for .eml files), 'deferred'
-(transient failure: tried again next run) or 'failed' (permanent: reported, tried again only with
+'pending'; after the server's answer it becomes 'sent' (or 'drafted' for .eml files), 'deferred'
+(transient failure: tried again next run) or 'refused' (permanent: reported, tried again only with
 --resend). A 'pending' row means a run died mid-message: it is reported and never sent again on its own,
 so a leader whose message the server accepted never gets it twice.
 """
@@ -65,7 +65,7 @@ class SendReport:
         return sum(1 for result in self.results if result["status"] == status)
 
 
-def _singular(kind: str) -> str:
+def singular(kind: str) -> str:
     return kind.removesuffix("s")
 
 
@@ -80,7 +80,7 @@ def plan(
     for record in mail_records(engine, round_id):
         log[(record.kind, record.leader_id, record.item)] = record
     templates = environment(space.root)
-    single = _singular(kind)
+    single = singular(kind)
     wanted: list[tuple[Leader, str, Callable[[], tuple[EmailMessage, str | None]]]] = []
     skipped: list[dict[str, Any]] = []
 
@@ -163,7 +163,7 @@ def plan(
                     }
                 )
                 continue
-            if earlier.status == "failed":
+            if earlier.status == "refused":
                 skipped.append(
                     {
                         "leader_id": leader.id,
@@ -200,7 +200,7 @@ def deliver(
                 {
                     "leader_id": item.leader.id,
                     "recipient": item.leader.email,
-                    "status": "not tried",
+                    "status": "deferred",
                     "response": "the server was unreachable; the next run tries again",
                 }
             )
@@ -227,11 +227,11 @@ def deliver(
             attempts += 1
             try:
                 response = transport.send(mail, from_address, item.leader.email)
-                status = "written" if written else "sent"
+                status = "drafted" if written else "sent"
                 last_sent = clock()
                 break
             except PermanentMailError as exc:
-                status, response = "failed", str(exc)
+                status, response = "refused", str(exc)
                 last_sent = clock()
                 break
             except TransientMailError as exc:

@@ -28,6 +28,11 @@ def leader_status(engine: Engine, config: Config) -> list[dict[str, Any]]:
             dates = [record.sent_at or "" for record in mine if record.kind == kind]
             return max(dates)[:10] if dates else ""
 
+        def state(kind: str, mine: list[Any] = mine) -> str:
+            """ "sent" or "drafted" for the latest of this kind: a draft is never called sent."""
+            found = sorted((record.sent_at or "", record.status) for record in mine if record.kind == kind)
+            return found[-1][1] if found else ""
+
         reminders = [record for record in mine if record.kind == "reminder"]
         form = forms.get(leader.id)
         response = accepted.get(leader.id)
@@ -38,11 +43,13 @@ def leader_status(engine: Engine, config: Config) -> list[dict[str, Any]]:
                 "email": leader.email,
                 "issued": form.issued_at[:10] if form else "",
                 "invited": last("invitation"),
+                "invitation": state("invitation"),
                 "reminders": len(reminders),
                 "last_reminder": last("reminder"),
                 "returned": response.accepted_at[:10] if response else "",
                 "quarantined": quarantined.get(leader.id, 0),
-                "letter_sent": last("letter"),
+                "letter_date": last("letter"),
+                "letter": state("letter"),
             }
         )
     return rows
@@ -56,5 +63,6 @@ def totals(rows: list[dict[str, Any]]) -> dict[str, int]:
         "reminded": sum(1 for r in rows if r["reminders"]),
         "returned": sum(1 for r in rows if r["returned"]),
         "with quarantined files": sum(1 for r in rows if r["quarantined"]),
-        "letter sent": sum(1 for r in rows if r["letter_sent"]),
+        "letter sent": sum(1 for r in rows if r["letter"] == "sent"),
+        "letter drafted": sum(1 for r in rows if r["letter"] == "drafted"),
     }

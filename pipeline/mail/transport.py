@@ -7,6 +7,7 @@ Failures are sorted once, here: a 4xx reply, a refused or dropped connection and
 from __future__ import annotations
 
 import contextlib
+import email
 import email.policy
 import os
 import smtplib
@@ -138,7 +139,7 @@ class SmtpTransport:
 
 
 class EmlTransport:
-    """Write each message as an .eml file (Outlook opens them, ready to send)."""
+    """Write each message as a draft .eml file: Outlook and Thunderbird open it ready to send."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -147,8 +148,20 @@ class EmlTransport:
         kind = str(mail["X-CLB-Kind"] or "mail")
         stem = f"{recipient} {str(mail['Message-ID']).strip('<>').split('@')[0][-8:]}"
         path = self.folder / kind / f"{stem}.eml"
-        atomic_write(path, mail.as_bytes(policy=FILE))
-        return f"written to {path.name}"
+        atomic_write(path, draft(mail).as_bytes(policy=FILE))
+        return f"drafted as {path.name}"
 
     def close(self) -> None:
         return None
+
+
+def draft(mail: EmailMessage) -> EmailMessage:
+    """``mail`` as a draft: ``X-Unsent: 1`` makes Outlook open it with a Send button, and it carries no Date
+    or Message-ID, which would make it look like a message already received (the mail program adds both
+    when it sends). Recipient, subject, both bodies and the attachment are kept."""
+    copy = email.message_from_bytes(mail.as_bytes(policy=FILE), _class=EmailMessage, policy=FILE)
+    assert isinstance(copy, EmailMessage)
+    del copy["Date"]
+    del copy["Message-ID"]
+    copy["X-Unsent"] = "1"
+    return copy

@@ -38,6 +38,7 @@ from pipeline.state import (
     latest_responses_before,
     leaders_of_round,
     letter_hashes,
+    mail_records,
     now,
     quarantined_files,
     record_letters,
@@ -87,6 +88,7 @@ def round_data(engine: Engine, config: Config, run_id: str) -> tuple[RoundData, 
         issued=leaders,
         quarantined=quarantined_files(engine, settings.round),
         earlier=latest_responses_before(engine, settings.round),
+        mail=mail_states(engine, settings.round),
         published=snapshot,
         published_note=(
             f"Partners' figures as last published on {latest.published_at[:10]}, from "
@@ -104,8 +106,19 @@ def round_data(engine: Engine, config: Config, run_id: str) -> tuple[RoundData, 
         issued={},
         quarantined=[],
         earlier={},
+        mail={},
     )
     return full, shareable
+
+
+def mail_states(engine: Engine, round_id: str) -> dict[str, dict[str, str]]:
+    """Each leader's latest message of each kind, in the words of the mail log (drafted, sent, deferred,
+    refused): what the letters index and the response tracker say, never 'sent' for a draft."""
+    states: dict[str, dict[str, str]] = {}
+    for record in mail_records(engine, round_id):  # in the order they were made: the latest wins
+        if record.status != "pending":
+            states.setdefault(record.leader_id, {})[record.kind] = record.status
+    return states
 
 
 def _published_snapshot(
@@ -255,13 +268,14 @@ def _index(space: Workspace, full: RoundData, links: dict[str, str], templates: 
     quarantined = {q["leader_id"] for q in full.quarantined if q["leader_id"]}
     leaders = []
     for leader in sorted(full.roster, key=lambda item: (item.organisation, item.name)):
-        status = (
-            "letter ready"
-            if leader.id in accepted
-            else "return quarantined: correction requested"
-            if leader.id in quarantined
-            else "no return yet"
-        )
+        sent = full.mail.get(leader.id, {})
+        if leader.id in accepted:
+            status = f"letter {sent['letter']}" if "letter" in sent else "letter ready, not sent yet"
+        elif leader.id in quarantined:
+            said = f"correction {sent['correction']}" if "correction" in sent else "correction not sent yet"
+            status = f"return quarantined: {said}"
+        else:
+            status = "no return yet"
         leaders.append(
             {"name": leader.name, "organisation": leader.organisation, "status": status, "link": links.get(leader.id)}
         )
@@ -336,5 +350,6 @@ def _fingerprint(
         "practices": practices.read_text(encoding="utf-8") if practices.exists() else "",
         "templates": sources,
         "earlier": sorted(full.earlier),
+        "mail": sorted((leader, sorted(kinds.items())) for leader, kinds in full.mail.items()),
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode("utf-8")).hexdigest()

@@ -612,8 +612,11 @@ def _tracker(workbook: Workbook, data: RoundData) -> None:
     rows = []
     for leader in sorted(data.roster, key=lambda item: (item.organisation, item.name)):
         form = data.issued.get(leader.id)
+        sent = data.mail.get(leader.id, {})
         if leader.id in accepted:
             status, detail = "returned", f"accepted {accepted[leader.id].received_at[:10]}"
+            if "letter" in sent:
+                detail += f"; letter {sent['letter']}"
         elif leader.id in reasons:
             found = reasons[leader.id]
             more = len(found) - TRACKER_REASONS
@@ -621,6 +624,7 @@ def _tracker(workbook: Workbook, data: RoundData) -> None:
             detail = "\n".join(found[:TRACKER_REASONS]) + (
                 f"\n… and {more} more on the Quarantine sheet" if more > 0 else ""
             )
+            detail += f"\ncorrection {sent['correction']}" if "correction" in sent else "\ncorrection not sent yet"
         elif form is not None:
             status, detail = "outstanding", "no return yet"
         else:

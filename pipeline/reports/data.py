@@ -44,6 +44,7 @@ class RoundData:
     earlier: dict[str, dict[str, Any]] = field(default_factory=dict)
     published: list[Answer] = field(default_factory=list)  # the snapshot partners may see
     published_note: str = ""
+    mail: dict[str, dict[str, str]] = field(default_factory=dict)  # leader id -> kind -> drafted | sent | ...
 
     @property
     def labels(self) -> dict[str, str]:
