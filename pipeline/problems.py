@@ -7,6 +7,7 @@ the same thing everywhere and tests assert on codes and cells, never on wording.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -194,3 +195,12 @@ def problem(
         perspective=perspective,
         details=dict(details),
     )
+
+
+def fixable_in_place(codes: Iterable[str]) -> bool:
+    """A return whose every problem is in a row or a cell of the form: the leader can fix it in the very
+    file they sent (their correction attaches it). A file that could not be read safely, or is not the
+    form we issued them (another round's, a replaced or altered one), is answered with a fresh copy of
+    their form instead."""
+    found = [CATALOGUE[code].scope for code in codes if code in CATALOGUE]
+    return bool(found) and all(scope in (Scope.ROW, Scope.CELL) for scope in found)

@@ -699,14 +699,25 @@ def correction_requests(engine: Engine, round_id: str) -> list[dict[str, Any]]:
     """Every correction request of the round (the mail log says which were sent)."""
     query = (
         select(
-            corrections.c.id, corrections.c.leader_id, corrections.c.html_path, corrections.c.text_path, received.c.file
+            corrections.c.id,
+            corrections.c.leader_id,
+            corrections.c.html_path,
+            corrections.c.text_path,
+            received.c.file,
+            received.c.id.label("received_id"),
+            received.c.archive_path,
         )
         .join(received, received.c.id == corrections.c.received_id)
         .where(corrections.c.round == round_id)
         .order_by(corrections.c.id)
     )
+    codes = select(problems.c.received_id, problems.c.code)
     with engine.connect() as connection:
-        return [dict(row._mapping) for row in connection.execute(query)]
+        found = [dict(row._mapping) for row in connection.execute(query)]
+        by_file: dict[int, list[str]] = {}
+        for row in connection.execute(codes.where(problems.c.received_id.in_([r["received_id"] for r in found]))):
+            by_file.setdefault(row.received_id, []).append(row.code)
+    return [{**row, "codes": by_file.get(row["received_id"], [])} for row in found]
 
 
 def letters_of_round(engine: Engine, round_id: str) -> list[dict[str, Any]]:

@@ -186,12 +186,34 @@ def test_a_letter_goes_only_to_its_own_leader_whatever_the_return_says(issued, s
 
 def test_corrections_carry_the_correction_request(issued, smtp):
     use_server(issued, smtp.port)
-    drop(issued, "half.xlsx", filled(issued, OTHER, {1: "comfortable"}))
+    returned = filled(issued, OTHER, {1: "comfortable"})
+    drop(issued, "half.xlsx", returned)
     nightly(issued)
     report = send(issued, "corrections")
     assert [(r["recipient"], r["status"]) for r in report["results"]] == [(OTHER, "sent")]
-    body = parsed(smtp.received()[0][1]).get_body(("plain",)).get_content()
+    message = parsed(smtp.received()[0][1])
+    body = message.get_body(("plain",)).get_content()
     assert "Perspective 2" in body and "you have not ticked a box" in body
+    [attachment] = list(message.iter_attachments())  # their own return: fix the empty rows, send it back
+    assert attachment.get_filename() == "half.xlsx" and attachment.get_content() == returned
+
+
+def test_a_correction_for_a_replaced_form_attaches_a_fresh_copy_of_the_current_one(issued, smtp):
+    """A return on a form that was replaced (or another round's, or altered) cannot be fixed in place:
+    the correction attaches the form the leader should use now."""
+    from tests.conftest import issue_forms_here
+
+    old = filled(issued, OTHER, {n: "comfortable" for n in range(1, 8)})
+    issue_forms_here(issued, reissue=(OTHER,))
+    drop(issued, "old.xlsx", old)
+    nightly(issued)
+    use_server(issued, smtp.port)
+    report = send(issued, "corrections")
+    assert [(r["recipient"], r["status"]) for r in report["results"]] == [(OTHER, "sent")]
+    [attachment] = list(parsed(smtp.received()[0][1]).iter_attachments())
+    current = active_forms(open_state(issued / "state" / "clb.sqlite"), "2026-Q4")[OTHER]
+    assert attachment.get_content() == (issued / current.path).read_bytes() != old
+    assert attachment.get_filename().startswith("CLB0.01 form - ")
 
 
 def test_rate_limit_spaces_the_messages(issued, smtp):

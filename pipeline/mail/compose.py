@@ -76,5 +76,9 @@ def form_message(config: Config, templates: Environment, kind: str, leader: Lead
     }
     html = templates.get_template(f"{kind}.html.j2").render(**context)
     text = templates.get_template(f"{kind}.txt.j2").render(**context)
-    filename = f"CLB0.01 form - {safe_segment(leader.name)}.xlsx"
-    return message(config, kind, leader, html, text, Attachment(filename, form))
+    return message(config, kind, leader, html, text, Attachment(form_filename(leader), form))
+
+
+def form_filename(leader: Leader) -> str:
+    """The name a leader's form is attached under."""
+    return f"CLB0.01 form - {safe_segment(leader.name)}.xlsx"

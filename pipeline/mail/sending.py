@@ -22,8 +22,9 @@ from typing import Any, Protocol
 from sqlalchemy import Engine
 
 from pipeline.config import Config, Leader
-from pipeline.mail.compose import form_message, message, sender
+from pipeline.mail.compose import Attachment, form_filename, form_message, message, sender
 from pipeline.mail.transport import PermanentMailError, TransientMailError
+from pipeline.problems import fixable_in_place
 from pipeline.state import (
     DONE,
     MailRecord,
@@ -91,12 +92,32 @@ def plan(
 
         return build
 
-    def files_builder(leader: Leader, html: Path, text: Path) -> Callable[[], tuple[EmailMessage, str | None]]:
+    def files_builder(
+        leader: Leader, html: Path, text: Path, attach: Callable[[], Attachment | None] = lambda: None
+    ) -> Callable[[], tuple[EmailMessage, str | None]]:
         def build() -> tuple[EmailMessage, str | None]:
-            body = html.read_text(encoding="utf-8")
-            return message(config, single, leader, body, text.read_text(encoding="utf-8"), None), None
+            body, attachment = html.read_text(encoding="utf-8"), attach()
+            mail = message(config, single, leader, body, text.read_text(encoding="utf-8"), attachment)
+            return mail, hashlib.sha256(attachment.data).hexdigest() if attachment else None
 
         return build
+
+    def correction_attachment(row: dict[str, Any], leader: Leader) -> Callable[[], Attachment | None]:
+        """The leader's own returned workbook when it passed the guard (they fix one cell and send it back);
+        a fresh copy of their issued form when the return was unsafe or not a workbook at all."""
+
+        def attach() -> Attachment | None:
+            if fixable_in_place(row["codes"]):
+                returned = space.root / row["archive_path"]
+                if returned.is_file():
+                    name = Path(row["file"]).name
+                    return Attachment(name if name.lower().endswith(".xlsx") else f"{name}.xlsx", returned.read_bytes())
+            form = forms.get(leader.id)
+            if form is None or not (space.root / form.path).is_file():
+                return None
+            return Attachment(form_filename(leader), (space.root / form.path).read_bytes())
+
+        return attach
 
     if kind in ("invitations", "reminders"):
         accepted = current_responses(engine, round_id)
@@ -144,7 +165,8 @@ def plan(
                 skipped.append({"leader_id": row["leader_id"], "why": "not on the roster any more"})
                 continue
             paths = (space.root / row["html_path"], space.root / row["text_path"])
-            wanted.append((person, str(row["id"]), files_builder(person, *paths)))
+            attach = correction_attachment(row, person)
+            wanted.append((person, str(row["id"]), files_builder(person, *paths, attach=attach)))
     else:
         raise ValueError(f"unknown kind of message {kind!r}; choose one of {', '.join(KINDS)}")
 
