@@ -46,6 +46,7 @@ bench: setup  ## speed and memory figures beside their baselines
 	$(RUN) python -m bench.forms
 	$(RUN) python -m bench.intake
 	$(RUN) python -m bench.commands
+	$(RUN) python -m bench.fetch
 
 fixtures: setup  ## remake tests/data/returns with real LibreOffice and Gnumeric
 	$(RUN) python -m tests.clients.make_fixtures

@@ -22,7 +22,7 @@ from rich.table import Table
 
 from pipeline.config import ConfigError, load_config
 from pipeline.logs import VERBOSE
-from pipeline.workspace import Workspace, WorkspaceBusy, WorkspaceError, configure_prefect
+from pipeline.workspace import Workspace, WorkspaceBusy, WorkspaceError, configure_prefect, workspace_lock
 
 app = typer.Typer(
     help="Run the CLB0.01 collaborative-leadership self-assessment across a partnership.",
@@ -254,6 +254,47 @@ def print_report(report: dict[str, Any]) -> None:
     out.print(
         f"{len(report['accepted'])} accepted, {len(report['quarantined'])} quarantined, "
         f"{len(report['duplicates'])} duplicates, {len(report['waiting'])} waiting"
+    )
+
+
+@app.command()
+def fetch(workspace: WorkspaceOption = Path(".")) -> None:
+    """Save the forms leaders emailed back from the returns mailbox into inbox/, each exactly once.
+
+    Reads mail: imap: in config/partnership.yaml (host, port, folder, processed_folder); the login comes
+    from CLB_IMAP_USERNAME and CLB_IMAP_PASSWORD. Every workbook attachment of each new message is saved
+    into inbox/mail/ and the message moved to the processed folder. The nightly run does this first when
+    a mailbox is set. Who sent a form is kept as evidence; the form itself says whose it is.
+
+    [bold]Example:[/] clb fetch --workspace ~/partnerships/riverside
+    """
+    space = _open(workspace)
+    from pipeline.mail.fetch import FetchError, fetch_returns
+    from pipeline.state import open_state
+
+    config = load_config(space.config)
+    try:
+        with workspace_lock(space, wait_seconds=30):
+            report = fetch_returns(space, open_state(space.database), config)
+    except WorkspaceBusy as exc:
+        raise _fail(str(exc), code=3) from None
+    except FetchError as exc:
+        raise _fail(str(exc), code=1) from None
+    table = _table(f"Fetched from {config.settings.mail.imap.host if config.settings.mail.imap else ''}")
+    table.add_column("Sender", no_wrap=True)
+    table.add_column("Saved as", overflow="fold", ratio=1)
+    for item in report.saved:
+        table.add_row(escape(item["sender"]), escape(item["file"].removeprefix("inbox/")))
+    out.print(table)
+    for item in report.ignored:
+        part = f" {item['part']}:" if item["part"] else ""
+        out.print(
+            f"[yellow]Not taken[/] from {escape(item['message'])}:{escape(part)} {escape(item['why'])}", highlight=False
+        )
+    out.print(
+        f"{report.messages} messages, {len(report.saved)} forms saved into inbox/, "
+        f"{report.already} taken before; run clb nightly to take them in.",
+        highlight=False,
     )
 
 

@@ -122,6 +122,34 @@ class IntakeSettings(BaseModel):
     max_file_mb: float = Field(default=5.0, gt=0, le=100)
 
 
+class ImapSettings(BaseModel):
+    """Where returns arrive, for `clb fetch`. The username and password are never in a file: only in
+    CLB_IMAP_USERNAME and CLB_IMAP_PASSWORD."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    host: str
+    port: int = Field(default=993, ge=1, le=65535)
+    security: Literal["tls", "starttls", "none"] = "tls"
+    ca_file: str = ""
+    folder: str = "INBOX"  # where leaders' returns arrive
+    processed_folder: str = "clb processed"  # where a message goes once its attachments are taken
+    timeout_seconds: float = Field(default=30, gt=0, le=300)
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        if not value.strip() or any(ch.isspace() for ch in value.strip()) or "/" in value:
+            raise ValueError(f"'{value}' is not a host name like imap.example.org")
+        return value.strip()
+
+    @field_validator("folder", "processed_folder")
+    @classmethod
+    def _folder(cls, value: str) -> str:
+        if not value.strip() or any(ch in value for ch in '\r\n"'):
+            raise ValueError(f"'{value}' is not a mail folder name like INBOX or 'clb processed'")
+        return value.strip()
+
+
 class MailSettings(BaseModel):
     """How mail leaves. No host: messages are written as .eml files for the facilitator to send. The
     username and password are never in a file: only in CLB_SMTP_USERNAME and CLB_SMTP_PASSWORD."""
@@ -137,6 +165,7 @@ class MailSettings(BaseModel):
     retries: int = Field(default=3, ge=0, le=10)
     timeout_seconds: float = Field(default=20, gt=0, le=300)
     reminder_every_days: int = Field(default=7, ge=1, le=365)
+    imap: ImapSettings | None = None  # returns fetched from a mailbox by `clb fetch` and the nightly run
 
     @field_validator("sender", "reply_to")
     @classmethod

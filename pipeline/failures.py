@@ -8,6 +8,8 @@ happened: "while writing outbox/reports/.../comparison-2026-Q4-facilitator.xlsx"
 from __future__ import annotations
 
 import io
+import os
+import signal
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,3 +43,9 @@ def check_workbook(data: bytes, name: str) -> None:
                     parser.Parse(archive.read(info), True)
                 except expat.ExpatError as exc:
                     raise StageFailed(f"{name} would not open: {info.filename} is not well-formed ({exc})") from None
+
+
+def checkpoint(name: str) -> None:
+    """Die here, as kill -9 would, when CLB_CRASH_AT names this point (used by the crash tests only)."""
+    if os.environ.get("CLB_CRASH_AT") == name:
+        os.kill(os.getpid(), signal.SIGKILL)

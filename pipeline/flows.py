@@ -110,6 +110,20 @@ def issue_forms(workspace: str = ".", reissue: list[str] | None = None) -> Issue
 # ---------------------------------------------------------------- nightly
 
 
+@task(name="fetch-returns", cache_policy=NO_CACHE)
+def fetch_task(workspace: Workspace, config: Config) -> dict[str, Any]:
+    """Take the returns mailbox's new attachments into inbox/ (when mail.imap is set). A mailbox that
+    cannot be reached costs the fetch, never the night: what is already in the inbox is still taken in."""
+    from pipeline.mail.fetch import FetchError, fetch_returns
+    from pipeline.state import open_state
+
+    try:
+        return fetch_returns(workspace, open_state(workspace.database), config).as_dict()
+    except FetchError as exc:
+        logging.getLogger("clb").warning("fetching returns failed: %s", exc)
+        return {"error": str(exc)}
+
+
 @task(name="prepare-intake", cache_policy=NO_CACHE)
 def prepare_intake_task(workspace: Workspace, config: Config) -> inbox.Night:
     """Clear what a dead run left, open the night's run, list the inbox (ready and waiting files)."""
@@ -192,10 +206,13 @@ def nightly(workspace: str = ".") -> dict[str, Any]:
     space = Workspace.at(Path(workspace))
     with _reported(space, "nightly run"), workspace_lock(space, wait_seconds=30):
         config = load_config_task(space)
+        fetched = fetch_task(space, config) if config.settings.mail.imap is not None else None
         night = prepare_intake_task(space, config)
         for index, chunk in enumerate(night.chunks()):
             night.reports.append(take_in_task(space, config, night, index, chunk))
         report = build_outputs_task(space, config, night)
+        if fetched is not None:
+            report["fetched"] = fetched
         publish_report_task(space, report)
         logging.getLogger("clb").info(
             "run %s: %d accepted, %d quarantined, %d duplicates, %d waiting",

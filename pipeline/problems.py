@@ -126,6 +126,14 @@ CATALOGUE: dict[str, Kind] = {
             "Nothing to do; the text is kept and the formula ignored.",
             blocking=False,
         ),
+        Kind(
+            "sent-by-another",
+            Scope.FILE,
+            "It came by email from {sender}, not from the leader's own address ({leader}); it was taken as "
+            "theirs because the form inside is the one issued to them.",
+            "Nothing to do, unless {leader} did not mean to send it: then ask them.",
+            blocking=False,
+        ),
     ]
 }
 

@@ -167,6 +167,20 @@ mail = Table(
     Index("mail_item", "kind", "round", "leader_id", "item"),
 )
 
+fetched = Table(  # attachments taken from the returns mailbox by clb fetch: the evidence, and never twice
+    "fetched",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("message_id", String, nullable=False),
+    Column("sha256", String, nullable=False),
+    Column("sender", String, nullable=False),  # as the message says: evidence, never used to attribute
+    Column("sent_date", String, nullable=True),
+    Column("subject", String, nullable=True),
+    Column("file", String, nullable=False),  # where it was saved, relative to the workspace
+    Column("fetched_at", String, nullable=False),
+    UniqueConstraint("message_id", "sha256"),
+)
+
 meta = Table(
     "meta",
     metadata,
@@ -736,3 +750,41 @@ def set_meta(engine: Engine, key: str, value: str) -> None:
     with engine.begin() as connection:
         connection.execute(delete(meta).where(meta.c.key == key))
         connection.execute(meta.insert().values(key=key, value=value))
+
+
+# ---------------------------------------------------------------- fetched returns
+
+
+def fetched_keys(engine: Engine) -> set[tuple[str, str]]:
+    """(Message-ID, sha256) of every attachment already taken from the mailbox."""
+    with engine.connect() as connection:
+        return {
+            (row.message_id, row.sha256) for row in connection.execute(select(fetched.c.message_id, fetched.c.sha256))
+        }
+
+
+def record_fetched(engine: Engine, **values: Any) -> None:
+    with engine.begin() as connection:
+        connection.execute(fetched.insert().values(fetched_at=now(), **values))
+
+
+def senders_by_sha256(engine: Engine, hashes: list[str]) -> dict[str, str]:
+    """Who sent each of these files by mail, as the message said (the first message that carried it)."""
+    if not hashes:
+        return {}
+    query = select(fetched.c.sha256, fetched.c.sender).where(fetched.c.sha256.in_(hashes)).order_by(fetched.c.id)
+    found: dict[str, str] = {}
+    with engine.connect() as connection:
+        for row in connection.execute(query):
+            found.setdefault(row.sha256, row.sender)
+    return found
+
+
+def received_hashes(engine: Engine, hashes: list[str]) -> set[str]:
+    """Which of these files the inbox has already taken in, whatever was decided."""
+    if not hashes:
+        return set()
+    with engine.connect() as connection:
+        return {
+            row.sha256 for row in connection.execute(select(received.c.sha256).where(received.c.sha256.in_(hashes)))
+        }

@@ -25,7 +25,6 @@ import json
 import logging
 import os
 import shutil
-import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,7 +34,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from pipeline.config import Config
-from pipeline.failures import doing
+from pipeline.failures import checkpoint, doing
 from pipeline.files import atomic_write
 from pipeline.forms.layout import FormSpec
 from pipeline.forms.names import safe_segment
@@ -55,6 +54,7 @@ from pipeline.state import (
     interrupted_runs,
     now,
     record_intake,
+    senders_by_sha256,
 )
 from pipeline.templating import environment
 from pipeline.text import deadline_text, one_line, visible
@@ -67,12 +67,6 @@ TEMPORARY_PREFIXES = ("~$", ".~lock", "~lock")
 TEMPORARY_SUFFIXES = (".part", ".tmp", ".crdownload", ".partial", ".download", "~")
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".csv")
 DECISION_KEYS = ("accepted", "duplicates", "quarantined", "waiting")  # the run report's lists
-
-
-def checkpoint(name: str) -> None:
-    """Die here, as kill -9 would, when CLB_CRASH_AT names this point (used by the crash tests only)."""
-    if os.environ.get("CLB_CRASH_AT") == name:
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,6 +280,7 @@ def examine_batch(
             continue
         read.append((item, sha, data))
     earlier = first_receipts(engine, [sha for _, sha, _ in read])
+    senders = senders_by_sha256(engine, [sha for _, sha, _ in read])  # returns fetched from the mailbox
     current = current_sha256(engine, round_id)
     seen_now: dict[str, str] = {}
     for item, sha, data in read:
@@ -308,6 +303,9 @@ def examine_batch(
                 batch.waiting.append({"file": item.name, "why": why})
                 continue
         seen_now[sha] = item.name
+        sender, leader_id = senders.get(sha), examination.leader_id
+        if sender and leader_id and sender != leader_id:  # evidence only: the form's reference decided
+            examination.problems.append(problem("sent-by-another", sender=sender, leader=leader_id))
         if examination.blocking(config.settings.intake.accept_partial):
             batch.decisions.append(Decision(item, sha, "quarantined", examination, data=data))
         else:

@@ -1,0 +1,171 @@
+"""Returns from the mailbox: `clb fetch` against a real IMAP server (Dovecot on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipeline.config import load_config
+from pipeline.mail.fetch import fetch_returns
+from pipeline.state import open_state
+from pipeline.workspace import Workspace
+from tests.imap_server import Dovecot
+from tests.intake_helpers import LEADER, OTHER, filled, forms, nightly
+
+XLSX = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+@pytest.fixture
+def dovecot():
+    server = Dovecot()
+    yield server
+    server.stop()
+
+
+def use_mailbox(root: Path, port: int) -> None:
+    path = root / "config" / "partnership.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["mail"] = {**(data.get("mail") or {}), "imap": {"host": "127.0.0.1", "port": port, "security": "none"}}
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+
+
+def message(
+    sender: str, subject: str, files: list[tuple[str, bytes]], message_id: str, text: str = "Here it is."
+) -> bytes:
+    mail = EmailMessage()
+    mail["From"], mail["To"], mail["Subject"] = sender, "returns@partnership.example", subject
+    mail["Message-ID"], mail["Date"] = message_id, "Sun, 29 Nov 2026 09:00:00 +0000"
+    mail.set_content(text)
+    for name, data in files:
+        kind = XLSX if name.endswith(".xlsx") else ("application", "pdf")
+        mail.add_attachment(data, maintype=kind[0], subtype=kind[1], filename=name)
+    return bytes(mail)
+
+
+def forwarded(sender: str, inner: bytes, message_id: str) -> bytes:
+    mail = EmailMessage()
+    mail["From"], mail["To"], mail["Subject"] = sender, "returns@partnership.example", "Fwd: my CLB form"
+    mail["Message-ID"] = message_id
+    mail.set_content("Forwarding Tom's form, he is away.")
+    inner_message = EmailMessage()
+    inner_message.set_content("placeholder")
+    from email import message_from_bytes, policy
+
+    mail.add_attachment(message_from_bytes(inner, policy=policy.default))
+    return bytes(mail)
+
+
+def fetch(root: Path, server: Dovecot) -> dict:
+    config = load_config(root / "config")
+    return fetch_returns(
+        Workspace.at(root), open_state(root / "state" / "clb.sqlite"), config, server.environ()
+    ).as_dict()
+
+
+def test_returns_arrive_from_the_mailbox_once_each_attributed_by_their_form(issued, dovecot):
+    people = sorted(forms(issued))
+    third, fourth = people[2], people[3]
+    use_mailbox(issued, dovecot.port)
+    normal = message(LEADER, "My form", [("CLB form.xlsx", filled(issued, LEADER))], "<1@council.example>")
+    dovecot.append(normal)
+    dovecot.append(normal)  # the same message twice (a resend, or two rules filing it)
+    tom = message(OTHER, "Tom's form", [("Tom CLB.xlsx", filled(issued, OTHER))], "<2@council.example>")
+    dovecot.append(forwarded("pa.to.tom@riverside-council.example", tom, "<3@council.example>"))
+    both = [("a.xlsx", filled(issued, third)), ("b.xlsx", filled(issued, fourth))]
+    dovecot.append(message("office@riverside.example", "Two forms", both, "<4@riverside.example>"))
+    dovecot.append(message(LEADER, "Also my notes", [("notes.pdf", b"%PDF-1.4 not a form")], "<5@council.example>"))
+    dovecot.append(message(LEADER, "Question", [], "<6@council.example>", text="When is the deadline?"))
+
+    report = fetch(issued, dovecot)
+    assert report["messages"] == 6 and report["already"] == 1
+    assert sorted(item["sender"] for item in report["saved"]) == sorted(
+        [LEADER, "pa.to.tom@riverside-council.example", "office@riverside.example", "office@riverside.example"]
+    )
+    assert sorted(item["why"] for item in report["ignored"]) == [
+        "no attachment: nothing to take",
+        "not a workbook (application/pdf)",
+    ]
+    saved = sorted((issued / "inbox" / "mail").glob("*.xlsx"))
+    assert len(saved) == 4 and dovecot.count("INBOX") == 0 and dovecot.count("clb processed") == 6
+
+    again = fetch(issued, dovecot)  # nothing new
+    assert again["messages"] == 0 and again["saved"] == []
+    dovecot.append(normal)  # the same message once more, after it was taken in
+    nightly(issued)
+    assert fetch(issued, dovecot)["saved"] == [] and len(list((issued / "inbox").rglob("*.xlsx"))) == 0
+
+    run = nightly(issued)  # the night after: nothing more
+    assert run["accepted"] == []
+
+
+def test_a_return_sent_by_someone_else_is_accepted_on_its_form_with_a_note(issued, dovecot):
+    use_mailbox(issued, dovecot.port)
+    tom = message(OTHER, "Tom's form", [("Tom CLB.xlsx", filled(issued, OTHER))], "<2@council.example>")
+    dovecot.append(forwarded("pa.to.tom@riverside-council.example", tom, "<3@council.example>"))
+    fetch(issued, dovecot)
+    report = nightly(issued)
+    [accepted] = report["accepted"]
+    assert accepted["leader_id"] == OTHER  # the form's reference decides, not the sender
+    [note] = accepted["notes"]
+    assert note["code"] == "sent-by-another" and "pa.to.tom@riverside-council.example" in note["message"]
+
+
+def test_a_fetch_killed_between_saving_and_filing_loses_and_repeats_nothing(issued, dovecot):
+    use_mailbox(issued, dovecot.port)
+    people = sorted(forms(issued))
+    for number, leader in enumerate(people[:3]):
+        dovecot.append(
+            message(leader, "Form", [(f"form {number}.xlsx", filled(issued, leader))], f"<{number}@x.example>")
+        )
+    for point in ("fetch-saved", "fetch-taken"):
+        child = subprocess.run(
+            [sys.executable, "-c", CHILD, str(issued)],
+            env={**os.environ, **dovecot.environ(), "CLB_CRASH_AT": point},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert child.returncode == -signal.SIGKILL, child.stderr
+    fetch(issued, dovecot)
+    assert dovecot.count("INBOX") == 0 and dovecot.count("clb processed") == 3
+    assert len(list((issued / "inbox" / "mail").glob("*.xlsx"))) == 3
+    report = nightly(issued)
+    assert len(report["accepted"]) == 3 and report["duplicates"] == []
+
+
+CHILD = """
+import sys
+from pathlib import Path
+from pipeline.config import load_config
+from pipeline.mail.fetch import fetch_returns
+from pipeline.state import open_state
+from pipeline.workspace import Workspace
+root = Path(sys.argv[1])
+fetch_returns(Workspace.at(root), open_state(root / "state" / "clb.sqlite"), load_config(root / "config"))
+"""
+
+
+def test_clb_fetch_says_what_it_took_and_what_it_left(issued, dovecot):
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    use_mailbox(issued, dovecot.port)
+    dovecot.append(message(LEADER, "My form", [("CLB form.xlsx", filled(issued, LEADER))], "<1@council.example>"))
+    dovecot.append(message(LEADER, "Notes", [("notes.pdf", b"%PDF-1.4")], "<2@council.example>"))
+    result = CliRunner().invoke(app, ["fetch", "--workspace", str(issued)], env={**dovecot.environ(), "COLUMNS": "100"})
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert LEADER in said and "not a workbook (application/pdf)" in said
+    assert "2 messages, 1 forms saved into inbox/" in said
+    refused = CliRunner().invoke(
+        app, ["fetch", "--workspace", str(issued)], env={"CLB_IMAP_USERNAME": "returns", "CLB_IMAP_PASSWORD": "wrong"}
+    )
+    assert refused.exit_code == 1 and "refused the login" in refused.output and "wrong" not in refused.output
