@@ -7,7 +7,7 @@ the same thing everywhere and tests assert on codes and cells, never on wording.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -101,23 +101,21 @@ CATALOGUE: dict[str, Kind] = {
             Scope.ROW,
             "Perspective {perspective}: no box is ticked.",
             "Ask the leader to tick one box for perspective {perspective}.",
-            "Perspective {perspective} (\u201c{statement}\u201d): you have not ticked a box; please tick the one "
-            "that says how you would feel.",
+            "no box is ticked; please tick the one that says how you would feel.",
         ),
         Kind(
             "multiple-ticks",
             Scope.ROW,
             "Perspective {perspective}: more than one box is ticked ({detail}).",
             "Ask the leader to keep one tick for perspective {perspective}.",
-            "Perspective {perspective}: you ticked {detail}; please keep one.",
+            "you ticked {detail}; please keep one.",
         ),
         Kind(
             "unrecognised-mark",
             Scope.CELL,
             "Perspective {perspective}: '{found}' in the '{column}' box is not a mark we can read.",
             "Ask the leader to use \u2713 or x in that box.",
-            "Perspective {perspective}: we could not read \u2018{found}\u2019 in the \u2018{column}\u2019 box; "
-            "please use \u2713 or x.",
+            "we found \u2018{found}\u2019, which we cannot read as a mark; please use \u2713 or x.",
         ),
         Kind(
             "formula-in-cell",
@@ -195,7 +193,7 @@ def problem(
         code=code,
         message=kind.message.format_map(values),
         fix=kind.fix.format_map(values),
-        leader_message=kind.leader.format_map(values) if kind.leader else None,
+        leader_message=_for_the_leader(kind, values) if kind.leader else None,
         blocking=kind.blocking,
         cell=cell,
         name=name,
@@ -203,6 +201,20 @@ def problem(
         perspective=perspective,
         details=dict(details),
     )
+
+
+def _for_the_leader(kind: Kind, values: Mapping[str, Any]) -> str:
+    """What the leader reads, the same way for every problem in a row or a cell: the perspective's number
+    and statement, the box where there is one, then what was found and what to do."""
+    text = (kind.leader or "").format_map(values)
+    if kind.scope not in (Scope.ROW, Scope.CELL) or not values.get("perspective"):
+        return text
+    where = f"Perspective {values['perspective']}"
+    if values.get("statement"):
+        where += f" (\u201c{values['statement']}\u201d)"
+    if values.get("column"):
+        where += f", the \u2018{values['column']}\u2019 box"
+    return f"{where}: {text}"
 
 
 def fixable_in_place(codes: Iterable[str]) -> bool:

@@ -80,8 +80,12 @@ def test_quarantine_copy_reasons_and_correction_request(issued):
     assert "[multiple-ticks] at Self-assessment!C10:E10 (p4_*)" in reasons and "What to do:" in reasons
     html = (issued / item["correction_request"]).read_text()
     text = (issued / item["correction_request"]).with_suffix(".txt").read_text()
-    assert "Perspective 4: you ticked both &#39;comfortable&#39; and &#39;stretched&#39;; please keep one." in html
-    assert "Perspective 4: you ticked both 'comfortable' and 'stretched'; please keep one." in text
+    line = (
+        "Perspective 4 (\u201cWe are partnership-fatigued and tired of being pulled in all directions\u201d): "
+        "you ticked both 'comfortable' and 'stretched'; please keep one."
+    )
+    assert line.replace("'", "&#39;") in html
+    assert line in text
     assert current_responses(engine(issued), "2026-Q4") == {}
 
 

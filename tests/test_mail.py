@@ -193,7 +193,7 @@ def test_corrections_carry_the_correction_request(issued, smtp):
     assert [(r["recipient"], r["status"]) for r in report["results"]] == [(OTHER, "sent")]
     message = parsed(smtp.received()[0][1])
     body = message.get_body(("plain",)).get_content()
-    assert "Perspective 2" in body and "you have not ticked a box" in body
+    assert "Perspective 2" in body and "no box is ticked" in body
     [attachment] = list(message.iter_attachments())  # their own return: fix the empty rows, send it back
     assert attachment.get_filename() == "half.xlsx" and attachment.get_content() == returned
 

@@ -57,8 +57,21 @@ def test_row_problems_name_perspective_cell_and_found_value(check, issued):
         ("unrecognised-mark", "Self-assessment!E10", "p4_panicked", "maybe"),
     }
     leader = {p.code: p.leader_message for p in result.problems}
-    assert leader["multiple-ticks"] == "Perspective 1: you ticked both 'comfortable' and 'stretched'; please keep one."
-    assert "\u2018maybe\u2019 in the \u2018a bit panicked\u2019 box" in leader["unrecognised-mark"]
+    # every line the same way, from the one catalogue: the perspective's number and statement, the box
+    # where there is one, what was found, what to do
+    assert leader["multiple-ticks"] == (
+        "Perspective 1 (\u201cWe must have common aims but can't agree on them\u201d): "
+        "you ticked both 'comfortable' and 'stretched'; please keep one."
+    )
+    assert leader["missing-tick"] == (
+        "Perspective 2 (\u201cSharing power is important but people behave as if it's all in the purse strings\u201d): "
+        "no box is ticked; please tick the one that says how you would feel."
+    )
+    assert leader["unrecognised-mark"] == (
+        "Perspective 4 (\u201cWe are partnership-fatigued and tired of being pulled in all directions\u201d), "
+        "the \u2018a bit panicked\u2019 box: we found \u2018maybe\u2019, which we cannot read as a mark; "
+        "please use \u2713 or x."
+    )
     assert result.blocking()
 
 

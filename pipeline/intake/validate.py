@@ -176,6 +176,7 @@ def _check_ticks(reading: Reading, spec: L.FormSpec, result: Examination) -> Non
                         name=name,
                         found=mark.raw,
                         perspective=perspective.number,
+                        statement=perspective.statement,
                         column=spec.short_labels[tick.key],
                     )
                 )
@@ -189,6 +190,7 @@ def _check_ticks(reading: Reading, spec: L.FormSpec, result: Examination) -> Non
                     cell=row,
                     name=f"p{perspective.number}_*",
                     perspective=perspective.number,
+                    statement=perspective.statement,
                     detail=_either([spec.short_labels[key] for key in chosen]),
                     found=", ".join(chosen),
                 )
