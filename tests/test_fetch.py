@@ -169,3 +169,59 @@ def test_clb_fetch_says_what_it_took_and_what_it_left(issued, dovecot):
         app, ["fetch", "--workspace", str(issued)], env={"CLB_IMAP_USERNAME": "returns", "CLB_IMAP_PASSWORD": "wrong"}
     )
     assert refused.exit_code == 1 and "refused the login" in refused.output and "wrong" not in refused.output
+
+
+def test_odd_attachments_are_reported_never_taken_and_never_stop_the_others(issued, dovecot):
+    use_mailbox(issued, dovecot.port)
+    settings = issued / "config" / "partnership.yaml"
+    data = yaml.safe_load(settings.read_text(encoding="utf-8"))
+    data["intake"] = {**(data.get("intake") or {}), "max_file_mb": 1}
+    settings.write_text(yaml.safe_dump(data), encoding="utf-8")
+    odd = EmailMessage()
+    odd["From"], odd["Subject"], odd["Message-ID"] = LEADER, "Odd", "<odd@x.example>"
+    odd.set_content("See attached.")
+    odd.add_attachment(b"\x78\x9f\x3e\x22" * 100, maintype="application", subtype="ms-tnef", filename="winmail.dat")
+    odd.add_attachment(b"PK\x03\x04 zipped", maintype="application", subtype="zip", filename="forms.zip")
+    odd.add_attachment(
+        b"PK" + b"\0" * (2 * 1024 * 1024), maintype="application", subtype="octet-stream", filename="huge.xlsx"
+    )
+    odd.add_attachment(filled(issued, LEADER), maintype=XLSX[0], subtype=XLSX[1], filename="real.xlsx")
+    dovecot.append(bytes(odd))
+    report = fetch(issued, dovecot)
+    assert [item["sender"] for item in report["saved"]] == [LEADER]
+    assert sorted((item["part"], item["why"]) for item in report["ignored"]) == [
+        ("forms.zip", "not a workbook (application/zip)"),
+        ("huge.xlsx", "too large to be a form"),
+        ("winmail.dat", "not a workbook (application/ms-tnef)"),
+    ]
+    assert len(nightly(issued)["accepted"]) == 1
+
+
+def test_a_draft_round_trips_through_a_real_mail_store(issued, dovecot):
+    """An .eml draft filed in a Drafts folder with IMAP APPEND, as a mail program keeps drafts, comes back
+    as the same draft: X-Unsent, recipient, subject, both bodies and the form, byte for byte."""
+    import email
+    import email.policy
+
+    from pipeline.mail.run import mail_run
+
+    mail_run(Workspace.at(issued), load_config(issued / "config"), "invitations")
+    path = sorted((issued / "outbox" / "mail" / "invitation").glob("*.eml"))[0]
+    client = dovecot.client()
+    try:
+        client.create('"Drafts"')
+        client.append('"Drafts"', r"(\Draft)", None, path.read_bytes())
+        client.select('"Drafts"')
+        status, data = client.fetch("1", "(FLAGS BODY.PEEK[])")
+    finally:
+        client.logout()
+    flags, raw = data[0][0], data[0][1]
+    assert status == "OK" and b"\\Draft" in flags
+    back = email.message_from_bytes(raw, policy=email.policy.default)
+    original = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    assert back["X-Unsent"] == "1" and back["Date"] is None and back["Message-ID"] is None
+    assert (back["To"], back["Subject"]) == (original["To"], original["Subject"])
+    for kind in ("plain", "html"):  # a mail store keeps lines with CRLF ends
+        assert back.get_body((kind,)).get_content().replace("\r\n", "\n") == original.get_body((kind,)).get_content()
+    [mine] = list(back.iter_attachments())
+    assert mine.get_content() == next(original.iter_attachments()).get_content()
