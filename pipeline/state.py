@@ -788,3 +788,19 @@ def received_hashes(engine: Engine, hashes: list[str]) -> set[str]:
         return {
             row.sha256 for row in connection.execute(select(received.c.sha256).where(received.c.sha256.in_(hashes)))
         }
+
+
+def accepted_notes(engine: Engine, round_id: str, code: str) -> dict[str, list[str]]:
+    """Per leader, the notes of one code on their accepted returns of the round (e.g. sent-by-another)."""
+    query = (
+        select(received.c.leader_id, problems.c.message)
+        .join(problems, problems.c.received_id == received.c.id)
+        .where(received.c.decision == "accepted", received.c.round == round_id, problems.c.code == code)
+        .order_by(received.c.id)
+    )
+    found: dict[str, list[str]] = {}
+    with engine.connect() as connection:
+        for row in connection.execute(query):
+            if row.leader_id:
+                found.setdefault(row.leader_id, []).append(row.message)
+    return found

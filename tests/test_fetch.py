@@ -225,3 +225,17 @@ def test_a_draft_round_trips_through_a_real_mail_store(issued, dovecot):
         assert back.get_body((kind,)).get_content().replace("\r\n", "\n") == original.get_body((kind,)).get_content()
     [mine] = list(back.iter_attachments())
     assert mine.get_content() == next(original.iter_attachments()).get_content()
+
+
+def test_the_tracker_names_who_mailed_a_return_for_its_leader(issued, dovecot):
+    import openpyxl
+
+    use_mailbox(issued, dovecot.port)
+    tom = message(OTHER, "Tom's form", [("Tom CLB.xlsx", filled(issued, OTHER))], "<2@council.example>")
+    dovecot.append(forwarded("pa.to.tom@riverside-council.example", tom, "<3@council.example>"))
+    fetch(issued, dovecot)
+    nightly(issued)
+    path = issued / "outbox" / "reports" / "2026-Q4" / "comparison-2026-Q4-facilitator.xlsx"
+    tracker = openpyxl.load_workbook(path)["Response tracker"]
+    [row] = [r for r in tracker.iter_rows(values_only=True) if r[2] == OTHER]
+    assert row[4] == "returned" and "pa.to.tom@riverside-council.example" in row[5]

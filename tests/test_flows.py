@@ -102,3 +102,23 @@ def test_clb_nightly_and_check_commands(prefect_engine, issued, monkeypatch):
     result = CliRunner().invoke(app, ["nightly", "--workspace", str(issued)], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output  # quarantined files are not a failed run
     assert "1 accepted, 1 quarantined, 0 duplicates, 0 waiting" in result.output
+
+
+def test_the_nightly_flow_fetches_the_mailbox_first(prefect_engine, issued, monkeypatch):
+    """With mail.imap set, the night starts by taking the mailbox's returns (a real Dovecot here)."""
+    from pipeline.flows import nightly
+    from tests.imap_server import Dovecot
+    from tests.intake_helpers import LEADER, filled
+    from tests.test_fetch import message, use_mailbox
+
+    server = Dovecot()
+    try:
+        use_mailbox(issued, server.port)
+        for key, value in server.environ().items():
+            monkeypatch.setenv(key, value)
+        server.append(message(LEADER, "My form", [("CLB form.xlsx", filled(issued, LEADER))], "<1@council.example>"))
+        report = nightly(workspace=str(issued))
+    finally:
+        server.stop()
+    assert [item["sender"] for item in report["fetched"]["saved"]] == [LEADER]
+    assert [item["leader_id"] for item in report["accepted"]] == [LEADER]

@@ -33,6 +33,7 @@ from pipeline.reports.publication import may_publish, perspective_key
 from pipeline.state import (
     IssuedLeader,
     Publication,
+    accepted_notes,
     get_meta,
     last_publication,
     latest_responses_before,
@@ -89,6 +90,7 @@ def round_data(engine: Engine, config: Config, run_id: str) -> tuple[RoundData, 
         quarantined=quarantined_files(engine, settings.round),
         earlier=latest_responses_before(engine, settings.round),
         mail=mail_states(engine, settings.round),
+        senders=accepted_notes(engine, settings.round, "sent-by-another"),
         published=snapshot,
         published_note=(
             f"Partners' figures as last published on {latest.published_at[:10]}, from "
@@ -107,6 +109,7 @@ def round_data(engine: Engine, config: Config, run_id: str) -> tuple[RoundData, 
         quarantined=[],
         earlier={},
         mail={},
+        senders={},
     )
     return full, shareable
 
@@ -351,5 +354,6 @@ def _fingerprint(
         "templates": sources,
         "earlier": sorted(full.earlier),
         "mail": sorted((leader, sorted(kinds.items())) for leader, kinds in full.mail.items()),
+        "senders": sorted((leader, notes) for leader, notes in full.senders.items()),
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode("utf-8")).hexdigest()

@@ -617,6 +617,8 @@ def _tracker(workbook: Workbook, data: RoundData) -> None:
             status, detail = "returned", f"accepted {accepted[leader.id].received_at[:10]}"
             if "letter" in sent:
                 detail += f"; letter {sent['letter']}"
+            for note in data.senders.get(leader.id, [])[-1:]:  # the latest: who mailed it, when not the leader
+                detail += f"\n{note}"
         elif leader.id in reasons:
             found = reasons[leader.id]
             more = len(found) - TRACKER_REASONS

@@ -45,6 +45,7 @@ class RoundData:
     published: list[Answer] = field(default_factory=list)  # the snapshot partners may see
     published_note: str = ""
     mail: dict[str, dict[str, str]] = field(default_factory=dict)  # leader id -> kind -> drafted | sent | ...
+    senders: dict[str, list[str]] = field(default_factory=dict)  # leader id -> notes: returns mailed by others
 
     @property
     def labels(self) -> dict[str, str]:
