@@ -493,6 +493,15 @@ def demo(
             "'uv run python -m aiosmtpd -n -l 127.0.0.1:8025'. Without it, mail is written as .eml files.",
         ),
     ] = "",
+    imap: Annotated[
+        str,
+        typer.Option(
+            "--imap",
+            help="Let the simulated returns arrive by email at this IMAP server (HOST:PORT, no TLS; the login "
+            "in CLB_IMAP_USERNAME and CLB_IMAP_PASSWORD), e.g. the throwaway one 'python -m tests.imap_server' "
+            "starts; the nightly run fetches them.",
+        ),
+    ] = "",
 ) -> None:
     """Run the whole pipeline on the example partnership in a fresh demo workspace.
 
@@ -505,7 +514,7 @@ def demo(
     from pipeline.resources import example_config
 
     try:
-        prepare_demo(source or example_config(), workspace, smtp)
+        prepare_demo(source or example_config(), workspace, smtp, imap)
     except (FileNotFoundError, ValueError) as exc:
         raise _fail(str(exc)) from None
     out.print(f"Demo workspace: [bold]{workspace.resolve()}[/]", highlight=False)
@@ -514,7 +523,13 @@ def demo(
     from pipeline.demo import simulate_returns
 
     made = simulate_returns(workspace)
-    out.print(f"Simulated {made} returned files in {workspace.resolve() / 'inbox'}", highlight=False)
+    if imap:
+        from pipeline.demo import mail_returns
+
+        filed = mail_returns(workspace, imap)
+        out.print(f"Simulated {filed} returns emailed to the mailbox at {imap}", highlight=False)
+    else:
+        out.print(f"Simulated {made} returned files in {workspace.resolve() / 'inbox'}", highlight=False)
     nightly(workspace=workspace)
     send_demo_mail(workspace, "corrections")
     send_demo_mail(workspace, "letters")

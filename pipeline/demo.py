@@ -8,7 +8,7 @@ from pathlib import Path
 DEMO_MARKER = ".clb-demo"
 
 
-def prepare_demo(source_config: Path, target: Path, smtp: str = "") -> Path:
+def prepare_demo(source_config: Path, target: Path, smtp: str = "", imap: str = "") -> Path:
     """Make ``target`` a new workspace with a copy of ``source_config``. An earlier demo there is
     replaced; any other existing folder is refused, so the demo can never wipe real work. ``smtp``
     (HOST:PORT) points the demo's mail at a local test server."""
@@ -23,6 +23,17 @@ def prepare_demo(source_config: Path, target: Path, smtp: str = "") -> Path:
     for folder in ("inbox", "outbox", "state"):
         (target / folder).mkdir()
     (target / DEMO_MARKER).write_text("made by clb demo; removed by the next clb demo\n", encoding="utf-8")
+    if imap:
+        import yaml
+
+        host, _, port = imap.rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"--imap {imap!r}: give HOST:PORT, e.g. 127.0.0.1:1143")
+        path = target / "config" / "partnership.yaml"
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        imap_settings = {"host": host, "port": int(port), "security": "none"}
+        data["mail"] = {**(data.get("mail") or {}), "imap": imap_settings}
+        path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     if smtp:
         import yaml
 
@@ -141,3 +152,47 @@ def simulate_returns(target: Path) -> int:
         os.utime(path, (moment + offset * 60, moment + offset * 60))
     (inbox / "~$CLB form.xlsx").write_bytes(b"owner file")  # Excel's lock file: still being saved
     return len(files) + 1
+
+
+def mail_returns(target: Path, imap: str, environ: dict[str, str] | None = None) -> int:
+    """For `clb demo --imap`: the simulated returns arrive by email instead. Each file of the demo inbox
+    (a lock file excepted) becomes a message from its leader, filed into the mailbox with IMAP APPEND, and
+    leaves the inbox; the nightly run then fetches them. Returns how many messages were filed."""
+    import email.utils
+    import imaplib
+    import os
+    from email.message import EmailMessage
+
+    from pipeline.config import load_config
+    from pipeline.intake.check import check_files
+    from pipeline.mail.fetch import PASSWORD, USERNAME
+    from pipeline.workspace import Workspace
+
+    environ = dict(os.environ if environ is None else environ)
+    host, _, port = imap.rpartition(":")
+    config = load_config(target / "config")
+    files = [p for p in sorted((target / "inbox").rglob("*")) if p.is_file() and not p.name.startswith("~$")]
+    owners = {  # each leader mails their own form; a file that is no form comes from the facilitator's colleague
+        path: result.leader.rsplit("(", 1)[-1].rstrip(")") if result.leader else config.settings.facilitator.email
+        for path, result in zip(files, check_files(Workspace.at(target), config, files), strict=True)
+    }
+    server = imaplib.IMAP4(host, int(port))
+    server.login(environ.get(USERNAME, ""), environ.get(PASSWORD, ""))
+    filed = 0
+    try:
+        for path in files:
+            data = path.read_bytes()
+            mail = EmailMessage()
+            mail["From"] = owners[path]
+            mail["To"] = config.settings.facilitator.email
+            mail["Subject"] = f"Re: {config.settings.partnership}: your CLB0.01 form"
+            mail["Message-ID"] = email.utils.make_msgid(domain="demo.example")
+            mail["Date"] = email.utils.formatdate()
+            mail.set_content("Here is my form.")
+            mail.add_attachment(data, maintype="application", subtype="octet-stream", filename=path.name)
+            server.append('"INBOX"', None, None, bytes(mail))
+            path.unlink()
+            filed += 1
+    finally:
+        server.logout()
+    return filed

@@ -131,3 +131,20 @@ service anvil {{
                 self.process.kill()
                 self.process.wait()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def main() -> None:
+    """A throwaway returns mailbox for `clb demo --imap`: prints where it is and the login, until Ctrl-C."""
+    server = Dovecot()
+    print(f"IMAP on 127.0.0.1:{server.port}; export CLB_IMAP_USERNAME={USER} CLB_IMAP_PASSWORD={PASSWORD}")
+    print(f"then: clb demo --workspace /tmp/clb-demo --imap 127.0.0.1:{server.port}   (Ctrl-C stops the server)")
+    try:
+        server.process.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()

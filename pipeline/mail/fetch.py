@@ -138,7 +138,7 @@ def fetch_returns(
                 )
                 continue
             report.messages += 1
-            _take(space, engine, report, taken, raw, limit)
+            _take(space, engine, report, taken, raw, limit, config.settings.intake.settle_seconds)
             checkpoint("fetch-taken")
             _move(server, uid, settings.processed_folder)
         server.expunge()
@@ -151,7 +151,13 @@ def fetch_returns(
 
 
 def _take(
-    space: Workspace, engine: Engine, report: FetchReport, taken: set[tuple[str, str]], raw: bytes, limit: int
+    space: Workspace,
+    engine: Engine,
+    report: FetchReport,
+    taken: set[tuple[str, str]],
+    raw: bytes,
+    limit: int,
+    settle: float,
 ) -> None:
     message = email.message_from_bytes(raw, _class=EmailMessage, policy=email.policy.default)
     assert isinstance(message, EmailMessage)
@@ -159,7 +165,7 @@ def _take(
     sender = email.utils.parseaddr(str(message.get("From") or ""))[1].lower()
     label = visible(one_line(f"{sender or 'unknown sender'}: {message.get('Subject') or '(no subject)'}"))[:200]
     parts = list(attachments(message, limit))
-    if not any(part.data is not None for part in parts) and not parts:
+    if not parts:
         report.ignored.append({"message": label, "part": "", "why": "no attachment: nothing to take"})
     for part in parts:
         if part.data is None:
@@ -175,10 +181,10 @@ def _take(
             continue
         stem = safe_segment(re.sub(WORKBOOK, "", part.filename)) or "return"
         suffix = WORKBOOK.search(part.filename).group(0).lower()  # type: ignore[union-attr]
-        relative = f"inbox/{FOLDER}/{safe_segment(sender or 'unknown')} {digest[:12]} {stem}{suffix}"
+        relative = f"inbox/{FOLDER}/{digest[:12]} {stem}{suffix}"  # the sender is in the record, not the name
         atomic_write(space.root / relative, part.data)  # the same name for the same attachment: a rerun rewrites it
-        sent = _sent_at(message)  # written whole (renamed into place): dated when it was sent, so that the
-        os.utime(space.root / relative, (sent, sent))  # intake does not wait for it to settle
+        sent = _sent_at(message, settle)  # written whole (renamed into place): dated when it was sent, and
+        os.utime(space.root / relative, (sent, sent))  # never so recently that the intake waits for it
         checkpoint("fetch-saved")
         record_fetched(
             engine,
@@ -193,14 +199,15 @@ def _take(
         report.saved.append({"file": relative, "sender": sender, "message_id": message_id, "sha256": digest})
 
 
-def _sent_at(message: EmailMessage) -> float:
-    """When the message says it was sent, as a timestamp; an hour ago when it does not say, or says the future."""
-    now = time.time()
+def _sent_at(message: EmailMessage, settle: float) -> float:
+    """When the message says it was sent, as a timestamp, but at least ``settle`` seconds ago (the intake
+    leaves younger files for the next run, as still being saved); when it does not say, just that."""
+    latest = time.time() - settle - 1
     try:
         when = email.utils.parsedate_to_datetime(str(message.get("Date") or "")).timestamp()
     except (TypeError, ValueError, IndexError, OverflowError):
-        return now - 3600
-    return when if when < now else now - 3600
+        return latest
+    return min(when, latest)
 
 
 def _quoted(folder: str) -> str:
