@@ -225,8 +225,8 @@ def _day(date: str) -> str:
 
 
 def _said(state: str, date: str) -> str:
-    """A message's state and day, "drafted 29 Nov" or "sent 29 Nov": a draft is never called sent."""
-    return f"{state} {_day(date)}" if state else ""
+    """A message's state over its day ("drafted" / "29 Nov"): a draft is never called sent."""
+    return f"{state}\n{_day(date)}" if state else ""
 
 
 def print_report(report: dict[str, Any]) -> None:
@@ -411,23 +411,21 @@ def status(workspace: WorkspaceOption = Path(".")) -> None:
         return
     rows = leader_status(engine, config)
     table = _table(f"{config.settings.partnership}, round {config.settings.round}")
-    table.add_column("Leader", ratio=1)  # names and organisations wrap; dates are short and whole
-    table.add_column("Organisation", ratio=1)
-    for column in ("Issued", "Invitation", "Returned", "Letter"):
+    table.add_column("Leader", ratio=2, overflow="fold")  # names wrap, never cut; states and days stay whole
+    table.add_column("Organisation", ratio=2, overflow="fold")
+    for column in ("Invitation", "Returned", "Letter"):
         table.add_column(column, no_wrap=True)
-    table.add_column("Notes", ratio=1)
+    table.add_column("Notes", ratio=2, overflow="fold")
     for row in rows:
-        notes = []
+        notes = [] if row["issued"] else ["no form yet"]
         if row["reminders"]:
-            notes.append(
-                f"{row['reminders']} reminder{'s' if row['reminders'] > 1 else ''}, last {_day(row['last_reminder'])}"
-            )
+            plural = "s" if row["reminders"] > 1 else ""
+            notes.append(f"{row['reminders']} reminder{plural}, last {_day(row['last_reminder'])}")
         if row["quarantined"]:
             notes.append(f"{row['quarantined']} quarantined")
         table.add_row(
             escape(row["leader"]),
             escape(row["organisation"]),
-            _day(row["issued"]),
             _said(row["invitation"], row["invited"]),
             _day(row["returned"]),
             _said(row["letter"], row["letter_date"]),
