@@ -12,13 +12,14 @@ import argparse
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from tests.conftest import free_port
 
 CLB = str(Path(sys.executable).with_name("clb"))
 BASELINE = "before issue 11: 19-22 s without a server, 5-7 s with clb serve running (the issue's figures)"
@@ -31,12 +32,6 @@ def clb(*args: str, check: bool = True) -> float:
     if check and result.returncode != 0:
         raise SystemExit(f"clb {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
     return seconds
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def timed(workspace: Path, runs: int) -> list[float]:

@@ -122,6 +122,13 @@ class IntakeSettings(BaseModel):
     max_file_mb: float = Field(default=5.0, gt=0, le=100)
 
 
+def host_name(value: str, example: str, required: bool) -> str:
+    """A mail server's host name as written, trimmed; empty only where the server is optional."""
+    if (required and not value.strip()) or any(ch.isspace() for ch in value.strip()) or "/" in value:
+        raise ValueError(f"'{value}' is not a host name like {example}")
+    return value.strip()
+
+
 class ImapSettings(BaseModel):
     """Where returns arrive, for `clb fetch`. The username and password are never in a file: only in
     CLB_IMAP_USERNAME and CLB_IMAP_PASSWORD."""
@@ -138,9 +145,7 @@ class ImapSettings(BaseModel):
     @field_validator("host")
     @classmethod
     def _host(cls, value: str) -> str:
-        if not value.strip() or any(ch.isspace() for ch in value.strip()) or "/" in value:
-            raise ValueError(f"'{value}' is not a host name like imap.example.org")
-        return value.strip()
+        return host_name(value, "imap.example.org", required=True)
 
     @field_validator("folder", "processed_folder")
     @classmethod
@@ -178,9 +183,7 @@ class MailSettings(BaseModel):
     @field_validator("host")
     @classmethod
     def _host(cls, value: str) -> str:
-        if any(ch.isspace() for ch in value.strip()) or "/" in value:
-            raise ValueError(f"'{value}' is not a host name like smtp.example.org")
-        return value.strip()
+        return host_name(value, "smtp.example.org", required=False)
 
 
 class ScheduleSettings(BaseModel):

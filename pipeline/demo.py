@@ -23,28 +23,29 @@ def prepare_demo(source_config: Path, target: Path, smtp: str = "", imap: str = 
     for folder in ("inbox", "outbox", "state"):
         (target / folder).mkdir()
     (target / DEMO_MARKER).write_text("made by clb demo; removed by the next clb demo\n", encoding="utf-8")
+    mail: dict[str, object] = {}
     if imap:
-        import yaml
-
-        host, _, port = imap.rpartition(":")
-        if not host or not port.isdigit():
-            raise ValueError(f"--imap {imap!r}: give HOST:PORT, e.g. 127.0.0.1:1143")
-        path = target / "config" / "partnership.yaml"
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        imap_settings = {"host": host, "port": int(port), "security": "none"}
-        data["mail"] = {**(data.get("mail") or {}), "imap": imap_settings}
-        path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+        host, port = host_port(imap, "--imap", "127.0.0.1:1143")
+        mail["imap"] = {"host": host, "port": port, "security": "none"}
     if smtp:
+        host, port = host_port(smtp, "--smtp", "127.0.0.1:8025")
+        mail.update(host=host, port=port, security="none")
+    if mail:
         import yaml
 
-        host, _, port = smtp.rpartition(":")
-        if not host or not port.isdigit():
-            raise ValueError(f"--smtp {smtp!r}: give HOST:PORT, e.g. 127.0.0.1:8025")
         path = target / "config" / "partnership.yaml"
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        data["mail"] = {**(data.get("mail") or {}), "host": host, "port": int(port), "security": "none"}
+        data["mail"] = {**(data.get("mail") or {}), **mail}
         path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return target
+
+
+def host_port(text: str, option: str, example: str) -> tuple[str, int]:
+    """HOST:PORT as given to the demo's --smtp and --imap."""
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"{option} {text!r}: give HOST:PORT, e.g. {example}")
+    return host, int(port)
 
 
 def simulate_returns(target: Path) -> int:
@@ -169,14 +170,14 @@ def mail_returns(target: Path, imap: str, environ: dict[str, str] | None = None)
     from pipeline.workspace import Workspace
 
     environ = dict(os.environ if environ is None else environ)
-    host, _, port = imap.rpartition(":")
+    host, port = host_port(imap, "--imap", "127.0.0.1:1143")
     config = load_config(target / "config")
     files = [p for p in sorted((target / "inbox").rglob("*")) if p.is_file() and not p.name.startswith("~$")]
     owners = {  # each leader mails their own form; a file that is no form comes from the facilitator's colleague
         path: result.leader.rsplit("(", 1)[-1].rstrip(")") if result.leader else config.settings.facilitator.email
         for path, result in zip(files, check_files(Workspace.at(target), config, files), strict=True)
     }
-    server = imaplib.IMAP4(host, int(port))
+    server = imaplib.IMAP4(host, port)
     server.login(environ.get(USERNAME, ""), environ.get(PASSWORD, ""))
     filed = 0
     try:

@@ -225,9 +225,19 @@ def fit_row(
 ) -> None:
     """Give ``row`` the height its tallest wrapped cell needs: ``cells`` are (text, column width). A row
     that needs one line keeps the default height."""
-    lines = row_lines(cells, size, bold)
-    if lines > 1 or size > 11:
-        sheet.row_dimensions[row].height = row_height(lines, size)
+    fit_lines(sheet, row, row_lines(cells, size, bold), size)
+
+
+def height_for(lines: int, size: float = 11) -> float | None:
+    """The height a row of ``lines`` lines needs, or None where the program's own height does."""
+    return row_height(lines, size) if lines > 1 or size > 11 else None
+
+
+def fit_lines(sheet: Worksheet, row: int, lines: int, size: float = 11) -> None:
+    """Give ``row`` the height of ``lines`` lines (when they were counted already, as for personal text)."""
+    height = height_for(lines, size)
+    if height is not None:
+        sheet.row_dimensions[row].height = height
 
 
 def page_setup(

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import free_port
+
 USER, PASSWORD = "returns", "clb-test-password"
 
 
@@ -29,12 +31,6 @@ def require_dovecot() -> str:
     return found
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 class Dovecot:
     """Dovecot in a folder of its own under /tmp (its login and mail processes run as other users, who
     cannot enter pytest's private temporary folders), removed when it stops."""
@@ -44,7 +40,7 @@ class Dovecot:
         folder = Path(tempfile.mkdtemp(prefix="clb-dovecot-"))
         folder.chmod(0o755)
         self.folder = folder
-        self.port = _free_port()
+        self.port = free_port()
         for name in ("run", "state", "home"):
             (folder / name).mkdir(parents=True, exist_ok=True)
         (folder / "users").write_text(f"{USER}:{{PLAIN}}{PASSWORD}\n")

@@ -26,7 +26,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from pipeline.colours import CATEGORY_COLOURS, CATEGORY_INK
 from pipeline.forms import layout as L
 from pipeline.instrument import Instrument
-from pipeline.pagefit import break_lines, fit_row, page_setup, row_height, wrapped_lines
+from pipeline.pagefit import break_lines, fit_lines, fit_row, page_setup, row_height, wrapped_lines
 from pipeline.text import deadline_text
 from pipeline.xlsx import workbook_bytes
 
@@ -162,11 +162,6 @@ def _fit(sheet: Worksheet, row: int, texts: list[tuple[str, float]], minimum: fl
         sheet.row_dimensions[row].height = minimum
 
 
-def _lines(sheet: Worksheet, row: int, lines: int) -> None:
-    if lines > 1:
-        sheet.row_dimensions[row].height = row_height(lines)
-
-
 def _lines_of(sheet: Worksheet, row: int, text: str, widths: tuple[float, ...], font: Font | None = None) -> int:
     """``text`` across the sheet's width, one line per row, broken between words where it is longer
     (cells are never merged: screen readers read them in order). Returns the next free row."""
@@ -224,7 +219,7 @@ def _cover_sheet(sheet: Worksheet, instrument: Instrument, fields: FormFields) -
         _text(sheet, row, 1, label, font=_BOLD, border=_BOX, alignment=_WRAP_TOP)
         _text(sheet, row, 2, value, border=_BOX, alignment=_WRAP_TOP)
         if lines:  # personal: measured once per leader, see personal_lines
-            _lines(sheet, row, lines)
+            fit_lines(sheet, row, lines)
         else:
             _fit(sheet, row, [(value, widths[1])])
     row += 2
@@ -291,7 +286,7 @@ def _form_sheet(sheet: Worksheet, instrument: Instrument, fields: FormFields) ->
     _text(sheet, 2, 1, f"For {fields.name}", alignment=_WRAP_TOP, font=_BOLD)
     _text(sheet, 2, 2, fields.organisation, alignment=_WRAP_TOP, font=_BOLD)
     _text(sheet, 2, 3, f"Please return by {deadline_text(fields.deadline)}", alignment=_TOP)
-    _lines(sheet, 2, personal_lines(fields)[3])
+    fit_lines(sheet, 2, personal_lines(fields)[3])
     _text(sheet, 3, 1, f"{instrument.tick_instruction}.")
     _text(
         sheet,

@@ -12,7 +12,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.table import Table, TableStyleInfo
 from openpyxl.worksheet.worksheet import Worksheet
 
-from pipeline.pagefit import break_lines, fit_row, heading_widths, page_setup, row_height, row_lines
+from pipeline.pagefit import break_lines, fit_row, heading_widths, height_for, page_setup, row_height, row_lines
 from pipeline.text import shown_safely
 from pipeline.xlsx import stream_rows
 
@@ -101,8 +101,8 @@ def table(
 
         def source() -> Iterator[tuple[int, list[Cell], float | None]]:
             for offset, values in enumerate(rows, start=1):
-                lines = row_lines(fitted(values))
-                yield top + offset, cells(top + offset, values, streamed=True), row_height(lines) if lines > 1 else None
+                height = height_for(row_lines(fitted(values)))
+                yield top + offset, cells(top + offset, values, streamed=True), height
 
         stream_rows(sheet, source, top + len(rows), len(headers))
     else:
