@@ -40,31 +40,20 @@ def make_workspace(root: Path, leaders: int, organisations: int) -> None:
 
 
 def fast_phase(root: str, queue: multiprocessing.Queue) -> None:
+    from pipeline import stages
     from pipeline.config import load_config
-    from pipeline.forms.issuing import file_sha256, issued_records, plan_forms, shared_fields, write_forms
-    from pipeline.forms.template import FormTemplate
-    from pipeline.state import active_forms, open_state, record_forms
+    from pipeline.state import open_state
+    from pipeline.workspace import Workspace
 
-    base = Path(root)
-    times = {}
+    space = Workspace.at(Path(root))
+    times: dict[str, float] = {"template": 0.0}
     start = time.perf_counter()
-    config = load_config(base / "config")
-    engine = open_state(base / "state" / "clb.sqlite")
+    config = load_config(space.config)
+    open_state(space.database)
     times["load"] = time.perf_counter() - start
-    mark = time.perf_counter()
-    template = FormTemplate(config.instrument, shared_fields(config))
-    times["template"] = time.perf_counter() - mark
-    mark = time.perf_counter()
-    plan = plan_forms(config, active_forms(engine, config.settings.round), (), lambda p: file_sha256(base / p))
-    times["plan"] = time.perf_counter() - mark
-    mark = time.perf_counter()
-    written = write_forms(plan, template, base)
-    times["write"] = time.perf_counter() - mark
-    mark = time.perf_counter()
-    record_forms(engine, issued_records(plan, written))
-    times["record"] = time.perf_counter() - mark
+    summary = stages.issue_forms(space, config, timings=times)  # the stage the flow runs, step by step
     times["total"] = time.perf_counter() - start
-    queue.put((times, len(written), peak_kib()))
+    queue.put((times, summary.written, peak_kib()))
 
 
 def reference_phase(root: str, count: int, queue: multiprocessing.Queue) -> None:

@@ -58,27 +58,21 @@ def prepare(root: Path, count: int) -> None:
 
 def intake_phase(root: str, queue: multiprocessing.Queue) -> None:
     """The nightly run's stages, timed: intake (everything up to clearing the inbox), then the outputs."""
+    from pipeline import stages
     from pipeline.config import load_config
-    from pipeline.forms.layout import FormSpec
-    from pipeline.intake import inbox
-    from pipeline.reports.build import build_outputs
     from pipeline.state import open_state
     from pipeline.workspace import Workspace
 
     space = Workspace.at(root)
     config = load_config(space.config)
-    engine = open_state(space.database)
+    open_state(space.database)
     files = len(list(space.inbox.glob("*.xlsx")))
     start = time.perf_counter()
-    night = inbox.open_night(space, engine, config, inbox.new_run_id())
-    spec = FormSpec.of(config.instrument)
-    for index, chunk in enumerate(night.chunks()):
-        night.reports.append(inbox.take_in(space, engine, config, night, index, chunk, spec))
+    night = stages.take_in(space, config)  # the stages the nightly flow chains
     intake = time.perf_counter() - start
-    outputs, headline = build_outputs(space, engine, config, night.run_id)
-    report = inbox.finish_report(space, night, outputs, headline)
+    report = stages.build_outputs(space, night, config)
     total = time.perf_counter() - start
-    queue.put(((intake, total - intake, len(outputs)), files, len(report["accepted"]), peak_kib()))
+    queue.put(((intake, total - intake, len(report["outputs"])), files, len(report["accepted"]), peak_kib()))
 
 
 def calamine_phase(files: list[str], queue: multiprocessing.Queue) -> None:

@@ -31,7 +31,13 @@ root = Path(sys.argv[1])
 space, config = Workspace.at(root), load_config(root / "config")
 engine, spec = open_state(space.database), FormSpec.of(config.instrument)
 wall, cpu = time.perf_counter(), time.process_time()
-if hasattr(inbox, "open_night"):
+try:
+    from pipeline import stages
+except ImportError:
+    stages = None
+if stages is not None:  # the one orchestration of intake
+    stages.take_in(space, config)
+elif hasattr(inbox, "open_night"):  # before issue 14: the same, written out
     night = inbox.open_night(space, engine, config, inbox.new_run_id())
     for index, chunk in enumerate(night.chunks()):
         night.reports.append(inbox.take_in(space, engine, config, night, index, chunk, spec))

@@ -110,6 +110,14 @@ def init(
         ),
     ] = None,
     round_id: Annotated[str | None, typer.Option("--round", help="The round id, e.g. 2027-Q1.")] = None,
+    instrument: Annotated[
+        str | None,
+        typer.Option(
+            "--instrument",
+            help="Run another self-assessment tool: an instrument file, or the code of one shipped with clb (ISR0.01).",
+            show_default="CLB0.01",
+        ),
+    ] = None,
 ) -> None:
     """Make a new workspace: config/ (partnership, instrument, practices, roster), inbox/, outbox/, state/.
 
@@ -121,11 +129,13 @@ def init(
     from pipeline.init import InitError, init_workspace, next_steps
 
     try:
-        made = init_workspace(folder, source, round_id)
+        made = init_workspace(folder, source, round_id, instrument)
     except InitError as exc:
         raise _fail(str(exc)) from None
     out.print("Made the workspace:", highlight=False)
     out.print(f"  {escape(str(made.root))}", highlight=False, soft_wrap=True)  # whole, to copy
+    if made.instrument is not None:
+        out.print(f"with the instrument from {escape(str(made.instrument))}", highlight=False, soft_wrap=True)
     out.print("Next:", highlight=False)
     for number, (step, what) in enumerate(next_steps(made), start=1):
         out.print(f"  {number}. {step}", highlight=False)
@@ -500,6 +510,15 @@ def demo(
             "starts; the nightly run fetches them.",
         ),
     ] = "",
+    instrument: Annotated[
+        str | None,
+        typer.Option(
+            "--instrument",
+            help="Run the demo with another self-assessment tool: an instrument file, or the code of one "
+            "shipped with clb (ISR0.01).",
+            show_default="CLB0.01",
+        ),
+    ] = None,
 ) -> None:
     """Run the whole pipeline on the example partnership in a fresh demo workspace.
 
@@ -509,11 +528,13 @@ def demo(
     [bold]Example:[/] clb demo --workspace /tmp/clb-demo
     """
     from pipeline.demo import prepare_demo
+    from pipeline.init import InitError, instrument_file
     from pipeline.resources import example_config
 
     try:
-        prepare_demo(source or example_config(), workspace, smtp, imap)
-    except (FileNotFoundError, ValueError) as exc:
+        tool = instrument_file(instrument) if instrument is not None else None
+        prepare_demo(source or example_config(), workspace, smtp, imap, tool)
+    except (FileNotFoundError, ValueError, InitError) as exc:
         raise _fail(str(exc)) from None
     out.print(f"Demo workspace: [bold]{workspace.resolve()}[/]", highlight=False)
     forms(workspace=workspace, reissue=None)

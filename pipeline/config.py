@@ -22,6 +22,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from pipeline.instrument import Instrument, load_instrument
+from pipeline.resources import shipped_instruments
 from pipeline.text import is_visible
 
 INSTRUMENT_FILE = "instrument.yaml"
@@ -277,7 +278,9 @@ class Config:
 def load_config(config_dir: Path) -> Config:
     """Load and check everything in ``config_dir``; raises ConfigError listing every problem found."""
     problems: list[ConfigProblem] = []
-    instrument = _load_model(config_dir / INSTRUMENT_FILE, load_instrument, problems)
+    instrument = _load_model(
+        config_dir / INSTRUMENT_FILE, lambda path: load_instrument(path, shipped_instruments()), problems
+    )
     settings = _load_model(config_dir / SETTINGS_FILE, _load_settings, problems)
     headings: dict[str, str] = {}
     roster, roster_file = load_roster(config_dir, problems, headings)

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from prefect import flow, task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
@@ -23,8 +23,9 @@ from pipeline.logs import log_path, workspace_logging
 from pipeline.workspace import Workspace, WorkspaceBusy, workspace_lock
 
 if TYPE_CHECKING:
-    from pipeline.forms.issuing import IssueSummary, Plan
-    from pipeline.intake import inbox
+    from pipeline.contracts import Fetched, FetchFailed, RunReport, SendReport
+    from pipeline.forms.issuing import IssueSummary
+    from pipeline.intake.inbox import Night
 
 # The stages (openpyxl, pandas, lxml, Jinja2) are imported by the tasks that use them, not here: every clb
 # command imports this module, and with clb serve running a whole command should take a few seconds.
@@ -61,57 +62,36 @@ def load_config_task(workspace: Workspace) -> Config:
     return load_config(workspace.config)
 
 
-@task(name="plan-forms", cache_policy=NO_CACHE)
-def plan_forms_task(workspace: Workspace, config: Config, reissue: list[str]) -> Plan:
-    """Decide, per roster leader, whether a form is new, reissued, updated or unchanged."""
-    from pipeline.forms.issuing import file_sha256, plan_forms
-    from pipeline.state import active_forms, open_state
+@task(name="issue-forms", cache_policy=NO_CACHE)
+def issue_forms_task(workspace: Workspace, config: Config, reissue: list[str]) -> IssueSummary:
+    """Plan, write and record every roster leader's form, as one batch (``stages.issue_forms``)."""
+    from pipeline import stages
 
-    issued = active_forms(open_state(workspace.database), config.settings.round)
-    return plan_forms(config, issued, reissue, file_hash=lambda path: file_sha256(workspace.root / path))
-
-
-@task(name="write-forms", cache_policy=NO_CACHE)
-def write_forms_task(workspace: Workspace, config: Config, plan: Plan) -> dict[str, str]:
-    """Build the round's template once and write every form that needs writing, in one batch."""
-    from pipeline.forms.issuing import shared_fields, write_forms
-    from pipeline.forms.template import FormTemplate
-
-    todo = len(plan.forms) - plan.count("unchanged")
-    if todo == 0:
-        return {}
-    template = FormTemplate(config.instrument, shared_fields(config))
     with Progress(transient=True) as bar:
-        job = bar.add_task("Writing forms", total=len(plan.forms))
-        return write_forms(plan, template, workspace.root, progress=lambda done: bar.update(job, completed=done))
-
-
-@task(name="record-forms", cache_policy=NO_CACHE)
-def record_forms_task(workspace: Workspace, plan: Plan, written: dict[str, str]) -> IssueSummary:
-    """Store the issued forms (tokens, paths, sha256) in one transaction."""
-    from pipeline.forms.issuing import issued_records, summarise
-    from pipeline.state import open_state, record_forms
-
-    record_forms(open_state(workspace.database), issued_records(plan, written, run_id=str(flow_run.get_id())))
-    return summarise(plan, written)
+        job = bar.add_task("Writing forms", total=None)
+        return stages.issue_forms(
+            workspace,
+            config,
+            reissue,
+            run_id=str(flow_run.get_id()),
+            progress=lambda done, total: bar.update(job, completed=done, total=total),
+        )
 
 
 @flow(name="issue-forms", flow_run_name=_dated("issue-forms"), log_prints=False)
 def issue_forms(workspace: str = ".", reissue: list[str] | None = None) -> IssueSummary:
-    """Make a personalised CLB0.01 form for every leader on the roster."""
+    """Make a personalised form of the workspace's instrument for every leader on the roster."""
     space = Workspace.at(Path(workspace))
     with _reported(space, "issuing forms"), workspace_lock(space, wait_seconds=30):
         config = load_config_task(space)
-        plan = plan_forms_task(space, config, reissue or [])
-        written = write_forms_task(space, config, plan)
-        return record_forms_task(space, plan, written)
+        return issue_forms_task(space, config, reissue or [])
 
 
 # ---------------------------------------------------------------- nightly
 
 
 @task(name="fetch-returns", cache_policy=NO_CACHE)
-def fetch_task(workspace: Workspace, config: Config) -> dict[str, Any]:
+def fetch_task(workspace: Workspace, config: Config) -> Fetched | FetchFailed:
     """Take the returns mailbox's new attachments into inbox/ (when mail.imap is set). A mailbox that
     cannot be reached costs the fetch, never the night: what is already in the inbox is still taken in."""
     from pipeline.mail.fetch import FetchError, fetch_returns
@@ -124,42 +104,25 @@ def fetch_task(workspace: Workspace, config: Config) -> dict[str, Any]:
         return {"error": str(exc)}
 
 
-@task(name="prepare-intake", cache_policy=NO_CACHE)
-def prepare_intake_task(workspace: Workspace, config: Config) -> inbox.Night:
-    """Clear what a dead run left, open the night's run, list the inbox (ready and waiting files)."""
-    from pipeline.intake import inbox
-    from pipeline.state import open_state
-
-    return inbox.open_night(workspace, open_state(workspace.database), config, inbox.new_run_id())
-
-
 @task(name="take-in-returns", cache_policy=NO_CACHE)
-def take_in_task(
-    workspace: Workspace, config: Config, night: inbox.Night, index: int, chunk: list[inbox.InboxFile]
-) -> dict[str, Any]:
-    """One chunk of the inbox (up to 500 files) as one batch: guard, read, validate and decide every file,
-    archive the originals, write quarantine copies and correction requests, commit, clear the inbox."""
-    from pipeline.forms.layout import FormSpec
-    from pipeline.intake import inbox
-    from pipeline.state import open_state
+def take_in_task(workspace: Workspace, config: Config) -> Night:
+    """The whole inbox, in chunks of up to 500 files, each one batch: guard, read, validate and decide
+    every file, archive the originals, write quarantine copies and correction requests, commit, clear."""
+    from pipeline import stages
 
-    spec = FormSpec.of(config.instrument)
-    return inbox.take_in(workspace, open_state(workspace.database), config, night, index, chunk, spec)
+    return stages.take_in(workspace, config)
 
 
 @task(name="build-outputs", cache_policy=NO_CACHE)
-def build_outputs_task(workspace: Workspace, config: Config, night: inbox.Night) -> dict[str, Any]:
+def build_outputs_task(workspace: Workspace, config: Config, night: Night) -> RunReport:
     """Both comparison editions, the letters that changed and their index; the night's report lists them."""
-    from pipeline.intake import inbox
-    from pipeline.reports.build import build_outputs
-    from pipeline.state import open_state
+    from pipeline import stages
 
-    outputs, headline = build_outputs(workspace, open_state(workspace.database), config, night.run_id)
-    return inbox.finish_report(workspace, night, outputs, headline)
+    return stages.build_outputs(workspace, night, config)
 
 
 @task(name="publish-run-report", cache_policy=NO_CACHE)
-def publish_report_task(workspace: Workspace, report: dict[str, Any]) -> None:
+def publish_report_task(workspace: Workspace, report: RunReport) -> None:
     """The run report as Prefect artifacts: a table of decisions and the headline figures."""
     rows = [
         {"file": a["file"], "decision": "accepted", "leader": a["leader_id"] or "", "details": ""}
@@ -181,6 +144,7 @@ def publish_report_task(workspace: Workspace, report: dict[str, Any]) -> None:
     rows += [{"file": w["file"], "decision": "waiting", "leader": "", "details": w["why"]} for w in report["waiting"]]
     create_table_artifact(rows, key="nightly-decisions", description=f"Decisions of run {report['run_id']}")
     figures = report["round"]
+    published = figures["shareable_published_at"]
     create_markdown_artifact(
         f"## Round {figures['round']}\n\n"
         f"| | |\n|---|---|\n"
@@ -188,7 +152,7 @@ def publish_report_task(workspace: Workspace, report: dict[str, Any]) -> None:
         f"| Outstanding | {figures['outstanding']} |\n"
         f"| Quarantined files (round) | {figures['quarantined_files']} |\n"
         f"| Shareable edition | {figures['shareable_responses']} responses"
-        f"{', published ' + figures['shareable_published_at'][:10] if figures['shareable_published_at'] else ''} |\n\n"
+        f"{', published ' + published[:10] if published else ''} |\n\n"
         f"**This run** ({report['run_id']}): {len(report['accepted'])} accepted, {len(report['quarantined'])} "
         f"quarantined, {len(report['duplicates'])} duplicates, {len(report['waiting'])} waiting; "
         f"{len(report['outputs'])} files written.",
@@ -201,15 +165,13 @@ def publish_report_task(workspace: Workspace, report: dict[str, Any]) -> None:
 
 
 @flow(name="nightly", flow_run_name=_dated("nightly"), log_prints=False)
-def nightly(workspace: str = ".") -> dict[str, Any]:
-    """Take in every returned form from the inbox: guard, attribute, validate, archive, quarantine."""
+def nightly(workspace: str = ".") -> RunReport:
+    """Fetch the mailbox's returns when one is set, take in the inbox, then build the outputs."""
     space = Workspace.at(Path(workspace))
     with _reported(space, "nightly run"), workspace_lock(space, wait_seconds=30):
         config = load_config_task(space)
         fetched = fetch_task(space, config) if config.settings.mail.imap is not None else None
-        night = prepare_intake_task(space, config)
-        for index, chunk in enumerate(night.chunks()):
-            night.reports.append(take_in_task(space, config, night, index, chunk))
+        night = take_in_task(space, config)
         report = build_outputs_task(space, config, night)
         if fetched is not None:
             report["fetched"] = fetched
@@ -229,14 +191,14 @@ def nightly(workspace: str = ".") -> dict[str, Any]:
 
 
 @task(name="send-mail", cache_policy=NO_CACHE)
-def send_mail_task(workspace: Workspace, config: Config, kind: str, dry_run: bool, resend: bool) -> dict[str, Any]:
+def send_mail_task(workspace: Workspace, config: Config, kind: str, dry_run: bool, resend: bool) -> SendReport:
     """Plan this kind of message for every leader who should get it, and send them as one batch."""
     from pipeline.mail.run import mail_run
 
     return mail_run(workspace, config, kind, dry_run, resend)
 
 
-def _send(workspace: str, kind: str, dry_run: bool, resend: bool) -> dict[str, Any]:
+def _send(workspace: str, kind: str, dry_run: bool, resend: bool) -> SendReport:
     space = Workspace.at(Path(workspace))
     with _reported(space, f"sending {kind}"), workspace_lock(space, wait_seconds=30):
         config = load_config_task(space)
@@ -244,25 +206,25 @@ def _send(workspace: str, kind: str, dry_run: bool, resend: bool) -> dict[str, A
 
 
 @flow(name="send-invitations")
-def send_invitations(workspace: str = ".", dry_run: bool = False, resend: bool = False) -> dict[str, Any]:
+def send_invitations(workspace: str = ".", dry_run: bool = False, resend: bool = False) -> SendReport:
     """Email every leader their own form."""
     return _send(workspace, "invitations", dry_run, resend)
 
 
 @flow(name="send-reminders", flow_run_name=_dated("reminders"))
-def send_reminders(workspace: str = ".", dry_run: bool = False, resend: bool = False) -> dict[str, Any]:
+def send_reminders(workspace: str = ".", dry_run: bool = False, resend: bool = False) -> SendReport:
     """Remind the leaders who have not returned their form (at most every N days)."""
     return _send(workspace, "reminders", dry_run, resend)
 
 
 @flow(name="send-letters")
-def send_letters(workspace: str = ".", dry_run: bool = False, resend: bool = False) -> dict[str, Any]:
+def send_letters(workspace: str = ".", dry_run: bool = False, resend: bool = False) -> SendReport:
     """Email each leader their feedback letter."""
     return _send(workspace, "letters", dry_run, resend)
 
 
 @flow(name="send-corrections")
-def send_corrections(workspace: str = ".", dry_run: bool = False, resend: bool = False) -> dict[str, Any]:
+def send_corrections(workspace: str = ".", dry_run: bool = False, resend: bool = False) -> SendReport:
     """Email each leader whose return was quarantined the problems to correct."""
     return _send(workspace, "corrections", dry_run, resend)
 

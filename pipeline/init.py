@@ -2,7 +2,8 @@
 
 A workspace starts as a copy of a configuration: the example partnership shipped with clb (its
 ``partnership.yaml`` commented line by line, the instrument, Linden's practices and an example roster), or
-an earlier partnership's or round's (``--from``). Nothing that already holds a workspace is overwritten.
+an earlier partnership's or round's (``--from``), with another instrument if asked (``--instrument``: a
+file, or the code of one shipped with clb). Nothing that already holds a workspace is overwritten.
 """
 
 from __future__ import annotations
@@ -12,8 +13,12 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import ValidationError
+from yaml import YAMLError
+
 from pipeline.config import ROUND_RE
-from pipeline.resources import example_config
+from pipeline.instrument import load_instrument
+from pipeline.resources import example_config, find_instrument, shipped_instruments
 
 CONFIG_FILES = ("partnership.yaml", "instrument.yaml", "practices.yaml")
 ROSTERS = ("roster.csv", "roster.xlsx")
@@ -29,6 +34,7 @@ class Made:
     root: Path
     source: Path
     round: str | None
+    instrument: Path | None = None
 
 
 def source_config(source: Path | None) -> Path:
@@ -42,11 +48,31 @@ def source_config(source: Path | None) -> Path:
     raise InitError(f"{source} holds no partnership.yaml (nor does {source / 'config'}): give --from a workspace")
 
 
-def init_workspace(target: Path, source: Path | None = None, round_id: str | None = None) -> Made:
+def instrument_file(given: str) -> Path:
+    """The instrument file ``--instrument`` names: a YAML file, or the code of an instrument shipped with
+    clb ("ISR0.01"); checked, so that a workspace is never made around a tool it cannot run."""
+    path = Path(given).expanduser()
+    found = path if path.is_file() else find_instrument(given)
+    if found is None:
+        codes = ", ".join(p.stem if p.stem != "instrument" else "CLB0.01" for p in shipped_instruments())
+        raise InitError(f"--instrument {given!r} is neither a file nor an instrument shipped with clb ({codes})")
+    try:
+        load_instrument(found, shipped_instruments())
+    except (OSError, YAMLError, ValidationError) as exc:
+        first = str(exc).splitlines()[:4]
+        raise InitError(f"{found} cannot be used as an instrument: " + " ".join(first)) from None
+    return found
+
+
+def init_workspace(
+    target: Path, source: Path | None = None, round_id: str | None = None, instrument: str | None = None
+) -> Made:
     """Make ``target`` a workspace: config/ copied from ``source_config(source)``, the workspace's own
     templates/ too when it has some, and empty inbox/, outbox/ and state/. ``round_id`` replaces the
-    round in partnership.yaml, keeping its comments."""
+    round in partnership.yaml, keeping its comments. ``instrument`` (see ``instrument_file``) replaces the
+    instrument; its own suggested practices are used, so the source's practices.yaml is left out."""
     root = target.expanduser().resolve()
+    tool = instrument_file(instrument) if instrument is not None else None
     if round_id is not None and not ROUND_RE.match(round_id):
         raise InitError(
             f"--round {round_id!r} cannot be a round id: use letters, digits, '-', '_' or '.', starting and "
@@ -66,7 +92,11 @@ def init_workspace(target: Path, source: Path | None = None, round_id: str | Non
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     for name in CONFIG_FILES:
-        shutil.copy2(config / name, staging / name)
+        if (config / name).is_file():
+            shutil.copy2(config / name, staging / name)
+    if tool is not None:
+        shutil.copy2(tool, staging / "instrument.yaml")
+        (staging / "practices.yaml").unlink(missing_ok=True)
     for name in ROSTERS:
         if (config / name).is_file():
             shutil.copy2(config / name, staging / name)
@@ -78,7 +108,7 @@ def init_workspace(target: Path, source: Path | None = None, round_id: str | Non
         shutil.copytree(templates, root / "templates")
     for folder in FOLDERS:
         (root / folder).mkdir(exist_ok=True)
-    return Made(root, config, round_id)
+    return Made(root, config, round_id, tool)
 
 
 def _set_round(path: Path, round_id: str) -> None:

@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from pipeline.contracts import ProblemRecord
 from pipeline.text import shown_safely, visible
 
 
 class Scope(StrEnum):
     FILE = "file"  # the whole file: it cannot be read or attributed
     FORM = "form"  # attributed, but the form itself is not the one we issued
-    ROW = "row"  # one perspective row
+    ROW = "row"  # one statement's row (a perspective, for CLB0.01)
     CELL = "cell"  # one cell
 
 
@@ -99,21 +100,21 @@ CATALOGUE: dict[str, Kind] = {
         Kind(
             "missing-tick",
             Scope.ROW,
-            "Perspective {perspective}: no box is ticked.",
-            "Ask the leader to tick one box for perspective {perspective}.",
-            "no box is ticked; please tick the one that says how you would feel.",
+            "{Row} {perspective}: no box is ticked.",
+            "Ask the leader to tick one box for {row} {perspective}.",
+            "no box is ticked; please tick the one box that gives your answer.",
         ),
         Kind(
             "multiple-ticks",
             Scope.ROW,
-            "Perspective {perspective}: more than one box is ticked ({detail}).",
-            "Ask the leader to keep one tick for perspective {perspective}.",
+            "{Row} {perspective}: more than one box is ticked ({detail}).",
+            "Ask the leader to keep one tick for {row} {perspective}.",
             "you ticked {detail}; please keep one.",
         ),
         Kind(
             "unrecognised-mark",
             Scope.CELL,
-            "Perspective {perspective}: '{found}' in the '{column}' box is not a mark we can read.",
+            "{Row} {perspective}: '{found}' in the '{column}' box is not a mark we can read.",
             "Ask the leader to use \u2713 or x in that box.",
             "we found \u2018{found}\u2019, which we cannot read as a mark; please use \u2713 or x.",
         ),
@@ -151,8 +152,8 @@ class Problem:
     perspective: int | None = None
     details: dict[str, Any] = field(default_factory=dict, compare=False)
 
-    def as_report(self) -> dict[str, Any]:
-        """The problem in the run report's public shape (code, cell, message) plus name, found and fix."""
+    def record(self) -> ProblemRecord:
+        """The problem as it is stored with its receipt and shown in every report."""
         return {
             "code": self.code,
             "cell": self.cell,
@@ -160,6 +161,7 @@ class Problem:
             "found": self.found,
             "message": self.message,
             "fix": self.fix,
+            "blocking": self.blocking,
         }
 
 
@@ -177,8 +179,10 @@ def problem(
     perspective: int | None = None,
     **details: Any,
 ) -> Problem:
-    """Make a problem from the catalogue; the details fill the message templates."""
+    """Make a problem from the catalogue; the details fill the message templates. ``row``: what the
+    instrument calls a row ("perspective"), for the problems of one row or cell."""
     kind = CATALOGUE[code]
+    noun = str(details.pop("row", None) or "row")
     if found is not None:
         found = visible(found)  # a cell's text, quoted in reasons, workbooks and the console
     details = {key: shown_safely(value) if isinstance(value, str) else value for key, value in details.items()}
@@ -188,6 +192,8 @@ def problem(
         name=name or "",
         found=found if found is not None else "",
         perspective=perspective if perspective is not None else "",
+        row=noun,
+        Row=noun[:1].upper() + noun[1:],
     )
     return Problem(
         code=code,
@@ -204,12 +210,12 @@ def problem(
 
 
 def _for_the_leader(kind: Kind, values: Mapping[str, Any]) -> str:
-    """What the leader reads, the same way for every problem in a row or a cell: the perspective's number
+    """What the leader reads, the same way for every problem in a row or a cell: the row's number
     and statement, the box where there is one, then what was found and what to do."""
     text = (kind.leader or "").format_map(values)
     if kind.scope not in (Scope.ROW, Scope.CELL) or not values.get("perspective"):
         return text
-    where = f"Perspective {values['perspective']}"
+    where = f"{values['Row']} {values['perspective']}"
     if values.get("statement"):
         where += f" (\u201c{values['statement']}\u201d)"
     if values.get("column"):

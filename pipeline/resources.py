@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import yaml
+
 _HERE = Path(__file__).resolve().parent
 
 
@@ -26,3 +28,28 @@ def templates_dir() -> Path:
 
 def example_config() -> Path:
     return shipped("config")
+
+
+def shipped_instruments() -> list[Path]:
+    """The instrument files that come with clb: CLB0.01 (the example's own) and the others under
+    ``config/instruments/``."""
+    try:
+        config = example_config()
+    except FileNotFoundError:
+        return []
+    return [config / "instrument.yaml", *sorted((config / "instruments").glob("*.yaml"))]
+
+
+def find_instrument(name: str) -> Path | None:
+    """A shipped instrument by its code ("ISR0.01", any case) or file name; None when there is none."""
+    wanted = name.casefold().removesuffix(".yaml")
+    for path in shipped_instruments():
+        if path.stem.casefold() == wanted:
+            return path
+        try:
+            code = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("code", "")
+        except (OSError, yaml.YAMLError, AttributeError):
+            continue
+        if isinstance(code, str) and code.casefold() == wanted:
+            return path
+    return None

@@ -15,9 +15,11 @@ from xml.sax.saxutils import escape
 from pipeline.forms import layout as L
 from pipeline.instrument import Instrument
 
+# The sheets a leader types in, by their part in the issued workbook (the same for every instrument:
+# they come before the optional practices sheet).
 SHEET_PARTS = {
     sheet: f"xl/worksheets/sheet{index}.xml"
-    for index, sheet in enumerate([L.COVER_SHEET, L.FORM_SHEET, L.LOG_SHEET, L.PRACTICES_SHEET, L.DATA_SHEET], 1)
+    for index, sheet in enumerate([L.COVER_SHEET, L.FORM_SHEET, L.LOG_SHEET], 1)
 }
 
 

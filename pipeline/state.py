@@ -34,6 +34,8 @@ from sqlalchemy import (
     update,
 )
 
+from pipeline.contracts import ProblemRecord
+
 SCHEMA_VERSION = 1
 
 metadata = MetaData()
@@ -299,7 +301,7 @@ class Receipt:
     token: str | None = None
     round: str | None = None
     same_as: str | None = None
-    problems: tuple[dict[str, Any], ...] = ()
+    problems: tuple[ProblemRecord, ...] = ()
     answers: dict[int, str | None] | None = None  # set for accepted returns
     log: tuple[dict[str, str], ...] = ()
     correction: tuple[str, str] | None = None  # html and text paths of the correction request

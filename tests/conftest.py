@@ -23,9 +23,21 @@ def example_config() -> Config:
     return load_config(EXAMPLE_CONFIG)
 
 
-def example_workspace(root: Path, issue: bool = False) -> Path:
-    """A workspace at ``root`` holding a copy of the example partnership, its forms issued if asked."""
+INSTRUMENTS = ("CLB0.01", "ISR0.01")  # every instrument shipped: the end-to-end and property tests run each
+
+
+def instrument_path(code: str) -> Path:
+    """A shipped instrument's file by its code."""
+    return EXAMPLE_CONFIG / "instrument.yaml" if code == "CLB0.01" else EXAMPLE_CONFIG / "instruments" / f"{code}.yaml"
+
+
+def example_workspace(root: Path, issue: bool = False, instrument: str = "CLB0.01") -> Path:
+    """A workspace at ``root`` holding a copy of the example partnership, with ``instrument`` (its own
+    suggested practices, as clb init --instrument makes it), its forms issued if asked."""
     shutil.copytree(EXAMPLE_CONFIG, root / "config")
+    if instrument != "CLB0.01":
+        shutil.copy2(instrument_path(instrument), root / "config" / "instrument.yaml")
+        (root / "config" / "practices.yaml").unlink()
     for folder in ("inbox", "outbox"):
         (root / folder).mkdir()
     if issue:
@@ -86,26 +98,11 @@ def prefect_engine():
 
 
 def issue_forms_here(root: Path, reissue: tuple[str, ...] = ()):
-    """What the issue-forms flow does, without the engine (the flow itself is tested in test_flows)."""
-    from pipeline.forms.issuing import (
-        file_sha256,
-        issued_records,
-        plan_forms,
-        shared_fields,
-        summarise,
-        write_forms,
-    )
-    from pipeline.forms.template import FormTemplate
-    from pipeline.state import active_forms, open_state, record_forms
+    """The issue-forms stage without the engine (the flow itself is tested in test_flows)."""
+    from pipeline.stages import issue_forms
+    from pipeline.workspace import Workspace
 
-    config = load_config(root / "config")
-    engine = open_state(root / "state" / "clb.sqlite")
-    plan = plan_forms(
-        config, active_forms(engine, config.settings.round), reissue, file_hash=lambda path: file_sha256(root / path)
-    )
-    written = write_forms(plan, FormTemplate(config.instrument, shared_fields(config)), root)
-    record_forms(engine, issued_records(plan, written))
-    return summarise(plan, written)
+    return issue_forms(Workspace.at(root), reissue=reissue)
 
 
 @pytest.fixture

@@ -6,8 +6,10 @@ import os
 import time
 from pathlib import Path
 
+from pipeline import stages
 from pipeline.config import load_config
-from pipeline.intake.inbox import run_intake
+from pipeline.contracts import RunReport
+from pipeline.instrument import Instrument
 from pipeline.simulate import answers, fill
 from pipeline.state import FormRecord, active_forms, open_state
 from pipeline.workspace import Workspace
@@ -24,6 +26,12 @@ MIXED = {
 }
 
 
+def mixed(instrument: Instrument) -> dict[int, str]:
+    """MIXED's pattern of columns for any instrument: MIXED itself for CLB0.01."""
+    keys = [tick.key for tick in instrument.ticks]
+    return {p.number: keys[(0, 1, 2, 1, 0, 2, 1)[(p.number - 1) % 7] % len(keys)] for p in instrument.perspectives}
+
+
 def forms(root: Path) -> dict[str, FormRecord]:
     config = load_config(root / "config")
     return active_forms(open_state(root / "state" / "clb.sqlite"), config.settings.round)
@@ -34,7 +42,7 @@ def filled(
 ) -> bytes:
     config = load_config(root / "config")
     record = forms(root)[leader_id]
-    values = answers(config.instrument, MIXED if choices is None else choices, mark=mark)  # type: ignore[arg-type]
+    values = answers(config.instrument, mixed(config.instrument) if choices is None else choices, mark=mark)  # type: ignore[arg-type]
     return fill((root / record.path).read_bytes(), config.instrument, values | extra)  # type: ignore[arg-type]
 
 
@@ -53,9 +61,9 @@ def drop(root: Path, name: str, data: bytes, age: float | None = None) -> Path:
     return path
 
 
-def nightly(root: Path) -> dict:
-    config = load_config(root / "config")
-    return run_intake(Workspace.at(root), open_state(root / "state" / "clb.sqlite"), config)
+def nightly(root: Path) -> RunReport:
+    """The nightly stages (intake, then outputs) without the engine."""
+    return stages.nightly(Workspace.at(root))
 
 
 LEADER = "priya.raman@riverside-council.example"

@@ -155,3 +155,36 @@ def test_an_empty_run_changes_nothing(issued):
     assert (report["accepted"], report["quarantined"], report["duplicates"]) == ([], [], [])
     after = table_counts(engine(issued))
     assert {k: v for k, v in after.items() if k != "runs"} == {k: v for k, v in before.items() if k != "runs"}
+
+
+def test_the_run_report_keeps_every_key_of_earlier_releases(issued):
+    """summary.json is a public contract: keys may be added, never removed. The key skeleton of the
+    report as released in November 2026 (tests/data) must all be present."""
+    import json
+
+    from pipeline.simulate import Formula
+    from tests.conftest import DATA
+
+    same = filled(issued, LEADER, log_project=Formula('HYPERLINK("http://x.example","x")', "x"))
+    drop(issued, "a.xlsx", same)
+    drop(issued, "b.xlsx", filled(issued, OTHER, {1: "comfortable"}))
+    drop(issued, "c.xlsx", same)
+    drop(issued, "d.part", b"half")
+    nightly(issued)
+    report = json.loads((issued / "outbox" / "runs" / "latest.json").read_text(encoding="utf-8"))
+    skeleton = json.loads((DATA / "summary-keys-2026-11.json").read_text(encoding="utf-8"))
+
+    def lacking(expected: object, found: object, where: str) -> list[str]:
+        if isinstance(expected, dict):
+            assert isinstance(found, dict), where
+            return [
+                miss
+                for key, value in expected.items()
+                for miss in ([f"{where}.{key}"] if key not in found else lacking(value, found[key], f"{where}.{key}"))
+            ]
+        if isinstance(expected, list) and expected:
+            assert isinstance(found, list) and found, where
+            return [miss for item in found[:1] for miss in lacking(expected[0], item, f"{where}[]")]
+        return []
+
+    assert lacking(skeleton, report, "report") == []

@@ -10,16 +10,18 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 import tests.hostile as H
+from pipeline.config import load_config
 from pipeline.state import open_state, received
+from tests.conftest import INSTRUMENTS, example_workspace
 from tests.intake_helpers import LEADER, OTHER, drop, filled, nightly
 
 
-@pytest.fixture(scope="module")
-def base(tmp_path_factory, example_config):
-    from tests.conftest import example_workspace
-
-    root = example_workspace(tmp_path_factory.mktemp("props") / "ws", issue=True)
-    return root, filled(root, LEADER), filled(root, OTHER, {1: "comfortable"})
+@pytest.fixture(scope="module", params=INSTRUMENTS)
+def base(request, tmp_path_factory):
+    """An issued workspace for each shipped instrument, a complete return and a partial one."""
+    root = example_workspace(tmp_path_factory.mktemp("props") / "ws", issue=True, instrument=request.param)
+    first = load_config(root / "config").instrument.ticks[0].key
+    return root, filled(root, LEADER), filled(root, OTHER, {1: first})
 
 
 def mutate(data: bytes, draw) -> bytes:

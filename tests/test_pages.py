@@ -73,21 +73,26 @@ def _stress_workspace(root: Path) -> Path:
     return root
 
 
-def _example_workspace(root: Path) -> Path:
+def _example_workspace(root: Path, instrument: str = "CLB0.01") -> Path:
     from pipeline.demo import prepare_demo, simulate_returns
+    from tests.conftest import instrument_path
 
-    prepare_demo(EXAMPLE_CONFIG, root)
+    prepare_demo(EXAMPLE_CONFIG, root, instrument=None if instrument == "CLB0.01" else instrument_path(instrument))
     issue_forms_here(root)
     simulate_returns(root)
     nightly(root)
     return root
 
 
-@pytest.fixture(scope="module", params=["example", "stress"])
+@pytest.fixture(scope="module", params=["example", "stress", "ISR0.01"])
 def printed(request, tmp_path_factory) -> dict[str, tuple[Printed, list[str]]]:
-    """Each output's PDF as read back, with the words its cells hold (none for letters)."""
+    """Each output's PDF as read back, with the words its cells hold (none for letters): the demo, the
+    stress case, and the demo on the second instrument."""
     folder = tmp_path_factory.mktemp(request.param)
-    root = (_example_workspace if request.param == "example" else _stress_workspace)(folder / "ws")
+    if request.param == "stress":
+        root = _stress_workspace(folder / "ws")
+    else:
+        root = _example_workspace(folder / "ws", "CLB0.01" if request.param == "example" else request.param)
     round_id = load_config(root / "config").settings.round
     reports = root / "outbox" / "reports" / round_id
     sources = {

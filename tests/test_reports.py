@@ -314,7 +314,7 @@ def test_charts_read_top_down_in_calm_to_concern_colours(issued):
     show; each segment labelled with its count (not zeros), so colour is never the only cue."""
     from xml.etree import ElementTree
 
-    from pipeline.colours import CATEGORY_COLOURS
+    from pipeline.colours import scheme
 
     varied(issued, leaders(issued)[:6])
     nightly(issued)
@@ -333,7 +333,7 @@ def test_charts_read_top_down_in_calm_to_concern_colours(issued):
                 assert chart.find(f".//{c}catAx/{c}scaling/{c}orientation").get("val") == "maxMin", where  # type: ignore[union-attr]
                 series = chart.findall(f".//{c}ser")
                 colours = [s.find(f"{c}spPr/{a}solidFill/{a}srgbClr").get("val") for s in series]  # type: ignore[union-attr]
-                assert colours == list(CATEGORY_COLOURS), where
+                assert colours == list(scheme(3).colours), where
                 names = [s.find(f"{c}tx/{c}v").text.lower() for s in series]  # type: ignore[union-attr]
                 assert [n.split(" (")[0] for n in names] == ["comfortable", "stretched", "a bit panicked"], where
                 columns = [
@@ -372,7 +372,7 @@ def test_a_user_log_longer_than_a_row_goes_on_in_the_rows_below_whole(issued):
 
 
 def test_the_organisation_matrix_counts_each_answer_and_tints_the_most_common(issued):
-    from pipeline.colours import CATEGORY_TINTS
+    from pipeline.colours import scheme
 
     varied(issued, leaders(issued)[:6])
     nightly(issued)
@@ -398,7 +398,7 @@ def test_the_organisation_matrix_counts_each_answer_and_tints_the_most_common(is
                 continue
             seen += 1
             assert cell.value == " / ".join(map(str, counts))
-            assert cell.fill.fgColor.rgb[-6:] == CATEGORY_TINTS[counts.index(max(counts))]
+            assert cell.fill.fgColor.rgb[-6:] == scheme(3).tints[counts.index(max(counts))]
     assert seen == len(expected) and [r[0] for r in sorted(expected)] == [
         r[0] for r in expected
     ]  # sorted by organisation

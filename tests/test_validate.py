@@ -65,7 +65,7 @@ def test_row_problems_name_perspective_cell_and_found_value(check, issued):
     )
     assert leader["missing-tick"] == (
         "Perspective 2 (\u201cSharing power is important but people behave as if it's all in the purse strings\u201d): "
-        "no box is ticked; please tick the one that says how you would feel."
+        "no box is ticked; please tick the one box that gives your answer."
     )
     assert leader["unrecognised-mark"] == (
         "Perspective 4 (\u201cWe are partnership-fatigued and tired of being pulled in all directions\u201d), "

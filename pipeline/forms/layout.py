@@ -23,9 +23,7 @@ DATA_SHEET = "Form data"
 # Self-assessment sheet
 FORM_HEADER_ROW = 6
 FIRST_PERSPECTIVE_ROW = 7
-TICK_FIRST_COLUMN = 3  # C, D, E
-COUNT_COLUMN = 6  # F: marks in the row
-STATUS_COLUMN = 7  # G: the row's status in words
+TICK_FIRST_COLUMN = 3  # C onwards: one column per answer, then the marks in the row, then its status
 OVERALL_ROW = 4
 
 # User log sheet
@@ -63,6 +61,22 @@ class CellRef:
 
     def __str__(self) -> str:
         return f"{self.sheet}!{self.coordinate}"
+
+
+def count_column(instrument: Instrument) -> int:
+    """The column counting the marks in a row, just after the answer columns (F for CLB0.01)."""
+    return TICK_FIRST_COLUMN + len(instrument.ticks)
+
+
+def status_column(instrument: Instrument) -> int:
+    """The column saying in words whether the row is done (G for CLB0.01)."""
+    return count_column(instrument) + 1
+
+
+def sheet_names(instrument: Instrument) -> list[str]:
+    """The form's sheets in order; the practices sheet only for an instrument that has practices."""
+    practices = [PRACTICES_SHEET] if instrument.practices else []
+    return [COVER_SHEET, FORM_SHEET, LOG_SHEET, *practices, DATA_SHEET]
 
 
 def perspective_row(number: int) -> int:
@@ -117,7 +131,7 @@ class FormSpec:
     version: str
     inputs: dict[str, CellRef]
     expected: dict[str, tuple[str, str]]  # defined name -> (sheet, coordinate)
-    short_labels: dict[str, str]  # tick key -> "a bit panicked"
+    short_labels: dict[str, str]  # tick key -> the answer in words ("a bit panicked")
     wanted: dict[str, frozenset[str]] = field(default_factory=dict)  # the cells intake reads, by sheet
     follow: frozenset[str] = frozenset()  # names whose cells are read wherever the file points them
 
@@ -129,7 +143,7 @@ class FormSpec:
             version=form_version(instrument),
             inputs=inputs,
             expected={name: (ref.sheet, ref.coordinate) for name, ref in inputs.items()},
-            short_labels={tick.key: tick.label.removeprefix("I would feel ") for tick in instrument.ticks},
+            short_labels=instrument.short_labels(),
             follow=frozenset([*inputs, *data_names()]),
         )
         object.__setattr__(spec, "wanted", wanted_cells(spec))

@@ -23,10 +23,10 @@ from openpyxl.workbook.protection import WorkbookProtection
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
-from pipeline.colours import CATEGORY_COLOURS, CATEGORY_INK
+from pipeline.colours import scheme
 from pipeline.forms import layout as L
-from pipeline.instrument import Instrument
-from pipeline.pagefit import break_lines, fit_lines, fit_row, page_setup, row_height, wrapped_lines
+from pipeline.instrument import Instrument, number_word
+from pipeline.pagefit import break_lines, fit_lines, fit_row, heading_widths, page_setup, row_height, wrapped_lines
 from pipeline.text import deadline_text
 from pipeline.xlsx import workbook_bytes
 
@@ -66,12 +66,10 @@ class FormFields:
 
 
 COVER_WIDTHS: tuple[float, ...] = (22, 52)  # portrait A4 at 100%
-FORM_WIDTHS: tuple[float, ...] = (36, 38, 12, 12, 12, 8, 20)  # landscape A4 at about 80%
-LOG_WIDTHS: tuple[float, ...] = (24, 36, 36, 36)
 PRACTICES_WIDTHS: tuple[float, ...] = (10, 64)
 
 
-def personal_lines(fields: FormFields) -> tuple[int, ...]:
+def personal_lines(fields: FormFields, instrument: Instrument) -> tuple[int, ...]:
     """The lines the rows holding personal text need (the cover's name, organisation and role, and the
     Self-assessment sheet's "For ..." row). The fast path builds one template per distinct answer, so
     that a long name gets a taller row there exactly as here."""
@@ -83,8 +81,8 @@ def personal_lines(fields: FormFields) -> tuple[int, ...]:
         wrapped_lines(fields.organisation, cover),
         wrapped_lines(fields.role or "(not given)", cover),
         max(
-            wrapped_lines(f"For {fields.name}", FORM_WIDTHS[0], bold=True),
-            wrapped_lines(fields.organisation, FORM_WIDTHS[1], bold=True),
+            wrapped_lines(f"For {fields.name}", form_widths(instrument)[0], bold=True),
+            wrapped_lines(fields.organisation, form_widths(instrument)[1], bold=True),
         ),
     )
 
@@ -98,15 +96,14 @@ def build_form(instrument: Instrument, fields: FormFields) -> bytes:
     _cover_sheet(cover, instrument, fields)
     _form_sheet(workbook.create_sheet(L.FORM_SHEET), instrument, fields)
     _log_sheet(workbook.create_sheet(L.LOG_SHEET), instrument, fields)
-    _practices_sheet(workbook.create_sheet(L.PRACTICES_SHEET), instrument, fields)
+    if instrument.practices:
+        _practices_sheet(workbook.create_sheet(L.PRACTICES_SHEET), instrument, fields)
     _data_sheet(workbook.create_sheet(L.DATA_SHEET), instrument, fields)
 
     for name, ref in {**L.input_names(instrument), **L.data_names()}.items():
         workbook.defined_names[name] = DefinedName(name, attr_text=ref.absolute)
-    version = L.form_version(instrument)
     for key, value in _data_values(instrument, fields).items():
         workbook.custom_doc_props.append(StringProperty(name=L.PROPERTY_NAMES[key], value=value))
-    assert version == _data_values(instrument, fields)["form_version"]
 
     workbook.security = WorkbookProtection(lockStructure=True)
     if fields.password:
@@ -204,7 +201,7 @@ def _cover_sheet(sheet: Worksheet, instrument: Instrument, fields: FormFields) -
     row = _lines_of(sheet, row, instrument.title.upper(), widths, Font(name="Calibri", bold=True, size=13)) + 1
     _header(sheet, row, ["Prepared for", "Details"])
     deadline = deadline_text(fields.deadline)
-    name_lines, organisation_lines, role_lines, _ = personal_lines(fields)
+    name_lines, organisation_lines, role_lines, _ = personal_lines(fields, instrument)
     details = [
         ("Leader", fields.name, name_lines),
         ("Organisation", fields.organisation, organisation_lines),
@@ -228,13 +225,15 @@ def _cover_sheet(sheet: Worksheet, instrument: Instrument, fields: FormFields) -
     reading.append(("The question", instrument.question))
     reading.append(("How to use the tool", f"Answer on the '{L.FORM_SHEET}' sheet, then think through the steps."))
     reading += [(f"Step {step.number}", step.wording("workbook")) for step in instrument.steps]
-    reading.append(("Advice", instrument.mentor_advice))
+    if instrument.mentor_advice:
+        reading.append(("Advice", instrument.mentor_advice))
     reading.append(
         (
             "How to fill in",
-            f"On the '{L.FORM_SHEET}' sheet, put one mark in each of the seven rows, in the column that says how you "
-            "would feel: choose ✓ from the cell's list, or type x. The 'Row status' column tells you as you go "
-            "whether each row is done, and the top of the sheet tells you when the whole form is complete. "
+            f"On the '{L.FORM_SHEET}' sheet, put one mark in each of the {number_word(len(instrument.perspectives))} "
+            "rows, in the column that gives your answer: choose ✓ from the cell's list, or type x. The 'Row "
+            "status' column tells you as you go whether each row is done, and the top of the sheet tells you "
+            "when the whole form is complete. "
             f"The '{L.LOG_SHEET}' sheet is optional. Only the white boxes with a border can be typed in.",
         )
     )
@@ -253,7 +252,8 @@ def _cover_sheet(sheet: Worksheet, instrument: Instrument, fields: FormFields) -
             f"of at least {fields.min_group_size} leaders, never your name or your words.",
         )
     )
-    reading.append(("Sources", "; ".join(instrument.references)))
+    if instrument.references:
+        reading.append(("Sources", "; ".join(instrument.references)))
     reading.append(("Copyright", f"{instrument.copyright}. {instrument.copyright_notice}"))
     for label, text in reading:
         row += 1
@@ -271,22 +271,40 @@ def _mark_count(ref: str) -> str:
     return f"IF(ISLOGICAL({ref}),IF({ref},1,0),IF(ISNUMBER({ref}),IF({ref}<>0,1,0),IF(OR({empties}),0,1)))"
 
 
-def _form_sheet(sheet: Worksheet, instrument: Instrument, fields: FormFields) -> None:
-    ticks = instrument.ticks
-    count_col = get_column_letter(L.COUNT_COLUMN)
-    first, last = L.FIRST_PERSPECTIVE_ROW, L.perspective_row(len(instrument.perspectives))
-    total = len(instrument.perspectives)
-    widths = FORM_WIDTHS
-    _widths(sheet, widths)
+def form_widths(instrument: Instrument) -> tuple[float, ...]:
+    """Statement, activity, one column per answer (wide enough for its heading's longest word), marks in
+    the row, row status."""
+    ticks = heading_widths([t.label for t in instrument.ticks], [12.0] * len(instrument.ticks))
+    return (36, 38, *ticks, 8, 20)
 
-    # Rows 1 to 5 are fixed (the layout is a contract): each holds one line that fits the page's width,
-    # except the leader's name and organisation, which wrap in their own columns.
+
+def log_widths(instrument: Instrument) -> tuple[float, ...]:
+    return (24, *[36.0] * (len(instrument.user_log) - 1))
+
+
+def _form_sheet(sheet: Worksheet, instrument: Instrument, fields: FormFields) -> None:
+    widths = form_widths(instrument)
+    _widths(sheet, widths)
+    _form_heading(sheet, instrument, fields)
+    _form_rows(sheet, instrument, widths)
+    _form_checks(sheet, instrument)
+    last = L.perspective_row(len(instrument.perspectives))
+    _text(sheet, last + 2, 1, instrument.copyright)
+    sheet.freeze_panes = None
+    _protect(sheet, fields)
+    _page(sheet, f"A1:{get_column_letter(L.status_column(instrument))}{last + 2}", widths, L.FORM_HEADER_ROW)
+
+
+def _form_heading(sheet: Worksheet, instrument: Instrument, fields: FormFields) -> None:
+    """Rows 1 to 5 are fixed (the layout is a contract): each holds one line that fits the page's width,
+    except the leader's name and organisation, which wrap in their own columns. Row 4 tells the leader
+    live whether the whole form is complete."""
     _text(sheet, 1, 1, f"Tool: {instrument.code}. {instrument.question}", font=Font(name="Calibri", bold=True, size=12))
     sheet.row_dimensions[1].height = row_height(1, 12)
     _text(sheet, 2, 1, f"For {fields.name}", alignment=_WRAP_TOP, font=_BOLD)
     _text(sheet, 2, 2, fields.organisation, alignment=_WRAP_TOP, font=_BOLD)
     _text(sheet, 2, 3, f"Please return by {deadline_text(fields.deadline)}", alignment=_TOP)
-    fit_lines(sheet, 2, personal_lines(fields)[3])
+    fit_lines(sheet, 2, personal_lines(fields, instrument)[3])
     _text(sheet, 3, 1, f"{instrument.tick_instruction}.")
     _text(
         sheet,
@@ -295,30 +313,29 @@ def _form_sheet(sheet: Worksheet, instrument: Instrument, fields: FormFields) ->
         f"Round {fields.round}. One mark per row: choose ✓ from the list in the cell, or type x.",
     )
     _text(sheet, L.OVERALL_ROW, 1, "Form status", font=_BOLD)
+    count_col = get_column_letter(L.count_column(instrument))
+    first, last = L.FIRST_PERSPECTIVE_ROW, L.perspective_row(len(instrument.perspectives))
+    total, rows = len(instrument.perspectives), instrument.rows_noun
     counts = f"{count_col}{first}:{count_col}{last}"
     status = sheet.cell(row=L.OVERALL_ROW, column=2)
     status.value = (
-        f'=IF(COUNTIF({counts},1)={total},"Complete: all {total} perspectives answered. Save and email it back.",'
-        f'"Not complete: "&COUNTIF({counts},1)&" of {total} perspectives answered"'
+        f'=IF(COUNTIF({counts},1)={total},"Complete: all {total} {rows} answered. Save and email it back.",'
+        f'"Not complete: "&COUNTIF({counts},1)&" of {total} {rows} answered"'
         f'&IF(COUNTIF({counts},">1")>0,", "&COUNTIF({counts},">1")&" with more than one mark",""))'
     )
     status.font = _BOLD
 
-    _header(
-        sheet,
-        L.FORM_HEADER_ROW,
-        [
-            instrument.perspectives_heading,
-            instrument.activity_heading,
-            *[t.label for t in ticks],
-            "Marks in row",
-            "Row status",
-        ],
-    )
+
+def _form_rows(sheet: Worksheet, instrument: Instrument, widths: tuple[float, ...]) -> None:
+    """The header in the answers' own colours, then one row per statement: its words, one input box per
+    answer, the marks counted, and the row's status in words."""
+    ticks = instrument.ticks
     headings = [instrument.perspectives_heading, instrument.activity_heading, *[t.label for t in ticks]]
+    _header(sheet, L.FORM_HEADER_ROW, [*headings, "Marks in row", "Row status"])
     fit_row(sheet, L.FORM_HEADER_ROW, list(zip(headings, widths, strict=False)), bold=True)
-    for offset, (colour, ink) in enumerate(zip(CATEGORY_COLOURS, CATEGORY_INK, strict=True)):
-        cell = sheet.cell(row=L.FORM_HEADER_ROW, column=L.TICK_FIRST_COLUMN + offset)  # the answers' own colours
+    colours = scheme(len(ticks))
+    for offset, (colour, ink) in enumerate(zip(colours.colours, colours.ink, strict=True)):
+        cell = sheet.cell(row=L.FORM_HEADER_ROW, column=L.TICK_FIRST_COLUMN + offset)
         cell.fill = PatternFill("solid", fgColor=colour)
         cell.font = Font(name="Calibri", bold=True, color=ink)
     for perspective in instrument.perspectives:
@@ -334,11 +351,11 @@ def _form_sheet(sheet: Worksheet, instrument: Instrument, fields: FormFields) ->
             cell.alignment = _CENTRE
             cell.font = Font(size=14)
             refs.append(cell.coordinate)
-        count = sheet.cell(row=row, column=L.COUNT_COLUMN)
+        count = sheet.cell(row=row, column=L.count_column(instrument))
         count.value = "=" + "+".join(_mark_count(ref) for ref in refs)
         count.alignment = _CENTRE
         count.border = _BOX
-        row_status = sheet.cell(row=row, column=L.STATUS_COLUMN)
+        row_status = sheet.cell(row=row, column=L.status_column(instrument))
         row_status.value = (
             f'=IF({count.coordinate}=1,"Done",IF({count.coordinate}=0,"Not answered yet",'
             f'"More than one mark: keep one"))'
@@ -347,7 +364,13 @@ def _form_sheet(sheet: Worksheet, instrument: Instrument, fields: FormFields) ->
         row_status.alignment = Alignment(wrap_text=True, vertical="center")
         _fit(sheet, row, [(perspective.label, widths[0]), (perspective.activity, widths[1])], minimum=30)
 
-    area = f"A{first}:{get_column_letter(L.STATUS_COLUMN)}{last}"
+
+def _form_checks(sheet: Worksheet, instrument: Instrument) -> None:
+    """What tells the leader live that a row is not right: a tint for a row with no mark or more than
+    one, and a warning for anything but ✓ or x typed in an answer box."""
+    count_col = get_column_letter(L.count_column(instrument))
+    first, last = L.FIRST_PERSPECTIVE_ROW, L.perspective_row(len(instrument.perspectives))
+    area = f"A{first}:{get_column_letter(L.status_column(instrument))}{last}"
     sheet.conditional_formatting.add(
         area,
         FormulaRule(
@@ -359,13 +382,17 @@ def _form_sheet(sheet: Worksheet, instrument: Instrument, fields: FormFields) ->
     sheet.conditional_formatting.add(
         area, FormulaRule(formula=[f"${count_col}{first}=0"], fill=PatternFill("solid", bgColor="FFF2CC"))
     )
+    others = len(instrument.ticks) - 1
     validation = DataValidation(
         type="list",
         formula1=f'"{TICK_OPTIONS}"',
         allow_blank=True,
         showInputMessage=True,
-        promptTitle="How would you feel?",
-        prompt="Put one mark in this row: choose ✓ from the list, or type x. Leave the other two boxes empty.",
+        promptTitle="One mark per row",
+        prompt=(
+            "Put one mark in this row: choose ✓ from the list, or type x. "
+            f"Leave the other {number_word(others)} box{'es' if others != 1 else ''} empty."
+        ),
         showErrorMessage=True,
         errorStyle="warning",
         errorTitle="Not a tick mark",
@@ -374,14 +401,9 @@ def _form_sheet(sheet: Worksheet, instrument: Instrument, fields: FormFields) ->
     validation.add(L.tick_range(instrument))
     sheet.add_data_validation(validation)
 
-    _text(sheet, last + 2, 1, instrument.copyright)
-    sheet.freeze_panes = None
-    _protect(sheet, fields)
-    _page(sheet, f"A1:{get_column_letter(L.STATUS_COLUMN)}{last + 2}", widths, L.FORM_HEADER_ROW)
-
 
 def _log_sheet(sheet: Worksheet, instrument: Instrument, fields: FormFields) -> None:
-    widths = LOG_WIDTHS
+    widths = log_widths(instrument)
     _widths(sheet, widths)
     heading = Font(name="Calibri", bold=True, size=14)
     _text(sheet, 1, 1, f"Tool: {instrument.code}. {instrument.user_log_heading.upper()}", font=heading)
@@ -402,27 +424,34 @@ def _log_sheet(sheet: Worksheet, instrument: Instrument, fields: FormFields) -> 
     last = L.LOG_FIRST_ROW + L.LOG_LINES - 1
     _text(sheet, last + 2, 1, instrument.copyright)
     _protect(sheet, fields)
-    _page(sheet, f"A1:D{last + 2}", widths, L.LOG_HEADER_ROW)
+    _page(sheet, f"A1:{get_column_letter(len(widths))}{last + 2}", widths, L.LOG_HEADER_ROW)
 
 
 def _practices_sheet(sheet: Worksheet, instrument: Instrument, fields: FormFields) -> None:
     widths = PRACTICES_WIDTHS
     _widths(sheet, widths)
     heading = Font(name="Calibri", bold=True, size=14)
-    row = _lines_of(sheet, 1, "Kindling the flames of collaborative advantage", widths, heading)
-    row = _lines_of(sheet, row, instrument.practices_intro, widths)
-    step = "Step 3: put these into play in the areas where you would feel stretched or a bit panicked."
-    row = _lines_of(sheet, row, step, widths) + 1
-    _header(sheet, row, ["Practice", "Linden's effective practice"])
+    row = _lines_of(sheet, 1, instrument.practices_title or "Practices", widths, heading)
+    if instrument.practices_intro:
+        row = _lines_of(sheet, row, instrument.practices_intro, widths)
+    step = instrument.step_showing("practices")
+    if step is not None:
+        concern = instrument.answers_or(instrument.ticks[instrument.comfort_columns :])
+        line = f"Step {step.number}: put these into play in the areas where you would feel {concern}."
+        row = _lines_of(sheet, row, line, widths)
+    row += 1
+    _header(sheet, row, ["Practice", instrument.practices_heading])
     for practice in instrument.practices:
         row += 1
         _text(sheet, row, 1, str(practice.number), border=_BOX, alignment=_CENTRE)
         _text(sheet, row, 2, practice.text, border=_BOX, alignment=_WRAP_TOP)
         _fit(sheet, row, [(practice.text, widths[1])])
-    _text(sheet, row + 2, 1, "Source: " + instrument.references[-1])
-    _text(sheet, row + 3, 1, instrument.copyright)
+    if instrument.references:
+        row += 1
+        _text(sheet, row + 1, 1, "Source: " + instrument.references[-1])
+    _text(sheet, row + 2, 1, instrument.copyright)
     _protect(sheet, fields)
-    _page(sheet, f"A1:B{row + 3}", widths)
+    _page(sheet, f"A1:B{row + 2}", widths)
 
 
 def _data_sheet(sheet: Worksheet, instrument: Instrument, fields: FormFields) -> None:

@@ -82,7 +82,7 @@ class FormTemplate:
     def render(self, fields: FormFields) -> bytes:
         values = {key: escape(value).encode("utf-8") for key, value in personal_values(fields).items()}
         parts: list[Part] = []
-        for item in self._layout(personal_lines(fields)):
+        for item in self._layout(personal_lines(fields, self._instrument)):
             if isinstance(item, Part):
                 parts.append(item)
                 continue

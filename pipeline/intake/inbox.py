@@ -26,14 +26,15 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from jinja2 import Environment
 from sqlalchemy import Engine
 
 from pipeline.config import Config
+from pipeline.contracts import ChunkReport, Headline, ProblemRecord, ReportProblem, RunReport, Waiting
 from pipeline.failures import checkpoint, doing
 from pipeline.files import atomic_write
 from pipeline.forms.layout import FormSpec
@@ -66,7 +67,6 @@ CHUNK_BYTES = 32 * 1024 * 1024  # bounds the bytes a chunk holds between reading
 TEMPORARY_PREFIXES = ("~$", ".~lock", "~lock")
 TEMPORARY_SUFFIXES = (".part", ".tmp", ".crdownload", ".partial", ".download", "~")
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".csv")
-DECISION_KEYS = ("accepted", "duplicates", "quarantined", "waiting")  # the run report's lists
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,10 +94,10 @@ class Batch:
 
     run_id: str
     started_at: str
-    waiting: list[dict[str, str]] = field(default_factory=list)
+    waiting: list[Waiting] = field(default_factory=list)
     decisions: list[Decision] = field(default_factory=list)
     receipts: list[Receipt] = field(default_factory=list)
-    report: dict[str, Any] = field(default_factory=dict)
+    report: ChunkReport | None = None  # made by store_batch
 
 
 @dataclass
@@ -108,8 +108,8 @@ class Night:
     run_id: str
     started_at: str
     ready: list[InboxFile]
-    waiting: list[dict[str, str]]
-    reports: list[dict[str, Any]] = field(default_factory=list)  # each chunk's, as it is committed
+    waiting: list[Waiting]
+    reports: list[ChunkReport] = field(default_factory=list)  # each chunk's, as it is committed
 
     def chunks(self) -> list[list[InboxFile]]:
         """The ready files in chunks; one empty chunk when there are none (the run is still recorded)."""
@@ -172,11 +172,11 @@ def _why(exc: OSError) -> str:
 
 def scan_inbox(
     inbox: Path, settle_seconds: float, clock: Callable[[], float] = time.time
-) -> tuple[list[InboxFile], list[dict[str, str]]]:
+) -> tuple[list[InboxFile], list[Waiting]]:
     """Every file under the inbox, any name, any depth (walked without recursion): those ready, and the
     rest with the reason each is left where it is. Nothing found is passed over in silence."""
     ready: list[InboxFile] = []
-    waiting: list[dict[str, str]] = []
+    waiting: list[Waiting] = []
     if not inbox.is_dir():
         return ready, waiting
     moment = clock()
@@ -357,7 +357,7 @@ def store_batch(space: Workspace, config: Config, batch: Batch) -> Batch:
         if decision.decision == "leftover":
             continue
         examination = decision.examination
-        problems = [p.as_report() | {"blocking": p.blocking} for p in (examination.problems if examination else [])]
+        problems = [p.record() for p in (examination.problems if examination else [])]
         correction = None
         if decision.decision == "quarantined":
             with doing(f"writing the quarantine copy and reasons for inbox/{decision.file.name}"):
@@ -416,8 +416,8 @@ def _quarantine(
     config: Config,
     batch: Batch,
     decision: Decision,
-    templates: Any,
-    problems: list[dict[str, Any]],
+    templates: Environment,
+    problems: list[ProblemRecord],
     received_at: str,
 ) -> tuple[str, str] | None:
     folder = space.outbox / "quarantine" / batch.run_id
@@ -450,7 +450,7 @@ def _correction_request(
     decision: Decision,
     form: FormRecord,
     examination: Examination,
-    templates: Any,
+    templates: Environment,
 ) -> tuple[str, str] | None:
     messages = [p.leader_message for p in examination.problems if p.leader_message and p.blocking]
     if not messages:
@@ -467,6 +467,7 @@ def _correction_request(
         "deadline": deadline_text(settings.deadline),
         "min_group_size": settings.min_group_size,
         "copyright": config.instrument.copyright,
+        **config.instrument.message_words(),
     }
     folder = space.outbox / "corrections" / batch.run_id / safe_segment(form.organisation)
     stem = f"{safe_segment(form.name)} {decision.sha256[:8]}"
@@ -498,27 +499,35 @@ def clear_inbox(space: Workspace, batch: Batch) -> None:
             checkpoint("mid-removal")
 
 
-def take_in(
+def take_chunk(
     space: Workspace, engine: Engine, config: Config, night: Night, index: int, chunk: list[InboxFile], spec: FormSpec
-) -> dict[str, Any]:
+) -> ChunkReport:
     """One chunk of the inbox from reading to clearing, as a run of its own; returns its report."""
     batch = begin_chunk(space, engine, night, index)
     examine_batch(space, engine, config, batch, chunk, spec)
     store_batch(space, config, batch)
     commit_batch(engine, batch)
     clear_inbox(space, batch)
+    assert batch.report is not None  # store_batch made it
     return batch.report
 
 
-def finish_report(space: Workspace, night: Night, outputs: list[str], headline: dict[str, Any]) -> dict[str, Any]:
+def finish_report(space: Workspace, night: Night, outputs: list[str], headline: Headline) -> RunReport:
     """The night's report from its chunks' reports, with the files written for people to read and the
     round's figures; published as the night's summary and as the latest."""
-    report: dict[str, Any] = {"run_id": night.run_id, "started_at": night.started_at, "finished_at": now()}
-    for key in DECISION_KEYS:
-        report[key] = [item for part in night.reports for item in part.get(key, [])]
-    report["runs"] = [part["run_id"] for part in night.reports]
-    report["outputs"] = outputs
-    report["round"] = headline
+    parts = night.reports
+    report: RunReport = {
+        "run_id": night.run_id,
+        "started_at": night.started_at,
+        "finished_at": now(),
+        "accepted": [item for part in parts for item in part["accepted"]],
+        "duplicates": [item for part in parts for item in part["duplicates"]],
+        "quarantined": [item for part in parts for item in part["quarantined"]],
+        "waiting": [item for part in parts for item in part["waiting"]],
+        "runs": [part["run_id"] for part in parts],
+        "outputs": outputs,
+        "round": headline,
+    }
     atomic_write(space.outbox / "runs" / night.run_id / "summary.json", _json(report))
     atomic_write(space.outbox / "runs" / "latest.json", _json(report))
     return report
@@ -527,9 +536,9 @@ def finish_report(space: Workspace, night: Night, outputs: list[str], headline: 
 # ---------------------------------------------------------------- the report
 
 
-def build_report(batch: Batch) -> dict[str, Any]:
+def build_report(batch: Batch) -> ChunkReport:
     """The run report, a public contract: facilitators' scripts read it."""
-    report: dict[str, Any] = {
+    report: ChunkReport = {
         "run_id": batch.run_id,
         "started_at": batch.started_at,
         "finished_at": now(),
@@ -550,7 +559,9 @@ def build_report(batch: Batch) -> dict[str, Any]:
                     "sha256": receipt.sha256,
                     "leader_id": receipt.leader_id,
                     "supersedes": decision.supersedes,
-                    "notes": [{k: p[k] for k in ("code", "cell", "message")} for p in receipt.problems],
+                    "notes": [
+                        {"code": p["code"], "cell": p["cell"], "message": p["message"]} for p in receipt.problems
+                    ],
                 }
             )
         elif decision.decision == "duplicate":
@@ -561,33 +572,30 @@ def build_report(batch: Batch) -> dict[str, Any]:
                     "file": receipt.file,
                     "sha256": receipt.sha256,
                     "leader_id": receipt.leader_id,
-                    "problems": [
-                        {k: p[k] for k in ("code", "cell", "name", "found", "message", "fix")} for p in receipt.problems
-                    ],
+                    "problems": [_reported(p) for p in receipt.problems],
                     "correction_request": receipt.correction[0] if receipt.correction else None,
                 }
             )
     return report
 
 
-def _json(data: dict[str, Any]) -> bytes:
+def _reported(problem: ProblemRecord) -> ReportProblem:
+    """A stored problem as the run report shows it (the report leaves out whether it blocked: a
+    quarantined file's problems are why it was quarantined)."""
+    return {
+        "code": problem["code"],
+        "cell": problem["cell"],
+        "name": problem["name"],
+        "found": problem["found"],
+        "message": problem["message"],
+        "fix": problem["fix"],
+    }
+
+
+def _json(data: Mapping[str, object]) -> bytes:
     return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-
-
-# ---------------------------------------------------------------- the whole run, without the engine
 
 
 def new_run_id(clock: Callable[[], float] = time.time) -> str:
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(clock()))
     return f"{stamp}-{os.urandom(3).hex()}"
-
-
-def run_intake(space: Workspace, engine: Engine, config: Config, run_id: str | None = None) -> dict[str, Any]:
-    """One nightly run, stage by stage (the ``nightly`` flow runs the same stages as tasks)."""
-    from pipeline.reports.build import build_outputs
-
-    night = open_night(space, engine, config, run_id or new_run_id())
-    spec = FormSpec.of(config.instrument)
-    for index, chunk in enumerate(night.chunks()):
-        night.reports.append(take_in(space, engine, config, night, index, chunk, spec))
-    return finish_report(space, night, *build_outputs(space, engine, config, night.run_id))

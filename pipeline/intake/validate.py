@@ -1,9 +1,10 @@
-"""The rules a returned form must meet, as functions that yield problems.
+"""The rules a returned form must meet, each a function that adds what it finds to the file's
+``Examination`` (problems from the one catalogue, the answers, the user log).
 
 Order matters and mirrors how a person would look at the file: is it safe and a workbook at all (guard),
 is it one of ours and whose (token), is it still the form we issued (version, names, wording), then is
-every perspective answered exactly once. The form's own status cells are never trusted: the marks are
-read and counted again here.
+every row (a perspective, for CLB0.01) answered exactly once. The form's own status cells are never
+trusted: the marks are read and counted again here.
 """
 
 from __future__ import annotations
@@ -178,6 +179,7 @@ def _check_ticks(reading: Reading, spec: L.FormSpec, result: Examination) -> Non
                         perspective=perspective.number,
                         statement=perspective.statement,
                         column=spec.short_labels[tick.key],
+                        row=instrument.row_noun,
                     )
                 )
         row = f"{sheet}!{row_refs[0]}:{row_refs[-1]}"
@@ -191,6 +193,7 @@ def _check_ticks(reading: Reading, spec: L.FormSpec, result: Examination) -> Non
                     name=f"p{perspective.number}_*",
                     perspective=perspective.number,
                     statement=perspective.statement,
+                    row=instrument.row_noun,
                     detail=_either([spec.short_labels[key] for key in chosen]),
                     found=", ".join(chosen),
                 )
@@ -205,6 +208,7 @@ def _check_ticks(reading: Reading, spec: L.FormSpec, result: Examination) -> Non
                     name=f"p{perspective.number}_*",
                     perspective=perspective.number,
                     statement=perspective.statement,
+                    row=instrument.row_noun,
                 )
             )
         result.answers[perspective.number] = answer

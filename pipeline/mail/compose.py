@@ -17,11 +17,11 @@ from pipeline.forms.names import safe_segment
 from pipeline.text import deadline_text
 
 XLSX = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-SUBJECTS = {
-    "invitation": "your CLB0.01 self-assessment form",
-    "reminder": "reminder: please return your CLB0.01 form by {deadline}",
-    "letter": "your CLB0.01 feedback letter",
-    "correction": "please correct your CLB0.01 form",
+SUBJECTS = {  # {tool}: the instrument's code
+    "invitation": "your {tool} self-assessment form",
+    "reminder": "reminder: please return your {tool} form by {deadline}",
+    "letter": "your {tool} feedback letter",
+    "correction": "please correct your {tool} form",
 }
 
 
@@ -38,7 +38,7 @@ def sender(config: Config) -> tuple[str, str]:
 
 def subject(config: Config, kind: str) -> str:
     settings = config.settings
-    what = SUBJECTS[kind].format(deadline=deadline_text(settings.deadline))
+    what = SUBJECTS[kind].format(deadline=deadline_text(settings.deadline), tool=config.instrument.code)
     return f"{settings.partnership}, round {settings.round}: {what}"
 
 
@@ -73,12 +73,13 @@ def form_message(config: Config, templates: Environment, kind: str, leader: Lead
         "facilitator_name": settings.facilitator.name,
         "facilitator_email": settings.facilitator.email,
         "min_group_size": settings.min_group_size,
+        **config.instrument.message_words(),
     }
     html = templates.get_template(f"{kind}.html.j2").render(**context)
     text = templates.get_template(f"{kind}.txt.j2").render(**context)
-    return message(config, kind, leader, html, text, Attachment(form_filename(leader), form))
+    return message(config, kind, leader, html, text, Attachment(form_filename(config, leader), form))
 
 
-def form_filename(leader: Leader) -> str:
-    """The name a leader's form is attached under."""
-    return f"CLB0.01 form - {safe_segment(leader.name)}.xlsx"
+def form_filename(config: Config, leader: Leader) -> str:
+    """The name a leader's form is attached under: "CLB0.01 form - Ada Lovelace.xlsx"."""
+    return f"{safe_segment(config.instrument.code)} form - {safe_segment(leader.name)}.xlsx"

@@ -27,11 +27,11 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from typing import Any
 
 from sqlalchemy import Engine
 
 from pipeline.config import Config, ImapSettings
+from pipeline.contracts import Fetched
 from pipeline.failures import checkpoint
 from pipeline.files import atomic_write
 from pipeline.forms.names import safe_segment
@@ -55,7 +55,7 @@ class FetchReport:
     already: int = 0  # attachments taken before (a rerun, or the same message twice)
     ignored: list[dict[str, str]] = field(default_factory=list)  # message, part, why
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> Fetched:
         return {"messages": self.messages, "saved": self.saved, "already": self.already, "ignored": self.ignored}
 
 

@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from pipeline.config import Config
+from pipeline.contracts import SendReport
 from pipeline.mail.sending import deliver, plan, singular
 from pipeline.mail.transport import EmlTransport, SmtpTransport
 from pipeline.state import open_state
@@ -20,7 +21,7 @@ def mail_run(
     resend: bool = False,
     today: dt.date | None = None,
     **timing: Any,
-) -> dict[str, Any]:
+) -> SendReport:
     """Send (or, with no SMTP host, write as .eml) one kind of message; ``dry_run`` writes .eml files and
     records nothing."""
     engine = open_state(space.database)

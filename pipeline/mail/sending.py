@@ -19,14 +19,17 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, Protocol
 
+from jinja2 import Environment
 from sqlalchemy import Engine
 
 from pipeline.config import Config, Leader
+from pipeline.contracts import SendResult, Skipped
 from pipeline.mail.compose import Attachment, form_filename, form_message, message, sender
 from pipeline.mail.transport import PermanentMailError, TransientMailError
 from pipeline.problems import fixable_in_place
 from pipeline.state import (
     DONE,
+    FormRecord,
     MailRecord,
     active_forms,
     begin_mail,
@@ -56,146 +59,178 @@ class Outgoing:
     build: Callable[[], tuple[EmailMessage, str | None]]  # the message and its attachment's sha256
 
 
-@dataclass
-class SendReport:
-    kind: str
-    dry_run: bool
-    results: list[dict[str, Any]] = field(default_factory=list)
-
-    def count(self, status: str) -> int:
-        return sum(1 for result in self.results if result["status"] == status)
-
-
 def singular(kind: str) -> str:
     return kind.removesuffix("s")
 
 
+Builder = Callable[[], tuple[EmailMessage, str | None]]  # the message and its attachment's sha256
+
+
+@dataclass
+class _Planning:
+    """What every kind of message is planned from: the round's forms and sent log, read once."""
+
+    kind: str
+    space: Workspace
+    engine: Engine
+    config: Config
+    today: dt.date
+    resend: bool
+    forms: dict[str, FormRecord]
+    log: dict[tuple[str, str, str], MailRecord]
+    skipped: list[Skipped] = field(default_factory=list)
+    roster: dict[str, Leader] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.roster = {leader.id: leader for leader in self.config.roster}
+
+    @property
+    def single(self) -> str:
+        return singular(self.kind)
+
+    def skip(self, leader_id: str, why: str) -> None:
+        self.skipped.append({"leader_id": leader_id, "why": why})
+
+    def on_roster(self, leader_id: str) -> Leader | None:
+        leader = self.roster.get(leader_id)
+        if leader is None:
+            self.skip(leader_id, "not on the roster any more")
+        return leader
+
+
 def plan(
     kind: str, space: Workspace, engine: Engine, config: Config, today: dt.date, resend: bool = False
-) -> tuple[list[Outgoing], list[dict[str, Any]]]:
+) -> tuple[list[Outgoing], list[Skipped]]:
     """What this kind of message would send now, and what it skips and why."""
-    round_id = config.settings.round
-    roster = {leader.id: leader for leader in config.roster}
-    forms = active_forms(engine, round_id)
-    log: dict[tuple[str, str, str], MailRecord] = {}
-    for record in mail_records(engine, round_id):
-        log[(record.kind, record.leader_id, record.item)] = record
-    templates = environment(space.root)
-    single = singular(kind)
-    wanted: list[tuple[Leader, str, Callable[[], tuple[EmailMessage, str | None]]]] = []
-    skipped: list[dict[str, Any]] = []
-
-    def form_builder(leader: Leader, path: Path) -> Callable[[], tuple[EmailMessage, str | None]]:
-        def build() -> tuple[EmailMessage, str | None]:
-            data = path.read_bytes()
-            return form_message(config, templates, single, leader, data), hashlib.sha256(data).hexdigest()
-
-        return build
-
-    def files_builder(
-        leader: Leader, html: Path, text: Path, attach: Callable[[], Attachment | None] = lambda: None
-    ) -> Callable[[], tuple[EmailMessage, str | None]]:
-        def build() -> tuple[EmailMessage, str | None]:
-            body, attachment = html.read_text(encoding="utf-8"), attach()
-            mail = message(config, single, leader, body, text.read_text(encoding="utf-8"), attachment)
-            return mail, hashlib.sha256(attachment.data).hexdigest() if attachment else None
-
-        return build
-
-    def correction_attachment(row: dict[str, Any], leader: Leader) -> Callable[[], Attachment | None]:
-        """The leader's own returned workbook when it passed the guard (they fix one cell and send it back);
-        a fresh copy of their issued form when the return was unsafe or not a workbook at all."""
-
-        def attach() -> Attachment | None:
-            if fixable_in_place(row["codes"]):
-                returned = space.root / row["archive_path"]
-                if returned.is_file():
-                    name = Path(row["file"]).name
-                    return Attachment(name if name.lower().endswith(".xlsx") else f"{name}.xlsx", returned.read_bytes())
-            form = forms.get(leader.id)
-            if form is None or not (space.root / form.path).is_file():
-                return None
-            return Attachment(form_filename(leader), (space.root / form.path).read_bytes())
-
-        return attach
-
-    if kind in ("invitations", "reminders"):
-        accepted = current_responses(engine, round_id)
-        every = dt.timedelta(days=config.settings.mail.reminder_every_days)
-        for leader in config.roster:
-            form = forms.get(leader.id)
-            if form is None:
-                skipped.append({"leader_id": leader.id, "why": "no form issued yet (run clb forms)"})
-                continue
-            if kind == "reminders":
-                if leader.id in accepted:
-                    continue
-                invited = any(
-                    r.kind == "invitation" and r.leader_id == leader.id and r.status in DONE for r in log.values()
-                )
-                if not invited:
-                    skipped.append({"leader_id": leader.id, "why": "not invited yet (clb send invitations)"})
-                    continue
-                last = max(
-                    (
-                        r.sent_at
-                        for r in log.values()
-                        if r.kind == "reminder" and r.leader_id == leader.id and r.status in DONE and r.sent_at
-                    ),
-                    default=None,
-                )
-                if last and dt.datetime.fromisoformat(last).date() + every > today and not resend:
-                    skipped.append({"leader_id": leader.id, "why": f"reminded on {last[:10]}"})
-                    continue
-            item = form.token if kind == "invitations" else today.isoformat()
-            wanted.append((leader, item, form_builder(leader, space.root / form.path)))
-    elif kind == "letters":
-        for row in letters_of_round(engine, round_id):
-            person = roster.get(row["leader_id"])
-            if person is None:
-                skipped.append({"leader_id": row["leader_id"], "why": "not on the roster any more"})
-                continue
-            html = space.root / row["email_path"]
-            text = html.with_name(html.name.replace(".email.html", ".txt"))
-            wanted.append((person, row["inputs_hash"], files_builder(person, html, text)))
-    elif kind == "corrections":
-        for row in correction_requests(engine, round_id):
-            person = roster.get(row["leader_id"])
-            if person is None:
-                skipped.append({"leader_id": row["leader_id"], "why": "not on the roster any more"})
-                continue
-            paths = (space.root / row["html_path"], space.root / row["text_path"])
-            attach = correction_attachment(row, person)
-            wanted.append((person, str(row["id"]), files_builder(person, *paths, attach=attach)))
-    else:
+    if kind not in KINDS:
         raise ValueError(f"unknown kind of message {kind!r}; choose one of {', '.join(KINDS)}")
+    round_id = config.settings.round
+    log = {(r.kind, r.leader_id, r.item): r for r in mail_records(engine, round_id)}
+    planning = _Planning(kind, space, engine, config, today, resend, active_forms(engine, round_id), log)
+    templates = environment(space.root)
+    if kind in ("invitations", "reminders"):
+        wanted = _form_messages(planning, templates)
+    elif kind == "letters":
+        wanted = _letters(planning)
+    else:
+        wanted = _corrections(planning)
+    return _not_yet_sent(planning, wanted), planning.skipped
 
+
+Wanted = list[tuple[Leader, str, Builder]]  # who, the item (token, date, letter hash, correction id), how
+
+
+def _form_messages(planning: _Planning, templates: Environment) -> Wanted:
+    """Invitations to every leader with a form; reminders to those invited who have not returned it,
+    at most every ``reminder_every_days``."""
+    config, today = planning.config, planning.today
+    accepted = current_responses(planning.engine, config.settings.round) if planning.kind == "reminders" else {}
+    every = dt.timedelta(days=config.settings.mail.reminder_every_days)
+    wanted: Wanted = []
+    for leader in config.roster:
+        form = planning.forms.get(leader.id)
+        if form is None:
+            planning.skip(leader.id, "no form issued yet (run clb forms)")
+            continue
+        if planning.kind == "reminders":
+            if leader.id in accepted:
+                continue
+            mine = [r for r in planning.log.values() if r.leader_id == leader.id and r.status in DONE]
+            if not any(r.kind == "invitation" for r in mine):
+                planning.skip(leader.id, "not invited yet (clb send invitations)")
+                continue
+            last = max((r.sent_at for r in mine if r.kind == "reminder" and r.sent_at), default=None)
+            if last and dt.datetime.fromisoformat(last).date() + every > today and not planning.resend:
+                planning.skip(leader.id, f"reminded on {last[:10]}")
+                continue
+        item = form.token if planning.kind == "invitations" else today.isoformat()
+        wanted.append((leader, item, _form_builder(planning, templates, leader, planning.space.root / form.path)))
+    return wanted
+
+
+def _letters(planning: _Planning) -> Wanted:
+    """Each leader's latest letter, by its content hash: a changed letter is a new message."""
+    wanted: Wanted = []
+    for row in letters_of_round(planning.engine, planning.config.settings.round):
+        leader = planning.on_roster(row["leader_id"])
+        if leader is not None:
+            html = planning.space.root / row["email_path"]
+            text = html.with_name(html.name.replace(".email.html", ".txt"))
+            wanted.append((leader, row["inputs_hash"], _files_builder(planning, leader, html, text)))
+    return wanted
+
+
+def _corrections(planning: _Planning) -> Wanted:
+    """Each correction request, with the workbook to correct attached."""
+    root, wanted = planning.space.root, []
+    for row in correction_requests(planning.engine, planning.config.settings.round):
+        leader = planning.on_roster(row["leader_id"])
+        if leader is not None:
+            attach = _correction_attachment(planning, row, leader)
+            build = _files_builder(planning, leader, root / row["html_path"], root / row["text_path"], attach)
+            wanted.append((leader, str(row["id"]), build))
+    return wanted
+
+
+def _not_yet_sent(planning: _Planning, wanted: Wanted) -> list[Outgoing]:
+    """The wanted messages the sent log does not hold as done; a message whose run died mid-send, or
+    that the server refused, is reported and sent again only with --resend."""
     outgoing = []
     for leader, item, build in wanted:
-        earlier = log.get((single, leader.id, item))
-        if earlier is not None and not resend:
+        earlier = planning.log.get((planning.single, leader.id, item))
+        if earlier is not None and not planning.resend:
             if earlier.status in DONE:
                 continue
             if earlier.status == "pending":
-                skipped.append(
-                    {
-                        "leader_id": leader.id,
-                        "why": "a run stopped while sending this message; check the "
-                        "mail server's log, and use --resend if it did not go",
-                    }
-                )
+                why = "a run stopped while sending this message; check the mail server's log, and use --resend "
+                why += "if it did not go"
+                planning.skip(leader.id, why)
                 continue
             if earlier.status == "refused":
-                skipped.append(
-                    {
-                        "leader_id": leader.id,
-                        "why": f"refused by the server: {earlier.response}; "
-                        "fix the address in the roster, then use --resend",
-                    }
-                )
+                why = f"refused by the server: {earlier.response}; fix the address in the roster, then use --resend"
+                planning.skip(leader.id, why)
                 continue
-        outgoing.append(Outgoing(single, leader, item, build))
-    return outgoing, skipped
+        outgoing.append(Outgoing(planning.single, leader, item, build))
+    return outgoing
+
+
+def _form_builder(planning: _Planning, templates: Environment, leader: Leader, path: Path) -> Builder:
+    def build() -> tuple[EmailMessage, str | None]:
+        data = path.read_bytes()
+        message = form_message(planning.config, templates, planning.single, leader, data)
+        return message, hashlib.sha256(data).hexdigest()
+
+    return build
+
+
+def _files_builder(
+    planning: _Planning, leader: Leader, html: Path, text: Path, attach: Callable[[], Attachment | None] = lambda: None
+) -> Builder:
+    def build() -> tuple[EmailMessage, str | None]:
+        body, attachment = html.read_text(encoding="utf-8"), attach()
+        mail = message(planning.config, planning.single, leader, body, text.read_text(encoding="utf-8"), attachment)
+        return mail, hashlib.sha256(attachment.data).hexdigest() if attachment else None
+
+    return build
+
+
+def _correction_attachment(planning: _Planning, row: dict[str, Any], leader: Leader) -> Callable[[], Attachment | None]:
+    """The leader's own returned workbook when it passed the guard (they fix one cell and send it back);
+    a fresh copy of their issued form when the return was unsafe or not a workbook at all."""
+    root = planning.space.root
+
+    def attach() -> Attachment | None:
+        if fixable_in_place(row["codes"]):
+            returned = root / row["archive_path"]
+            if returned.is_file():
+                name = Path(row["file"]).name
+                return Attachment(name if name.lower().endswith(".xlsx") else f"{name}.xlsx", returned.read_bytes())
+        form = planning.forms.get(leader.id)
+        if form is None or not (root / form.path).is_file():
+            return None
+        return Attachment(form_filename(planning.config, leader), (root / form.path).read_bytes())
+
+    return attach
 
 
 def deliver(
@@ -206,14 +241,14 @@ def deliver(
     written: bool = False,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
-) -> list[dict[str, Any]]:
+) -> list[SendResult]:
     """Send each message: rate-limited, transient failures retried with backoff, every outcome logged
     (``engine`` None: a dry run, nothing logged). Stops early when the server stays unreachable.
     ``written``: the transport writes .eml files, which are neither rate-limited nor 'sent'."""
     settings = config.settings.mail
     interval = 0.0 if written else 60.0 / settings.rate_per_minute  # files need no spacing
     _, from_address = sender(config)
-    results: list[dict[str, Any]] = []
+    results: list[SendResult] = []
     last_sent: float | None = None
     stopped = False
     for item in outgoing:

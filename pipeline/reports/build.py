@@ -16,6 +16,7 @@ from jinja2 import Environment
 from sqlalchemy import Engine
 
 from pipeline.config import Config
+from pipeline.contracts import Headline, Withheld
 from pipeline.failures import check_workbook, doing
 from pipeline.files import atomic_write
 from pipeline.forms.names import safe_segment, unique_stems
@@ -294,9 +295,9 @@ def _index(space: Workspace, full: RoundData, links: dict[str, str], templates: 
     return path
 
 
-def build_outputs(
+def write_outputs(
     space: Workspace, engine: Engine, config: Config, run_id: str, today: dt.date | None = None
-) -> tuple[list[str], dict[str, Any]]:
+) -> tuple[list[str], Headline]:
     """Everything a nightly run writes for people to read: the paths written (workspace-relative), and
     the round's headline figures."""
     full, shareable = round_data(engine, config, run_id)
@@ -309,13 +310,15 @@ def build_outputs(
     unchanged = stored == key and index.exists() and all((space.root / p).exists() for p in paths.values())
     kept = get_meta(engine, f"outputs-withheld:{full.round}")
     outputs: list[str] = []
+    withheld: Withheld
     if unchanged and kept:  # a night with nothing new rewrites nothing, and loads no workbook library
         withheld = json.loads(kept)
     else:
         from pipeline.reports.comparison import shareable_figures, withheld_share
 
         figures = shareable_figures(shareable)
-        withheld = dict(zip(("withheld", "figures"), withheld_share(figures), strict=True))
+        hidden, total = withheld_share(figures)
+        withheld = {"withheld": hidden, "figures": total}
         if not unchanged:
             outputs = write_workbooks(space, full, shareable, figures)
             outputs += write_letters(
@@ -323,7 +326,7 @@ def build_outputs(
             )
         set_meta(engine, f"outputs-withheld:{full.round}", json.dumps(withheld))
         set_meta(engine, f"outputs:{full.round}", key)
-    headline = {
+    headline: Headline = {
         "round": full.round,
         "responses": len(full.answers),
         "roster": len(full.roster),

@@ -27,7 +27,7 @@ from openpyxl.styles import Alignment, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from pipeline.colours import CATEGORY_COLOURS, CATEGORY_INK, CATEGORY_TINTS
+from pipeline.colours import scheme
 from pipeline.instrument import Instrument
 from pipeline.pagefit import keep_together, page_setup, split_to_rows, tallest_drawing
 from pipeline.reports.aggregate import long_table, percentages, summary
@@ -68,10 +68,10 @@ def _new() -> Workbook:
     return workbook
 
 
-def _heat(sheet: Worksheet, first: int, last: int, first_column: int) -> None:
+def _heat(sheet: Worksheet, first: int, last: int, first_column: int, answers: int) -> None:
     """Each share column tinted in its own category's colour, deeper as the share grows (the number is
     always written too: colour is never the only cue)."""
-    for offset, colour in enumerate(CATEGORY_TINTS):
+    for offset, colour in enumerate(scheme(answers).tints):
         letter = get_column_letter(first_column + offset)
         sheet.conditional_formatting.add(
             f"{letter}{first}:{letter}{last}",
@@ -106,9 +106,9 @@ def stacked_chart(
 ) -> BarChart:
     """Horizontal 100% bars, one per row of ``categories`` (perspective 1 or the first organisation at
     the top, as in the tables), split in the categories' natural order (``columns``, one per category,
-    named in the legend by ``names``): comfortable, stretched, a bit panicked, from calm blue to deep
-    orange. ``axis_titles``: what the bars are (none where their labels say it), and what their lengths
-    count; ``counts``: each column's values, for the labels."""
+    named in the legend by ``names``): calm to concern (comfortable, stretched, a bit panicked for
+    CLB0.01), in the instrument's colours. ``axis_titles``: what the bars are (none where their labels
+    say it), and what their lengths count; ``counts``: each column's values, for the labels."""
     chart = BarChart()
     chart.type = "bar"
     chart.grouping = "percentStacked"
@@ -129,7 +129,8 @@ def stacked_chart(
     chart.x_axis.scaling.orientation = "maxMin"  # the first row at the top, as in the table
     chart.y_axis.crosses = "max"  # and the shares' axis stays below the bars
     chart.x_axis.delete = chart.y_axis.delete = False
-    for series, colour, ink, values in zip(chart.series, CATEGORY_COLOURS, CATEGORY_INK, counts, strict=False):
+    colours = scheme(len(columns))
+    for series, colour, ink, values in zip(chart.series, colours.colours, colours.ink, counts, strict=False):
         series.graphicalProperties.solidFill = colour
         series.graphicalProperties.line.solidFill = colour
         _labels(series, ink, values)
@@ -177,7 +178,9 @@ def _align_hidden(sheet: Worksheet, first: int, last: int, columns: range) -> No
 # ---------------------------------------------------------------- shared tables
 
 
-SUMMARY_WIDTHS = (10, 40, 11, 11, 11, 10, 11, 11, 11)
+def _figure_widths(first: tuple[float, ...], answers: int) -> tuple[float, ...]:
+    """``first`` columns, then a count per answer, the number who answered, and a share per answer."""
+    return (*first, *[11.0] * answers, 10, *[11.0] * answers)
 
 
 def _summary_sheet(
@@ -187,18 +190,19 @@ def _summary_sheet(
     instrument, keys = data.instrument, [t.key for t in data.instrument.ticks]
     counts = summary(long_table(answers, instrument), instrument)
     shares = percentages(counts, keys)
-    widths = SUMMARY_WIDTHS
+    widths = _figure_widths((10, 40), len(keys))
     top = title(
         sheet,
-        f"How leaders feel about the seven perspectives: {data.partnership}, round {data.round}",
+        f"How leaders answered the {instrument.count_words()}: {data.partnership}, round {data.round}",
         [
             note,
-            "Counts of leaders and shares of those who answered each perspective. Categories are never averaged.",
+            f"Counts of leaders and shares of those who answered each {instrument.row_noun}. "
+            "Categories are never averaged.",
         ],
         widths,
     )
     headers = [
-        "Perspective",
+        instrument.row_title,
         "Statement",
         *[f"{data.headings[k]} (leaders)" for k in keys],
         "Answered",
@@ -221,16 +225,16 @@ def _summary_sheet(
     formats = {share_column + i: "0%" for i in range(len(keys))}
     first, last = table(sheet, top, headers, rows, "SummaryTable", widths, formats)
     _align_hidden(sheet, first, last, range(3, len(headers) + 1))
-    _heat(sheet, first, last, share_column)
+    _heat(sheet, first, last, share_column, len(keys))
     if shown_any and answers:  # a withheld perspective is an empty bar: the chart shows only what the table does
         stacked_chart(
             sheet,
-            "How leaders would feel, per perspective",
+            f"How leaders answered, per {instrument.row_noun}",
             _category_columns(sheet, 3, len(keys), first, last),
             [f"{data.headings[k]} (leaders)" for k in keys],
             Reference(sheet, min_col=1, min_row=first, max_row=last),
             f"A{last + 3}",
-            ("Perspective", "Share of the leaders who answered the perspective"),
+            (instrument.row_title, f"Share of the leaders who answered the {instrument.row_noun}"),
             _counts(rows, 2, len(keys)),
         )
 
@@ -279,9 +283,6 @@ def _org_row(group: str, number: int, counts: list[int], keys: list[str]) -> lis
     return [group, number, *counts, answered, *[count / answered for count in counts]]
 
 
-BY_ORG_WIDTHS = (30, 11, 11, 11, 11, 10, 11, 11, 11)
-
-
 def _by_org_sheet(workbook: Workbook, data: RoundData, answers: list[Answer], shareable: bool) -> dict[int, pd.Series]:
     """The organisation table; returns each perspective's withheld partnership figures."""
     sheet = workbook.create_sheet("By organisation")
@@ -301,16 +302,19 @@ def _by_org_sheet(workbook: Workbook, data: RoundData, answers: list[Answer], sh
         sheet.column_dimensions["A"].width = 100
         page_setup(sheet, [100])
         return tables.partnership_hidden
-    widths = BY_ORG_WIDTHS
+    widths = _figure_widths((30, 11), len(keys))
     top = title(
         sheet,
         "By organisation",
-        ["Every organisation with at least one accepted return, in alphabetical order, then by perspective."],
+        [
+            "Every organisation with at least one accepted return, in alphabetical order, then by "
+            f"{instrument.row_noun}."
+        ],
         widths,
     )
     headers = [
         "Organisation",
-        "Perspective",
+        instrument.row_title,
         *[data.headings[key] for key in keys],
         "Answered",
         *[f"{data.headings[key]} (share)" for key in keys],
@@ -318,7 +322,7 @@ def _by_org_sheet(workbook: Workbook, data: RoundData, answers: list[Answer], sh
     share_column = 3 + len(keys) + 1
     formats = {share_column + i: "0%" for i in range(len(keys))}
     first, last = table(sheet, top, headers, tables.rows, "ByOrganisation", widths, formats)
-    _heat(sheet, first, last, share_column)
+    _heat(sheet, first, last, share_column, len(keys))
     if tables.rows:
         _matrix(workbook, data, tables.rows, keys)
         _org_charts(workbook, data, sheet, tables.rows, first, keys)
@@ -330,16 +334,18 @@ def _matrix(workbook: Workbook, data: RoundData, rows: list[list[Any]], keys: li
     """Organisations down, perspectives across: the whole partnership on one page. Each cell gives the
     three counts in the categories' order and is tinted by the category most of its leaders chose."""
     sheet = workbook.create_sheet("Organisation matrix")
-    numbers = [p.number for p in data.instrument.perspectives]
+    instrument = data.instrument
+    numbers = [p.number for p in instrument.perspectives]
     order = " / ".join(data.labels[key] for key in keys)
+    tints = scheme(len(keys)).tints
     widths = (30, *[10] * len(numbers))
     top = title(
         sheet,
-        "Organisations and perspectives at a glance",
+        f"Organisations and {instrument.rows_noun} at a glance",
         [
-            f"Each cell counts the organisation's leaders who would feel {order}, in that order. "
-            "The tint is the answer most of them gave (blue comfortable, orange stretched, deep orange a bit "
-            "panicked); an empty cell means no one in the organisation answered that perspective.",
+            f"Each cell counts the organisation's leaders who answered {order}, in that order. The tint is "
+            f"the answer most of them gave, in its colour on the other sheets; an empty cell means no one in "
+            f"the organisation answered that {instrument.row_noun}.",
         ],
         widths,
     )
@@ -350,14 +356,19 @@ def _matrix(workbook: Workbook, data: RoundData, rows: list[list[Any]], keys: li
         [org, *[" / ".join(map(str, cells[org][n])) if n in cells[org] else "" for n in numbers]] for org in cells
     ]
     first, _ = table(
-        sheet, top, ["Organisation", *[f"Perspective {n}" for n in numbers]], matrix, "OrganisationMatrix", widths
+        sheet,
+        top,
+        ["Organisation", *[f"{instrument.row_title} {n}" for n in numbers]],
+        matrix,
+        "OrganisationMatrix",
+        widths,
     )
     for offset, org in enumerate(cells):
         for column, number in enumerate(numbers, start=2):
             counts = cells[org].get(number)
             if counts:
                 cell = sheet.cell(row=first + offset, column=column)
-                cell.fill = PatternFill("solid", fgColor=CATEGORY_TINTS[counts.index(max(counts))])
+                cell.fill = PatternFill("solid", fgColor=tints[counts.index(max(counts))])
                 cell.alignment = Alignment(horizontal="center", vertical="top", wrap_text=True)
 
 
@@ -367,7 +378,8 @@ def _org_charts(
     """One chart per organisation, from its rows of the By organisation table, about three to a portrait
     page and never split by a page break."""
     sheet = workbook.create_sheet("Charts by organisation")
-    title(sheet, "How each organisation's leaders would feel, per perspective", [], (70,))
+    row_noun = data.instrument.row_noun
+    title(sheet, f"How each organisation's leaders answered, per {row_noun}", [], (70,))
     spans: dict[str, list[int]] = {}
     for offset, row in enumerate(rows):
         spans.setdefault(row[0], []).append(first + offset)
@@ -382,7 +394,7 @@ def _org_charts(
             [data.headings[k] for k in keys],
             Reference(source, min_col=2, min_row=table_rows[0], max_row=table_rows[-1]),
             f"A{anchor}",
-            ("Perspective", "Share of the organisation's leaders who answered"),
+            (data.instrument.row_title, "Share of the organisation's leaders who answered"),
             _counts(rows[table_rows[0] - first : table_rows[-1] - first + 1], 2, len(keys)),
             height=ORG_CHART_ROWS * 0.529 - 0.4,
             title_size=10,
@@ -394,25 +406,21 @@ def _org_totals(workbook: Workbook, data: RoundData, frame: pd.DataFrame, keys: 
     sheet = workbook.create_sheet("Organisation totals")
     totals = frame.groupby(["organisation", "answer"]).size().unstack("answer", fill_value=0)
     totals = totals.reindex(columns=keys, fill_value=0).astype(int).sort_index()
-    widths = (40, 14, 14, 14)
-    top = title(
-        sheet,
-        "All seven perspectives together, per organisation",
-        ["Each leader counts once per perspective answered."],
-        widths,
-    )
+    widths = (40, *[14] * len(keys))
+    together = f"All {data.instrument.count_words()} together, per organisation"
+    top = title(sheet, together, [f"Each leader counts once per {data.instrument.row_noun} answered."], widths)
     rows = [[org, *[int(totals.loc[org, key]) for key in keys]] for org in totals.index]
     first, last = table(
         sheet, top, ["Organisation", *[data.headings[key] for key in keys]], rows, "OrganisationTotals", widths
     )
     stacked_chart(
         sheet,
-        "All seven perspectives together, per organisation",
+        together,
         _category_columns(sheet, 2, len(keys), first, last),
         [f"{data.headings[k]} (answers)" for k in keys],
         Reference(sheet, min_col=1, min_row=first, max_row=last),
         f"A{last + 3}",
-        ("", "Share of the organisation's answers over all seven perspectives"),  # the names say what the bars are
+        ("", f"Share of the organisation's answers over all {data.instrument.count_words()}"),  # names say the bars
         _counts(rows, 1, len(keys)),
         height=max(9.0, 3.0 + 0.95 * len(rows)),  # room for a two-line name per bar, up to a page
         width=24.0,  # the organisations' names take room beside the bars; the sheet prints landscape
@@ -422,7 +430,7 @@ def _org_totals(workbook: Workbook, data: RoundData, frame: pd.DataFrame, keys: 
 def _about(workbook: Workbook, data: RoundData, edition: str, lines: list[list[Any]]) -> None:
     sheet = workbook.create_sheet("About", 0)
     widths = (20, 54)
-    top = title(sheet, f"CLB0.01 partnership comparison: {edition}", [], widths)
+    top = title(sheet, f"{data.instrument.code} partnership comparison: {edition}", [], widths)
     rows: list[list[Any]] = [
         ["Partnership", data.partnership],
         ["Round", data.round],
@@ -520,17 +528,17 @@ def shareable_workbook(data: RoundData, figures: list[dict[str, Any]]) -> bytes:
             ["Figures withheld", _withheld_text(*withheld_share(figures))],
             [
                 "What is withheld",
-                f"Counts are shown for the partnership as a whole, per perspective, only when at least "
+                f"Counts are shown for the partnership as a whole, per {data.instrument.row_noun}, only when at least "
                 f"{data.min_group_size} leaders answered and, for every answer given, at least {MARGIN} "
                 "leaders gave another: then no leader's answer can be worked out, even by a partner who knows "
-                f"their own and one colleague's answers. Otherwise the perspective shows {HIDDEN}. "
+                f"their own and one colleague's answers. Otherwise the {data.instrument.row_noun} shows {HIDDEN}. "
                 "Organisations' own figures are not shared.",
             ],
             [
                 "When it changes",
-                "A perspective's figures change only when the answers that came in since partners last saw "
-                f"it number at least {data.min_group_size} and pass the same test, so that comparing two "
-                "editions never reveals the answers of the leaders who changed. That is why partners' "
+                f"A {data.instrument.row_noun}'s figures change only when the answers that came in since "
+                f"partners last saw it number at least {data.min_group_size} and pass the same test, so that "
+                "comparing two editions never reveals the answers of the leaders who changed. That is why partners' "
                 "figures can trail the facilitator's: the latest returns may not be counted here yet.",
             ],
         ],
@@ -582,7 +590,8 @@ def _responses(workbook: Workbook, data: RoundData, labels: dict[str, str]) -> N
     numbers = [p.number for p in data.instrument.perspectives]
     widths = [22, 24, *[11] * len(numbers), 12, 30, 66]
     top = title(sheet, "Responses: one row per leader (their current accepted return)", [], widths[:9])
-    headers = ["Leader", "Organisation", *[f"Perspective {n}" for n in numbers], "Received (UTC)", "File", "sha256"]
+    row_title = data.instrument.row_title
+    headers = ["Leader", "Organisation", *[f"{row_title} {n}" for n in numbers], "Received (UTC)", "File", "sha256"]
     rows = [
         [
             a.name,
@@ -744,7 +753,7 @@ def _rounds(workbook: Workbook, data: RoundData, labels: dict[str, str]) -> None
     table(
         sheet,
         top,
-        ["Leader", "Organisation", "Earlier round", "Perspective", "Then", "Now", "Movement"],
+        ["Leader", "Organisation", "Earlier round", data.instrument.row_title, "Then", "Now", "Movement"],
         rows,
         "Rounds",
         widths,

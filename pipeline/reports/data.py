@@ -49,8 +49,8 @@ class RoundData:
 
     @property
     def labels(self) -> dict[str, str]:
-        """ "comfortable", "stretched", "a bit panicked": as the leaders' answers read in a sentence."""
-        return {t.key: t.label.removeprefix("I would feel ") for t in self.instrument.ticks}
+        """The answers as they read in a sentence ("a bit panicked"), by key."""
+        return self.instrument.short_labels()
 
     @property
     def headings(self) -> dict[str, str]:

@@ -19,11 +19,9 @@ import css_inline
 import yaml
 from jinja2 import Environment
 
-from pipeline.colours import CATEGORY_COLOURS, CATEGORY_TINTS, css_hex
+from pipeline.colours import css_hex, scheme
 from pipeline.instrument import Instrument
 from pipeline.reports.data import Answer
-
-DEFAULT_PRACTICES = {1: [5, 2, 6], 2: [1, 3, 4], 3: [7, 3, 6], 4: [4, 7, 3], 5: [1, 2, 5], 6: [1, 3, 2], 7: [6, 2, 5]}
 
 
 class PracticesError(ValueError):
@@ -31,29 +29,29 @@ class PracticesError(ValueError):
 
 
 def load_practices(path: Path, instrument: Instrument) -> dict[int, list[int]]:
-    """Perspective -> suggested practice numbers, from config/practices.yaml (or the defaults)."""
+    """Row -> suggested practice numbers: the instrument's own suggestions, each replaced by
+    config/practices.yaml's where that file names the row."""
+    defaults = {p.number: list(p.practices) for p in instrument.perspectives}
     if not path.exists():
-        return DEFAULT_PRACTICES
+        return defaults
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    perspectives = {p.number for p in instrument.perspectives}
     practices = {p.number for p in instrument.practices}
-    mapping: dict[int, list[int]] = {}
+    noun = instrument.row_noun
+    if not isinstance(data, dict):
+        raise PracticesError("config/practices.yaml: give one line per row number, e.g. '1: [5, 2, 6]'")
     for key, value in data.items():
-        if key not in perspectives:
-            raise PracticesError(
-                f"config/practices.yaml, key {key!r}: not a perspective number (1 to {len(perspectives)})"
-            )
+        if key not in defaults:
+            raise PracticesError(f"config/practices.yaml, key {key!r}: not a {noun} number (1 to {len(defaults)})")
         if not isinstance(value, list) or not value or any(item not in practices for item in value):
             raise PracticesError(
                 f"config/practices.yaml, key {key}: give a list of practice numbers 1 to {len(practices)}"
             )
-        mapping[key] = value
-    return {number: mapping.get(number, DEFAULT_PRACTICES.get(number, [])) for number in sorted(perspectives)}
+    return {number: list(data.get(number, suggested)) for number, suggested in defaults.items()}
 
 
 @dataclass(frozen=True)
 class Context:
-    """The partnership figure for one perspective and category, when the shareable edition shows it."""
+    """The partnership figure for one row and category, when the shareable edition shows it."""
 
     count: int
     answered: int
@@ -73,45 +71,19 @@ def letter_context(
     """Everything one letter says, as plain data. ``counted``: the reader's answers as the published
     partnership figures count them (None when their return came after those figures)."""
     labels = {t.key: t.label for t in instrument.ticks}
-    zones = {t.key: t.zone for t in instrument.ticks}
-    by_number = {p.number: p.text for p in instrument.practices}
-    rows = []
-    groups: dict[str, list[str]] = {t.key: [] for t in instrument.ticks}
-    steps3 = []
-    for p in instrument.perspectives:
-        key = answer.answers.get(p.number)
-        rows.append(
-            {
-                "number": p.number,
-                "statement": p.statement,
-                "activity": p.activity,
-                "answer": labels.get(key or "", "not answered"),
-                "key": key or "",
-            }
-        )
-        if key:
-            groups[key].append(f"{p.number}. {p.statement}")
-        if key in ("stretched", "panicked"):
-            figure = shown.get((p.number, key))
-            steps3.append(
-                {
-                    "number": p.number,
-                    "statement": p.statement,
-                    "activity": p.activity,
-                    "feeling": labels[key],
-                    "practices": [by_number[n] for n in practices.get(p.number, [])],
-                    "context": _context(partnership, figure, labels[key], counted, p.number, key) if figure else None,
-                }
-            )
-    moved = []
-    if earlier is not None:
-        for p in instrument.perspectives:
-            then, now = earlier["answers"].get(p.number), answer.answers.get(p.number)
-            if then and now and then != now:
-                moved.append(
-                    f"Perspective {p.number}: {labels[then].removeprefix('I would feel ')} → "
-                    f"{labels[now].removeprefix('I would feel ')}"
-                )
+    rows = [
+        {
+            "number": p.number,
+            "statement": p.statement,
+            "activity": p.activity,
+            "answer": labels.get(answer.answers.get(p.number) or "", "not answered"),
+            "key": answer.answers.get(p.number) or "",
+        }
+        for p in instrument.perspectives
+    ]
+    stretch = _practice_items(answer, instrument, practices, partnership, shown, counted)
+    calm = all(answer.answers.get(p.number) in instrument.comfort_keys for p in instrument.perspectives)
+    colours = scheme(len(instrument.ticks))
     return {
         "name": answer.name,
         "organisation": answer.organisation,
@@ -119,36 +91,89 @@ def letter_context(
         "round": round_id,
         "date": f"{today.day} {today:%B %Y}",
         "rows": rows,
-        "zones": [
-            {"title": zones[t.key][:1].upper() + zones[t.key][1:], "items": groups[t.key], "key": t.key}
-            for t in instrument.ticks
+        "row_title": instrument.row_title,
+        "question": instrument.question,
+        "activity_heading": instrument.activity_heading,
+        "steps": [
+            {"number": s.number, "heading": s.heading, "text": s.wording("letter"), "shows": s.shows, "note": s.note}
+            for s in instrument.steps
         ],
-        "step1": instrument.steps[0].wording("letter"),
-        "step2": instrument.steps[1].wording("letter"),
-        "step3": instrument.steps[2].wording("letter"),
+        "zones": _zones(answer, instrument),
         "mentor": instrument.mentor_advice,
-        "stretch": steps3,
-        "all_comfortable": not steps3
-        and all(answer.answers.get(p.number) == "comfortable" for p in instrument.perspectives),
+        "stretch": stretch,
+        "all_comfortable": instrument.all_comfortable if calm and not stretch else "",
         "earlier_round": earlier["round"] if earlier else None,
-        "moved": moved,
+        "moved": _moved(answer, instrument, earlier),
         "earlier_log": earlier["log"] if earlier else [],
         "log_labels": {c.key: c.label for c in instrument.user_log},
         "copyright": instrument.copyright,
         "palette": [
             {"key": t.key, "colour": css_hex(colour), "tint": css_hex(tint)}
-            for t, colour, tint in zip(instrument.ticks, CATEGORY_COLOURS, CATEGORY_TINTS, strict=True)
+            for t, colour, tint in zip(instrument.ticks, colours.colours, colours.tints, strict=True)
         ],
         "code": instrument.code,
         "title": instrument.title,
     }
 
 
+def _zones(answer: Answer, instrument: Instrument) -> list[dict[str, Any]]:
+    """Step 1: the leader's rows grouped by their answer, calm to concern."""
+    groups: dict[str, list[str]] = {t.key: [] for t in instrument.ticks}
+    for p in instrument.perspectives:
+        key = answer.answers.get(p.number)
+        if key in groups:
+            groups[key].append(f"{p.number}. {p.statement}")
+    return [{"title": t.zone[:1].upper() + t.zone[1:], "items": groups[t.key], "key": t.key} for t in instrument.ticks]
+
+
+def _practice_items(
+    answer: Answer,
+    instrument: Instrument,
+    practices: dict[int, list[int]],
+    partnership: str,
+    shown: dict[tuple[int, str], Context],
+    counted: dict[int, str | None] | None,
+) -> list[dict[str, Any]]:
+    """The practices to put into play, for each row answered outside the comfort zone, with how many
+    partners feel the same there where the shareable edition shows it."""
+    by_number = {p.number: p.text for p in instrument.practices}
+    answers = instrument.short_labels()
+    items = []
+    for p in instrument.perspectives:
+        key = answer.answers.get(p.number)
+        if key not in instrument.concern_keys:
+            continue
+        figure = shown.get((p.number, key))
+        activity = p.activity[:1].lower() + p.activity[1:]
+        items.append(
+            {
+                "number": p.number,
+                "statement": p.statement,
+                "lead": instrument.practice_lead.format(answer=answers[key], activity=activity, statement=p.statement),
+                "practices": [by_number[n] for n in practices.get(p.number, []) if n in by_number],
+                "context": _context(partnership, figure, answers[key], counted, p.number, key) if figure else None,
+            }
+        )
+    return items
+
+
+def _moved(answer: Answer, instrument: Instrument, earlier: dict[str, Any] | None) -> list[str]:
+    """Since the leader's earlier round: each row whose answer changed, "Perspective 2: stretched → comfortable"."""
+    if earlier is None:
+        return []
+    answers = instrument.short_labels()
+    moved = []
+    for p in instrument.perspectives:
+        then, now = earlier["answers"].get(p.number), answer.answers.get(p.number)
+        if then in answers and now in answers and then != now:
+            moved.append(f"{instrument.row_title} {p.number}: {answers[then]} → {answers[now]}")
+    return moved
+
+
 def _context(
-    partnership: str, figure: Context, label: str, counted: dict[int, str | None] | None, number: int, key: str
+    partnership: str, figure: Context, feeling: str, counted: dict[int, str | None] | None, number: int, key: str
 ) -> str:
     """How many other leaders feel the same here: never counting the reader among "the others"."""
-    feeling = label.removeprefix("I would feel ")
     if counted is not None and counted.get(number) == key:
         others = figure.count - 1
         who = f"{others} other leader{'s' if others != 1 else ''}"
