@@ -325,17 +325,27 @@ def check(
     config = load_config(space.config)
     results = check_files(space, config, files)
     table = _table(None, lines=True)
-    table.add_column("File", overflow="fold", ratio=1)
-    table.add_column("Verdict")
-    table.add_column("Leader", no_wrap=True)
-    table.add_column("Problems", overflow="fold", ratio=2)
+    table.add_column("File", overflow="fold", ratio=2)
+    table.add_column("Would be", no_wrap=True)
+    table.add_column("Leader", overflow="fold", ratio=2)
+    table.add_column("Problems", overflow="fold", ratio=3)
     for result in results:
         problems = "\n".join(f"{p.code} {p.cell or ''}: {p.message}" for p in result.problems)
-        verdict = "[green]would be accepted[/]" if result.acceptable else "[red]would be quarantined[/]"
-        table.add_row(escape(result.file), verdict, result.leader or "", escape(problems))
+        verdict = "[green]accepted[/]" if result.acceptable else "[red]quarantined[/]"
+        leader = (result.leader or "").replace(" (", "\n(", 1)  # the name, then the address below it
+        table.add_row(escape(_shown_path(result.file)), verdict, escape(leader), escape(problems))
     out.print(table)
     if not all(result.acceptable for result in results):
         raise typer.Exit(1)
+
+
+def _shown_path(name: str) -> str:
+    """A file as the facilitator typed it, or relative to where they are when it is inside it."""
+    path = Path(name)
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return name
 
 
 @app.command()

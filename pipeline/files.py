@@ -7,6 +7,15 @@ import tempfile
 from pathlib import Path
 
 
+def fsync(path: Path) -> None:
+    """Flush one file, or one folder's entries, to the disk."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
 def atomic_write(path: Path, data: bytes) -> None:
     """Write ``data`` so that ``path`` is always either the old file or the whole new one."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -7,13 +7,12 @@ the write, and running again finishes the job.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypedDict, cast
 
 from sqlalchemy import (
     Column,
@@ -58,6 +57,17 @@ forms = Table(
     Column("issued_at", String, nullable=False),
     Column("revoked_at", String, nullable=True),
     Column("run_id", String, nullable=True),
+)
+
+# Every form version a token was issued with: a form rewritten in place (new wording, same reference)
+# keeps accepting the copies the leader was sent before, where they ask the same questions.
+form_versions = Table(
+    "form_versions",
+    metadata,
+    Column("token", String, nullable=False, index=True),
+    Column("form_version", String, nullable=False),
+    Column("issued_at", String, nullable=False),
+    UniqueConstraint("token", "form_version"),
 )
 
 runs = Table(
@@ -210,10 +220,18 @@ class FormRecord:
     issued_at: str
     revoked_at: str | None = None
     run_id: str | None = None
+    earlier_versions: tuple[str, ...] = ()  # versions this token was issued with before (form_versions)
+
+
+_FORM_COLUMNS = tuple(name for name in FormRecord.__dataclass_fields__ if name != "earlier_versions")
 
 
 def now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+class NewerState(Exception):
+    """The state database was written by a newer clb: this one must not touch it."""
 
 
 def open_state(path: Path) -> Engine:
@@ -236,7 +254,7 @@ def open_state(path: Path) -> Engine:
         if row is None:
             connection.execute(meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
         elif int(row.value) > SCHEMA_VERSION:
-            raise RuntimeError(
+            raise NewerState(
                 f"{path} was written by a newer clb (schema {row.value}); upgrade clb before using this workspace"
             )
     return engine
@@ -252,7 +270,8 @@ def active_forms(engine: Engine, round_id: str) -> dict[str, FormRecord]:
 def form_by_token(engine: Engine, token: str) -> FormRecord | None:
     with engine.connect() as connection:
         row = connection.execute(select(forms).where(forms.c.token == token)).first()
-    return None if row is None else _record(row)
+        earlier = _earlier_versions(connection, [token]) if row is not None else {}
+    return None if row is None else _record(row, earlier.get(token, ()))
 
 
 def record_forms(engine: Engine, issued: Iterable[FormRecord]) -> None:
@@ -261,8 +280,18 @@ def record_forms(engine: Engine, issued: Iterable[FormRecord]) -> None:
     issued = list(issued)
     with engine.begin() as connection:
         for record in issued:
-            values = dataclasses.asdict(record)
-            existing = connection.execute(select(forms.c.id).where(forms.c.token == record.token)).first()
+            values = {name: getattr(record, name) for name in _FORM_COLUMNS}
+            existing = connection.execute(
+                select(forms.c.id, forms.c.form_version, forms.c.issued_at).where(forms.c.token == record.token)
+            ).first()
+            # the version it had (a form recorded before this table existed has no row of its own yet) and
+            # the version it has now
+            for version, issued_at in [*([existing[1:]] if existing else []), (record.form_version, record.issued_at)]:
+                connection.execute(
+                    form_versions.insert()
+                    .prefix_with("OR IGNORE")
+                    .values(token=record.token, form_version=version, issued_at=issued_at)
+                )
             if existing is not None:
                 connection.execute(update(forms).where(forms.c.id == existing.id).values(**values))
                 continue
@@ -278,9 +307,21 @@ def record_forms(engine: Engine, issued: Iterable[FormRecord]) -> None:
             connection.execute(forms.insert().values(**values))
 
 
-def _record(row: object) -> FormRecord:
+def _record(row: object, earlier: tuple[str, ...] = ()) -> FormRecord:
     mapping = row._mapping  # type: ignore[attr-defined]
-    return FormRecord(**{k: mapping[k] for k in FormRecord.__dataclass_fields__})
+    return FormRecord(**{k: mapping[k] for k in _FORM_COLUMNS}, earlier_versions=earlier)
+
+
+def _earlier_versions(connection: Connection, tokens: list[str]) -> dict[str, tuple[str, ...]]:
+    """For each token, the versions it was issued with (its current one among them)."""
+    found: dict[str, list[str]] = {}
+    for start in range(0, len(tokens), 500):
+        query = select(form_versions.c.token, form_versions.c.form_version).where(
+            form_versions.c.token.in_(tokens[start : start + 500])
+        )
+        for token, version in connection.execute(query):
+            found.setdefault(token, []).append(version)
+    return {token: tuple(sorted(versions)) for token, versions in found.items()}
 
 
 # ---------------------------------------------------------------- intake
@@ -336,9 +377,11 @@ def forget_run(engine: Engine, run_id: str) -> None:
 
 
 def forms_for_round(engine: Engine, round_id: str) -> dict[str, FormRecord]:
-    """Every form issued for the round (revoked ones too), by token."""
+    """Every form issued for the round (revoked ones too), by token, with the versions each was issued with."""
     with engine.connect() as connection:
-        return {row.token: _record(row) for row in connection.execute(select(forms).where(forms.c.round == round_id))}
+        rows = list(connection.execute(select(forms).where(forms.c.round == round_id)))
+        earlier = _earlier_versions(connection, [row.token for row in rows])
+    return {row.token: _record(row, earlier.get(row.token, ())) for row in rows}
 
 
 def first_receipts(engine: Engine, shas: list[str]) -> dict[str, str]:
@@ -532,14 +575,22 @@ def response_rows(engine: Engine, round_id: str, ids: list[int] | None = None) -
         ]
 
 
-def latest_responses_before(engine: Engine, round_id: str) -> dict[str, dict[str, Any]]:
+class EarlierResponse(TypedDict):
+    """A leader's answers and user log in an earlier round, for the letters' "since round ..."."""
+
+    round: str
+    answers: dict[int, str | None]
+    log: list[dict[str, str]]
+
+
+def latest_responses_before(engine: Engine, round_id: str) -> dict[str, EarlierResponse]:
     """Each leader's current response in the most recent earlier round they answered (by time received)."""
     query = (
         select(responses.c.leader_id, responses.c.round, responses.c.answers, responses.c.log, responses.c.accepted_at)
         .where(responses.c.round != round_id, responses.c.superseded_by.is_(None))
         .order_by(responses.c.accepted_at)
     )
-    found: dict[str, dict[str, Any]] = {}
+    found: dict[str, EarlierResponse] = {}
     with engine.connect() as connection:
         for row in connection.execute(query):
             found[row.leader_id] = {
@@ -572,7 +623,22 @@ def leaders_of_round(engine: Engine, round_id: str) -> dict[str, IssuedLeader]:
         }
 
 
-def quarantined_files(engine: Engine, round_id: str) -> list[dict[str, Any]]:
+class QuarantinedProblem(TypedDict):
+    """A quarantined file with one of its problems (a file with none has the problem's keys None)."""
+
+    id: int
+    file: str
+    sha256: str
+    received_at: str
+    leader_id: str | None
+    code: str | None
+    cell: str | None
+    name: str | None
+    message: str | None
+    fix: str | None
+
+
+def quarantined_files(engine: Engine, round_id: str) -> list[QuarantinedProblem]:
     """Every quarantined file of this round or of no known round, with its problems, oldest first."""
     query = (
         select(
@@ -593,7 +659,7 @@ def quarantined_files(engine: Engine, round_id: str) -> list[dict[str, Any]]:
         .order_by(received.c.id, problems.c.id)
     )
     with engine.connect() as connection:
-        return [dict(row._mapping) for row in connection.execute(query)]
+        return [cast(QuarantinedProblem, dict(row._mapping)) for row in connection.execute(query)]
 
 
 @dataclass(frozen=True)

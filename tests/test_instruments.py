@@ -166,7 +166,7 @@ def test_the_demo_runs_end_to_end_on_every_instrument(prefect_engine, tmp_path, 
     with zipfile.ZipFile(reports / "comparison-2026-Q4-shareable.xlsx") as archive:
         shared = b"".join(archive.read(n) for n in archive.namelist()).decode("utf-8", "replace")
     assert not [name for name in roster if name in shared]  # the shareable edition names no leader
-    figures = (reports / "figures-2026-Q4-shareable.csv").read_text(encoding="utf-8").splitlines()
+    figures = (reports / "comparison-2026-Q4-shareable.csv").read_text(encoding="utf-8").splitlines()
     assert len(figures) == 1 + len(instrument.perspectives) * len(instrument.ticks)
 
     letters = sorted(p for p in (root / "outbox" / "letters" / "2026-Q4").rglob("*.txt"))

@@ -80,8 +80,8 @@ def test_long_names_sharing_80_characters_get_two_forms(workspace, write_roster)
     paths = {record.path for record in issued.values()}
     assert len(paths) == 2
     for record in issued.values():  # each file on disk carries its own leader's token
+        from pipeline.intake.fast_reader import read_guarded
         from pipeline.intake.guard import guard
-        from pipeline.intake.read import read_guarded
 
         reading = read_guarded(guard((workspace / record.path).read_bytes()), {}, ())  # type: ignore[arg-type]
         assert reading.properties["clb_token"] == record.token

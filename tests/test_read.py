@@ -15,8 +15,8 @@ from pipeline.forms import layout as L
 from pipeline.forms.issuing import shared_fields
 from pipeline.forms.layout import FormSpec
 from pipeline.forms.reference import build_form
+from pipeline.intake.fast_reader import UnreadableWorkbook, read_guarded
 from pipeline.intake.guard import Guarded, guard
-from pipeline.intake.read import UnreadableWorkbook, read_guarded
 from pipeline.intake.reference_read import read_reference
 from pipeline.simulate import SHEET_PARTS, repack
 from tests.conftest import DATA, EXAMPLE_CONFIG

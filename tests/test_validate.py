@@ -182,3 +182,40 @@ def test_real_program_fixture_attribution(issued, check):
     from tests.conftest import DATA
 
     assert codes(check((DATA / "returns" / "libreoffice-complete.xlsx").read_bytes())) == ["unknown-form"]
+
+
+def test_a_copy_sent_before_its_form_was_rewritten_is_accepted_while_it_asks_the_same(issued):
+    """New wording that is not a question (here the letter's), or a new clb: clb forms rewrites every
+    form under the same reference, and the copies leaders already have still count. Once a question
+    changes, an old copy is an altered form."""
+    from tests.conftest import issue_forms_here
+
+    def check(data: bytes):
+        config = load_config(issued / "config")
+        engine = open_state(issued / "state" / "clb.sqlite")
+        return examine(data, lambda token: form_by_token(engine, token), FormSpec.of(config.instrument), "2026-Q4")
+
+    old = filled(issued, LEADER)
+    before = forms(issued)[LEADER]
+    from pipeline.state import form_versions
+
+    with open_state(issued / "state" / "clb.sqlite").begin() as db:  # as a database of an earlier clb
+        db.execute(form_versions.delete())
+    path = issued / "config" / "instrument.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("Stretch yourself further", "Go further"), "utf-8")
+    assert issue_forms_here(issued).updated == 15
+    after = forms(issued)[LEADER]
+    assert after.token == before.token and after.form_version != before.form_version
+    result = check(old)
+    assert codes(result) == [] and result.answers == MIXED
+    forged = H.parts_of(old)
+    for part in ("docProps/custom.xml", "xl/worksheets/sheet5.xml"):
+        forged[part] = forged[part].replace(before.form_version.encode(), b"CLB0.01-0123456789abcdef")
+    assert codes(check(repack(forged))) == ["altered-form"]  # a version never issued to this reference
+
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("Everything keeps changing", "Change never stops"), "utf-8"
+    )
+    issue_forms_here(issued)
+    again = check(old)
+    assert codes(again) == ["altered-form"] and "wording of perspective 5" in again.problems[0].message

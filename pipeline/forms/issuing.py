@@ -69,6 +69,11 @@ class IssueSummary:
         return asdict(self)
 
 
+class UnsafePath(Exception):
+    """A form's path would leave outbox/forms/: never written (the names are made safe first, so this
+    means a bug, and the run stops)."""
+
+
 def new_token() -> str:
     return secrets.token_urlsafe(TOKEN_BYTES)
 
@@ -176,7 +181,7 @@ def write_forms(
             data = template.render(form.fields)
             target = (root / form.path).resolve()
             if not target.is_relative_to(root.resolve() / "outbox" / "forms"):
-                raise RuntimeError(f"refusing to write outside outbox/forms: {form.path}")
+                raise UnsafePath(f"refusing to write outside outbox/forms: {form.path}")
             atomic_write(target, data)
             written[form.leader.id] = hashlib.sha256(data).hexdigest()
         progress(index)

@@ -158,4 +158,6 @@ def wanted_cells(spec: FormSpec) -> dict[str, frozenset[str]]:
     for perspective in spec.instrument.perspectives:
         row = perspective_row(perspective.number)
         wanted.setdefault(FORM_SHEET, set()).update({f"A{row}", f"B{row}"})
+    for offset in range(len(spec.instrument.ticks)):  # the answer columns' headings
+        wanted[FORM_SHEET].add(CellRef(FORM_SHEET, FORM_HEADER_ROW, TICK_FIRST_COLUMN + offset).coordinate)
     return {sheet: frozenset(cells) for sheet, cells in wanted.items()}

@@ -34,6 +34,10 @@ def safe_segment(text: str, fallback: str = "unnamed") -> str:
     return cleaned
 
 
+class NameClash(Exception):
+    """Two people would get the same file name however it is made unique: a bug, so the run stops."""
+
+
 def unique_stems(people: Iterable[tuple[str, str, str]]) -> dict[str, str]:
     """``<organisation>/<name>`` for each (key, organisation, name), no two alike even on a file system
     that ignores case. A name shared (after cutting and cleaning) is told apart by a tag that is never
@@ -49,7 +53,7 @@ def unique_stems(people: Iterable[tuple[str, str, str]]) -> dict[str, str]:
         for key in clashing:
             level[key] += 1
             if level[key] > len(_TAGS):
-                raise RuntimeError(f"no unique file name for {key!r}")  # two keys with one sha256
+                raise NameClash(f"no unique file name for {key!r}")  # two keys with one sha256
             organisation, name = base[key]
             tag = f" ({_TAGS[level[key] - 1](key)})"
             stems[key] = f"{organisation}/{safe_segment(name[: MAX_SEGMENT - len(tag)]) + tag}"

@@ -36,7 +36,7 @@ from sqlalchemy import Engine
 from pipeline.config import Config
 from pipeline.contracts import ChunkReport, Headline, ProblemRecord, ReportProblem, RunReport, Waiting
 from pipeline.failures import checkpoint, doing
-from pipeline.files import atomic_write
+from pipeline.files import atomic_write, fsync
 from pipeline.forms.layout import FormSpec
 from pipeline.forms.names import safe_segment
 from pipeline.intake.guard import Limits
@@ -350,7 +350,7 @@ def store_batch(space: Workspace, config: Config, batch: Batch) -> Batch:
             decision.data = None  # the archive holds it now
         kept.append(decision)
     batch.decisions = kept
-    _sync(durable)
+    _sync(durable, folders)
     checkpoint("after-archive")
 
     for decision in batch.decisions:
@@ -405,10 +405,14 @@ def _archive(decision: Decision, target: Path, folders: set[Path]) -> None:
     os.replace(temp, target)
 
 
-def _sync(paths: list[Path]) -> None:
-    """Make the archive copies durable before the inbox originals can go: one sync for the batch."""
-    if paths:
-        os.sync()
+def _sync(paths: list[Path], made: set[Path]) -> None:
+    """Make the archive copies durable before the inbox originals can go: each file, then each folder
+    that gained an entry, and the parent of each folder made (so the renames survive a power cut too).
+    Only what this run wrote is flushed, not every file system of the machine."""
+    for path in paths:
+        fsync(path)
+    for folder in sorted({path.parent for path in paths} | {folder.parent for folder in made}):
+        fsync(folder)
 
 
 def _quarantine(

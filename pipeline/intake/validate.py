@@ -13,9 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pipeline.forms import layout as L
+from pipeline.intake.fast_reader import UnreadableWorkbook, read_guarded
 from pipeline.intake.guard import Guarded, Limits, guard
 from pipeline.intake.marks import Kind, classify
-from pipeline.intake.read import UnreadableWorkbook, read_guarded
 from pipeline.intake.reading import Cell, Reading
 from pipeline.problems import CATALOGUE, Problem, Scope, problem
 from pipeline.state import FormRecord
@@ -124,24 +124,44 @@ def _stamped(reading: Reading, key: str) -> set[str]:
 
 
 def _alterations(reading: Reading, form: FormRecord, spec: L.FormSpec) -> list[str]:
-    """What differs from the form as issued: version, named cells, perspective wording."""
+    """What differs from the form as issued: version, named cells, the wording of the questions.
+
+    A copy the leader was sent before the form was rewritten in place (new wording elsewhere, or a new
+    clb, under the same reference) carries an earlier version issued to this token: it is the form as
+    issued when it asks exactly the questions the current form asks, in the same answer columns."""
     changes = []
     versions = _stamped(reading, "form_version")
-    if versions != {form.form_version}:
+    current = form.form_version == spec.version
+    earlier = len(versions) == 1 and versions <= set(form.earlier_versions) and current
+    if versions != {form.form_version} and not earlier:
         shown = ", ".join(sorted(versions)) or "none"
         changes.append(f"form version {shown} instead of {form.form_version}")
     moved = [name for name, target in spec.expected.items() if reading.names.get(name) != target]
     if moved:
         changes.append(f"{len(moved)} named answer cells are missing or moved (first: {moved[0]})")
-    if form.form_version == spec.version:
-        for perspective in spec.instrument.perspectives:
-            row = L.perspective_row(perspective.number)
-            statement = reading.cell(L.FORM_SHEET, f"A{row}").value
-            activity = reading.cell(L.FORM_SHEET, f"B{row}").value
-            if statement != perspective.label or activity != perspective.activity:
-                changes.append(f"the wording of perspective {perspective.number} was changed")
-                break
+    if current:
+        changes += _reworded(reading, spec, columns=earlier)
     return changes
+
+
+def _reworded(reading: Reading, spec: L.FormSpec, columns: bool) -> list[str]:
+    """The first row whose statement or activity is not the instrument's; with ``columns``, the answer
+    columns' headings too."""
+    instrument = spec.instrument
+    for perspective in instrument.perspectives:
+        row = L.perspective_row(perspective.number)
+        statement = reading.cell(L.FORM_SHEET, f"A{row}").value
+        activity = reading.cell(L.FORM_SHEET, f"B{row}").value
+        if statement != perspective.label or activity != perspective.activity:
+            return [f"the wording of {instrument.row_noun} {perspective.number} was changed"]
+    if columns:
+        for offset, tick in enumerate(instrument.ticks):
+            heading = reading.cell(
+                L.FORM_SHEET, L.CellRef(L.FORM_SHEET, L.FORM_HEADER_ROW, L.TICK_FIRST_COLUMN + offset).coordinate
+            )
+            if heading.value != tick.label:
+                return [f"the answer column '{tick.label}' was changed"]
+    return []
 
 
 def _either(items: list[str]) -> str:

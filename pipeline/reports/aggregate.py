@@ -49,13 +49,6 @@ def summary(frame: pd.DataFrame, instrument: Instrument) -> pd.DataFrame:
     return table
 
 
-def by_organisation(frame: pd.DataFrame, instrument: Instrument) -> pd.DataFrame:
-    """Per organisation and perspective: counts for every category."""
-    table = distribution(frame, instrument, ["organisation", "perspective"])
-    table["answered"] = table.sum(axis=1)
-    return table
-
-
 def percentages(table: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """Each category as a share of those who answered (0 where nobody did)."""
     answered = table["answered"].replace(0, pd.NA)

@@ -7,10 +7,13 @@ nothing, without loading pandas or openpyxl at all.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pipeline.config import Leader
 from pipeline.instrument import Instrument
+
+if TYPE_CHECKING:  # the state module brings SQLAlchemy: only its types are needed here
+    from pipeline.state import EarlierResponse, IssuedLeader, QuarantinedProblem
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,9 +42,9 @@ class RoundData:
     instrument: Instrument
     answers: list[Answer]
     roster: list[Leader] = field(default_factory=list)
-    issued: dict[str, Any] = field(default_factory=dict)  # leader id -> FormRecord
-    quarantined: list[dict[str, Any]] = field(default_factory=list)
-    earlier: dict[str, dict[str, Any]] = field(default_factory=dict)
+    issued: dict[str, IssuedLeader] = field(default_factory=dict)  # leader id -> as their form was issued
+    quarantined: list[QuarantinedProblem] = field(default_factory=list)
+    earlier: dict[str, EarlierResponse] = field(default_factory=dict)  # leader id -> their earlier round
     published: list[Answer] = field(default_factory=list)  # the snapshot partners may see
     published_note: str = ""
     mail: dict[str, dict[str, str]] = field(default_factory=dict)  # leader id -> kind -> drafted | sent | ...

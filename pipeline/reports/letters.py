@@ -13,7 +13,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import css_inline
 import yaml
@@ -22,6 +22,9 @@ from jinja2 import Environment
 from pipeline.colours import css_hex, scheme
 from pipeline.instrument import Instrument
 from pipeline.reports.data import Answer
+
+if TYPE_CHECKING:
+    from pipeline.state import EarlierResponse
 
 
 class PracticesError(ValueError):
@@ -65,7 +68,7 @@ def letter_context(
     round_id: str,
     today: dt.date,
     shown: dict[tuple[int, str], Context],
-    earlier: dict[str, Any] | None,
+    earlier: EarlierResponse | None,
     counted: dict[int, str | None] | None = None,
 ) -> dict[str, Any]:
     """Everything one letter says, as plain data. ``counted``: the reader's answers as the published
@@ -157,7 +160,7 @@ def _practice_items(
     return items
 
 
-def _moved(answer: Answer, instrument: Instrument, earlier: dict[str, Any] | None) -> list[str]:
+def _moved(answer: Answer, instrument: Instrument, earlier: EarlierResponse | None) -> list[str]:
     """Since the leader's earlier round: each row whose answer changed, "Perspective 2: stretched → comfortable"."""
     if earlier is None:
         return []

@@ -19,8 +19,10 @@ import posixpath
 import re
 from collections.abc import Collection, Iterable, Mapping
 
+from lxml.etree import _Element as Element
+
 from pipeline.cells import column_letters, column_number
-from pipeline.intake.guard import Element, Guarded, parse_xml
+from pipeline.intake.guard import Guarded, parse_xml
 from pipeline.intake.reading import (
     EMPTY,
     Cell,
