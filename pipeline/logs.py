@@ -16,6 +16,7 @@ from pipeline.workspace import Workspace
 
 RUN_LOGGERS = ("prefect.flow_runs", "prefect.task_runs", "clb")
 VERBOSE = "CLB_VERBOSE"
+MAX_BYTES, BACKUPS = 5_000_000, 5  # clb.log is renamed clb.log.1 (and so on) past MAX_BYTES
 
 
 def log_path(space: Workspace) -> Path:
@@ -47,7 +48,7 @@ _HANDLERS: dict[Path, logging.Handler] = {}
 def _file_handler(path: Path) -> logging.Handler:
     handler = _HANDLERS.get(path)
     if handler is None:
-        handler = logging.handlers.RotatingFileHandler(path, maxBytes=5_000_000, backupCount=5, encoding="utf-8")
+        handler = logging.handlers.RotatingFileHandler(path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
         handler.setLevel(logging.INFO)
         _HANDLERS[path] = handler

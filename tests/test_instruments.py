@@ -176,7 +176,7 @@ def test_the_demo_runs_end_to_end_on_every_instrument(prefect_engine, tmp_path, 
     concern = instrument.practice_lead.split("{")[0]
     assert sum(concern in body for body in bodies) >= 1
     for body in bodies:
-        assert f"Tool {instrument.code}" in body and "Step 1" in body
+        assert f"Tool {instrument.code}" in body and "STEP 1" in body
     mail = root / "outbox" / "mail"
     assert [len(list((mail / kind).glob("*.eml"))) for kind in ("invitation", "correction", "letter")] == [15, 3, 9]
     subject = (next((mail / "invitation").glob("*.eml"))).read_text(encoding="utf-8")

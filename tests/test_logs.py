@@ -1,0 +1,41 @@
+"""The workspace log: one file handler shared by every run logger, so that rotation loses nothing."""
+
+from __future__ import annotations
+
+import logging
+
+from pipeline import logs
+from pipeline.workspace import Workspace
+
+
+def test_rotation_past_the_size_limit_keeps_every_line_once(workspace, monkeypatch):
+    """Three loggers write to state/logs/clb.log; past the limit it is renamed clb.log.1, .2 ... With a
+    handler per logger (the old bug), each renamed the file under the others and lines went to renamed
+    or lost files."""
+    monkeypatch.setattr(logs, "MAX_BYTES", 4_000)
+    monkeypatch.setattr(logs, "BACKUPS", 50)
+    space = Workspace.at(workspace)
+    logs.workspace_logging(space)
+    handlers = [
+        next(h for h in logging.getLogger(name).handlers if isinstance(h, logging.FileHandler))
+        for name in logs.RUN_LOGGERS
+    ]
+    assert len({id(h) for h in handlers}) == 1  # one handler, shared
+    try:
+        lines = [f"line {n:05d} " + "x" * 60 for n in range(600)]  # ~45 kB: crosses the limit ten times
+        for n, line in enumerate(lines):
+            logging.getLogger(logs.RUN_LOGGERS[n % 3]).info(line)
+    finally:
+        for name in logs.RUN_LOGGERS:
+            logging.getLogger(name).removeHandler(handlers[0])
+        handlers[0].close()
+    folder = logs.log_path(space).parent
+    oldest_first = sorted(
+        folder.glob("clb.log*"), key=lambda path: -int(path.suffix[1:] or 0) if path.suffix != ".log" else 0
+    )
+    assert len(oldest_first) >= 10 and oldest_first[-1].name == "clb.log"
+    written = [line for path in oldest_first for line in path.read_text(encoding="utf-8").splitlines()]
+    # every line once, in the order written: with a handler per logger, each kept writing into the file
+    # another had renamed, so the backups held the lines out of order (and the oldest were deleted early)
+    assert [line.split(" INFO ", 1)[1].split(" ", 1)[1] for line in written] == lines
+    assert all(path.stat().st_size <= 4_000 + 200 for path in oldest_first)
