@@ -169,8 +169,14 @@ def forms(
         out.print(f"Roster columns read: {taken}.", highlight=False)
     _engine(space)
     from pipeline.flows import issue_forms
+    from pipeline.privacy.tombstones import pseudonym, salt
+    from pipeline.state import open_state
 
-    summary = _run(issue_forms, workspace=str(space.root), reissue=reissue or [])
+    engine = open_state(space.database)
+    key = salt(engine)
+    # Prefect keeps a flow's parameters: it is handed salted pseudonyms, never an address
+    typed_as = {item if item == "all" else pseudonym(engine, item, key): item for item in reissue or []}
+    summary = _run(issue_forms, workspace=str(space.root), reissue=list(typed_as))
 
     table = _table(f"Forms for round {summary.round}")
     table.add_column("What")
@@ -193,7 +199,14 @@ def forms(
             highlight=False,
         )
     for email in summary.unknown_reissue:
-        out.print(f"[yellow]--reissue {email}: no leader with that email on the roster; nothing reissued.[/]")
+        typed = typed_as.get(email, email)
+        out.print(f"[yellow]--reissue {escape(typed)}: no leader with that email on the roster; nothing reissued.[/]")
+    for gone in summary.forgotten:
+        out.print(
+            f"[yellow]{escape(gone['email'])} asked to be forgotten (on {gone['on']}): no form is made for them. "
+            "Remove their row from the roster.[/]",
+            highlight=False,
+        )
 
 
 @app.command()
@@ -410,6 +423,47 @@ def send(
     out.print(f"{summary}; {len(report['skipped'])} skipped", highlight=False)
     if counts.get("refused") or counts.get("deferred"):
         raise typer.Exit(1)
+
+
+@app.command()
+def forget(
+    email: Annotated[str, typer.Argument(help="The leader's email address, as on the roster.", show_default=False)],
+    workspace: WorkspaceOption = Path("."),
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Erase one leader everywhere the workspace keeps personal data (an erasure request).
+
+    Their forms, returned files, answers, user log, letters, corrections, messages, log lines and run
+    report entries are removed, and the outputs of every round they were in are built again without them.
+    Only a tombstone stays (salted hashes of their address and form references, and the date), so a form
+    they send later is quarantined as 'forgotten' and clb forms never makes them a new one. Then remove
+    their row from the roster. This cannot be undone: back up the workspace first if you may need it.
+
+    [bold]Example:[/] clb forget jo.bloggs@council.example --workspace ~/partnerships/riverside
+    """
+    space = _open(workspace)
+    from pipeline import stages
+    from pipeline.workspace import WorkspaceBusy, workspace_lock
+
+    def confirm(lines: list[str]) -> bool:
+        out.print("This removes, for good:", highlight=False)
+        for line in lines:
+            out.print(f"  - {escape(line)}", highlight=False)
+        return yes or typer.confirm("Go ahead?", default=False)
+
+    try:
+        with workspace_lock(space, wait_seconds=30):
+            removed = stages.forget(space, email, confirm)
+    except WorkspaceBusy as exc:
+        raise _fail(str(exc)) from None
+    if not removed:
+        out.print("Nothing was removed.", highlight=False)
+        return
+    out.print(
+        "Done. Only a tombstone is kept. Now remove their row from the roster (config/"
+        f"{escape(Path(load_config(space.config).roster_file).name)}).",
+        highlight=False,
+    )
 
 
 @app.command()

@@ -57,9 +57,12 @@ class RunFailed(Exception):
 
 
 @task(name="load-config", cache_policy=NO_CACHE)
-def load_config_task(workspace: Workspace) -> Config:
-    """Read and check config/ (a bad config stops the run before anything is written)."""
-    return load_config(workspace.config)
+def load_config_task(workspace: Workspace, everyone: bool = False) -> Config:
+    """Read and check config/ (a bad config stops the run before anything is written); the roster rows of
+    leaders who asked to be forgotten are left out, unless ``everyone`` (issuing forms reports them)."""
+    from pipeline.stages import workspace_config
+
+    return load_config(workspace.config) if everyone else workspace_config(workspace)
 
 
 @task(name="issue-forms", cache_policy=NO_CACHE)
@@ -83,7 +86,7 @@ def issue_forms(workspace: str = ".", reissue: list[str] | None = None) -> Issue
     """Make a personalised form of the workspace's instrument for every leader on the roster."""
     space = Workspace.at(Path(workspace))
     with _reported(space, "issuing forms"), workspace_lock(space, wait_seconds=30):
-        config = load_config_task(space)
+        config = load_config_task(space, everyone=True)
         return issue_forms_task(space, config, reissue or [])
 
 
@@ -123,26 +126,18 @@ def build_outputs_task(workspace: Workspace, config: Config, night: Night) -> Ru
 
 @task(name="publish-run-report", cache_policy=NO_CACHE)
 def publish_report_task(workspace: Workspace, report: RunReport) -> None:
-    """The run report as Prefect artifacts: a table of decisions and the headline figures."""
-    rows = [
-        {"file": a["file"], "decision": "accepted", "leader": a["leader_id"] or "", "details": ""}
-        for a in report["accepted"]
-    ]
+    """The run report as Prefect artifacts: a table of decisions and the headline figures. Prefect's
+    database is outside what clb forget can erase, so they hold no personal data: files by their sha256,
+    never by name, no leader, no text from a file. Names are in the run report in the workspace."""
+    rows = [{"sha256": a["sha256"][:12], "decision": "accepted", "codes": ""} for a in report["accepted"]]
+    rows += [{"sha256": d["sha256"][:12], "decision": "duplicate", "codes": ""} for d in report["duplicates"]]
     rows += [
-        {"file": d["file"], "decision": "duplicate", "leader": "", "details": f"same as {d['same_as']}"}
-        for d in report["duplicates"]
-    ]
-    rows += [
-        {
-            "file": q["file"],
-            "decision": "quarantined",
-            "leader": q["leader_id"] or "",
-            "details": "; ".join(p["code"] for p in q["problems"]),
-        }
+        {"sha256": q["sha256"][:12], "decision": "quarantined", "codes": "; ".join(p["code"] for p in q["problems"])}
         for q in report["quarantined"]
     ]
-    rows += [{"file": w["file"], "decision": "waiting", "leader": "", "details": w["why"]} for w in report["waiting"]]
-    create_table_artifact(rows, key="nightly-decisions", description=f"Decisions of run {report['run_id']}")
+    rows += [{"sha256": "", "decision": "waiting", "codes": ""} for _ in report["waiting"]]
+    summary = workspace.outbox / "runs" / report["run_id"] / "summary.json"
+    create_table_artifact(rows, key="nightly-decisions", description=f"Decisions of run {report['run_id']}: {summary}")
     figures = report["round"]
     published = figures["shareable_published_at"]
     create_markdown_artifact(

@@ -68,6 +68,19 @@ CATALOGUE: dict[str, Kind] = {
             "Ask the leader to save the form as 'Excel Workbook (.xlsx)' and send it again.",
         ),
         Kind(
+            "cannot-open",
+            Scope.FILE,
+            "The file cannot be opened: {detail}.",
+            "Check that the file is yours to read (its permissions), or save the attachment again.",
+        ),
+        Kind(
+            "forgotten",
+            Scope.FILE,
+            "This form belongs to a leader who asked to be forgotten; their data was erased on {detail}.",
+            "Do not use it: delete this file, and tell the sender their form was not taken in. If they now want "
+            "to take part again, see 'Forgetting a leader' in docs/data.md.",
+        ),
+        Kind(
             "unknown-form",
             Scope.FILE,
             "This workbook is not a form we issued: {detail}.",

@@ -8,6 +8,7 @@ the two (``nightly`` here does the same without the engine).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import time
 from collections.abc import Callable, Sequence
@@ -25,8 +26,17 @@ Progress = Callable[[int, int], None]  # (done, total)
 Timings = dict[str, float]  # step -> seconds, for the benchmarks and the log
 
 
+def workspace_config(space: Workspace) -> Config:
+    """The workspace's config, with the roster rows of leaders who asked to be forgotten left out (they
+    are named nowhere clb writes, even before the facilitator removes their row)."""
+    from pipeline.privacy.tombstones import without_forgotten
+    from pipeline.state import open_state
+
+    return without_forgotten(load_config(space.config), open_state(space.database))
+
+
 def _config(space: Workspace, config: Config | None) -> Config:
-    return config if config is not None else load_config(space.config)
+    return config if config is not None else workspace_config(space)
 
 
 class _Clock:
@@ -54,13 +64,19 @@ def issue_forms(
     from one template built for the round, and record them in one transaction."""
     from pipeline.forms.issuing import file_sha256, issued_records, plan_forms, shared_fields, summarise, write_forms
     from pipeline.forms.template import FormTemplate
+    from pipeline.privacy.tombstones import forgotten_on, pseudonym, salt, without_forgotten
     from pipeline.state import active_forms, open_state, record_forms
 
     clock = _Clock(timings)
-    config = _config(space, config)
     engine = open_state(space.database)
+    config = config if config is not None else load_config(space.config)
+    gone = forgotten_on(engine, [leader.id for leader in config.roster])
+    config = without_forgotten(config, engine)
+    key = salt(engine)
+    by_pseudonym = {pseudonym(engine, leader.id, key): leader.id for leader in config.roster}
+    wanted = [by_pseudonym.get(item, item) for item in reissue]  # the CLI hands Prefect pseudonyms
     issued = active_forms(engine, config.settings.round)
-    plan = plan_forms(config, issued, reissue, file_hash=lambda path: file_sha256(space.root / path))
+    plan = plan_forms(config, issued, wanted, file_hash=lambda path: file_sha256(space.root / path))
     clock.lap("plan")
     written: dict[str, str] = {}
     if plan.count("unchanged") < len(plan.forms):
@@ -71,7 +87,9 @@ def issue_forms(
     clock.lap("write")
     record_forms(engine, issued_records(plan, written, run_id=run_id))
     clock.lap("record")
-    return summarise(plan, written)
+    summary = summarise(plan, written)
+    summary.forgotten = [{"email": email, "on": day} for email, day in sorted(gone.items())]
+    return summary
 
 
 def take_in(space: Workspace, config: Config | None = None, run_id: str | None = None) -> Night:
@@ -108,3 +126,42 @@ def nightly(space: Workspace, config: Config | None = None, run_id: str | None =
     """A nightly run without the engine: intake, then outputs (the ``nightly`` flow chains the same)."""
     config = _config(space, config)
     return build_outputs(space, take_in(space, config, run_id), config)
+
+
+def rebuild_outputs(space: Workspace, rounds: Sequence[str], config: Config | None = None) -> list[str]:
+    """Build the outputs of each of ``rounds`` again from the state as it is now, as if they had never
+    been built (after clb forget has removed a leader from them); the current round's last."""
+    from pipeline.reports.build import write_outputs
+    from pipeline.state import delete_meta, now, open_state
+
+    config = _config(space, config)
+    engine = open_state(space.database)
+    current = config.settings.round
+    written: list[str] = []
+    run_id = "rebuilt-" + now().replace(":", "").replace("-", "")[:15]
+    for round_id in [*sorted(set(rounds) - {current}), current]:
+        delete_meta(engine, f"outputs:{round_id}")
+        settings = config.settings.model_copy(update={"round": round_id})
+        outputs, _ = write_outputs(space, engine, dataclasses.replace(config, settings=settings), run_id)
+        written += outputs
+    return written
+
+
+def forget(space: Workspace, email: str, confirm: Callable[[list[str]], bool] = lambda lines: True) -> list[str]:
+    """Erase one leader everywhere (pipeline/privacy/forget.py), then build again the outputs of every
+    round they were in. ``confirm`` is shown what would go and says whether to go ahead. Returns what
+    was removed, in words; empty when the workspace holds nothing about them (or it was not confirmed)."""
+    from pipeline.privacy.forget import describe, erase, find
+    from pipeline.state import open_state
+
+    engine = open_state(space.database)
+    found = find(space, engine, email)
+    lines = describe(found)
+    on_roster = any(leader.id == found.email for leader in load_config(space.config).roster)
+    if not (found.found or found.files or on_roster):
+        return []
+    if not confirm(lines):
+        return []
+    erase(space, engine, found)
+    rebuild_outputs(space, sorted(found.rounds))
+    return lines

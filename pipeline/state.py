@@ -193,6 +193,22 @@ fetched = Table(  # attachments taken from the returns mailbox by clb fetch: the
     UniqueConstraint("message_id", "sha256"),
 )
 
+# clb forget leaves only these: a salted hash of the address and of each form reference, and the date,
+# so that a form coming back from that leader is recognised and not taken in (pipeline/privacy/forget.py)
+forgotten = Table(
+    "forgotten",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("email_hash", String, nullable=False, unique=True),
+    Column("forgotten_on", String, nullable=False),
+)
+forgotten_tokens = Table(
+    "forgotten_tokens",
+    metadata,
+    Column("token_hash", String, primary_key=True),
+    Column("forgotten_on", String, nullable=False),
+)
+
 meta = Table(
     "meta",
     metadata,
@@ -246,6 +262,7 @@ def open_state(path: Path) -> Engine:
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA secure_delete=ON")  # deleted rows are overwritten, not left in free pages
         cursor.close()
 
     metadata.create_all(engine)
@@ -812,6 +829,11 @@ def get_meta(engine: Engine, key: str) -> str | None:
     with engine.connect() as connection:
         row = connection.execute(select(meta.c.value).where(meta.c.key == key)).first()
     return None if row is None else str(row.value)
+
+
+def delete_meta(engine: Engine, key: str) -> None:
+    with engine.begin() as connection:
+        connection.execute(delete(meta).where(meta.c.key == key))
 
 
 def set_meta(engine: Engine, key: str, value: str) -> None:

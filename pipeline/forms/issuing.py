@@ -64,6 +64,7 @@ class IssueSummary:
     unchanged: int = 0
     removed: list[dict[str, str]] = field(default_factory=list)
     unknown_reissue: list[str] = field(default_factory=list)
+    forgotten: list[dict[str, str]] = field(default_factory=list)  # on the roster, but asked to be forgotten
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)

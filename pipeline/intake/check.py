@@ -9,6 +9,7 @@ from pipeline.config import Config
 from pipeline.forms.layout import FormSpec
 from pipeline.intake.guard import Limits
 from pipeline.intake.validate import examine
+from pipeline.privacy.tombstones import token_forgotten
 from pipeline.problems import Problem, problem
 from pipeline.state import FormRecord, form_by_token, open_state_readonly
 from pipeline.text import visible
@@ -29,6 +30,9 @@ def check_files(space: Workspace, config: Config, files: list[Path]) -> list[Che
     def lookup(token: str) -> FormRecord | None:
         return form_by_token(engine, token) if engine is not None else None
 
+    def forgotten(token: str) -> str | None:
+        return token_forgotten(engine, token) if engine is not None else None
+
     spec = FormSpec.of(config.instrument)
     limits = Limits(max_file=int(config.settings.intake.max_file_mb * 1024 * 1024))
     results = []
@@ -48,7 +52,7 @@ def check_files(space: Workspace, config: Config, files: list[Path]) -> list[Che
             found = problem("too-large", detail=f"{size / 1024 / 1024:.1f} MB")
             results.append(CheckResult(shown, False, None, [found]))
             continue
-        examination = examine(data, lookup, spec, config.settings.round, limits)
+        examination = examine(data, lookup, spec, config.settings.round, limits, forgotten)
         form = examination.form
         results.append(
             CheckResult(

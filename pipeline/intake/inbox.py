@@ -41,6 +41,7 @@ from pipeline.forms.layout import FormSpec
 from pipeline.forms.names import safe_segment
 from pipeline.intake.guard import Limits
 from pipeline.intake.validate import Examination, examine
+from pipeline.privacy.tombstones import token_forgotten
 from pipeline.problems import problem
 from pipeline.state import (
     FormRecord,
@@ -296,7 +297,7 @@ def examine_batch(
             examination = Examination(problems=[problem("too-large", detail=detail)])
         else:
             try:
-                examination = examine(data, lookup, spec, round_id, limits)
+                examination = examine(data, lookup, spec, round_id, limits, lambda t: token_forgotten(engine, t))
             except Exception as exc:  # a fault of ours, not of the file: it waits for a fixed clb
                 logging.getLogger("clb").exception("examining inbox/%s failed", item.name)
                 why = f"clb could not check it ({type(exc).__name__}: {one_line(str(exc))}); it stays in the inbox"

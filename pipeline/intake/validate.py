@@ -60,8 +60,10 @@ def examine(
     spec: L.FormSpec,
     current_round: str,
     limits: Limits = DEFAULT_LIMITS,
+    forgotten: Callable[[str], str | None] = lambda token: None,
 ) -> Examination:
-    """Guard, read and check one returned file. Never raises for anything a file can contain."""
+    """Guard, read and check one returned file. Never raises for anything a file can contain.
+    ``forgotten``: the date a form reference's leader was forgotten (clb forget), or None."""
     guarded = guard(data, limits)
     if not isinstance(guarded, Guarded):
         return Examination(problems=[guarded])
@@ -69,7 +71,7 @@ def examine(
         reading = read_guarded(guarded, spec.wanted, spec.follow)
     except UnreadableWorkbook:
         return Examination(problems=[problem("not-a-workbook", detail="its workbook structure is damaged")])
-    return check_reading(reading, lookup, spec, current_round)
+    return check_reading(reading, lookup, spec, current_round, forgotten)
 
 
 def check_reading(
@@ -77,6 +79,7 @@ def check_reading(
     lookup: Callable[[str], FormRecord | None],
     spec: L.FormSpec,
     current_round: str,
+    forgotten: Callable[[str], str | None] = lambda token: None,
 ) -> Examination:
     result = Examination()
     tokens = _stamped(reading, "token")
@@ -89,7 +92,11 @@ def check_reading(
     result.token = token = tokens.pop()
     form = lookup(token)
     if form is None:
-        result.problems.append(problem("unknown-form", detail="its form reference is not one we issued"))
+        erased_on = forgotten(token)
+        if erased_on is not None:
+            result.problems.append(problem("forgotten", detail=erased_on))
+        else:
+            result.problems.append(problem("unknown-form", detail="its form reference is not one we issued"))
         return result
     result.form = form
     if form.revoked_at is not None:

@@ -1,0 +1,283 @@
+"""``clb forget EMAIL``: a leader's erasure request, answered everywhere the data map (docs/data.md) lists.
+
+What is removed: every state row about them (forms and their versions, returns received and their
+problems, answers and user log, correction requests, letters, messages, mailbox evidence, their place in
+published snapshots), the files (their returned files in the archive and in quarantine, forms, letters,
+correction requests, .eml drafts), their entries in the run reports, and every line of the logs that
+names them. Then the outputs of every round they were in are built again without them. The database's
+deleted rows are overwritten (``secure_delete``) and it is vacuumed, so nothing lingers in free pages.
+
+What is kept: a tombstone (salted hashes of the address and of each form reference, and the date), so a
+form that comes back from them is quarantined as ``forgotten`` and ``clb forms`` never issues them a new
+one while their row is still on the roster.
+
+Prefect's database is never given personal data in the first place (pipeline/flows.py): the decisions
+artifact carries no file or leader names, and the leaders ``clb forms --reissue`` names reach the flow as
+salted pseudonyms. So there is nothing to delete there.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, delete, select, text, update
+
+from pipeline.files import atomic_write
+from pipeline.forms.names import safe_segment
+from pipeline.privacy.tombstones import pseudonym, salt, token_forgotten
+from pipeline.state import (
+    corrections,
+    fetched,
+    forgotten,
+    forgotten_tokens,
+    form_versions,
+    forms,
+    letters,
+    mail,
+    now,
+    problems,
+    publications,
+    received,
+    responses,
+)
+from pipeline.workspace import Workspace
+
+ERASED = "(erased)"
+
+
+@dataclass
+class Erasure:
+    """Everything found about one leader: what ``forget`` removes, listed before anything is removed."""
+
+    email: str
+    names: set[str] = field(default_factory=set)  # as their forms were issued
+    tokens: set[str] = field(default_factory=set)
+    shas: set[str] = field(default_factory=set)  # every file they returned (or that was mailed from them)
+    file_names: set[str] = field(default_factory=set)  # as those files came into the inbox
+    rounds: set[str] = field(default_factory=set)
+    received_ids: set[int] = field(default_factory=set)
+    files: set[Path] = field(default_factory=set)  # to delete
+    rows: dict[str, int] = field(default_factory=dict)  # table -> rows that go
+
+    @property
+    def found(self) -> bool:
+        return bool(self.tokens or self.shas or any(self.rows.values()))
+
+    def needles(self) -> list[str]:
+        """What may name them in a text file (logs, run reports): longest first, so that a name inside
+        an address is replaced as part of the address."""
+        words = {self.email, *self.names, *stems(self.names), *self.tokens, *self.file_names}
+        return sorted((w for w in words if len(w) >= 3), key=len, reverse=True)
+
+
+def find(space: Workspace, engine: Engine, email: str) -> Erasure:
+    """Everything the workspace holds about ``email`` (nothing is changed)."""
+    leader = email.strip().casefold()
+    found = Erasure(leader)
+    with engine.connect() as connection:
+        for row in connection.execute(select(forms).where(forms.c.leader_id == leader)):
+            found.names.add(row.name)
+            found.tokens.add(row.token)
+            found.rounds.add(row.round)
+            found.files.add(space.root / row.path)
+        mailed = {row.sha256 for row in connection.execute(select(fetched.c.sha256).where(fetched.c.sender == leader))}
+        theirs = received.c.leader_id == leader
+        if found.tokens:
+            theirs |= received.c.token.in_(found.tokens)
+        for row in connection.execute(select(received).where(theirs)):
+            found.shas.add(row.sha256)
+        # forms of theirs that came back after an earlier forget: known only by the tombstoned reference
+        unattributed = received.c.leader_id.is_(None) & received.c.token.is_not(None)
+        for row in connection.execute(select(received.c.sha256, received.c.token).where(unattributed)):
+            if token_forgotten(engine, row.token) is not None:
+                found.shas.add(row.sha256)
+        found.shas |= mailed
+        if found.shas:  # duplicates and copies of their files, attributed or not
+            for row in connection.execute(select(received).where(received.c.sha256.in_(found.shas))):
+                found.received_ids.add(row.id)
+                found.file_names.add(row.file)
+                found.files.add(space.root / row.archive_path)
+                if row.round:
+                    found.rounds.add(row.round)
+                for copy in (space.outbox / "quarantine" / row.run_id).glob(f"{row.sha256[:8]} *"):
+                    found.files.add(copy)
+        for row in connection.execute(select(corrections).where(corrections.c.leader_id == leader)):
+            found.files |= {space.root / row.html_path, space.root / row.text_path}
+        for row in connection.execute(select(letters).where(letters.c.leader_id == leader)):
+            html = space.root / row.html_path
+            found.files |= {html, space.root / row.email_path, html.with_suffix(".txt")}
+        for row in connection.execute(select(fetched).where(fetched.c.sha256.in_(found.shas))):
+            found.files.add(space.root / row.file)
+        found.rows = _counts(connection, found)
+    found.files |= {path for path in (space.outbox / "mail").rglob("*.eml") if path.name.startswith(f"{leader} ")}
+    found.files = {path for path in found.files if path.is_file()}
+    return found
+
+
+def _counts(connection: Connection, found: Erasure) -> dict[str, int]:
+    leader = found.email
+
+    def count(table: object, where: object) -> int:
+        return int(connection.execute(select(text("count(*)")).select_from(table).where(where)).scalar() or 0)  # type: ignore[arg-type]
+
+    ids = found.received_ids or {-1}
+    return {
+        "forms": count(forms, forms.c.leader_id == leader),
+        "received": count(received, received.c.id.in_(ids)),
+        "problems": count(problems, problems.c.received_id.in_(ids)),
+        "responses": count(responses, responses.c.leader_id == leader),
+        "corrections": count(corrections, corrections.c.leader_id == leader),
+        "letters": count(letters, letters.c.leader_id == leader),
+        "mail": count(mail, mail.c.leader_id == leader),
+        "fetched": count(fetched, (fetched.c.sender == leader) | fetched.c.sha256.in_(found.shas or {""})),
+    }
+
+
+def erase(space: Workspace, engine: Engine, found: Erasure) -> None:
+    """Remove what ``find`` found, leave the tombstone, scrub the run reports and logs, and compact the
+    database. Safe to run again after a crash: every step finds less the second time."""
+    _tombstone(engine, found)
+    _delete_rows(engine, found)
+    for path in sorted(found.files):
+        path.unlink(missing_ok=True)
+    needles = found.needles()
+    _scrub_reports(space, found, needles)
+    _scrub_logs(space, needles)
+    compact(engine)
+
+
+def _tombstone(engine: Engine, found: Erasure) -> None:
+    key, today = salt(engine), now()[:10]
+    with engine.begin() as connection:
+        connection.execute(
+            forgotten.insert()
+            .prefix_with("OR IGNORE")
+            .values(email_hash=pseudonym(engine, found.email, key), forgotten_on=today)
+        )
+        for token in found.tokens:
+            connection.execute(
+                forgotten_tokens.insert()
+                .prefix_with("OR IGNORE")
+                .values(token_hash=pseudonym(engine, token, key), forgotten_on=today)
+            )
+
+
+def _delete_rows(engine: Engine, found: Erasure) -> None:
+    leader, ids = found.email, found.received_ids or {-1}
+    with engine.begin() as connection:
+        connection.execute(
+            update(responses)
+            .where(responses.c.superseded_by.in_(select(responses.c.id).where(responses.c.leader_id == leader)))
+            .values(superseded_by=None)
+        )
+        connection.execute(delete(responses).where(responses.c.leader_id == leader))
+        connection.execute(delete(corrections).where(corrections.c.leader_id == leader))
+        connection.execute(delete(problems).where(problems.c.received_id.in_(ids)))
+        connection.execute(delete(responses).where(responses.c.received_id.in_(ids)))
+        connection.execute(delete(corrections).where(corrections.c.received_id.in_(ids)))
+        connection.execute(delete(received).where(received.c.id.in_(ids)))
+        connection.execute(delete(letters).where(letters.c.leader_id == leader))
+        connection.execute(delete(mail).where(mail.c.leader_id == leader))
+        connection.execute(
+            delete(fetched).where((fetched.c.sender == leader) | fetched.c.sha256.in_(found.shas or {""}))
+        )
+        connection.execute(delete(form_versions).where(form_versions.c.token.in_(found.tokens or {""})))
+        connection.execute(delete(forms).where(forms.c.leader_id == leader))
+        for row in connection.execute(select(publications.c.id, publications.c.response_ids)).all():
+            published = json.loads(row.response_ids)
+            if leader in published:
+                published.pop(leader)
+                connection.execute(
+                    update(publications)
+                    .where(publications.c.id == row.id)
+                    .values(response_ids=json.dumps(published, sort_keys=True))
+                )
+
+
+def compact(engine: Engine) -> None:
+    """Rebuild the database file and empty its write-ahead log, so deleted rows survive nowhere."""
+    with engine.connect() as connection:
+        connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+        connection.execute(text("VACUUM"))
+        connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+
+
+def _replace_all(value: str, needles: list[str]) -> str:
+    for needle in needles:
+        if needle in value:
+            value = value.replace(needle, ERASED)
+    return value
+
+
+def _scrub_reports(space: Workspace, found: Erasure, needles: list[str]) -> None:
+    """Their entries in every run report keep their place (the report's keys are a contract) with every
+    value that could name them erased."""
+    for path in (space.outbox / "runs").rglob("*.json"):
+        original = path.read_text(encoding="utf-8")
+        report = json.loads(original)
+        cleaned = _scrub_value(report, found, needles)
+        if cleaned != report:
+            atomic_write(path, (json.dumps(cleaned, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+
+
+def _scrub_value(value: object, found: Erasure, needles: list[str]) -> object:
+    """A report's value with their entries erased, and any mention of them elsewhere replaced."""
+    if isinstance(value, dict):
+        if value.get("sha256") in found.shas or value.get("leader_id") == found.email:
+            return _erased(value)
+        return {key: _scrub_value(item, found, needles) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_scrub_value(item, found, needles) for item in value]
+    if isinstance(value, str):
+        return _replace_all(value, needles)
+    return value
+
+
+def _erased(value: object, key: str = "") -> object:
+    """An entry about them: its shape kept, every text erased but the problem codes and cells; their
+    address is null, as an entry with no known leader has."""
+    if isinstance(value, dict):
+        return {name: _erased(item, name) for name, item in value.items()}
+    if isinstance(value, list):
+        return [_erased(item) for item in value]
+    if key in ("leader_id", "sender"):
+        return None
+    if isinstance(value, str) and key not in ("code", "cell"):
+        return ERASED
+    return value
+
+
+def _scrub_logs(space: Workspace, needles: list[str]) -> None:
+    """Every log line that names them, with the name erased (the line's time and kind stay)."""
+    folder = space.state_dir / "logs"
+    if not folder.is_dir() or not needles:
+        return
+    pattern = re.compile("|".join(re.escape(needle) for needle in needles))
+    for path in folder.glob("clb.log*"):
+        original = path.read_text(encoding="utf-8", errors="replace")
+        cleaned = pattern.sub(ERASED, original)
+        if cleaned != original:
+            atomic_write(path, cleaned.encode("utf-8"))
+    logging.getLogger("clb").info("a leader was forgotten; their mentions in the logs were erased")
+
+
+def describe(found: Erasure) -> list[str]:
+    """What ``erase`` would remove, in the facilitator's words (no names: the screen may be shared)."""
+    lines = [f"{count} {table} row{'s' if count != 1 else ''}" for table, count in found.rows.items() if count]
+    lines.append(
+        f"{len(found.files)} file{'s' if len(found.files) != 1 else ''} (returned files, forms, letters, messages)"
+    )
+    if found.rounds:
+        rounds = ", ".join(sorted(found.rounds))
+        lines.append(f"the outputs of round{'s' if len(found.rounds) != 1 else ''} {rounds}, built again without them")
+    return lines
+
+
+def stems(names: Iterable[str]) -> set[str]:
+    """The file-name forms of their names (forms and letters are named after the leader)."""
+    return {safe_segment(name) for name in names}

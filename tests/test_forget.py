@@ -1,0 +1,92 @@
+"""clb forget: one leader of the demo erased, then every byte of the workspace and of Prefect's database
+searched for them. A form of theirs that comes back is quarantined as 'forgotten', and no new form is made
+for them while their row is still on the roster."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from pipeline.config import load_config
+from pipeline.state import active_forms, open_state
+from tests.bytesearch import search
+from tests.intake_helpers import drop
+
+pytestmark = pytest.mark.flow
+
+LEADER = "aisling.byrne@riverside-council.example"  # the demo's first leader: a user log, a letter, mail
+
+
+def _prefect_database() -> Path:
+    from prefect.settings import PREFECT_API_DATABASE_CONNECTION_URL
+
+    url = PREFECT_API_DATABASE_CONNECTION_URL.value()
+    return Path(re.sub(r"^sqlite\+aiosqlite:///", "", url))
+
+
+@pytest.fixture(scope="module")
+def forgotten(prefect_engine, tmp_path_factory):
+    """The demo run on the real engine (forms, invitations, returns, the nightly run, corrections and
+    letters), a copy of the leader's form kept, then clb forget."""
+    from pipeline.cli import app
+
+    root = tmp_path_factory.mktemp("forget") / "demo"
+    made = CliRunner().invoke(app, ["demo", "--workspace", str(root)])
+    assert made.exit_code == 0, made.output
+    engine = open_state(root / "state" / "clb.sqlite")
+    form = active_forms(engine, "2026-Q4")[LEADER]
+    kept = (root / form.path).read_bytes()
+    (row,) = engine.connect().exec_driver_sql(
+        "select log from responses where leader_id = ? and superseded_by is null", (LEADER,)
+    )
+    log = [text for entry in json.loads(row[0]) for text in entry.values()]
+    words = [LEADER, form.name, form.token, *log]
+    before = search(root, words, skip=("config",))
+    result = CliRunner().invoke(app, ["forget", LEADER.upper(), "--workspace", str(root), "--yes"])
+    assert result.exit_code == 0, result.output
+    return root, words, before, kept, result.output
+
+
+def test_nothing_of_the_leader_is_left_anywhere(forgotten):
+    root, words, before, _, output = forgotten
+    assert {word for _, word in before} == set(words)  # the search finds each of them before
+    assert "remove their row from the roster" in output
+    left = search(root, words, skip=("config",))
+    assert left == []
+    prefect = _prefect_database()
+    assert prefect.is_file()
+    assert search(prefect.parent, words) == []  # Prefect's database (and its journal) never held them
+
+
+def test_the_outputs_are_rebuilt_without_them_and_the_rest_is_intact(forgotten):
+    root, *_ = forgotten
+    report = json.loads((root / "outbox" / "runs" / "latest.json").read_text(encoding="utf-8"))
+    assert sum(1 for a in report["accepted"] if a["file"] == "(erased)") == 2  # their entries keep their place
+    engine = open_state(root / "state" / "clb.sqlite")
+    assert len(active_forms(engine, "2026-Q4")) == 14
+    letters = list((root / "outbox" / "letters" / "2026-Q4").rglob("*.txt"))
+    assert len(letters) == 8
+    for table in ("forgotten", "forgotten_tokens"):
+        assert engine.connect().exec_driver_sql(f"select count(*) from {table}").scalar() == 1
+
+
+def test_a_form_of_theirs_that_comes_back_is_quarantined_as_forgotten(forgotten):
+    from pipeline import stages
+    from pipeline.workspace import Workspace
+
+    root, words, _, kept, _ = forgotten
+    drop(root, "late.xlsx", kept)
+    report = stages.nightly(Workspace.at(root))
+    (item,) = report["quarantined"]
+    assert [p["code"] for p in item["problems"]] == ["forgotten"] and item["leader_id"] is None
+    summary = stages.issue_forms(Workspace.at(root))
+    assert summary.forgotten == [{"email": LEADER, "on": summary.forgotten[0]["on"]}] and summary.new == 0
+    assert LEADER not in active_forms(open_state(root / "state" / "clb.sqlite"), "2026-Q4")
+    assert LEADER in {leader.id for leader in load_config(root / "config").roster}  # the facilitator removes the row
+    # forgetting them again takes the late file too
+    assert stages.forget(Workspace.at(root), LEADER)
+    assert search(root, words, skip=("config",)) == []
