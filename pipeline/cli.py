@@ -337,6 +337,9 @@ def check(
 
     config = load_config(space.config)
     results = check_files(space, config, files)
+    from pipeline.privacy.audit import record
+
+    record(space, "check", files=len(results), acceptable=sum(1 for result in results if result.acceptable))
     table = _table(None, lines=True)
     table.add_column("File", overflow="fold", ratio=2)
     table.add_column("Would be", no_wrap=True)
@@ -464,6 +467,63 @@ def forget(
         f"{escape(Path(load_config(space.config).roster_file).name)}).",
         highlight=False,
     )
+
+
+def _shown_detail(value: object) -> str:
+    """An audit detail in a line: hashes shortened to 12 characters, counts as they are."""
+    if isinstance(value, dict):
+        return ", ".join(f"{key} {_shown_detail(item)}" for key, item in value.items())
+    if isinstance(value, list):
+        return ", ".join(_shown_detail(item) for item in value)
+    text = str(value)
+    return text[:12] if len(text) == 64 and all(c in "0123456789abcdef" for c in text) else text
+
+
+@app.command()
+def audit(
+    workspace: WorkspaceOption = Path("."),
+    action: Annotated[
+        str | None,
+        typer.Option(
+            "--action",
+            help="Only this kind of entry: forms-issued, nightly, send, check, forget, purge, config-changed.",
+        ),
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Only entries on or after this date (YYYY-MM-DD).")
+    ] = None,
+    check_chain: Annotated[
+        bool, typer.Option("--verify", help="Check that no line was edited, removed or inserted.")
+    ] = False,
+) -> None:
+    """Show the audit trail (state/audit.log): who did what to the workspace's personal data, and when.
+
+    Each entry gives counts, codes and hashes, never a name or anything a leader wrote. With --verify, the
+    chain of hashes is checked; the exit code is 1 when it is broken, with the first line that does not fit.
+
+    [bold]Example:[/] clb audit --action forget --since 2026-12-01
+    """
+    space = _open(workspace)
+    from pipeline.privacy.audit import entries, verify
+
+    if check_chain:
+        count, problem = verify(space)
+        if problem is not None:
+            out.print(f"[red]The audit trail has been altered:[/] {escape(problem)} ({count} lines).", highlight=False)
+            raise typer.Exit(1)
+        out.print(f"The audit trail is intact: {count} entries, each linked to the one before.", highlight=False)
+        return
+    table = _table(None, lines=True)
+    table.add_column("When (UTC)", no_wrap=True)
+    table.add_column("Who", overflow="fold", ratio=1)
+    table.add_column("What", no_wrap=True)
+    table.add_column("Details", overflow="fold", ratio=3)
+    for entry in entries(space):
+        if (action and entry.action != action) or (since and entry.at[:10] < since):
+            continue
+        details = "; ".join(f"{key} {_shown_detail(value)}" for key, value in entry.details.items())
+        table.add_row(entry.at[:16].replace("T", " "), escape(entry.who), entry.action, escape(details))
+    out.print(table)
 
 
 @app.command()

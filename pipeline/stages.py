@@ -11,10 +11,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from pipeline.config import Config, load_config
+from pipeline.privacy.audit import record
 from pipeline.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -89,6 +91,17 @@ def issue_forms(
     clock.lap("record")
     summary = summarise(plan, written)
     summary.forgotten = [{"email": email, "on": day} for email, day in sorted(gone.items())]
+    record(
+        space,
+        "forms-issued",
+        round=summary.round,
+        form_version=summary.form_version,
+        new=summary.new,
+        reissued=summary.reissued,
+        updated=summary.updated,
+        written=summary.written,
+        forgotten_on_roster=len(gone),
+    )
     return summary
 
 
@@ -119,7 +132,21 @@ def build_outputs(
 
     config = _config(space, config)
     outputs, headline = write_outputs(space, open_state(space.database), config, night.run_id, today)
-    return finish_report(space, night, outputs, headline)
+    report = finish_report(space, night, outputs, headline)
+    codes = Counter(p["code"] for q in report["quarantined"] for p in q["problems"])
+    record(
+        space,
+        "nightly",
+        run_id=report["run_id"],
+        round=headline["round"],
+        accepted=len(report["accepted"]),
+        quarantined=len(report["quarantined"]),
+        duplicates=len(report["duplicates"]),
+        waiting=len(report["waiting"]),
+        problem_codes=dict(sorted(codes.items())),
+        files_written=len(outputs),
+    )
+    return report
 
 
 def nightly(space: Workspace, config: Config | None = None, run_id: str | None = None) -> RunReport:
@@ -152,6 +179,7 @@ def forget(space: Workspace, email: str, confirm: Callable[[list[str]], bool] = 
     round they were in. ``confirm`` is shown what would go and says whether to go ahead. Returns what
     was removed, in words; empty when the workspace holds nothing about them (or it was not confirmed)."""
     from pipeline.privacy.forget import describe, erase, find
+    from pipeline.privacy.tombstones import pseudonym
     from pipeline.state import open_state
 
     engine = open_state(space.database)
@@ -164,4 +192,12 @@ def forget(space: Workspace, email: str, confirm: Callable[[list[str]], bool] = 
         return []
     erase(space, engine, found)
     rebuild_outputs(space, sorted(found.rounds))
+    record(
+        space,
+        "forget",
+        leader=pseudonym(engine, found.email),  # the tombstone's hash: which erasure, never who
+        rows=found.rows,
+        files=len(found.files),
+        rounds=sorted(found.rounds),
+    )
     return lines

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from typing import Any
 
 from pipeline.config import Config
 from pipeline.contracts import SendReport
 from pipeline.mail.sending import deliver, plan, singular
 from pipeline.mail.transport import EmlTransport, SmtpTransport
+from pipeline.privacy.audit import record
 from pipeline.state import open_state
 from pipeline.workspace import Workspace
 
@@ -37,4 +39,7 @@ def mail_run(
         mail = config.settings.mail
         results = deliver(outgoing, SmtpTransport(mail), engine, config, **timing)
         mode = f"sent through {mail.host}:{mail.port} ({mail.security})"
+    outcome = Counter(result["status"] for result in results)
+    how = "dry-run" if dry_run else ("drafts" if not config.settings.mail.host else "smtp")
+    record(space, "send", kind=kind, mode=how, results=dict(sorted(outcome.items())), skipped=len(skipped))
     return {"kind": kind, "mode": mode, "results": results, "skipped": skipped}
