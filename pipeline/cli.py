@@ -480,6 +480,40 @@ def _shown_detail(value: object) -> str:
 
 
 @app.command()
+def purge(
+    workspace: WorkspaceOption = Path("."),
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what is due, and remove nothing.")] = False,
+) -> None:
+    """Remove the personal data the retention policy (retention: in config/partnership.yaml) says is no
+    longer needed, and list it. Each nightly run does the same once a policy is set.
+
+    [bold]Example:[/] clb purge --dry-run --workspace ~/partnerships/riverside
+    """
+    space = _open(workspace)
+    from pipeline import stages
+    from pipeline.workspace import WorkspaceBusy, workspace_lock
+
+    config = stages.workspace_config(space)
+    if not config.settings.retention.configured:
+        out.print(
+            "No retention policy is set (retention: in config/partnership.yaml), so nothing is ever due.",
+            highlight=False,
+        )
+        return
+    try:
+        with workspace_lock(space, wait_seconds=30):
+            lines = stages.purge(space, config, dry_run=dry_run)
+    except WorkspaceBusy as exc:
+        raise _fail(str(exc)) from None
+    if not lines:
+        out.print("Nothing is due for removal.", highlight=False)
+        return
+    out.print("Due for removal (nothing removed: dry run):" if dry_run else "Removed:", highlight=False)
+    for line in lines:
+        out.print(f"  - {escape(line)}", highlight=False)
+
+
+@app.command()
 def audit(
     workspace: WorkspaceOption = Path("."),
     action: Annotated[

@@ -214,6 +214,20 @@ class ScheduleSettings(BaseModel):
         return value
 
 
+class RetentionSettings(BaseModel):
+    """How long personal data is kept, in days after each round's deadline; None keeps it for good.
+    ``clb purge`` applies it, and so does every nightly run once any is set (docs/data.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    returns_days: int | None = Field(default=None, ge=0, le=36500)  # returned files, user logs, cell text
+    letters_days: int | None = Field(default=None, ge=0, le=36500)  # letters, corrections, drafts, sent log
+    answers_days: int | None = Field(default=None, ge=0, le=36500)  # each leader's answers and forms
+
+    @property
+    def configured(self) -> bool:
+        return any(days is not None for days in (self.returns_days, self.letters_days, self.answers_days))
+
+
 class Settings(BaseModel):
     """partnership.yaml."""
 
@@ -227,6 +241,7 @@ class Settings(BaseModel):
     intake: IntakeSettings = Field(default_factory=IntakeSettings)
     mail: MailSettings = Field(default_factory=MailSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
 
     @field_validator("partnership")
     @classmethod

@@ -120,6 +120,7 @@ class RunReport(ChunkReport):
     outputs: list[str]
     round: Headline
     fetched: NotRequired[Fetched | FetchFailed]
+    purged: NotRequired[list[str]]  # what the retention policy removed, when one is set
 
 
 class SendResult(TypedDict):

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pipeline.files import make_private
 from pipeline.forms.names import safe_segment
+from pipeline.workspace import PRIVATE_UMASK
 
 if TYPE_CHECKING:
     from pipeline.instrument import Instrument
@@ -29,7 +32,9 @@ def prepare_demo(
             raise ValueError(f"{target} exists and is not a demo workspace; choose another --workspace or move it away")
         shutil.rmtree(target)
     (target / "config").parent.mkdir(parents=True, exist_ok=True)
+    os.umask(PRIVATE_UMASK)
     shutil.copytree(source_config, target / "config")
+    make_private(target / "config")
     if instrument is not None:
         shutil.copy2(instrument, target / "config" / "instrument.yaml")
         (target / "config" / "practices.yaml").unlink(missing_ok=True)

@@ -16,8 +16,34 @@ def fsync(path: Path) -> None:
         os.close(descriptor)
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` so that ``path`` is always either the old file or the whole new one."""
+SHARED_FILE, SHARED_FOLDER = 0o644, 0o755
+PRIVATE_FILE, PRIVATE_FOLDER = 0o600, 0o700
+
+
+def make_private(folder: Path) -> None:
+    """Everything under ``folder`` (and it) its owner's only: for a copied configuration, whose files
+    keep the modes of wherever they were copied from."""
+    os.chmod(folder, PRIVATE_FOLDER)
+    for path in folder.rglob("*"):
+        if not path.is_symlink():
+            os.chmod(path, PRIVATE_FOLDER if path.is_dir() else PRIVATE_FILE)
+
+
+def share(path: Path, within: Path) -> None:
+    """Make ``path`` readable by others, and every folder from ``within`` down to it passable: for the
+    outputs the facilitator shares (the forms, the shareable edition). Everything else stays the owner's."""
+    os.chmod(path, SHARED_FILE)
+    folder = path.parent
+    while folder.is_relative_to(within):
+        os.chmod(folder, SHARED_FOLDER)
+        if folder == within:
+            break
+        folder = folder.parent
+
+
+def atomic_write(path: Path, data: bytes, shared_from: Path | None = None) -> None:
+    """Write ``data`` so that ``path`` is always either the old file or the whole new one. The file is
+    its owner's only, unless ``shared_from`` says it is shared (``share``: from that folder down)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temp = tempfile.mkstemp(prefix=".tmp-", suffix=path.suffix, dir=path.parent)
     try:
@@ -25,6 +51,8 @@ def atomic_write(path: Path, data: bytes) -> None:
             stream.write(data)
             stream.flush()
             os.fsync(stream.fileno())
+        if shared_from is not None:
+            share(Path(temp), shared_from)
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)

@@ -124,6 +124,14 @@ def build_outputs_task(workspace: Workspace, config: Config, night: Night) -> Ru
     return stages.build_outputs(workspace, night, config)
 
 
+@task(name="apply-retention", cache_policy=NO_CACHE)
+def purge_task(workspace: Workspace, config: Config) -> list[str]:
+    """Remove what the retention policy says is no longer needed (only when one is set)."""
+    from pipeline import stages
+
+    return stages.purge(workspace, config)
+
+
 @task(name="publish-run-report", cache_policy=NO_CACHE)
 def publish_report_task(workspace: Workspace, report: RunReport) -> None:
     """The run report as Prefect artifacts: a table of decisions and the headline figures. Prefect's
@@ -170,6 +178,8 @@ def nightly(workspace: str = ".") -> RunReport:
         report = build_outputs_task(space, config, night)
         if fetched is not None:
             report["fetched"] = fetched
+        if config.settings.retention.configured:
+            report["purged"] = purge_task(space, config)
         publish_report_task(space, report)
         logging.getLogger("clb").info(
             "run %s: %d accepted, %d quarantined, %d duplicates, %d waiting",

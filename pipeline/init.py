@@ -8,6 +8,7 @@ file, or the code of one shipped with clb). Nothing that already holds a workspa
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -17,8 +18,10 @@ from pydantic import ValidationError
 from yaml import YAMLError
 
 from pipeline.config import ROUND_RE
+from pipeline.files import make_private
 from pipeline.instrument import load_instrument
 from pipeline.resources import example_config, find_instrument, shipped_instruments
+from pipeline.workspace import PRIVATE_UMASK
 
 CONFIG_FILES = ("partnership.yaml", "instrument.yaml", "practices.yaml")
 ROSTERS = ("roster.csv", "roster.xlsx")
@@ -73,6 +76,7 @@ def init_workspace(
     instrument; its own suggested practices are used, so the source's practices.yaml is left out."""
     root = target.expanduser().resolve()
     tool = instrument_file(instrument) if instrument is not None else None
+    os.umask(PRIVATE_UMASK)  # the roster and everything to come: the owner's only
     if round_id is not None and not ROUND_RE.match(round_id):
         raise InitError(
             f"--round {round_id!r} cannot be a round id: use letters, digits, '-', '_' or '.', starting and "
@@ -102,10 +106,12 @@ def init_workspace(
             shutil.copy2(config / name, staging / name)
     if round_id is not None:
         _set_round(staging / "partnership.yaml", round_id)
+    make_private(staging)
     staging.rename(root / "config")  # all of config/ or none of it
     templates = config.parent / "templates"
     if source is not None and config.name == "config" and templates.is_dir():
         shutil.copytree(templates, root / "templates")
+        make_private(root / "templates")
     for folder in FOLDERS:
         (root / folder).mkdir(exist_ok=True)
     return Made(root, config, round_id, tool)

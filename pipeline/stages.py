@@ -66,6 +66,7 @@ def issue_forms(
     from one template built for the round, and record them in one transaction."""
     from pipeline.forms.issuing import file_sha256, issued_records, plan_forms, shared_fields, summarise, write_forms
     from pipeline.forms.template import FormTemplate
+    from pipeline.privacy.retention import remember_deadline
     from pipeline.privacy.tombstones import forgotten_on, pseudonym, salt, without_forgotten
     from pipeline.state import active_forms, open_state, record_forms
 
@@ -88,6 +89,7 @@ def issue_forms(
         written = write_forms(plan, template, space.root, progress=lambda done: progress and progress(done, total))
     clock.lap("write")
     record_forms(engine, issued_records(plan, written, run_id=run_id))
+    remember_deadline(engine, config)
     clock.lap("record")
     summary = summarise(plan, written)
     summary.forgotten = [{"email": email, "on": day} for email, day in sorted(gone.items())]
@@ -150,9 +152,13 @@ def build_outputs(
 
 
 def nightly(space: Workspace, config: Config | None = None, run_id: str | None = None) -> RunReport:
-    """A nightly run without the engine: intake, then outputs (the ``nightly`` flow chains the same)."""
+    """A nightly run without the engine: intake, then outputs, then the retention policy when one is set
+    (the ``nightly`` flow chains the same)."""
     config = _config(space, config)
-    return build_outputs(space, take_in(space, config, run_id), config)
+    report = build_outputs(space, take_in(space, config, run_id), config)
+    if config.settings.retention.configured:
+        report["purged"] = purge(space, config)
+    return report
 
 
 def rebuild_outputs(space: Workspace, rounds: Sequence[str], config: Config | None = None) -> list[str]:
@@ -201,3 +207,30 @@ def forget(space: Workspace, email: str, confirm: Callable[[list[str]], bool] = 
         rounds=sorted(found.rounds),
     )
     return lines
+
+
+def purge(
+    space: Workspace, config: Config | None = None, today: dt.date | None = None, dry_run: bool = False
+) -> list[str]:
+    """Apply the retention policy (pipeline/privacy/retention.py): what is due is removed, and the
+    outputs of a round whose returns went are built again without its user logs. Returns what was (or,
+    with ``dry_run``, would be) removed, in words."""
+    from pipeline.privacy.retention import apply, plan
+    from pipeline.state import open_state
+
+    config = _config(space, config)
+    engine = open_state(space.database)
+    steps = plan(space, engine, config, today or dt.date.today())
+    if dry_run or not steps:
+        return [step.describe() for step in steps]
+    apply(space, engine, config, steps)
+    gone = {step.round for step in steps if step.kind == "answers"}
+    rebuilt = {step.round for step in steps if step.kind == "returns" and step.round} - gone
+    if rebuilt:
+        rebuild_outputs(space, sorted(rebuilt), config)
+    record(
+        space,
+        "purge",
+        steps=[{"kind": step.kind, "round": step.round, "files": len(step.files), "rows": step.rows} for step in steps],
+    )
+    return [step.describe() for step in steps]

@@ -209,6 +209,16 @@ forgotten_tokens = Table(
     Column("forgotten_on", String, nullable=False),
 )
 
+# A round's totals, kept when retention removes its leaders' answers: what the Rounds sheet compares
+round_figures = Table(
+    "round_figures",
+    metadata,
+    Column("round", String, primary_key=True),
+    Column("perspective", Integer, primary_key=True),
+    Column("category", String, primary_key=True),
+    Column("count", Integer, nullable=False),
+)
+
 meta = Table(
     "meta",
     metadata,
@@ -894,3 +904,22 @@ def accepted_notes(engine: Engine, round_id: str, code: str) -> dict[str, list[s
             if row.leader_id:
                 found.setdefault(row.leader_id, []).append(row.message)
     return found
+
+
+def round_totals(engine: Engine, other_than: str) -> dict[str, dict[tuple[int, str], int]]:
+    """Each earlier round's totals per row and answer: counted from its leaders' current answers, or,
+    once retention has removed those, as kept in round_figures."""
+    totals: dict[str, dict[tuple[int, str], int]] = {}
+    with engine.connect() as connection:
+        for row in connection.execute(select(round_figures).where(round_figures.c.round != other_than)):
+            totals.setdefault(row.round, {})[(row.perspective, row.category)] = int(row._mapping["count"])
+        query = select(responses.c.round, responses.c.answers).where(
+            responses.c.round != other_than, responses.c.superseded_by.is_(None)
+        )
+        counted: dict[str, dict[tuple[int, str], int]] = {}
+        for round_id, answers in connection.execute(query):
+            mine = counted.setdefault(round_id, {})
+            for number, key in json.loads(answers).items():
+                if key:
+                    mine[(int(number), key)] = mine.get((int(number), key), 0) + 1
+    return totals | counted

@@ -17,9 +17,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+PRIVATE_UMASK = 0o077
+
 
 class WorkspaceError(Exception):
     """The folder given as a workspace cannot be used as one."""
+
+
+PRIVATE_UMASK = 0o077
 
 
 @dataclass(frozen=True)
@@ -28,12 +33,16 @@ class Workspace:
 
     @classmethod
     def at(cls, path: str | Path) -> Workspace:
+        """The workspace at ``path``. From here on, what this process creates is its owner's only
+        (umask 077): the workspace holds personal data. The few outputs made to be shared are opened
+        up one by one (``files.share``)."""
         root = Path(path).expanduser().resolve()
         if not (root / "config").is_dir():
             raise WorkspaceError(
                 f"{root} is not a clb workspace: it has no config/ folder. Make one there with "
                 f"'clb init {path}', or give the workspace you meant with --workspace DIR."
             )
+        os.umask(PRIVATE_UMASK)
         return cls(root)
 
     @property
@@ -124,6 +133,9 @@ def running_server(workspace: Workspace) -> str | None:
             return url if response.status == 200 else None
     except OSError:
         return None
+
+
+PRIVATE_UMASK = 0o077
 
 
 class WorkspaceBusy(Exception):

@@ -39,7 +39,7 @@ def test_editing_removing_or_inserting_a_line_is_found(workspace):
     edited = json.loads(lines[2])
     edited["details"]["results"]["drafted"] = 14
     path.write_bytes(b"".join([*lines[:2], json.dumps(edited, sort_keys=True).encode() + b"\n", *lines[3:]]))
-    count, problem = verify(space)
+    _, problem = verify(space)
     assert problem is not None and problem.startswith("line 4 does not follow line 3")
 
     path.write_bytes(b"".join([*lines[:1], *lines[2:]]))  # line 2 removed
@@ -56,7 +56,9 @@ def test_clb_audit_shows_filters_and_verifies(workspace):
     from pipeline.cli import app
 
     space = _trail(workspace)
-    shown = CliRunner().invoke(app, ["audit", "--workspace", str(workspace), "--action", "send"], env={"COLUMNS": "120"})
+    shown = CliRunner().invoke(
+        app, ["audit", "--workspace", str(workspace), "--action", "send"], env={"COLUMNS": "120"}
+    )
     assert shown.exit_code == 0 and "invitations" in shown.output and "nightly" not in shown.output
     assert CliRunner().invoke(app, ["audit", "--workspace", str(workspace), "--verify"]).exit_code == 0
     path = audit_path(space)

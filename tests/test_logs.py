@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import logging
 
+import pytest
+
 from pipeline import logs
 from pipeline.workspace import Workspace
 
 
+@pytest.mark.filterwarnings("ignore:Logger 'prefect.*attempted to send logs to the API")
 def test_rotation_past_the_size_limit_keeps_every_line_once(workspace, monkeypatch):
     """Three loggers write to state/logs/clb.log; past the limit it is renamed clb.log.1, .2 ... With a
     handler per logger (the old bug), each renamed the file under the others and lines went to renamed

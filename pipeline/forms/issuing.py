@@ -183,7 +183,7 @@ def write_forms(
             target = (root / form.path).resolve()
             if not target.is_relative_to(root.resolve() / "outbox" / "forms"):
                 raise UnsafePath(f"refusing to write outside outbox/forms: {form.path}")
-            atomic_write(target, data)
+            atomic_write(target, data, shared_from=root.resolve() / "outbox")  # the facilitator sends them
             written[form.leader.id] = hashlib.sha256(data).hexdigest()
         progress(index)
     return written

@@ -10,6 +10,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
+from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment
@@ -18,7 +19,7 @@ from sqlalchemy import Engine
 from pipeline.config import Config
 from pipeline.contracts import Headline, Withheld
 from pipeline.failures import check_workbook, doing
-from pipeline.files import atomic_write
+from pipeline.files import atomic_write, share
 from pipeline.forms.names import safe_segment, unique_stems
 from pipeline.reports.data import Answer, RoundData
 from pipeline.reports.letters import (
@@ -46,6 +47,7 @@ from pipeline.state import (
     record_letters,
     record_publication,
     response_rows,
+    round_totals,
     set_meta,
 )
 from pipeline.templating import environment
@@ -92,6 +94,7 @@ def round_data(engine: Engine, config: Config, run_id: str) -> tuple[RoundData, 
         earlier=latest_responses_before(engine, settings.round),
         mail=mail_states(engine, settings.round),
         senders=accepted_notes(engine, settings.round, "sent-by-another"),
+        rounds=round_totals(engine, settings.round),
         published=snapshot,
         published_note=(
             f"Partners' figures as last published on {latest.published_at[:10]}, from "
@@ -190,14 +193,19 @@ def write_workbooks(
         target = space.root / paths["shareable"]
         data = shareable_workbook(shareable, figures)
         check_workbook(data, paths["shareable"])
-        if not (target.exists() and target.read_bytes() == data):
-            atomic_write(target, data)
+        _write_shared(target, data, space.outbox)
     with doing(f"writing {paths['figures']}"):
-        target = space.root / paths["figures"]
-        data = figures_csv(figures)
-        if not (target.exists() and target.read_bytes() == data):
-            atomic_write(target, data)
+        _write_shared(space.root / paths["figures"], figures_csv(figures), space.outbox)
     return [paths["facilitator"], paths["shareable"], paths["figures"]]
+
+
+def _write_shared(target: Path, data: bytes, outbox: Path) -> None:
+    """A shareable output: written only when it changed (partners compare editions by their bytes),
+    and readable by others (pipeline.files.share), as the facilitator passes it on."""
+    if target.exists() and target.read_bytes() == data:
+        share(target, outbox)
+    else:
+        atomic_write(target, data, shared_from=outbox)
 
 
 def partnership_context(figures: list[dict[str, Any]]) -> dict[tuple[int, str], Context]:
@@ -358,5 +366,6 @@ def _fingerprint(
         "earlier": sorted(full.earlier),
         "mail": sorted((leader, sorted(kinds.items())) for leader, kinds in full.mail.items()),
         "senders": sorted((leader, notes) for leader, notes in full.senders.items()),
+        "rounds": sorted((r, sorted(totals.items())) for r, totals in full.rounds.items()),
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode("utf-8")).hexdigest()

@@ -570,6 +570,7 @@ def facilitator_workbook(data: RoundData) -> bytes:
     _quarantine(workbook, data)
     _user_log(workbook, data)
     _rounds(workbook, data, labels)
+    _rounds_compared(workbook, data)
     _about(
         workbook,
         data,
@@ -718,6 +719,46 @@ def _user_log(workbook: Workbook, data: RoundData) -> None:
         widths,
         stream=True,
     )
+
+
+def _rounds_compared(workbook: Workbook, data: RoundData) -> None:
+    """Every round's totals side by side, per row: counted from the answers, or for a round whose answers
+    the retention policy has removed, from the totals kept then."""
+    sheet = workbook.create_sheet("Rounds compared")
+    instrument, keys = data.instrument, [t.key for t in data.instrument.ticks]
+    current: dict[tuple[int, str], int] = {}
+    for answer in data.answers:
+        for number, key in answer.answers.items():
+            if key:
+                current[(number, key)] = current.get((number, key), 0) + 1
+    rounds = [*sorted(data.rounds.items()), (data.round, current)]
+    widths = _figure_widths((12, 11), len(keys))
+    top = title(
+        sheet,
+        f"Every round's totals, per {instrument.row_noun}",
+        [
+            "Counts of leaders per answer in each round (their latest accepted return); earlier rounds stay "
+            "here after the retention policy has removed their leaders' answers.",
+        ],
+        widths,
+    )
+    rows = []
+    for round_id, totals in rounds:
+        for p in instrument.perspectives:
+            counts = [totals.get((p.number, key), 0) for key in keys]
+            answered = sum(counts)
+            rows.append([round_id, p.number, *counts, answered, *[c / answered if answered else 0.0 for c in counts]])
+    headers = [
+        "Round",
+        instrument.row_title,
+        *[data.headings[key] for key in keys],
+        "Answered",
+        *[f"{data.headings[key]} (share)" for key in keys],
+    ]
+    share_column = 3 + len(keys) + 1
+    formats = {share_column + i: "0%" for i in range(len(keys))}
+    first, last = table(sheet, top, headers, rows, "RoundsCompared", widths, formats)
+    _heat(sheet, first, last, share_column, len(keys))
 
 
 def _rounds(workbook: Workbook, data: RoundData, labels: dict[str, str]) -> None:

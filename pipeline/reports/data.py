@@ -49,6 +49,7 @@ class RoundData:
     published_note: str = ""
     mail: dict[str, dict[str, str]] = field(default_factory=dict)  # leader id -> kind -> drafted | sent | ...
     senders: dict[str, list[str]] = field(default_factory=dict)  # leader id -> notes: returns mailed by others
+    rounds: dict[str, dict[tuple[int, str], int]] = field(default_factory=dict)  # earlier rounds' totals
 
     @property
     def labels(self) -> dict[str, str]:
