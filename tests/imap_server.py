@@ -43,7 +43,9 @@ class Dovecot:
         self.port = free_port()
         for name in ("run", "state", "home"):
             (folder / name).mkdir(parents=True, exist_ok=True)
+            (folder / name).chmod(0o755)  # whatever the umask (clb sets 077): Dovecot's own users read them
         (folder / "users").write_text(f"{USER}:{{PLAIN}}{PASSWORD}\n")
+        (folder / "users").chmod(0o644)
         uid, gid = os.getuid(), os.getgid()
         if uid == 0:  # Dovecot will not keep mail as root: a throwaway mailbox owned by nobody
             uid = gid = 65534
@@ -79,6 +81,7 @@ service anvil {{
 }}
 """
         )
+        (folder / "dovecot.conf").chmod(0o644)
         self.process = subprocess.Popen(
             [program, "-F", "-c", str(folder / "dovecot.conf")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )

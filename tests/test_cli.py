@@ -81,3 +81,16 @@ def test_a_killed_run_does_not_keep_the_workspace(workspace):
     holder.wait()
     with workspace_lock(Workspace.at(workspace)):
         pass
+
+
+def test_clb_forget_asks_before_removing_anything(issued):
+    from pipeline.state import active_forms, open_state
+    from tests.intake_helpers import LEADER
+
+    result = runner.invoke(app, ["forget", LEADER, "--workspace", str(issued)], input="n\n")
+    assert (
+        result.exit_code == 0 and "This removes, for good" in result.output and "Nothing was removed" in result.output
+    )
+    assert LEADER in active_forms(open_state(issued / "state" / "clb.sqlite"), "2026-Q4")
+    unknown = runner.invoke(app, ["forget", "nobody@nowhere.example", "--workspace", str(issued)])
+    assert unknown.exit_code == 0 and "Nothing was removed" in unknown.output

@@ -129,6 +129,7 @@ def test_facilitator_edition_has_every_sheet_and_keeps_text_as_text(issued):
         "Quarantine",
         "User log",
         "Rounds",
+        "Rounds compared",
     ]
     log = workbook["User log"]
     cell = next(c for row in log.iter_rows() for c in row if c.value == '=HYPERLINK("http://x","click")')
