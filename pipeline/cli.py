@@ -615,6 +615,29 @@ def serve(
         ),
     ] = None,
     port: Annotated[int, typer.Option(help="The port of the local Prefect server and its UI.")] = 4200,
+    host: Annotated[
+        str,
+        typer.Option(
+            "--host",
+            help="The address the server listens on: 127.0.0.1 (this machine only), or this machine's address "
+            "on an internal network for workers elsewhere. Prefect's server has no login: never the internet.",
+        ),
+    ] = "127.0.0.1",
+    database: Annotated[
+        str,
+        typer.Option(
+            "--database",
+            help="Keep Prefect's server on this PostgreSQL database (postgresql+asyncpg://user:password@host/db) "
+            "instead of SQLite in the first workspace; or set PREFECT_API_DATABASE_CONNECTION_URL.",
+        ),
+    ] = "",
+    run: Annotated[
+        bool,
+        typer.Option(
+            "--run/--server-only",
+            help="Run the schedules here (default), or only the server, for workers of a work pool (clb deploy).",
+        ),
+    ] = True,
 ) -> None:
     """Run the nightly intake and the reminders on their schedules until you press Ctrl-C.
 
@@ -636,10 +659,63 @@ def serve(
         )
     out.print(f"Prefect UI: http://127.0.0.1:{port}  (Ctrl-C stops everything)", highlight=False)
     try:
-        run_schedules(spaces, port=port)
+        run_schedules(spaces, host=host, port=port, database=database, run=run)
     except ServeError as exc:
         raise _fail(str(exc)) from None
     out.print("Stopped.")
+
+
+@app.command()
+def deploy(
+    workspace: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--workspace", "-w", help="A workspace to deploy; repeat for each.", show_default="the current folder"
+        ),
+    ] = None,
+    pool: Annotated[str, typer.Option("--pool", help="The Prefect process work pool (made if missing).")] = "clb",
+) -> None:
+    """Register each workspace's nightly and reminders runs, with their schedules, to a Prefect work pool.
+
+    For many partnerships on one Prefect server (PREFECT_API_URL, or a clb serve --server-only here):
+    then start workers with clb worker --pool clb, on any machine that sees the workspace folders. Run it
+    again after changing a schedule. Only one run per workspace happens at a time, whatever the workers.
+
+    [bold]Example:[/] clb deploy --workspace /srv/partnerships/riverside --workspace /srv/partnerships/hillside
+    """
+    spaces = [_open(path) for path in (workspace or [Path(".")])]
+    url = configure_prefect(spaces[0])
+    if url is None:
+        raise _fail(
+            "No Prefect server to deploy to: set PREFECT_API_URL to your server's address "
+            "(e.g. http://prefect.internal:4200/api), or start one here with clb serve --server-only."
+        )
+    from pipeline.pool import deploy as deploy_to_pool
+
+    names = deploy_to_pool(spaces, pool)
+    out.print(f"Deployed to work pool '{escape(pool)}' on {escape(url)}:", highlight=False)
+    for name in names:
+        out.print(f"  {escape(name)}", highlight=False)
+    out.print(f"Start workers with: clb worker --pool {escape(pool)}", highlight=False)
+
+
+@app.command()
+def worker(
+    pool: Annotated[str, typer.Option("--pool", help="The work pool to take runs from.")] = "clb",
+    limit: Annotated[int | None, typer.Option("--limit", help="At most this many runs at once.")] = None,
+) -> None:
+    """Run a Prefect worker that takes clb's runs from a work pool, until Ctrl-C (Prefect's own worker).
+
+    It needs PREFECT_API_URL (the server's address), clb installed, and the workspace folders at the
+    paths they were deployed with (shared storage when the worker is on another machine).
+
+    [bold]Example:[/] PREFECT_API_URL=http://prefect.internal:4200/api clb worker --pool clb
+    """
+    if "PREFECT_API_URL" not in os.environ:
+        raise _fail("Set PREFECT_API_URL to the Prefect server's address, e.g. http://127.0.0.1:4200/api.")
+    from pipeline.pool import run_worker
+
+    raise typer.Exit(run_worker(pool, limit))
 
 
 @app.command()

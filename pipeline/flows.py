@@ -52,6 +52,25 @@ def _reported(space: Workspace, what: str) -> Iterator[None]:
     logger.info("%s finished (flow run %s)", what, run_id)
 
 
+@contextmanager
+def _one_at_a_time(space: Workspace) -> Iterator[None]:
+    """Hold the workspace: its file lock, and when the run comes from a deployment (clb serve, or a worker
+    of a work pool, perhaps on another machine), also its Prefect concurrency slot, so that a second run
+    of the same workspace waits for the first whatever worker took it (pipeline/pool.py)."""
+    from prefect.runtime import deployment
+
+    if deployment.id is None:
+        with workspace_lock(space, wait_seconds=30):
+            yield
+        return
+    from prefect.concurrency.sync import concurrency
+
+    from pipeline.pool import workspace_slot
+
+    with concurrency(workspace_slot(space), occupy=1), workspace_lock(space, wait_seconds=30):
+        yield
+
+
 class RunFailed(Exception):
     """A scheduled or manual run failed; the message names the run and its log."""
 
@@ -85,7 +104,7 @@ def issue_forms_task(workspace: Workspace, config: Config, reissue: list[str]) -
 def issue_forms(workspace: str = ".", reissue: list[str] | None = None) -> IssueSummary:
     """Make a personalised form of the workspace's instrument for every leader on the roster."""
     space = Workspace.at(Path(workspace))
-    with _reported(space, "issuing forms"), workspace_lock(space, wait_seconds=30):
+    with _reported(space, "issuing forms"), _one_at_a_time(space):
         config = load_config_task(space, everyone=True)
         return issue_forms_task(space, config, reissue or [])
 
@@ -171,7 +190,7 @@ def publish_report_task(workspace: Workspace, report: RunReport) -> None:
 def nightly(workspace: str = ".") -> RunReport:
     """Fetch the mailbox's returns when one is set, take in the inbox, then build the outputs."""
     space = Workspace.at(Path(workspace))
-    with _reported(space, "nightly run"), workspace_lock(space, wait_seconds=30):
+    with _reported(space, "nightly run"), _one_at_a_time(space):
         config = load_config_task(space)
         fetched = fetch_task(space, config) if config.settings.mail.imap is not None else None
         night = take_in_task(space, config)
@@ -205,7 +224,7 @@ def send_mail_task(workspace: Workspace, config: Config, kind: str, dry_run: boo
 
 def _send(workspace: str, kind: str, dry_run: bool, resend: bool) -> SendReport:
     space = Workspace.at(Path(workspace))
-    with _reported(space, f"sending {kind}"), workspace_lock(space, wait_seconds=30):
+    with _reported(space, f"sending {kind}"), _one_at_a_time(space):
         config = load_config_task(space)
         return send_mail_task(space, config, kind, dry_run, resend)
 

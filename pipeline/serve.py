@@ -29,9 +29,13 @@ class ServeError(Exception):
     """The local Prefect server could not be started."""
 
 
-def server_environment(home: Path, host: str, port: int) -> dict[str, str]:
+def server_environment(home: Path, host: str, port: int, database: str = "") -> dict[str, str]:
+    """The server's environment; ``database``: a PostgreSQL URL (postgresql+asyncpg://...) instead of
+    SQLite in ``home``."""
     space_env = prefect_environment(Workspace(home.parent.parent)) if home.name == "prefect" else {}
+    chosen = {"PREFECT_API_DATABASE_CONNECTION_URL": database} if database else {}
     return {
+        **chosen,
         **os.environ,
         **space_env,
         "PREFECT_HOME": str(home),
@@ -46,7 +50,9 @@ def server_environment(home: Path, host: str, port: int) -> dict[str, str]:
     }
 
 
-def start_server(home: Path, host: str, port: int, log: Path, timeout: float = 120) -> subprocess.Popen[bytes]:
+def start_server(
+    home: Path, host: str, port: int, log: Path, timeout: float = 120, database: str = ""
+) -> subprocess.Popen[bytes]:
     """Start `prefect server start` and wait until /api/health answers."""
     home.mkdir(parents=True, exist_ok=True)
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -55,7 +61,7 @@ def start_server(home: Path, host: str, port: int, log: Path, timeout: float = 1
     with log.open("ab") as output:
         process = subprocess.Popen(
             command,
-            env=server_environment(home, host, port),
+            env=server_environment(home, host, port, database),
             stdout=output,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -84,12 +90,15 @@ def stop_server(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
-def deployments(spaces: Sequence[Workspace]) -> list[Any]:
-    """A nightly and a reminders deployment per workspace, with the workspace's own schedules."""
+def deployments(spaces: Sequence[Workspace], entrypoint_type: Any = None) -> list[Any]:
+    """A nightly and a reminders deployment per workspace, with the workspace's own schedules.
+    ``entrypoint_type``: how a worker finds the flow (``pipeline.pool`` names it by module path)."""
     from prefect.schedules import Cron
+    from prefect.types.entrypoint import EntrypointType
 
     from pipeline.flows import nightly, send_reminders
 
+    how = entrypoint_type or EntrypointType.FILE_PATH
     found = []
     for space in spaces:
         schedule = load_config(space.config).settings.schedule
@@ -100,6 +109,7 @@ def deployments(spaces: Sequence[Workspace]) -> list[Any]:
                 schedule=Cron(schedule.nightly, timezone=schedule.timezone),
                 parameters={"workspace": str(space.root)},
                 tags=["clb", name],
+                entrypoint_type=how,
             )
         )
         found.append(
@@ -108,25 +118,37 @@ def deployments(spaces: Sequence[Workspace]) -> list[Any]:
                 schedule=Cron(schedule.reminders, timezone=schedule.timezone),
                 parameters={"workspace": str(space.root)},
                 tags=["clb", name],
+                entrypoint_type=how,
             )
         )
     return found
 
 
-def serve(spaces: Sequence[Workspace], host: str = "127.0.0.1", port: int = 4200) -> None:
+def serve(
+    spaces: Sequence[Workspace], host: str = "127.0.0.1", port: int = 4200, database: str = "", run: bool = True
+) -> None:
     """Run the schedules until Ctrl-C or SIGTERM; the server is stopped however this ends. While it runs,
-    each workspace's ``state/server.json`` tells clb commands there to use this server."""
+    each workspace's ``state/server.json`` tells clb commands there to use this server. ``database``: the
+    server's PostgreSQL; ``run`` False: the server only, for work pool deployments run by workers."""
     home = spaces[0].prefect_home
-    server = start_server(home, host, port, spaces[0].state_dir / "logs" / "prefect-server.log")
-    os.environ.update({k: v for k, v in server_environment(home, host, port).items() if k.startswith("PREFECT_")})
+    server = start_server(home, host, port, spaces[0].state_dir / "logs" / "prefect-server.log", database=database)
+    environment = server_environment(home, host, port, database)
+    os.environ.update({k: v for k, v in environment.items() if k.startswith("PREFECT_") and "DATABASE" not in k})
     for space in spaces:
         announce_server(space, f"http://{host}:{port}/api", server.pid)
+    from pipeline.pool import ensure_slots
+
+    ensure_slots(spaces)  # one run per workspace at a time, however many the schedules start
     previous = signal.getsignal(signal.SIGTERM)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
-        from prefect import serve as prefect_serve
+        if run:
+            from prefect import serve as prefect_serve
 
-        prefect_serve(*deployments(spaces), pause_on_shutdown=False, print_starting_message=False)
+            prefect_serve(*deployments(spaces), pause_on_shutdown=False, print_starting_message=False)
+        else:
+            while server.poll() is None:
+                time.sleep(1)
     except KeyboardInterrupt:
         pass
     finally:

@@ -112,6 +112,23 @@ def issued(workspace: Path) -> Path:
     return workspace
 
 
+def wait_for_port(port: int, process: object, seconds: float) -> bool:
+    """Whether something listens on 127.0.0.1:``port`` within ``seconds`` while ``process`` (a Popen)
+    is still running: for the servers the tests start."""
+    import socket
+    import time
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return True
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:  # type: ignore[attr-defined]
+                return False
+            time.sleep(0.1)
+
+
 def free_port() -> int:
     import socket
 

@@ -9,15 +9,13 @@ from __future__ import annotations
 import imaplib
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_for_port
 
 USER, PASSWORD = "returns", "clb-test-password"
 
@@ -85,17 +83,10 @@ service anvil {{
         self.process = subprocess.Popen(
             [program, "-F", "-c", str(folder / "dovecot.conf")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    self.stop()
-                    log = (folder / "dovecot.log").read_text() if (folder / "dovecot.log").exists() else ""
-                    raise RuntimeError(f"Dovecot did not start: {log[-2000:]}") from None
-                time.sleep(0.1)
+        if not wait_for_port(self.port, self.process, 30):
+            self.stop()
+            log = (folder / "dovecot.log").read_text() if (folder / "dovecot.log").exists() else ""
+            raise RuntimeError(f"Dovecot did not start: {log[-2000:]}")
 
     def client(self) -> imaplib.IMAP4:
         client = imaplib.IMAP4("127.0.0.1", self.port)

@@ -24,7 +24,8 @@ def test_every_command_has_help_with_an_example_and_a_workspace_option(command):
     result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0
     assert "Example:" in result.output and "clb " + command in result.output
-    assert "--workspace" in result.output or command == "init"  # init makes the workspace it is given
+    # init makes the workspace it is given; a worker takes any workspace's runs from its work pool
+    assert "--workspace" in result.output or command in ("init", "worker")
 
 
 def test_not_a_workspace(tmp_path):

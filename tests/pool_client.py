@@ -1,0 +1,43 @@
+"""Prefect client calls for the work-pool tests, run in their own process (the test process's Prefect
+settings belong to its own engine): ``python -m tests.pool_client trigger NAME...`` starts a run of each
+deployment now and prints their ids; ``runs ID...`` prints those flow runs as JSON; ``slots NAME`` prints
+a global concurrency limit."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+
+def main() -> None:
+    command, *names = sys.argv[1:]
+    with get_client(sync_client=True) as client:
+        if command == "trigger":
+            ids = []
+            for name in names:
+                deployment = client.read_deployment_by_name(name)
+                ids.append(str(client.create_flow_run_from_deployment(deployment.id).id))
+            print(json.dumps(ids))
+        elif command == "runs":  # the given ones (the schedules make runs of their own, for later)
+            found = [
+                {
+                    "name": run.name,
+                    "workspace": run.parameters.get("workspace"),
+                    "state": run.state_type.value if run.state_type else None,
+                    "start": run.start_time.isoformat() if run.start_time else None,
+                    "end": run.end_time.isoformat() if run.end_time else None,
+                    "deployment": str(run.deployment_id),
+                }
+                for run in client.read_flow_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=names)))
+            ]
+            print(json.dumps(found))
+        elif command == "slots":
+            limit = client.read_global_concurrency_limit_by_name(names[0])
+            print(json.dumps({"limit": limit.limit, "active_slots": limit.active_slots}))
+
+
+if __name__ == "__main__":
+    main()
