@@ -246,10 +246,9 @@ class FormRecord:
     issued_at: str
     revoked_at: str | None = None
     run_id: str | None = None
-    earlier_versions: tuple[str, ...] = ()  # versions this token was issued with before (form_versions)
 
 
-_FORM_COLUMNS = tuple(name for name in FormRecord.__dataclass_fields__ if name != "earlier_versions")
+_FORM_COLUMNS = tuple(FormRecord.__dataclass_fields__)
 
 
 def now() -> str:
@@ -297,8 +296,7 @@ def active_forms(engine: Engine, round_id: str) -> dict[str, FormRecord]:
 def form_by_token(engine: Engine, token: str) -> FormRecord | None:
     with engine.connect() as connection:
         row = connection.execute(select(forms).where(forms.c.token == token)).first()
-        earlier = _earlier_versions(connection, [token]) if row is not None else {}
-    return None if row is None else _record(row, earlier.get(token, ()))
+    return None if row is None else _record(row)
 
 
 def record_forms(engine: Engine, issued: Iterable[FormRecord]) -> None:
@@ -334,21 +332,19 @@ def record_forms(engine: Engine, issued: Iterable[FormRecord]) -> None:
             connection.execute(forms.insert().values(**values))
 
 
-def _record(row: object, earlier: tuple[str, ...] = ()) -> FormRecord:
+def _record(row: object) -> FormRecord:
     mapping = row._mapping  # type: ignore[attr-defined]
-    return FormRecord(**{k: mapping[k] for k in _FORM_COLUMNS}, earlier_versions=earlier)
+    return FormRecord(**{k: mapping[k] for k in _FORM_COLUMNS})
 
 
-def _earlier_versions(connection: Connection, tokens: list[str]) -> dict[str, tuple[str, ...]]:
-    """For each token, the versions it was issued with (its current one among them)."""
-    found: dict[str, list[str]] = {}
-    for start in range(0, len(tokens), 500):
-        query = select(form_versions.c.token, form_versions.c.form_version).where(
-            form_versions.c.token.in_(tokens[start : start + 500])
-        )
-        for token, version in connection.execute(query):
-            found.setdefault(token, []).append(version)
-    return {token: tuple(sorted(versions)) for token, versions in found.items()}
+def issued_versions(engine: Engine | None, token: str) -> frozenset[str]:
+    """Every form version ``token`` was issued with (its current one among them): asked only for a return
+    whose version is not its form's current one, so a night of 10,000 returns loads none of them."""
+    if engine is None:
+        return frozenset()
+    with engine.connect() as connection:
+        query = select(form_versions.c.form_version).where(form_versions.c.token == token)
+        return frozenset(version for (version,) in connection.execute(query))
 
 
 # ---------------------------------------------------------------- intake
@@ -404,11 +400,9 @@ def forget_run(engine: Engine, run_id: str) -> None:
 
 
 def forms_for_round(engine: Engine, round_id: str) -> dict[str, FormRecord]:
-    """Every form issued for the round (revoked ones too), by token, with the versions each was issued with."""
+    """Every form issued for the round (revoked ones too), by token."""
     with engine.connect() as connection:
-        rows = list(connection.execute(select(forms).where(forms.c.round == round_id)))
-        earlier = _earlier_versions(connection, [row.token for row in rows])
-    return {row.token: _record(row, earlier.get(row.token, ())) for row in rows}
+        return {row.token: _record(row) for row in connection.execute(select(forms).where(forms.c.round == round_id))}
 
 
 def first_receipts(engine: Engine, shas: list[str]) -> dict[str, str]:

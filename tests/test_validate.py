@@ -193,11 +193,17 @@ def test_a_copy_sent_before_its_form_was_rewritten_is_accepted_while_it_asks_the
     def check(data: bytes):
         config = load_config(issued / "config")
         engine = open_state(issued / "state" / "clb.sqlite")
-        return examine(data, lambda token: form_by_token(engine, token), FormSpec.of(config.instrument), "2026-Q4")
+        return examine(
+            data,
+            lambda token: form_by_token(engine, token),
+            FormSpec.of(config.instrument),
+            "2026-Q4",
+            versions=lambda token: issued_versions(engine, token),
+        )
 
     old = filled(issued, LEADER)
     before = forms(issued)[LEADER]
-    from pipeline.state import form_versions
+    from pipeline.state import form_versions, issued_versions
 
     with open_state(issued / "state" / "clb.sqlite").begin() as db:  # as a database of an earlier clb
         db.execute(form_versions.delete())

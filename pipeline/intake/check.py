@@ -11,7 +11,7 @@ from pipeline.intake.guard import Limits
 from pipeline.intake.validate import examine
 from pipeline.privacy.tombstones import token_forgotten
 from pipeline.problems import Problem, problem
-from pipeline.state import FormRecord, form_by_token, open_state_readonly
+from pipeline.state import FormRecord, form_by_token, issued_versions, open_state_readonly
 from pipeline.text import visible
 from pipeline.workspace import Workspace
 
@@ -52,7 +52,15 @@ def check_files(space: Workspace, config: Config, files: list[Path]) -> list[Che
             found = problem("too-large", detail=f"{size / 1024 / 1024:.1f} MB")
             results.append(CheckResult(shown, False, None, [found]))
             continue
-        examination = examine(data, lookup, spec, config.settings.round, limits, forgotten)
+        examination = examine(
+            data,
+            lookup,
+            spec,
+            config.settings.round,
+            limits,
+            forgotten,
+            versions=lambda token: issued_versions(engine, token),
+        )
         form = examination.form
         results.append(
             CheckResult(

@@ -54,6 +54,7 @@ from pipeline.state import (
     form_by_token,
     forms_for_round,
     interrupted_runs,
+    issued_versions,
     now,
     record_intake,
     senders_by_sha256,
@@ -297,7 +298,15 @@ def examine_batch(
             examination = Examination(problems=[problem("too-large", detail=detail)])
         else:
             try:
-                examination = examine(data, lookup, spec, round_id, limits, lambda t: token_forgotten(engine, t))
+                examination = examine(
+                    data,
+                    lookup,
+                    spec,
+                    round_id,
+                    limits,
+                    forgotten=lambda token: token_forgotten(engine, token),
+                    versions=lambda token: issued_versions(engine, token),
+                )
             except Exception as exc:  # a fault of ours, not of the file: it waits for a fixed clb
                 logging.getLogger("clb").exception("examining inbox/%s failed", item.name)
                 why = f"clb could not check it ({type(exc).__name__}: {one_line(str(exc))}); it stays in the inbox"

@@ -61,9 +61,11 @@ def examine(
     current_round: str,
     limits: Limits = DEFAULT_LIMITS,
     forgotten: Callable[[str], str | None] = lambda token: None,
+    versions: Callable[[str], frozenset[str]] = lambda token: frozenset(),
 ) -> Examination:
     """Guard, read and check one returned file. Never raises for anything a file can contain.
-    ``forgotten``: the date a form reference's leader was forgotten (clb forget), or None."""
+    ``forgotten``: the date a form reference's leader was forgotten (clb forget), or None; ``versions``:
+    every form version a reference was issued with (``state.issued_versions``)."""
     guarded = guard(data, limits)
     if not isinstance(guarded, Guarded):
         return Examination(problems=[guarded])
@@ -71,7 +73,7 @@ def examine(
         reading = read_guarded(guarded, spec.wanted, spec.follow)
     except UnreadableWorkbook:
         return Examination(problems=[problem("not-a-workbook", detail="its workbook structure is damaged")])
-    return check_reading(reading, lookup, spec, current_round, forgotten)
+    return check_reading(reading, lookup, spec, current_round, forgotten, versions)
 
 
 def check_reading(
@@ -80,6 +82,7 @@ def check_reading(
     spec: L.FormSpec,
     current_round: str,
     forgotten: Callable[[str], str | None] = lambda token: None,
+    versions: Callable[[str], frozenset[str]] = lambda token: frozenset(),
 ) -> Examination:
     result = Examination()
     tokens = _stamped(reading, "token")
@@ -105,7 +108,7 @@ def check_reading(
     if form.round != current_round:
         result.problems.append(problem("wrong-round", detail=form.round, round=current_round))
         return result
-    altered = _alterations(reading, form, spec)
+    altered = _alterations(reading, form, spec, versions)
     if altered:
         result.problems.append(problem("altered-form", detail="; ".join(altered)))
         return result
@@ -130,18 +133,21 @@ def _stamped(reading: Reading, key: str) -> set[str]:
     return found
 
 
-def _alterations(reading: Reading, form: FormRecord, spec: L.FormSpec) -> list[str]:
+def _alterations(
+    reading: Reading, form: FormRecord, spec: L.FormSpec, issued: Callable[[str], frozenset[str]]
+) -> list[str]:
     """What differs from the form as issued: version, named cells, the wording of the questions.
 
     A copy the leader was sent before the form was rewritten in place (new wording elsewhere, or a new
     clb, under the same reference) carries an earlier version issued to this token: it is the form as
     issued when it asks exactly the questions the current form asks, in the same answer columns."""
     changes = []
-    versions = _stamped(reading, "form_version")
+    stamped = _stamped(reading, "form_version")
     current = form.form_version == spec.version
-    earlier = len(versions) == 1 and versions <= set(form.earlier_versions) and current
-    if versions != {form.form_version} and not earlier:
-        shown = ", ".join(sorted(versions)) or "none"
+    earlier = stamped != {form.form_version} and len(stamped) == 1 and current
+    earlier = earlier and stamped <= issued(form.token)  # looked up only for such a copy
+    if stamped != {form.form_version} and not earlier:
+        shown = ", ".join(sorted(stamped)) or "none"
         changes.append(f"form version {shown} instead of {form.form_version}")
     moved = [name for name, target in spec.expected.items() if reading.names.get(name) != target]
     if moved:
