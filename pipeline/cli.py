@@ -577,6 +577,10 @@ def status(workspace: WorkspaceOption = Path(".")) -> None:
     if engine is None:
         out.print("Nothing has happened in this workspace yet: run clb forms first.")
         return
+    from pipeline.privacy.tombstones import forgotten_on, without_forgotten
+
+    gone = forgotten_on(engine, [leader.id for leader in config.roster])
+    config = without_forgotten(config, engine)  # named nowhere, on screen neither
     rows = leader_status(engine, config)
     table = _table(f"{config.settings.partnership}, round {config.settings.round}")
     table.add_column("Leader", ratio=2, overflow="fold")  # names wrap, never cut; states and days stay whole
@@ -601,6 +605,12 @@ def status(workspace: WorkspaceOption = Path(".")) -> None:
         )
     out.print(table)
     out.print(", ".join(f"{name}: {count}" for name, count in totals(rows).items()), highlight=False)
+    if gone:
+        out.print(
+            f"[yellow]{len(gone)} roster row{'s' if len(gone) != 1 else ''} of leaders who asked to be forgotten "
+            "(not shown): remove them from the roster.[/]",
+            highlight=False,
+        )
 
 
 @app.command()
@@ -657,7 +667,7 @@ def serve(
             f"{space.root}: nightly '{schedule.nightly}', reminders '{schedule.reminders}' ({schedule.timezone})",
             highlight=False,
         )
-    out.print(f"Prefect UI: http://127.0.0.1:{port}  (Ctrl-C stops everything)", highlight=False)
+    out.print(f"Prefect UI: http://{host}:{port}  (Ctrl-C stops everything)", highlight=False)
     try:
         run_schedules(spaces, host=host, port=port, database=database, run=run)
     except ServeError as exc:

@@ -95,3 +95,12 @@ def test_clb_forget_asks_before_removing_anything(issued):
     assert LEADER in active_forms(open_state(issued / "state" / "clb.sqlite"), "2026-Q4")
     unknown = runner.invoke(app, ["forget", "nobody@nowhere.example", "--workspace", str(issued)])
     assert unknown.exit_code == 0 and "Nothing was removed" in unknown.output
+
+
+def test_clb_status_names_no_forgotten_leader(issued):
+    from tests.intake_helpers import LEADER
+
+    assert runner.invoke(app, ["forget", LEADER, "--workspace", str(issued), "--yes"]).exit_code == 0
+    shown = runner.invoke(app, ["status", "--workspace", str(issued)], env={"COLUMNS": "200"})
+    assert shown.exit_code == 0 and "asked to be forgotten" in shown.output
+    assert "Priya Raman" not in shown.output and "Tom Hughes" in shown.output
