@@ -34,6 +34,15 @@ def main() -> None:
                 for run in client.read_flow_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=names)))
             ]
             print(json.dumps(found))
+        elif command == "deployments":  # each deployment with its schedules, and the past flow runs
+            found = {
+                deployment.name: [str(schedule.schedule) for schedule in deployment.schedules]
+                for deployment in client.read_deployments()
+            }
+            past = [
+                str(run.id) for run in client.read_flow_runs() if run.state_type and run.state_type.value == "COMPLETED"
+            ]
+            print(json.dumps({"deployments": found, "completed": past}))
         elif command == "slots":
             limit = client.read_global_concurrency_limit_by_name(names[0])
             print(json.dumps({"limit": limit.limit, "active_slots": limit.active_slots}))

@@ -1,5 +1,6 @@
 """Many partnerships on a real engine: a Prefect server on PostgreSQL, clb deploy to a process work pool,
-two clb workers; one run per workspace at a time. (Marked 'scale': skip locally with -m 'not scale'.)"""
+two clb workers; one run per workspace at a time; the server restarted between runs keeps its schedules
+and history, and the workers go on. (Marked 'scale': skip locally with -m 'not scale'.)"""
 
 from __future__ import annotations
 
@@ -90,6 +91,19 @@ def test_two_workers_run_every_workspace_once_at_a_time_on_postgresql(tmp_path):
             report = json.loads((root / "outbox" / "runs" / "latest.json").read_text(encoding="utf-8"))
             assert report["round"]["responses"] == 1
         assert "database is locked" not in (tmp_path / "server.log").read_text(errors="replace")
+
+        # the server restarted between runs: on PostgreSQL, schedules and history are still there
+        before = json.loads(_client(env, "deployments"))
+        stop_server(server)
+        server = start_server(home, "127.0.0.1", port, tmp_path / "server-2.log", database=database.url)
+        after = json.loads(_client(env, "deployments"))
+        assert after["deployments"] == before["deployments"] and len(after["deployments"]) == 4
+        assert set(triggered) <= set(after["completed"])
+        again = json.loads(_client(env, "trigger", "nightly/nightly-hillside"))
+        deadline = time.monotonic() + 180
+        while json.loads(_client(env, "runs", *again))[0]["state"] != "COMPLETED":
+            assert time.monotonic() < deadline, "no run after the restart"
+            time.sleep(3)
     finally:
         for process in workers:
             if process.poll() is None:
