@@ -577,10 +577,10 @@ def status(workspace: WorkspaceOption = Path(".")) -> None:
     if engine is None:
         out.print("Nothing has happened in this workspace yet: run clb forms first.")
         return
-    from pipeline.privacy.tombstones import forgotten_on, without_forgotten
+    from pipeline.privacy.tombstones import forgotten_on, leave_out
 
     gone = forgotten_on(engine, [leader.id for leader in config.roster])
-    config = without_forgotten(config, engine)  # named nowhere, on screen neither
+    config = leave_out(config, gone)  # named nowhere, on screen neither
     rows = leader_status(engine, config)
     table = _table(f"{config.settings.partnership}, round {config.settings.round}")
     table.add_column("Leader", ratio=2, overflow="fold")  # names wrap, never cut; states and days stay whole

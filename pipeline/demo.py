@@ -72,7 +72,6 @@ def simulate_returns(target: Path) -> int:
     twice, one corrected and sent again, a couple of files that are not forms at all, and one still being
     saved. Works for any instrument: the answers are made from its rows and columns. Returns how many
     files were written."""
-    import os
     import time
 
     from pipeline.config import load_config
@@ -186,7 +185,6 @@ def mail_returns(target: Path, imap: str, environ: dict[str, str] | None = None)
     leaves the inbox; the nightly run then fetches them. Returns how many messages were filed."""
     import email.utils
     import imaplib
-    import os
     from email.message import EmailMessage
 
     from pipeline.config import load_config

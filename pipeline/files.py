@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
+
+
+def json_bytes(data: object) -> bytes:
+    """A report as clb writes it: indented UTF-8 JSON with a final newline."""
+    return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
 def fsync(path: Path) -> None:

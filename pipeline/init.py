@@ -20,7 +20,7 @@ from yaml import YAMLError
 from pipeline.config import ROUND_RE
 from pipeline.files import make_private
 from pipeline.instrument import load_instrument
-from pipeline.resources import example_config, find_instrument, shipped_instruments
+from pipeline.resources import example_config, find_instrument, shipped_codes, shipped_instruments
 from pipeline.workspace import PRIVATE_UMASK
 
 CONFIG_FILES = ("partnership.yaml", "instrument.yaml", "practices.yaml")
@@ -57,7 +57,7 @@ def instrument_file(given: str) -> Path:
     path = Path(given).expanduser()
     found = path if path.is_file() else find_instrument(given)
     if found is None:
-        codes = ", ".join(p.stem if p.stem != "instrument" else "CLB0.01" for p in shipped_instruments())
+        codes = ", ".join(shipped_codes())
         raise InitError(f"--instrument {given!r} is neither a file nor an instrument shipped with clb ({codes})")
     try:
         load_instrument(found, shipped_instruments())

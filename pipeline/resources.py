@@ -40,16 +40,23 @@ def shipped_instruments() -> list[Path]:
     return [config / "instrument.yaml", *sorted((config / "instruments").glob("*.yaml"))]
 
 
-def find_instrument(name: str) -> Path | None:
-    """A shipped instrument by its code ("ISR0.01", any case) or file name; None when there is none."""
-    wanted = name.casefold().removesuffix(".yaml")
+def shipped_codes() -> dict[str, Path]:
+    """The shipped instruments by their code (CLB0.01's file is the example's instrument.yaml)."""
+    found: dict[str, Path] = {}
     for path in shipped_instruments():
-        if path.stem.casefold() == wanted:
-            return path
         try:
             code = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("code", "")
         except (OSError, yaml.YAMLError, AttributeError):
             continue
-        if isinstance(code, str) and code.casefold() == wanted:
+        if isinstance(code, str) and code:
+            found[code] = path
+    return found
+
+
+def find_instrument(name: str) -> Path | None:
+    """A shipped instrument by its code ("ISR0.01", any case) or file name; None when there is none."""
+    wanted = name.casefold().removesuffix(".yaml")
+    for code, path in shipped_codes().items():
+        if wanted in (code.casefold(), path.stem.casefold()):
             return path
     return None

@@ -67,14 +67,14 @@ def issue_forms(
     from pipeline.forms.issuing import file_sha256, issued_records, plan_forms, shared_fields, summarise, write_forms
     from pipeline.forms.template import FormTemplate
     from pipeline.privacy.retention import remember_deadline
-    from pipeline.privacy.tombstones import forgotten_on, pseudonym, salt, without_forgotten
+    from pipeline.privacy.tombstones import forgotten_on, leave_out, pseudonym, salt
     from pipeline.state import active_forms, open_state, record_forms
 
     clock = _Clock(timings)
     engine = open_state(space.database)
     config = config if config is not None else load_config(space.config)
     gone = forgotten_on(engine, [leader.id for leader in config.roster])
-    config = without_forgotten(config, engine)
+    config = leave_out(config, gone)
     key = salt(engine)
     by_pseudonym = {pseudonym(engine, leader.id, key): leader.id for leader in config.roster}
     wanted = [by_pseudonym.get(item, item) for item in reissue]  # the CLI hands Prefect pseudonyms

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple, TypedDict, cast
@@ -900,20 +900,34 @@ def accepted_notes(engine: Engine, round_id: str, code: str) -> dict[str, list[s
     return found
 
 
-def round_totals(engine: Engine, other_than: str) -> dict[str, dict[tuple[int, str], int]]:
+Totals = dict[tuple[int, str], int]  # (row number, answer key) -> how many leaders gave it
+
+
+def tally(answer_sets: Iterable[Mapping[Any, str | None]]) -> Totals:
+    """How many leaders gave each answer in each row, from their answers (row number -> key)."""
+    counts: Totals = {}
+    for answers in answer_sets:
+        for number, key in answers.items():
+            if key:
+                counts[(int(number), key)] = counts.get((int(number), key), 0) + 1
+    return counts
+
+
+def current_totals(engine: Engine, where: Any) -> dict[str, Totals]:
+    """Each round's totals, from its leaders' current answers, for the rounds ``where`` selects."""
+    query = select(responses.c.round, responses.c.answers).where(where, responses.c.superseded_by.is_(None))
+    answers: dict[str, list[dict[str, str | None]]] = {}
+    with engine.connect() as connection:
+        for round_id, text in connection.execute(query):
+            answers.setdefault(round_id, []).append(json.loads(text))
+    return {round_id: tally(sets) for round_id, sets in answers.items()}
+
+
+def round_totals(engine: Engine, other_than: str) -> dict[str, Totals]:
     """Each earlier round's totals per row and answer: counted from its leaders' current answers, or,
     once retention has removed those, as kept in round_figures."""
-    totals: dict[str, dict[tuple[int, str], int]] = {}
+    totals: dict[str, Totals] = {}
     with engine.connect() as connection:
         for row in connection.execute(select(round_figures).where(round_figures.c.round != other_than)):
             totals.setdefault(row.round, {})[(row.perspective, row.category)] = int(row._mapping["count"])
-        query = select(responses.c.round, responses.c.answers).where(
-            responses.c.round != other_than, responses.c.superseded_by.is_(None)
-        )
-        counted: dict[str, dict[tuple[int, str], int]] = {}
-        for round_id, answers in connection.execute(query):
-            mine = counted.setdefault(round_id, {})
-            for number, key in json.loads(answers).items():
-                if key:
-                    mine[(int(number), key)] = mine.get((int(number), key), 0) + 1
-    return totals | counted
+    return totals | current_totals(engine, responses.c.round != other_than)

@@ -28,7 +28,11 @@ INSTRUMENTS = ("CLB0.01", "ISR0.01")  # every instrument shipped: the end-to-end
 
 def instrument_path(code: str) -> Path:
     """A shipped instrument's file by its code."""
-    return EXAMPLE_CONFIG / "instrument.yaml" if code == "CLB0.01" else EXAMPLE_CONFIG / "instruments" / f"{code}.yaml"
+    from pipeline.resources import find_instrument
+
+    path = find_instrument(code)
+    assert path is not None, code
+    return path
 
 
 def example_workspace(root: Path, issue: bool = False, instrument: str = "CLB0.01") -> Path:

@@ -21,12 +21,11 @@ made visible once, here (``pipeline.text``), before they are stored, shown or wr
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import shutil
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,7 +35,7 @@ from sqlalchemy import Engine
 from pipeline.config import Config
 from pipeline.contracts import ChunkReport, Headline, ProblemRecord, ReportProblem, RunReport, Waiting
 from pipeline.failures import checkpoint, doing
-from pipeline.files import atomic_write, fsync
+from pipeline.files import atomic_write, fsync, json_bytes
 from pipeline.forms.layout import FormSpec
 from pipeline.forms.names import safe_segment
 from pipeline.intake.guard import Limits
@@ -394,7 +393,7 @@ def store_batch(space: Workspace, config: Config, batch: Batch) -> Batch:
         )
     batch.report = build_report(batch)
     summary = space.outbox / "runs" / batch.run_id / "summary.json"
-    atomic_write(summary, _json(batch.report))
+    atomic_write(summary, json_bytes(batch.report))
     checkpoint("after-outputs")
     return batch
 
@@ -542,8 +541,8 @@ def finish_report(space: Workspace, night: Night, outputs: list[str], headline: 
         "outputs": outputs,
         "round": headline,
     }
-    atomic_write(space.outbox / "runs" / night.run_id / "summary.json", _json(report))
-    atomic_write(space.outbox / "runs" / "latest.json", _json(report))
+    atomic_write(space.outbox / "runs" / night.run_id / "summary.json", json_bytes(report))
+    atomic_write(space.outbox / "runs" / "latest.json", json_bytes(report))
     return report
 
 
@@ -604,10 +603,6 @@ def _reported(problem: ProblemRecord) -> ReportProblem:
         "message": problem["message"],
         "fix": problem["fix"],
     }
-
-
-def _json(data: Mapping[str, object]) -> bytes:
-    return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
 def new_run_id(clock: Callable[[], float] = time.time) -> str:

@@ -21,13 +21,14 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, select, text, update
 
-from pipeline.files import atomic_write
+from pipeline.files import atomic_write, json_bytes
 from pipeline.forms.names import safe_segment
 from pipeline.privacy.tombstones import pseudonym, salt, token_forgotten
 from pipeline.state import (
@@ -104,8 +105,7 @@ def find(space: Workspace, engine: Engine, email: str) -> Erasure:
                 found.files.add(space.root / row.archive_path)
                 if row.round:
                     found.rounds.add(row.round)
-                for copy in (space.outbox / "quarantine" / row.run_id).glob(f"{row.sha256[:8]} *"):
-                    found.files.add(copy)
+                found.files |= quarantine_copies(space, row.run_id, row.sha256)
         for row in connection.execute(select(corrections).where(corrections.c.leader_id == leader)):
             found.files |= {space.root / row.html_path, space.root / row.text_path}
         for row in connection.execute(select(letters).where(letters.c.leader_id == leader)):
@@ -117,6 +117,11 @@ def find(space: Workspace, engine: Engine, email: str) -> Erasure:
     found.files |= {path for path in (space.outbox / "mail").rglob("*.eml") if path.name.startswith(f"{leader} ")}
     found.files = {path for path in found.files if path.is_file()}
     return found
+
+
+def quarantine_copies(space: Workspace, run_id: str, sha256: str) -> set[Path]:
+    """A received file's quarantine copy and its reasons, under the run that quarantined it."""
+    return set((space.outbox / "quarantine" / run_id).glob(f"{sha256[:8]} *"))
 
 
 def _counts(connection: Connection, found: Erasure) -> dict[str, int]:
@@ -214,15 +219,20 @@ def _replace_all(value: str, needles: list[str]) -> str:
     return value
 
 
+def rewrite_run_reports(space: Workspace, change: Callable[[Any], Any]) -> None:
+    """Every run report (outbox/runs/) through ``change``, written again only where it changed: the one
+    way forget and retention edit them."""
+    for path in (space.outbox / "runs").rglob("*.json"):
+        original = path.read_bytes()
+        changed = json_bytes(change(json.loads(original)))
+        if changed != original:
+            atomic_write(path, changed)
+
+
 def _scrub_reports(space: Workspace, found: Erasure, needles: list[str]) -> None:
     """Their entries in every run report keep their place (the report's keys are a contract) with every
     value that could name them erased."""
-    for path in (space.outbox / "runs").rglob("*.json"):
-        original = path.read_text(encoding="utf-8")
-        report = json.loads(original)
-        cleaned = _scrub_value(report, found, needles)
-        if cleaned != report:
-            atomic_write(path, (json.dumps(cleaned, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+    rewrite_run_reports(space, lambda report: _scrub_value(report, found, needles))
 
 
 def _scrub_value(value: object, found: Erasure, needles: list[str]) -> object:

@@ -16,19 +16,19 @@ Each step is recorded in the state once done, so a purge runs again safely and d
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, func, select, update
 
 from pipeline.config import Config
-from pipeline.files import atomic_write
 from pipeline.forms.names import safe_segment
-from pipeline.privacy.forget import compact
+from pipeline.privacy.forget import compact, quarantine_copies, rewrite_run_reports
 from pipeline.state import (
     corrections,
+    current_totals,
     form_versions,
     forms,
     get_meta,
@@ -58,6 +58,7 @@ class Step:
     files: set[Path] = field(default_factory=set)
     rows: int = 0
     received_ids: set[int] = field(default_factory=set)
+    shas: set[str] = field(default_factory=set)  # the received files' (returns)
 
     def describe(self) -> str:
         where = f"round {self.round}" if self.round else "files no round claims"
@@ -129,8 +130,9 @@ def _find(space: Workspace, engine: Engine, step: Step, unclaimed_before: str = 
             )
             for row in connection.execute(select(received).where(where)):
                 step.received_ids.add(row.id)
+                step.shas.add(row.sha256)
                 step.files.add(space.root / row.archive_path)
-                step.files |= set((space.outbox / "quarantine" / row.run_id).glob(f"{row.sha256[:8]} *"))
+                step.files |= quarantine_copies(space, row.run_id, row.sha256)
             step.rows = len(step.received_ids)
         elif step.kind == "letters":
             for row in connection.execute(select(letters).where(letters.c.round == step.round)):
@@ -166,7 +168,7 @@ def apply(space: Workspace, engine: Engine, config: Config, steps: list[Step]) -
     """Remove what each step found, then compact the database (deleted rows are overwritten too)."""
     for step in steps:
         if step.kind == "answers":
-            keep_totals(engine, config, step.round)
+            keep_totals(engine, step.round)
         with engine.begin() as connection:
             if step.kind == "returns":
                 _purge_returns(connection, step)
@@ -179,7 +181,7 @@ def apply(space: Workspace, engine: Engine, config: Config, steps: list[Step]) -
         for path in sorted(step.files):
             path.unlink(missing_ok=True)
         if step.kind == "returns":
-            _scrub_run_reports(space, engine, step)
+            _scrub_run_reports(space, step)
         if step.round != NO_ROUND:
             set_meta(engine, _done_key(step.kind, step.round), dt.date.today().isoformat())
     if steps:
@@ -210,15 +212,9 @@ def _purge_answers(connection: Connection, step: Step) -> None:
     run(delete(forms).where(forms.c.round == step.round))
 
 
-def keep_totals(engine: Engine, config: Config, round_id: str) -> None:
+def keep_totals(engine: Engine, round_id: str) -> None:
     """The round's totals per row and answer, from the leaders' current answers, kept in round_figures."""
-    counts: dict[tuple[int, str], int] = {}
-    with engine.connect() as connection:
-        query = select(responses.c.answers).where(responses.c.round == round_id, responses.c.superseded_by.is_(None))
-        for (answers,) in connection.execute(query):
-            for number, key in json.loads(answers).items():
-                if key:
-                    counts[(int(number), key)] = counts.get((int(number), key), 0) + 1
+    counts = current_totals(engine, responses.c.round == round_id).get(round_id, {})
     if not counts:
         return
     with engine.begin() as connection:
@@ -229,19 +225,13 @@ def keep_totals(engine: Engine, config: Config, round_id: str) -> None:
             )
 
 
-def _scrub_run_reports(space: Workspace, engine: Engine, step: Step) -> None:
+def _scrub_run_reports(space: Workspace, step: Step) -> None:
     """The purged files' names in the run reports: replaced, the entries kept."""
-    with engine.connect() as connection:
-        shas = {
-            row.sha256
-            for row in connection.execute(select(received.c.sha256).where(received.c.id.in_(step.received_ids or {-1})))
-        }
-    for path in (space.outbox / "runs").rglob("*.json"):
-        report = json.loads(path.read_text(encoding="utf-8"))
-        changed = False
+
+    def purge(report: Any) -> Any:
         for key in ("accepted", "duplicates", "quarantined"):
             for entry in report.get(key, []):
-                if entry.get("sha256") in shas and entry.get("file") != PURGED:
+                if entry.get("sha256") in step.shas and entry.get("file") != PURGED:
                     entry["file"] = PURGED
                     if "same_as" in entry:
                         entry["same_as"] = PURGED
@@ -249,6 +239,6 @@ def _scrub_run_reports(space: Workspace, engine: Engine, step: Step) -> None:
                         if item.get("found"):
                             item["message"] = str(item.get("message", "")).replace(str(item["found"]), PURGED)
                         item["found"] = None
-                    changed = True
-        if changed:
-            atomic_write(path, (json.dumps(report, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+        return report
+
+    rewrite_run_reports(space, purge)

@@ -69,7 +69,12 @@ def token_forgotten(engine: Engine, token: str) -> str | None:
 def without_forgotten(config: Config, engine: Engine) -> Config:
     """``config`` with the roster rows of forgotten leaders left out: nothing clb makes (forms, workbooks,
     letters, messages) names them again, even while their row is still on the roster."""
-    gone = forgotten_on(engine, [leader.id for leader in config.roster])
-    if not gone:
+    return leave_out(config, forgotten_on(engine, [leader.id for leader in config.roster]))
+
+
+def leave_out(config: Config, gone: Iterable[str]) -> Config:
+    """``config`` without the roster rows of these addresses (found by ``forgotten_on``)."""
+    left = set(gone)
+    if not left:
         return config
-    return dataclasses.replace(config, roster=tuple(leader for leader in config.roster if leader.id not in gone))
+    return dataclasses.replace(config, roster=tuple(leader for leader in config.roster if leader.id not in left))

@@ -12,6 +12,7 @@ import csv
 import datetime as dt
 import io
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +35,7 @@ from pipeline.reports.aggregate import long_table, percentages, summary
 from pipeline.reports.data import Answer, RoundData
 from pipeline.reports.sheets import table, title
 from pipeline.reports.suppress import MARGIN, safe
+from pipeline.state import tally
 from pipeline.xlsx import workbook_bytes
 
 HIDDEN = "[c]"
@@ -273,14 +275,34 @@ def org_tables(answers: list[Answer], instrument: Instrument, k: int, shareable:
         for org in organisations:
             vector = [int(counts.loc[org, key]) for key in keys]
             if sum(vector):
-                rows.append(_org_row(org, p.number, vector, keys))
+                rows.append(_figure_row(org, p.number, vector))
     rows.sort(key=lambda row: (row[0], row[1]))  # readers look for their own organisation
     return OrgTables(rows, totals, hidden)
 
 
-def _org_row(group: str, number: int, counts: list[int], keys: list[str]) -> list[Any]:
+def _figure_row(group: str, number: int, counts: list[int]) -> list[Any]:
+    """A group's counts for one row, the number who answered, and the shares (0 where none did)."""
     answered = sum(counts)
-    return [group, number, *counts, answered, *[count / answered for count in counts]]
+    return [group, number, *counts, answered, *[count / answered if answered else 0.0 for count in counts]]
+
+
+def _figure_table(
+    sheet: Worksheet, top: int, group: str, data: RoundData, rows: list[list[Any]], name: str, widths: Sequence[float]
+) -> tuple[int, int]:
+    """A table of ``_figure_row``s under ``group``'s heading, the shares tinted in their answers' colours."""
+    keys = [t.key for t in data.instrument.ticks]
+    headers = [
+        group,
+        data.instrument.row_title,
+        *[data.headings[key] for key in keys],
+        "Answered",
+        *[f"{data.headings[key]} (share)" for key in keys],
+    ]
+    share_column = 3 + len(keys) + 1
+    formats = {share_column + i: "0%" for i in range(len(keys))}
+    first, last = table(sheet, top, headers, rows, name, widths, formats)
+    _heat(sheet, first, last, share_column, len(keys))
+    return first, last
 
 
 def _by_org_sheet(workbook: Workbook, data: RoundData, answers: list[Answer], shareable: bool) -> dict[int, pd.Series]:
@@ -312,17 +334,7 @@ def _by_org_sheet(workbook: Workbook, data: RoundData, answers: list[Answer], sh
         ],
         widths,
     )
-    headers = [
-        "Organisation",
-        instrument.row_title,
-        *[data.headings[key] for key in keys],
-        "Answered",
-        *[f"{data.headings[key]} (share)" for key in keys],
-    ]
-    share_column = 3 + len(keys) + 1
-    formats = {share_column + i: "0%" for i in range(len(keys))}
-    first, last = table(sheet, top, headers, tables.rows, "ByOrganisation", widths, formats)
-    _heat(sheet, first, last, share_column, len(keys))
+    first, _ = _figure_table(sheet, top, "Organisation", data, tables.rows, "ByOrganisation", widths)
     if tables.rows:
         _matrix(workbook, data, tables.rows, keys)
         _org_charts(workbook, data, sheet, tables.rows, first, keys)
@@ -726,12 +738,7 @@ def _rounds_compared(workbook: Workbook, data: RoundData) -> None:
     the retention policy has removed, from the totals kept then."""
     sheet = workbook.create_sheet("Rounds compared")
     instrument, keys = data.instrument, [t.key for t in data.instrument.ticks]
-    current: dict[tuple[int, str], int] = {}
-    for answer in data.answers:
-        for number, key in answer.answers.items():
-            if key:
-                current[(number, key)] = current.get((number, key), 0) + 1
-    rounds = [*sorted(data.rounds.items()), (data.round, current)]
+    rounds = [*sorted(data.rounds.items()), (data.round, tally(a.answers for a in data.answers))]
     widths = _figure_widths((12, 11), len(keys))
     top = title(
         sheet,
@@ -742,23 +749,12 @@ def _rounds_compared(workbook: Workbook, data: RoundData) -> None:
         ],
         widths,
     )
-    rows = []
-    for round_id, totals in rounds:
-        for p in instrument.perspectives:
-            counts = [totals.get((p.number, key), 0) for key in keys]
-            answered = sum(counts)
-            rows.append([round_id, p.number, *counts, answered, *[c / answered if answered else 0.0 for c in counts]])
-    headers = [
-        "Round",
-        instrument.row_title,
-        *[data.headings[key] for key in keys],
-        "Answered",
-        *[f"{data.headings[key]} (share)" for key in keys],
+    rows = [
+        _figure_row(round_id, p.number, [totals.get((p.number, key), 0) for key in keys])
+        for round_id, totals in rounds
+        for p in instrument.perspectives
     ]
-    share_column = 3 + len(keys) + 1
-    formats = {share_column + i: "0%" for i in range(len(keys))}
-    first, last = table(sheet, top, headers, rows, "RoundsCompared", widths, formats)
-    _heat(sheet, first, last, share_column, len(keys))
+    _figure_table(sheet, top, "Round", data, rows, "RoundsCompared", widths)
 
 
 def _rounds(workbook: Workbook, data: RoundData, labels: dict[str, str]) -> None:
