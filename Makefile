@@ -8,7 +8,7 @@ UV_VERSION := 0.13.9
 UV := $(or $(shell command -v uv 2>/dev/null),.tools/bin/uv)
 RUN := $(UV) run --frozen
 
-.PHONY: setup demo test pytest lint format bench fixtures clean
+.PHONY: setup demo test pytest lint format bench bench-scale fixtures clean
 
 setup: .venv/.synced node_modules/.installed
 
@@ -47,6 +47,9 @@ bench: setup  ## speed and memory figures beside their baselines
 	$(RUN) python -m bench.intake
 	$(RUN) python -m bench.commands
 	$(RUN) python -m bench.fetch
+
+bench-scale: setup  ## 20 partnerships on one Prefect server and 2 workers: PostgreSQL beside SQLite (~8 min)
+	$(RUN) python -m bench.scale
 
 fixtures: setup  ## remake tests/data/returns with real LibreOffice and Gnumeric
 	$(RUN) python -m tests.clients.make_fixtures

@@ -725,7 +725,7 @@ def worker(
         raise _fail("Set PREFECT_API_URL to the Prefect server's address, e.g. http://127.0.0.1:4200/api.")
     from pipeline.pool import run_worker
 
-    raise typer.Exit(run_worker(pool, limit))
+    run_worker(pool, limit)
 
 
 @app.command()

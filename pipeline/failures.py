@@ -10,9 +10,11 @@ from __future__ import annotations
 import io
 import os
 import signal
+import time
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from xml.parsers import expat
 
 
@@ -46,6 +48,11 @@ def check_workbook(data: bytes, name: str) -> None:
 
 
 def checkpoint(name: str) -> None:
-    """Die here, as kill -9 would, when CLB_CRASH_AT names this point (used by the crash tests only)."""
+    """Die here, as kill -9 would, when CLB_CRASH_AT names this point; or when CLB_HOLD_AT names it, write
+    this process's id to CLB_HOLD_FILE and wait to be killed by it (used by the crash tests only)."""
     if os.environ.get("CLB_CRASH_AT") == name:
         os.kill(os.getpid(), signal.SIGKILL)
+    if os.environ.get("CLB_HOLD_AT") == name:  # wait here to be killed from outside (the work-pool tests)
+        Path(os.environ["CLB_HOLD_FILE"]).write_text(str(os.getpid()), encoding="utf-8")
+        while True:
+            time.sleep(1)

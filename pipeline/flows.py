@@ -64,10 +64,20 @@ def _one_at_a_time(space: Workspace) -> Iterator[None]:
             yield
         return
     from prefect.concurrency.sync import concurrency
+    from prefect.runtime import flow_run
 
-    from pipeline.pool import workspace_slot
+    from pipeline.pool import ATTEMPTS, LEASE_SECONDS, workspace_slot
 
-    with concurrency(workspace_slot(space), occupy=1), workspace_lock(space, wait_seconds=30):
+    if flow_run.run_count > ATTEMPTS:
+        raise RunFailed(
+            f"this run has been started {flow_run.run_count} times and stopped each time before it finished "
+            "(its worker or machine stopped, or ran out of memory): it is not started again. Look at the "
+            "workers' logs, then start the run by hand."
+        )
+    with (
+        concurrency(workspace_slot(space), occupy=1, lease_duration=LEASE_SECONDS),
+        workspace_lock(space, wait_seconds=30),
+    ):
         yield
 
 

@@ -11,6 +11,14 @@ One run per workspace at a time, whatever the number of workers: each workspace 
 concurrency limit of one slot (``workspace_slot``), which its flows take for their whole run when they
 run from a deployment, besides the workspace's file lock. A second run waits for the slot; it does not
 fail. The slot is leased, so a worker killed mid-run frees it when the lease runs out.
+
+A worker or machine that dies mid-run leaves its flow run "Running" for ever unless something notices:
+flow runs from a worker send Prefect heartbeats (``HEARTBEAT_SECONDS``), and two Prefect automations
+(``ensure_automations``, made by `clb deploy`) mark a clb run whose heartbeats stop as crashed, and put a
+crashed clb run back on the schedule, where any worker takes it again. The run starts over from the top,
+which is safe: a nightly run killed at any point and run again ends as an uninterrupted one would (the
+crash tests). A run that keeps stopping is not started more than ``ATTEMPTS`` times
+(``flows._one_at_a_time`` fails it instead, with a message).
 """
 
 from __future__ import annotations
@@ -18,14 +26,20 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from pipeline.workspace import Workspace
 
 DEFAULT_POOL = "clb"
+HEARTBEAT_SECONDS = 30  # Prefect's shortest interval between a flow run's heartbeats
+SILENT_SECONDS = 90  # three heartbeats missed: the run's process is gone
+LEASE_SECONDS = 60  # a dead run's workspace slot is free again this long after its last renewal
+ATTEMPTS = 3  # runs of one flow run, the first and two after crashes
+CRASHED = "clb: mark silent runs crashed"
+AGAIN = "clb: run crashed runs again"
 
 
 def workspace_slot(space: Workspace) -> str:
@@ -53,6 +67,7 @@ def deploy(spaces: Sequence[Workspace], pool: str = DEFAULT_POOL) -> list[str]:
         except ObjectNotFound:
             client.create_work_pool(WorkPoolCreate(name=pool, type="process"))
     ensure_slots(spaces)
+    ensure_automations()
     found = deployments(spaces, entrypoint_type=EntrypointType.MODULE_PATH)
     prefect_deploy(*found, work_pool_name=pool, print_next_steps_message=False, ignore_warnings=True)
     return [deployment.name for deployment in found]
@@ -72,6 +87,76 @@ def ensure_slots(spaces: Sequence[Workspace]) -> None:
                 )
 
 
+def ensure_automations() -> None:
+    """The two automations that recover clb's runs from a dead worker, made or brought up to date. They
+    concern flow runs tagged ``clb`` only (every clb deployment's runs are)."""
+    from datetime import timedelta
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.objects import StateType
+    from prefect.events.actions import ChangeFlowRunState
+    from prefect.events.schemas.automations import AutomationCore as Automation
+    from prefect.events.schemas.automations import EventTrigger, Posture
+    from prefect.events.schemas.events import ResourceSpecification
+
+    ours = ResourceSpecification({"prefect.resource.id": "prefect.tag.clb", "prefect.resource.role": "tag"})
+    runs = ResourceSpecification({"prefect.resource.id": "prefect.flow-run.*"})
+    ends = {f"prefect.flow-run.{state}" for state in ("Completed", "Failed", "Cancelled", "Crashed")}
+    wanted = [
+        Automation(
+            name=CRASHED,
+            description=f"A running clb run that has sent no heartbeat for {SILENT_SECONDS} s is marked crashed "
+            "(its worker or machine stopped). Made by clb deploy.",
+            trigger=EventTrigger(
+                match=runs,
+                match_related=ours,
+                after={"prefect.flow-run.Running", "prefect.flow-run.heartbeat"},
+                expect={"prefect.flow-run.heartbeat", *ends},
+                for_each={"prefect.resource.id"},
+                posture=Posture.Proactive,
+                threshold=1,
+                within=timedelta(seconds=SILENT_SECONDS),
+            ),
+            actions=[
+                ChangeFlowRunState(
+                    name=None,
+                    force=False,
+                    state=StateType.CRASHED,
+                    message=f"No heartbeat for {SILENT_SECONDS} s: the worker running it stopped.",
+                )
+            ],
+        ),
+        Automation(
+            name=AGAIN,
+            description=f"A crashed clb run is scheduled again, for any worker (up to {ATTEMPTS} runs in all). "
+            "Made by clb deploy.",
+            trigger=EventTrigger(
+                match=runs,
+                match_related=ours,
+                expect={"prefect.flow-run.Crashed"},
+                posture=Posture.Reactive,
+                threshold=1,
+                within=timedelta(0),
+            ),
+            actions=[
+                ChangeFlowRunState(
+                    force=False,
+                    state=StateType.SCHEDULED,
+                    name="AwaitingRetry",
+                    message="Crashed: scheduled again; the run starts over, which is safe.",
+                )
+            ],
+        ),
+    ]
+    with get_client(sync_client=True) as client:
+        for automation in wanted:
+            found = client.read_automations_by_name(automation.name)
+            if found:
+                client.update_automation(found[0].id, automation)
+            else:
+                client.create_automation(automation)
+
+
 def worker_command(pool: str = DEFAULT_POOL, limit: int | None = None) -> list[str]:
     """Prefect's own process worker for ``pool``, from this installation."""
     prefect = Path(sys.executable).with_name("prefect")
@@ -81,6 +166,12 @@ def worker_command(pool: str = DEFAULT_POOL, limit: int | None = None) -> list[s
     return command
 
 
-def run_worker(pool: str = DEFAULT_POOL, limit: int | None = None) -> int:
-    """Run a worker until it is stopped (Ctrl-C, SIGTERM); its exit code."""
-    return subprocess.call(worker_command(pool, limit), env=os.environ.copy())
+def run_worker(pool: str = DEFAULT_POOL, limit: int | None = None) -> NoReturn:
+    """Become Prefect's worker (this process, so that stopping or killing `clb worker` by its process id
+    stops the worker itself). Its flow runs send heartbeats, so that a run whose worker dies is noticed
+    (``ensure_automations``)."""
+    environment = {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(HEARTBEAT_SECONDS), **os.environ}
+    command = worker_command(pool, limit)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(command[0], command, environment)

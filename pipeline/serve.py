@@ -35,9 +35,9 @@ def server_environment(home: Path, host: str, port: int, database: str = "") -> 
     space_env = prefect_environment(Workspace(home.parent.parent)) if home.name == "prefect" else {}
     chosen = {"PREFECT_API_DATABASE_CONNECTION_URL": database} if database else {}
     return {
-        **chosen,
         **os.environ,
         **space_env,
+        **chosen,
         "PREFECT_HOME": str(home),
         "PREFECT_API_URL": f"http://{host}:{port}/api",
         "PREFECT_SERVER_API_HOST": host,

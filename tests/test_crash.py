@@ -4,7 +4,6 @@ same decisions, same responses, same quarantine and correction files, nothing lo
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import signal
 import subprocess
@@ -12,11 +11,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 
 import tests.hostile as H
-from pipeline.state import corrections, open_state, problems, received, responses
 from tests.intake_helpers import ALL_COMFORTABLE, LEADER, OTHER, drop, filled, nightly
+from tests.outcome import snapshot
 
 POINTS = ["after-begin", "after-archive", "after-outputs", "after-commit", "mid-removal"]
 
@@ -34,41 +32,6 @@ def run_in_child(root: Path, point: str | None) -> int:
     code = f"from pathlib import Path\nfrom tests.intake_helpers import nightly\nnightly(Path({str(root)!r}))\n"
     env = {**__import__("os").environ, "CLB_CRASH_AT": point or ""}
     return subprocess.run([sys.executable, "-c", code], env=env, cwd=Path(__file__).parents[1], timeout=120).returncode
-
-
-def snapshot(root: Path) -> dict:
-    engine = open_state(root / "state" / "clb.sqlite")
-    with engine.connect() as db:
-        files = {row.id: row.file for row in db.execute(select(received))}
-        state = {
-            "received": sorted(
-                (r.file, r.sha256, r.decision, r.leader_id, r.same_as, r.archive_path)
-                for r in db.execute(select(received))
-            ),
-            "problems": sorted((files[p.received_id], p.code, p.cell, p.message) for p in db.execute(select(problems))),
-            "responses": sorted(
-                (r.leader_id, r.sha256, r.answers, r.superseded_by is None) for r in db.execute(select(responses))
-            ),
-            "corrections": sorted(
-                (files[c.received_id], c.leader_id, Path(c.html_path).name) for c in db.execute(select(corrections))
-            ),
-        }
-    outbox = root / "outbox"
-    strip = re.compile(r"^(Received|Run): .*$|outbox/corrections/[^/]+/", re.M)
-    state["quarantine"] = sorted(
-        (p.name, strip.sub("", p.read_text()) if p.suffix == ".txt" else p.read_bytes().hex()[:64])
-        for p in (outbox / "quarantine").rglob("*")
-        if p.is_file()
-    )
-    state["corrections_files"] = sorted(
-        (p.name, p.read_text()) for p in (outbox / "corrections").rglob("*") if p.is_file()
-    )
-    state["archive"] = sorted(p.name for p in (root / "state" / "archive").rglob("*") if p.is_file())
-    state["inbox"] = sorted(
-        p.relative_to(root / "inbox").as_posix() for p in (root / "inbox").rglob("*") if p.is_file()
-    )
-    state["summaries"] = len(list((outbox / "runs").glob("*/summary.json")))
-    return state
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,236 @@
+"""Many partnerships on one Prefect server at once (issue 15), for the work-pool tests and `make bench-scale`.
+
+``make_partnership`` makes a workspace of any number of leaders with returns in its inbox (a few with a
+mistake, so quarantine and corrections are part of the night); ``Engine`` starts a Prefect server on
+PostgreSQL (Debian's, in a temporary folder: tests/postgres.py) or on SQLite, `clb deploy` and `clb worker`
+processes, and stops each by its process id; ``Load`` schedules every workspace's nightly run for the same
+minute and collects each run's figures from Prefect. Nothing here decides anything about a run: Prefect's
+scheduler, work pool and workers do.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from tests.conftest import EXAMPLE_CONFIG, free_port
+
+CLB = str(Path(sys.executable).with_name("clb"))
+LOCKED = "database is locked"
+
+
+def make_partnership(root: Path, index: int, leaders: int = 200, returns: int = 150) -> Path:
+    """Workspace ``root``: ``leaders`` leaders in six organisations, forms issued, ``returns`` of them
+    returned (every 25th with two ticks in one row), answers varying with ``index``."""
+    from pipeline import stages
+    from pipeline.config import load_config
+    from pipeline.simulate import answers, fill
+    from pipeline.state import active_forms, open_state
+    from pipeline.workspace import Workspace
+
+    shutil.copytree(EXAMPLE_CONFIG, root / "config")
+    lines = ["organisation,name,email,role"]
+    for n in range(leaders):
+        lines.append(f"Organisation {n % 6} of partnership {index},Leader {n:03d},leader{n}@org{n % 6}.example,Role")
+    (root / "config" / "roster.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    for folder in ("inbox", "outbox"):
+        (root / folder).mkdir()
+    stages.issue_forms(Workspace.at(root))
+    config = load_config(root / "config")
+    instrument = config.instrument
+    keys = [tick.key for tick in instrument.ticks]
+    issued = sorted(
+        active_forms(open_state(root / "state" / "clb.sqlite"), config.settings.round).values(),
+        key=lambda record: record.leader_id,
+    )
+    settled = time.time() - 3600
+    for n, record in enumerate(issued[:returns]):
+        choices = {p.number: keys[(n * 7 + p.number * (index + 3)) % len(keys)] for p in instrument.perspectives}
+        values = answers(instrument, choices)
+        if n % 25 == 24:  # a second tick in the first row: quarantined, the leader asked to fix it
+            first = instrument.perspectives[0].number
+            values |= answers(instrument, {first: next(k for k in keys if k != choices[first])})
+        path = root / "inbox" / f"return {n:03d}.xlsx"
+        path.write_bytes(fill((root / record.path).read_bytes(), instrument, values))
+        os.utime(path, (settled + n, settled + n))
+    return root
+
+
+def schedule_nightly(root: Path, when: datetime) -> None:
+    """Set the workspace's nightly run to ``when`` (a whole minute, UTC), every day."""
+    settings = root / "config" / "partnership.yaml"
+    text = settings.read_text(encoding="utf-8")
+    text = re.sub(r"(?m)^  timezone: .*$", "  timezone: UTC", text)
+    text = re.sub(r"(?m)^  nightly: .*$", f'  nightly: "{when.minute} {when.hour} * * *"', text)
+    settings.write_text(text, encoding="utf-8")
+
+
+class Engine:
+    """A Prefect server on PostgreSQL (``postgres``) or SQLite, and clb workers; ``stop()`` ends them all."""
+
+    def __init__(self, folder: Path, postgres: bool, **settings: str) -> None:
+        from pipeline.serve import start_server
+
+        self.folder = folder
+        self.database = None
+        if postgres:
+            from tests.postgres import Postgres
+
+            self.database = Postgres()
+        self.port = free_port()
+        self.home = folder / "prefect-home"
+        self.log = folder / "server.log"
+        self.env = {
+            **os.environ,
+            "PREFECT_HOME": str(self.home),
+            "PREFECT_API_URL": f"http://127.0.0.1:{self.port}/api",
+            **settings,
+        }
+        self.workers: list[subprocess.Popen[bytes]] = []
+        self.server = start_server(
+            self.home, "127.0.0.1", self.port, self.log, database=self.database.url if self.database else ""
+        )
+
+    def restart_server(self) -> None:
+        """Stop the server and start it again on the same database (its output to a new log)."""
+        from pipeline.serve import start_server, stop_server
+
+        stop_server(self.server)
+        self.log = self.log.with_name(f"server-{len(list(self.folder.glob('server*.log')))}.log")
+        self.server = start_server(
+            self.home, "127.0.0.1", self.port, self.log, database=self.database.url if self.database else ""
+        )
+
+    def client(self, *args: str) -> object:
+        """tests/pool_client.py's answer, as JSON (its own process: the test process has its own engine)."""
+        done = subprocess.run(
+            [sys.executable, "-m", "tests.pool_client", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            cwd=Path(__file__).parents[1],
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        return json.loads(done.stdout)
+
+    def deploy(self, roots: list[Path]) -> str:
+        command = [CLB, "deploy", "--pool", "clb"] + [arg for root in roots for arg in ("--workspace", str(root))]
+        done = subprocess.run(command, env=self.env, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    def start_worker(self, limit: int | None = None, **settings: str) -> subprocess.Popen[bytes]:
+        """A `clb worker --pool clb`, in its own session (so that it can be stopped with what it started)."""
+        log = (self.folder / f"worker-{len(self.workers)}.log").open("wb")
+        command = [CLB, "worker", "--pool", "clb"] + (["--limit", str(limit)] if limit else [])
+        process = subprocess.Popen(
+            command, env={**self.env, **settings}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        self.workers.append(process)
+        return process
+
+    def logs(self) -> str:
+        """The server's and the workers' output (the workers' includes their flow runs')."""
+        return "\n".join(
+            path.read_text(encoding="utf-8", errors="replace")
+            for path in sorted(self.folder.glob("*.log"))
+            if path.exists()
+        )
+
+    def stop(self) -> None:
+        from pipeline.serve import stop_server
+
+        for process in self.workers:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.workers:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        stop_server(self.server)
+        if self.database is not None:
+            self.database.stop()
+
+
+@dataclass
+class Figures:
+    """What a load run came to: each workspace's nightly run as Prefect recorded it."""
+
+    runs: list[dict]
+    missing: list[str]  # deployments with no run at the minute: lost runs
+    locked: int  # lines saying "database is locked" in the server's and workers' output
+
+    @property
+    def completed(self) -> int:
+        return sum(run["state"] == "COMPLETED" for run in self.runs)
+
+    @property
+    def lost(self) -> int:
+        return len(self.missing) + len(self.runs) - self.completed
+
+    @property
+    def wall_seconds(self) -> float:
+        """From the first scheduled start to the last completion."""
+        begin = min(_moment(run["expected"]) for run in self.runs)
+        return (max(_moment(run["end"]) for run in self.runs if run["end"]) - begin).total_seconds()
+
+    @property
+    def waits(self) -> list[float]:
+        """Each run's queue wait: from its scheduled start to its start on a worker, in seconds."""
+        return sorted(
+            (_moment(run["start"]) - _moment(run["expected"])).total_seconds() for run in self.runs if run["start"]
+        )
+
+
+class Load:
+    """Every workspace's nightly run scheduled for the same minute on ``engine``, with ``workers`` workers."""
+
+    def __init__(self, engine: Engine, roots: list[Path], workers: int = 2, limit: int | None = None) -> None:
+        self.engine = engine
+        self.roots = roots
+        began = time.monotonic()
+        deploy_seconds = 10 + 1.5 * len(roots)  # clb deploy's time here, with room
+        self.when = (datetime.now(UTC) + timedelta(seconds=deploy_seconds + 30)).replace(second=0, microsecond=0)
+        self.when += timedelta(minutes=1)
+        for root in roots:
+            schedule_nightly(root, self.when)
+        engine.deploy(roots)
+        for _ in range(workers):
+            engine.start_worker(limit)
+        self.deployed = time.monotonic() - began
+
+    def wait(self, timeout: float = 900) -> Figures:
+        """Until every run scheduled for the minute has ended (or ``timeout`` seconds after the minute)."""
+        expected = {f"nightly-{root.name}" for root in self.roots}
+        deadline = self.when.timestamp() + timeout
+        while True:
+            runs = [
+                run
+                for run in self.engine.client("nightly-due", self.when.isoformat())  # type: ignore[union-attr]
+                if run["deployment"] in expected
+            ]
+            ended = all(run["state"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED") for run in runs)
+            if (len(runs) >= len(expected) and ended) or time.time() > deadline:
+                break
+            time.sleep(5)
+        return Figures(
+            runs=sorted(runs, key=lambda run: run["deployment"]),
+            missing=sorted(expected - {run["deployment"] for run in runs}),
+            locked=self.engine.logs().count(LOCKED),
+        )
+
+
+def _moment(text: str) -> datetime:
+    return datetime.fromisoformat(text)

@@ -1,0 +1,45 @@
+"""The load test of issue 15: 20 partnerships of 200 leaders, each with 150 returns in its inbox, every
+nightly run scheduled for the same minute on a Prefect server on PostgreSQL, two workers. Every run
+completes, none is lost, no "database is locked", and every workspace ends exactly as the same night run
+alone without the engine. No timing is asserted: `make bench-scale` reports the figures, beside SQLite's.
+(Marked 'scale': skip locally with -m 'not scale'.)"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from tests.intake_helpers import nightly
+from tests.outcome import outcome
+from tests.scale import Engine, Load, make_partnership
+
+pytestmark = pytest.mark.scale
+
+PARTNERSHIPS, LEADERS, RETURNS = 20, 200, 150
+
+
+def test_twenty_partnerships_at_the_same_minute_on_two_workers(tmp_path):
+    roots = [make_partnership(tmp_path / f"partnership-{n:02d}", n, LEADERS, RETURNS) for n in range(PARTNERSHIPS)]
+    alone = tmp_path / "alone"
+    for root in roots:
+        shutil.copytree(root, alone / root.name)
+    engine = Engine(tmp_path / "engine", postgres=True)
+    try:
+        load = Load(engine, roots, workers=2)
+        expected = {}
+        for root in roots:  # while the minute comes: each night alone, without the engine
+            nightly(alone / root.name)
+            expected[root.name] = outcome(alone / root.name)
+        figures = load.wait()
+    finally:
+        engine.stop()
+    assert figures.missing == [], figures.missing
+    assert [run["state"] for run in figures.runs] == ["COMPLETED"] * PARTNERSHIPS, figures.runs
+    assert [run["run_count"] for run in figures.runs] == [1] * PARTNERSHIPS
+    assert figures.locked == 0
+    for root in roots:
+        report = json.loads((root / "outbox" / "runs" / "latest.json").read_text(encoding="utf-8"))
+        assert (report["accepted"], report["quarantined"]) == (144, 6), root.name
+        assert outcome(root) == expected[root.name], root.name
