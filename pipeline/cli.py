@@ -74,8 +74,18 @@ def _open(workspace: Path) -> Workspace:
 
 def _engine(space: Workspace) -> None:
     """Prefect's settings for this workspace; says so when the runs go to the server of clb serve."""
+    from pipeline.workspace import server_answers
+
+    configured = os.environ.get("PREFECT_API_URL")
     url = configure_prefect(space)
-    if url is not None and space.server_file.exists():
+    if configured is not None:
+        if not server_answers(configured, seconds=5):
+            raise _fail(
+                f"The Prefect server at {escape(configured)} (PREFECT_API_URL) does not answer. Start it, or "
+                "unset PREFECT_API_URL to run on a temporary engine on this machine."
+            )
+        err.print(f"[dim]Runs on the Prefect server at {escape(configured)}.[/]", highlight=False)
+    elif url is not None:
         err.print(f"[dim]Runs on the Prefect server of clb serve ({url}).[/]", highlight=False)
 
 

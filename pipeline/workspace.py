@@ -128,11 +128,16 @@ def running_server(workspace: Workspace) -> str | None:
         os.kill(pid, 0)
     except (ProcessLookupError, PermissionError):
         return None
+    return url if server_answers(url) else None
+
+
+def server_answers(url: str, seconds: float = 1) -> bool:
+    """Whether the Prefect server whose API is at ``url`` answers its health check now."""
     try:
-        with urllib.request.urlopen(f"{url}/health", timeout=1) as response:
-            return url if response.status == 200 else None
-    except OSError:
-        return None
+        with urllib.request.urlopen(f"{url.rstrip('/')}/health", timeout=seconds) as response:
+            return bool(response.status == 200)
+    except (OSError, ValueError):
+        return False
 
 
 PRIVATE_UMASK = 0o077

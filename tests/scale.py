@@ -201,9 +201,10 @@ class Load:
         self.engine = engine
         self.roots = roots
         began = time.monotonic()
-        deploy_seconds = 10 + 1.5 * len(roots)  # clb deploy's time here, with room
-        self.when = (datetime.now(UTC) + timedelta(seconds=deploy_seconds + 30)).replace(second=0, microsecond=0)
-        self.when += timedelta(minutes=1)
+        # the first whole minute after clb deploy will have finished (~10 s for 20 workspaces here), with room:
+        # a minute already past when the schedules arrive would be tomorrow's
+        lead = timedelta(seconds=25 + 1.0 * len(roots))
+        self.when = (datetime.now(UTC) + lead).replace(second=0, microsecond=0) + timedelta(minutes=1)
         for root in roots:
             schedule_nightly(root, self.when)
         engine.deploy(roots)

@@ -104,3 +104,26 @@ def test_clb_status_names_no_forgotten_leader(issued):
     shown = runner.invoke(app, ["status", "--workspace", str(issued)], env={"COLUMNS": "200"})
     assert shown.exit_code == 0 and "asked to be forgotten" in shown.output
     assert "Priya Raman" not in shown.output and "Tom Hughes" in shown.output
+
+
+def test_a_configured_server_that_does_not_answer_is_named_not_replaced(workspace):
+    """With PREFECT_API_URL set (many partnerships on one server), a run never silently falls back to a
+    temporary engine on this machine: a server that does not answer is named, with the way out."""
+    import os
+    from pathlib import Path
+
+    from tests.conftest import free_port
+
+    url = f"http://127.0.0.1:{free_port()}/api"
+    clb = str(Path(sys.executable).with_name("clb"))
+    done = subprocess.run(
+        [clb, "nightly", "--workspace", str(workspace)],
+        env={**os.environ, "PREFECT_API_URL": url, "COLUMNS": "300"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"The Prefect server at {url} (PREFECT_API_URL) does not answer" in done.stderr
+    assert "unset PREFECT_API_URL" in done.stderr
+    assert not list((workspace / "outbox").rglob("summary.json"))

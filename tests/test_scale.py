@@ -41,5 +41,5 @@ def test_twenty_partnerships_at_the_same_minute_on_two_workers(tmp_path):
     assert figures.locked == 0
     for root in roots:
         report = json.loads((root / "outbox" / "runs" / "latest.json").read_text(encoding="utf-8"))
-        assert (report["accepted"], report["quarantined"]) == (144, 6), root.name
+        assert (len(report["accepted"]), len(report["quarantined"])) == (144, 6), root.name
         assert outcome(root) == expected[root.name], root.name
