@@ -38,6 +38,7 @@ def main() -> None:
     parser.add_argument("--leaders", type=int, default=200)
     parser.add_argument("--returns", type=int, default=150)
     parser.add_argument("--limit", type=int, default=None, help="clb worker --limit (default: none)")
+    parser.add_argument("--only", choices=["PostgreSQL", "SQLite"], default=None, help="measure one database")
     options = parser.parse_args()
     print(
         f"{options.partnerships} partnerships x {options.leaders} leaders x {options.returns} returns, every "
@@ -45,13 +46,15 @@ def main() -> None:
     )
     found: dict[str, Figures] = {}
     for name, postgres in (("PostgreSQL", True), ("SQLite", False)):
+        if options.only not in (None, name):
+            continue
         began = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix=f"clb-bench-scale-{name.lower()}-") as folder:
             found[name] = measure(
                 Path(folder), postgres, options.partnerships, options.leaders, options.returns, options.limit
             )
         print(f"  {name}: measured in {time.perf_counter() - began:.0f} s", flush=True)
-    print(f"\n{'':34}{'PostgreSQL':>14}{'SQLite':>14}")
+    print(f"\n{'':34}" + "".join(f"{name:>14}" for name in found))
     rows = [
         ("runs completed", lambda f: f"{f.completed} of {len(f.runs) + len(f.missing)}"),
         ("runs lost (missing, not completed)", lambda f: str(f.lost)),
@@ -62,10 +65,17 @@ def main() -> None:
         ("queue wait, slowest (s)", lambda f: f"{max(f.waits):.1f}"),
     ]
     for label, show in rows:
-        print(f"{label:34}" + "".join(f"{_safe(show, found[name]):>14}" for name in ("PostgreSQL", "SQLite")))
+        print(f"{label:34}" + "".join(f"{_safe(show, found[name]):>14}" for name in found))
     for name, figures in found.items():
         waits = ", ".join(f"{wait:.1f}" for wait in figures.waits)
         print(f"\n{name}: each run's queue wait (s), in order: {waits}")
+        for run in figures.runs:
+            if run["state"] != "COMPLETED":
+                print(f"  not completed: {run['deployment']}: {run['state_name']} ({run['state']})")
+        for deployment in figures.missing:
+            print(f"  no run at the minute: {deployment}")
+        for line in figures.locked_lines:
+            print(f"  {line[:160]}")
 
 
 def _safe(show, figures: Figures) -> str:  # type: ignore[no-untyped-def]

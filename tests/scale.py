@@ -65,6 +65,11 @@ def make_partnership(root: Path, index: int, leaders: int = 200, returns: int = 
     return root
 
 
+def next_minute(lead: timedelta) -> datetime:
+    """The first whole minute (UTC) at least ``lead`` from now."""
+    return (datetime.now(UTC) + lead).replace(second=0, microsecond=0) + timedelta(minutes=1)
+
+
 def schedule_nightly(root: Path, when: datetime) -> None:
     """Set the workspace's nightly run to ``when`` (a whole minute, UTC), every day."""
     settings = root / "config" / "partnership.yaml"
@@ -170,7 +175,11 @@ class Figures:
 
     runs: list[dict]
     missing: list[str]  # deployments with no run at the minute: lost runs
-    locked: int  # lines saying "database is locked" in the server's and workers' output
+    locked_lines: list[str]  # lines saying "database is locked" in the server's and workers' output
+
+    @property
+    def locked(self) -> int:
+        return len(self.locked_lines)
 
     @property
     def completed(self) -> int:
@@ -203,8 +212,7 @@ class Load:
         began = time.monotonic()
         # the first whole minute after clb deploy will have finished (~10 s for 20 workspaces here), with room:
         # a minute already past when the schedules arrive would be tomorrow's
-        lead = timedelta(seconds=25 + 1.0 * len(roots))
-        self.when = (datetime.now(UTC) + lead).replace(second=0, microsecond=0) + timedelta(minutes=1)
+        self.when = next_minute(timedelta(seconds=25 + 1.0 * len(roots)))
         for root in roots:
             schedule_nightly(root, self.when)
         engine.deploy(roots)
@@ -229,7 +237,7 @@ class Load:
         return Figures(
             runs=sorted(runs, key=lambda run: run["deployment"]),
             missing=sorted(expected - {run["deployment"] for run in runs}),
-            locked=self.engine.logs().count(LOCKED),
+            locked_lines=[line for line in self.engine.logs().splitlines() if LOCKED in line],
         )
 
 
