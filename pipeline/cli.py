@@ -710,9 +710,13 @@ def deploy(
             "No Prefect server to deploy to: set PREFECT_API_URL to your server's address "
             "(e.g. http://prefect.internal:4200/api), or start one here with clb serve --server-only."
         )
+    from pipeline.pool import NameClash
     from pipeline.pool import deploy as deploy_to_pool
 
-    names = deploy_to_pool(spaces, pool)
+    try:
+        names = deploy_to_pool(spaces, pool)
+    except NameClash as exc:
+        raise _fail(escape(str(exc))) from None
     out.print(f"Deployed to work pool '{escape(pool)}' on {escape(url)}:", highlight=False)
     for name in names:
         out.print(f"  {escape(name)}", highlight=False)
@@ -722,17 +726,30 @@ def deploy(
 @app.command()
 def worker(
     pool: Annotated[str, typer.Option("--pool", help="The work pool to take runs from.")] = "clb",
-    limit: Annotated[int | None, typer.Option("--limit", help="At most this many runs at once.")] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            "--limit",
+            help="At most this many runs at once (each takes about 200 MB while it runs).",
+            show_default="every run that is due",
+        ),
+    ] = None,
 ) -> None:
     """Run a Prefect worker that takes clb's runs from a work pool, until Ctrl-C (Prefect's own worker).
 
     It needs PREFECT_API_URL (the server's address), clb installed, and the workspace folders at the
-    paths they were deployed with (shared storage when the worker is on another machine).
+    paths they were deployed with (shared storage when the worker is on another machine). If a worker
+    stops in the middle of a run, Prefect marks the run crashed and another worker runs it again.
 
     [bold]Example:[/] PREFECT_API_URL=http://prefect.internal:4200/api clb worker --pool clb
     """
     if "PREFECT_API_URL" not in os.environ:
         raise _fail("Set PREFECT_API_URL to the Prefect server's address, e.g. http://127.0.0.1:4200/api.")
+    from pipeline.workspace import server_answers
+
+    url = os.environ["PREFECT_API_URL"]
+    if not server_answers(url, seconds=5):
+        raise _fail(f"The Prefect server at {escape(url)} (PREFECT_API_URL) does not answer: start it first.")
     from pipeline.pool import run_worker
 
     run_worker(pool, limit)

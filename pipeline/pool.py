@@ -29,7 +29,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from pipeline.workspace import Workspace
 
@@ -61,16 +61,45 @@ def deploy(spaces: Sequence[Workspace], pool: str = DEFAULT_POOL) -> list[str]:
 
     from pipeline.serve import deployments
 
+    found = deployments(spaces, entrypoint_type=EntrypointType.MODULE_PATH)
     with get_client(sync_client=True) as client:
+        _refuse_name_clashes(client, found)
         try:
             client.read_work_pool(pool)
         except ObjectNotFound:
             client.create_work_pool(WorkPoolCreate(name=pool, type="process"))
     ensure_slots(spaces)
     ensure_automations()
-    found = deployments(spaces, entrypoint_type=EntrypointType.MODULE_PATH)
     prefect_deploy(*found, work_pool_name=pool, print_next_steps_message=False, ignore_warnings=True)
     return [deployment.name for deployment in found]
+
+
+class NameClash(Exception):
+    """Two workspaces would share deployments: their folders have the same name."""
+
+
+def _refuse_name_clashes(client: Any, found: Sequence[Any]) -> None:
+    """A deployment is named for its workspace's folder: refuse two workspaces of one name, among those
+    given or against a deployment already on the server for a workspace at another path (deploying would
+    quietly move that partnership's nights to this one)."""
+    from prefect.exceptions import ObjectNotFound
+
+    seen: dict[str, str] = {}
+    for deployment in found:
+        path = str(deployment.parameters["workspace"])
+        earlier = seen.setdefault(deployment.name, path)
+        if earlier == path:
+            try:
+                earlier = str(
+                    client.read_deployment_by_name(f"{deployment.flow_name}/{deployment.name}").parameters["workspace"]
+                )
+            except (ObjectNotFound, KeyError):
+                continue
+        if earlier != path:
+            raise NameClash(
+                f"{path} and {earlier} would share the deployment '{deployment.name}': their folders have the "
+                "same name. Rename one of the folders, then run clb deploy again."
+            )
 
 
 def ensure_slots(spaces: Sequence[Workspace]) -> None:

@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -16,7 +17,7 @@ import pytest
 
 from tests.conftest import example_workspace
 from tests.intake_helpers import LEADER, OTHER, drop, filled
-from tests.scale import LOCKED, Engine, make_partnership, next_minute, schedule_nightly
+from tests.scale import CLB, LOCKED, Engine, make_partnership, next_minute, schedule_nightly
 
 pytestmark = pytest.mark.scale
 
@@ -50,6 +51,12 @@ def test_two_workers_run_every_workspace_once_at_a_time_on_postgresql(tmp_path):
     try:
         deployed = engine.deploy(spaces)
         assert "nightly-riverside" in deployed and "reminders-hillside" in deployed
+        # another partnership whose folder has the same name would take riverside's deployments: refused
+        other = example_workspace(tmp_path / "elsewhere" / "riverside")
+        command = [CLB, "deploy", "--pool", "clb", "--workspace", str(other)]
+        clash = subprocess.run(command, env=engine.env, capture_output=True, text=True, timeout=180)
+        assert clash.returncode == 2, clash.stdout + clash.stderr
+        assert f"{other} and {spaces[0]} would share the deployment 'nightly-riverside'" in clash.stderr
         # two runs of one workspace at once, and one of the other
         triggered = engine.client(
             "trigger", "nightly/nightly-riverside", "nightly/nightly-riverside", "nightly/nightly-hillside"
