@@ -748,8 +748,13 @@ def worker(
     from pipeline.workspace import server_answers
 
     url = os.environ["PREFECT_API_URL"]
-    if not server_answers(url, seconds=5):
-        raise _fail(f"The Prefect server at {escape(url)} (PREFECT_API_URL) does not answer: start it first.")
+    if not server_answers(url, seconds=5):  # a worker outlives its server's restarts: it keeps trying
+        err.print(
+            f"[yellow]The Prefect server at {escape(url)} (PREFECT_API_URL) does not answer yet; the worker "
+            "starts and keeps trying. If this lasts, check the address.[/]",
+            highlight=False,
+            soft_wrap=True,
+        )
     from pipeline.pool import run_worker
 
     run_worker(pool, limit)

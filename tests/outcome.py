@@ -5,6 +5,7 @@ one crashed and run again, ends as the same run alone without the engine)."""
 from __future__ import annotations
 
 import re
+import time
 import zipfile
 from pathlib import Path
 
@@ -74,7 +75,12 @@ def outputs(root: Path) -> dict[str, bytes]:
 
 
 def outcome(root: Path) -> dict:
-    """snapshot() and outputs() together, the count of run reports left out."""
+    """snapshot() and outputs() together, the count of run reports left out; read once every process that
+    had the state database open has closed it (a run's flow process outlives its Completed state by a
+    moment, and the last to close the database folds its write-ahead log back in)."""
+    deadline = time.monotonic() + 60
+    while (root / "state" / "clb.sqlite-wal").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
     state = snapshot(root)
     del state["summaries"]
     return {"state": state, "outputs": outputs(root)}

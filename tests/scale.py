@@ -10,6 +10,7 @@ scheduler, work pool and workers do.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
@@ -48,10 +49,9 @@ def make_partnership(root: Path, index: int, leaders: int = 200, returns: int = 
     config = load_config(root / "config")
     instrument = config.instrument
     keys = [tick.key for tick in instrument.ticks]
-    issued = sorted(
-        active_forms(open_state(root / "state" / "clb.sqlite"), config.settings.round).values(),
-        key=lambda record: record.leader_id,
-    )
+    engine = open_state(root / "state" / "clb.sqlite")
+    issued = sorted(active_forms(engine, config.settings.round).values(), key=lambda record: record.leader_id)
+    engine.dispose()  # nothing of this process keeps the database open while the runs use it
     settled = time.time() - 3600
     for n, record in enumerate(issued[:returns]):
         choices = {p.number: keys[(n * 7 + p.number * (index + 3)) % len(keys)] for p in instrument.perspectives}
@@ -62,6 +62,7 @@ def make_partnership(root: Path, index: int, leaders: int = 200, returns: int = 
         path = root / "inbox" / f"return {n:03d}.xlsx"
         path.write_bytes(fill((root / record.path).read_bytes(), instrument, values))
         os.utime(path, (settled + n, settled + n))
+    gc.collect()  # the engines the stages opened, and their connections to the database, closed now
     return root
 
 
@@ -233,6 +234,8 @@ class Load:
             ended = all(run["state"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED") for run in runs)
             if (len(runs) >= len(expected) and ended) or time.time() > deadline:
                 break
+            if all(worker.poll() is not None for worker in self.engine.workers):
+                break  # no worker left to run anything: what has not ended is lost
             time.sleep(5)
         return Figures(
             runs=sorted(runs, key=lambda run: run["deployment"]),
