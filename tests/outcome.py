@@ -4,6 +4,7 @@ one crashed and run again, ends as the same run alone without the engine)."""
 
 from __future__ import annotations
 
+import gc
 import re
 import time
 import zipfile
@@ -78,6 +79,7 @@ def outcome(root: Path) -> dict:
     """snapshot() and outputs() together, the count of run reports left out; read once every process that
     had the state database open has closed it (a run's flow process outlives its Completed state by a
     moment, and the last to close the database folds its write-ahead log back in)."""
+    gc.collect()  # this process's own engines left from running stages (their connections close with them)
     deadline = time.monotonic() + 60
     while (root / "state" / "clb.sqlite-wal").exists() and time.monotonic() < deadline:
         time.sleep(0.2)
