@@ -24,6 +24,13 @@ from pipeline.config import ConfigError, load_config
 from pipeline.logs import VERBOSE
 from pipeline.workspace import Workspace, WorkspaceBusy, WorkspaceError, configure_prefect, workspace_lock
 
+# Exit codes, for cron, systemd timers and the Windows Task Scheduler (docs/reference.md):
+DONE = 0  # done; nothing needs you
+NEEDS_YOU = 1  # done, but some files or messages need you (quarantined, waiting, refused)
+USAGE = 2  # the command or the configuration is wrong: nothing was done
+BUSY = 3  # another run holds the workspace: nothing was done
+FAILED = 4  # the run could not complete (a fault of clb or of the machine): run it again once fixed
+
 app = typer.Typer(
     help="Run the CLB0.01 collaborative-leadership self-assessment across a partnership.",
     no_args_is_help=True,
@@ -55,7 +62,7 @@ def options(
         os.environ[VERBOSE] = "1"
 
 
-def _fail(message: str, code: int = 2) -> typer.Exit:
+def _fail(message: str, code: int = USAGE) -> typer.Exit:
     err.print(f"[bold red]Error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
@@ -72,10 +79,17 @@ def _open(workspace: Path) -> Workspace:
     return space
 
 
+_TEMPORARY: list[Any] = []  # the temporary engine this command started, if any
+
+
 def _engine(space: Workspace) -> None:
-    """Prefect's settings for this workspace; says so when the runs go to the server of clb serve."""
+    """Prefect's settings for this workspace, and the server its runs go to: the one PREFECT_API_URL
+    names, the one of a clb serve running for this workspace, or else a temporary one of this command's
+    own (started now: it comes up while the command imports its libraries; ``_run`` waits for it)."""
     from pipeline.workspace import server_answers
 
+    if _TEMPORARY:  # this process started one already (clb demo runs several commands)
+        return
     configured = os.environ.get("PREFECT_API_URL")
     url = configure_prefect(space)
     if configured is not None:
@@ -87,25 +101,41 @@ def _engine(space: Workspace) -> None:
         err.print(f"[dim]Runs on the Prefect server at {escape(configured)}.[/]", highlight=False)
     elif url is not None:
         err.print(f"[dim]Runs on the Prefect server of clb serve ({url}).[/]", highlight=False)
+    else:
+        from pipeline.engine import TemporaryEngine
+
+        engine = TemporaryEngine(
+            space.prefect_home,
+            space.state_dir / "logs" / "prefect-engine.log",
+            notice=lambda message: err.print(f"[yellow]{escape(message)}[/]", highlight=False, soft_wrap=True),
+        )
+        engine.start()
+        _TEMPORARY.append(engine)
 
 
 def _run(flow: Any, **parameters: Any) -> Any:
     """Run a flow, with a spinner while it works (the engine takes seconds to start); a workspace in use
-    (exit 3) and a failed run (exit 1) become one clear message."""
+    (exit 3) and a failed run (exit 4) become one clear message."""
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
+    from pipeline.engine import EngineError
     from pipeline.flows import RunFailed
 
     # No heartbeats for a run someone started at a terminal: they watch it end, and Prefect's heartbeat
     # thread costs a second at the end of every run. Scheduled runs (clb serve) keep them.
     quiet = temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None})
     try:
+        if _TEMPORARY:
+            with err.status("clb: starting the engine…", spinner="dots"):
+                _TEMPORARY[-1].wait_ready()
         with quiet, err.status(f"clb: {flow.name.replace('-', ' ')}…", spinner="dots"):
             return flow(**parameters)
+    except EngineError as exc:
+        raise _fail(f"Prefect's engine could not start: {exc}", code=FAILED) from None
     except WorkspaceBusy as exc:
-        raise _fail(str(exc), code=3) from None
+        raise _fail(str(exc), code=BUSY) from None
     except RunFailed as exc:
-        raise _fail(str(exc), code=1) from None
+        raise _fail(str(exc), code=FAILED) from None
 
 
 @app.command()
@@ -229,6 +259,15 @@ def nightly(workspace: WorkspaceOption = Path(".")) -> None:
 
     [bold]Example:[/] clb nightly --workspace ~/partnerships/riverside
     """
+    code = _nightly(workspace)
+    if code != DONE:
+        out.print("Some files need you (above): exit code 1.", highlight=False)
+        raise typer.Exit(code)
+
+
+def _nightly(workspace: Path) -> int:
+    """Run the nightly flow and show its report; the exit code: NEEDS_YOU when a file was quarantined, or
+    waits for something other than time, or the mailbox could not be read."""
     space = _open(workspace)
     _engine(space)
     from pipeline.flows import nightly as nightly_flow
@@ -242,6 +281,15 @@ def nightly(workspace: WorkspaceOption = Path(".")) -> None:
         highlight=False,
     )
     out.print(f"Run report: [bold]{space.outbox / 'runs' / report['run_id'] / 'summary.json'}[/]", highlight=False)
+    fetched = report.get("fetched") or {}
+    if fetched.get("error"):
+        out.print(f"[yellow]The returns mailbox could not be read: {escape(str(fetched['error']))}[/]", highlight=False)
+    needs_you = (
+        bool(report["quarantined"])
+        or any(item.get("needs_you", True) for item in report["waiting"])
+        or bool(fetched.get("error"))
+    )
+    return NEEDS_YOU if needs_you else DONE
 
 
 def _table(title: str | None, lines: bool = False) -> Table:
@@ -310,9 +358,9 @@ def fetch(workspace: WorkspaceOption = Path(".")) -> None:
         with workspace_lock(space, wait_seconds=30):
             report = fetch_returns(space, open_state(space.database), config)
     except WorkspaceBusy as exc:
-        raise _fail(str(exc), code=3) from None
+        raise _fail(str(exc), code=BUSY) from None
     except FetchError as exc:
-        raise _fail(str(exc), code=1) from None
+        raise _fail(str(exc), code=FAILED) from None
     table = _table(f"Fetched from {config.settings.mail.imap.host if config.settings.mail.imap else ''}")
     table.add_column("Sender", no_wrap=True)
     table.add_column("Saved as", overflow="fold", ratio=1)
@@ -362,7 +410,7 @@ def check(
         table.add_row(escape(_shown_path(result.file)), verdict, escape(leader), escape(problems))
     out.print(table)
     if not all(result.acceptable for result in results):
-        raise typer.Exit(1)
+        raise typer.Exit(NEEDS_YOU)
 
 
 def _shown_path(name: str) -> str:
@@ -435,7 +483,7 @@ def send(
     summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nothing to send"
     out.print(f"{summary}; {len(report['skipped'])} skipped", highlight=False)
     if counts.get("refused") or counts.get("deferred"):
-        raise typer.Exit(1)
+        raise typer.Exit(NEEDS_YOU)
 
 
 @app.command()
@@ -554,7 +602,7 @@ def audit(
         count, problem = verify(space)
         if problem is not None:
             out.print(f"[red]The audit trail has been altered:[/] {escape(problem)} ({count} lines).", highlight=False)
-            raise typer.Exit(1)
+            raise typer.Exit(NEEDS_YOU)
         out.print(f"The audit trail is intact: {count} entries, each linked to the one before.", highlight=False)
         return
     table = _table(None, lines=True)
@@ -726,6 +774,18 @@ def deploy(
 @app.command()
 def worker(
     pool: Annotated[str, typer.Option("--pool", help="The work pool to take runs from.")] = "clb",
+    workspace: Annotated[
+        list[Path] | None,
+        typer.Option("--workspace", "-w", help="A workspace this worker may run; repeat for each.", show_default=False),
+    ] = None,
+    workspaces_in: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--workspaces-in",
+            help="A folder whose workspaces (its direct subfolders) this worker may run; repeatable.",
+            show_default=False,
+        ),
+    ] = None,
     limit: Annotated[
         int | None,
         typer.Option(
@@ -737,15 +797,22 @@ def worker(
 ) -> None:
     """Run a Prefect worker that takes clb's runs from a work pool, until Ctrl-C (Prefect's own worker).
 
-    It needs PREFECT_API_URL (the server's address), clb installed, and the workspace folders at the
-    paths they were deployed with (shared storage when the worker is on another machine). If a worker
-    stops in the middle of a run, Prefect marks the run crashed and another worker runs it again.
+    It needs PREFECT_API_URL (the server's address) and PREFECT_API_AUTH_STRING (its login), clb
+    installed, and the workspace folders at the paths they were deployed with (shared storage when the
+    worker is on another machine). It runs only the workspaces you name: a run asking for any other
+    folder is refused. If a worker stops in the middle of a run, Prefect marks the run crashed and
+    another worker runs it again.
 
-    [bold]Example:[/] PREFECT_API_URL=http://prefect.internal:4200/api clb worker --pool clb
+    [bold]Example:[/] clb worker --pool clb --workspaces-in /srv/partnerships
     """
     if "PREFECT_API_URL" not in os.environ:
         raise _fail("Set PREFECT_API_URL to the Prefect server's address, e.g. http://127.0.0.1:4200/api.")
-    from pipeline.workspace import server_answers
+    if not workspace and not workspaces_in:
+        raise _fail(
+            "Say which workspaces this worker may run: --workspace DIR (repeatable), or --workspaces-in FOLDER "
+            "for every workspace in a folder. A worker runs nothing else."
+        )
+    from pipeline.workspace import served_list, server_answers
 
     url = os.environ["PREFECT_API_URL"]
     if not server_answers(url, seconds=5):  # a worker outlives its server's restarts: it keeps trying
@@ -757,7 +824,11 @@ def worker(
         )
     from pipeline.pool import run_worker
 
-    run_worker(pool, limit)
+    served = served_list(
+        [str(_open(path).root) for path in workspace or []],
+        [str(path.expanduser().resolve()) for path in workspaces_in or []],
+    )
+    run_worker(pool, limit, served)
 
 
 @app.command()
@@ -825,7 +896,7 @@ def demo(
         out.print(f"Simulated {filed} returns emailed to the mailbox at {imap}", highlight=False)
     else:
         out.print(f"Simulated {made} returned files in {workspace.resolve() / 'inbox'}", highlight=False)
-    nightly(workspace=workspace)
+    _nightly(workspace)  # the demo's quarantined returns are part of the show, not a failure
     send_demo_mail(workspace, "corrections")
     send_demo_mail(workspace, "letters")
     out.print(
@@ -861,8 +932,19 @@ def main() -> None:
     try:
         app()
     except SystemExit as exc:
-        ending["code"] = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        ending["code"] = exc.code if isinstance(exc.code, int) else (DONE if exc.code is None else USAGE)
         raise
+    except KeyboardInterrupt:
+        ending["code"] = FAILED
+        err.print("Stopped (Ctrl-C). Nothing is lost: run the command again.", highlight=False)
+    except BaseException:  # a fault of clb or of the machine: say so, and never exit 0 (cron would call it done)
+        ending["code"] = FAILED
+        err.print_exception(max_frames=8)
+        err.print(
+            "[bold red]clb stopped:[/] the command could not complete (above: what went wrong). Nothing is "
+            "lost: fix the cause (a full disk, a damaged file) and run it again.",
+            highlight=False,
+        )
 
 
 __all__ = ["app"]

@@ -141,6 +141,8 @@ class ImapSettings(BaseModel):
     ca_file: str = ""
     folder: str = "INBOX"  # where leaders' returns arrive
     processed_folder: str = "clb processed"  # where a message goes once its attachments are taken
+    set_aside_folder: str = "clb not taken"  # where a message goes that could not be read (the reason is reported)
+    max_message_mb: float = Field(default=30, gt=0, le=200)  # a larger message is set aside unread
     timeout_seconds: float = Field(default=30, gt=0, le=300)
 
     @field_validator("host")
@@ -148,7 +150,7 @@ class ImapSettings(BaseModel):
     def _host(cls, value: str) -> str:
         return host_name(value, "imap.example.org", required=True)
 
-    @field_validator("folder", "processed_folder")
+    @field_validator("folder", "processed_folder", "set_aside_folder")
     @classmethod
     def _folder(cls, value: str) -> str:
         if not value.strip() or any(ch in value for ch in '\r\n"'):

@@ -39,10 +39,12 @@ class Note(TypedDict):
 
 
 class Waiting(TypedDict):
-    """A file left in the inbox for a later run, and why."""
+    """A file left in the inbox for a later run, and why; ``needs_you`` is false when time alone will
+    settle it (still being saved, changed during the run)."""
 
     file: str
     why: str
+    needs_you: bool
 
 
 class Accepted(TypedDict):

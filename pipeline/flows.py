@@ -85,6 +85,33 @@ class RunFailed(Exception):
     """A scheduled or manual run failed; the message names the run and its log."""
 
 
+class RunRefused(RunFailed):
+    """A run from a deployment asked for a workspace that deployment was not made for."""
+
+
+def _workspace(path: str) -> Workspace:
+    """The run's workspace. A run from a deployment (clb serve, or a worker of a work pool) runs only the
+    workspace its deployment was made for, and only one the serving process was started for: anyone
+    with the API's login can ask Prefect for a run with other parameters, and such a run is refused here,
+    before anything of that folder is read."""
+    from prefect.runtime import deployment
+
+    from pipeline.workspace import may_serve
+
+    if deployment.id is not None:
+        from prefect.client.orchestration import get_client
+
+        with get_client(sync_client=True) as client:
+            made_for = client.read_deployment(deployment.id).parameters.get("workspace")
+        if path != made_for or not may_serve(path):
+            raise RunRefused(
+                f"refused: this run asks for the workspace {path!r}, but its deployment was made for "
+                f"{made_for!r}, and this process serves only the workspaces it was started for; nothing "
+                "was read. Someone called Prefect's API with other parameters: check who holds its login."
+            )
+    return Workspace.at(Path(path))
+
+
 @task(name="load-config", cache_policy=NO_CACHE)
 def load_config_task(workspace: Workspace, everyone: bool = False) -> Config:
     """Read and check config/ (a bad config stops the run before anything is written); the roster rows of
@@ -113,7 +140,7 @@ def issue_forms_task(workspace: Workspace, config: Config, reissue: list[str]) -
 @flow(name="issue-forms", flow_run_name=_dated("issue-forms"), log_prints=False)
 def issue_forms(workspace: str = ".", reissue: list[str] | None = None) -> IssueSummary:
     """Make a personalised form of the workspace's instrument for every leader on the roster."""
-    space = Workspace.at(Path(workspace))
+    space = _workspace(workspace)
     with _reported(space, "issuing forms"), _one_at_a_time(space):
         config = load_config_task(space, everyone=True)
         return issue_forms_task(space, config, reissue or [])
@@ -199,7 +226,7 @@ def publish_report_task(workspace: Workspace, report: RunReport) -> None:
 @flow(name="nightly", flow_run_name=_dated("nightly"), log_prints=False)
 def nightly(workspace: str = ".") -> RunReport:
     """Fetch the mailbox's returns when one is set, take in the inbox, then build the outputs."""
-    space = Workspace.at(Path(workspace))
+    space = _workspace(workspace)
     with _reported(space, "nightly run"), _one_at_a_time(space):
         config = load_config_task(space)
         fetched = fetch_task(space, config) if config.settings.mail.imap is not None else None
@@ -233,7 +260,7 @@ def send_mail_task(workspace: Workspace, config: Config, kind: str, dry_run: boo
 
 
 def _send(workspace: str, kind: str, dry_run: bool, resend: bool) -> SendReport:
-    space = Workspace.at(Path(workspace))
+    space = _workspace(workspace)
     with _reported(space, f"sending {kind}"), _one_at_a_time(space):
         config = load_config_task(space)
         return send_mail_task(space, config, kind, dry_run, resend)

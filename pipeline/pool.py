@@ -195,11 +195,14 @@ def worker_command(pool: str = DEFAULT_POOL, limit: int | None = None) -> list[s
     return command
 
 
-def run_worker(pool: str = DEFAULT_POOL, limit: int | None = None) -> NoReturn:
+def run_worker(pool: str = DEFAULT_POOL, limit: int | None = None, served: str = "") -> NoReturn:
     """Become Prefect's worker (this process, so that stopping or killing `clb worker` by its process id
     stops the worker itself). Its flow runs send heartbeats, so that a run whose worker dies is noticed
-    (``ensure_automations``)."""
-    environment = {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(HEARTBEAT_SECONDS), **os.environ}
+    (``ensure_automations``), and inherit ``served`` (``workspace.served_list``): the workspaces they may
+    run."""
+    from pipeline.workspace import SERVED
+
+    environment = {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(HEARTBEAT_SECONDS), **os.environ, SERVED: served}
     command = worker_command(pool, limit)
     sys.stdout.flush()
     sys.stderr.flush()

@@ -11,83 +11,54 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from pipeline.config import load_config
+from pipeline.engine import LOOPBACK, EngineError, LocalServer, launch, new_login, server_environment
 from pipeline.files import atomic_write
 from pipeline.forms.names import safe_segment
-from pipeline.workspace import Workspace, prefect_environment
+from pipeline.workspace import SERVED, Workspace, served_list
 
 
 class ServeError(Exception):
     """The local Prefect server could not be started."""
 
 
-def server_environment(home: Path, host: str, port: int, database: str = "") -> dict[str, str]:
-    """The server's environment; ``database``: a PostgreSQL URL (postgresql+asyncpg://...) instead of
-    SQLite in ``home``."""
-    space_env = prefect_environment(Workspace(home.parent.parent)) if home.name == "prefect" else {}
-    chosen = {"PREFECT_API_DATABASE_CONNECTION_URL": database} if database else {}
-    return {
-        **os.environ,
-        **space_env,
-        **chosen,
-        "PREFECT_HOME": str(home),
-        "PREFECT_API_URL": f"http://{host}:{port}/api",
-        "PREFECT_SERVER_API_HOST": host,
-        "PREFECT_SERVER_API_PORT": str(port),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
-        # make schedules visible within seconds rather than a minute
-        "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "5",
-        "PREFECT_RUNNER_POLL_FREQUENCY": "5",
-    }
+def server_login(host: str) -> str:
+    """The server's basic-auth login: the operator's own (PREFECT_SERVER_API_AUTH_STRING), or on this
+    machine only a new random one. A server on a network address without a login would take orders from
+    anyone who can reach it, so clb refuses to start one."""
+    configured = os.environ.get("PREFECT_SERVER_API_AUTH_STRING", "")
+    if configured:
+        return configured
+    if host in LOOPBACK:
+        return new_login()
+    raise ServeError(
+        f"clb serve will not listen on {host} without a login: anyone who can reach it could run flows as "
+        "you. Set PREFECT_SERVER_API_AUTH_STRING to 'name:a-long-password' here, and PREFECT_API_AUTH_STRING "
+        "to the same on every worker (docs/operating.md)."
+    )
 
 
 def start_server(
-    home: Path, host: str, port: int, log: Path, timeout: float = 120, database: str = ""
-) -> subprocess.Popen[bytes]:
-    """Start `prefect server start` and wait until /api/health answers."""
-    home.mkdir(parents=True, exist_ok=True)
-    log.parent.mkdir(parents=True, exist_ok=True)
-    prefect = Path(sys.executable).with_name("prefect")
-    command = [str(prefect), "server", "start", "--host", host, "--port", str(port)]
-    with log.open("ab") as output:
-        process = subprocess.Popen(
-            command,
-            env=server_environment(home, host, port, database),
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise ServeError(f"the Prefect server stopped at start (exit {process.returncode}); see {log}")
-        try:
-            with urllib.request.urlopen(f"http://{host}:{port}/api/health", timeout=2) as response:
-                if response.status == 200:
-                    return process
-        except OSError:
-            time.sleep(0.5)
-    stop_server(process)
-    raise ServeError(f"the Prefect server did not answer within {timeout:.0f} s; see {log}")
+    home: Path, host: str, port: int, log: Path, timeout: float = 120, database: str = "", auth: str | None = None
+) -> LocalServer:
+    """Start a Prefect server (UI and every service) that dies with this process, and wait until it
+    answers. Its login is ``auth``, or ``server_login(host)``."""
+    server = launch(home, log, host=host, port=port, auth=auth or server_login(host), database=database)
+    try:
+        server.wait_ready(timeout)
+    except EngineError as exc:
+        server.stop()
+        raise ServeError(str(exc)) from None
+    return server
 
 
-def stop_server(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+def stop_server(server: LocalServer) -> None:
+    server.stop()
 
 
 def deployments(spaces: Sequence[Workspace], entrypoint_type: Any = None) -> list[Any]:
@@ -132,10 +103,12 @@ def serve(
     server's PostgreSQL; ``run`` False: the server only, for work pool deployments run by workers."""
     home = spaces[0].prefect_home
     server = start_server(home, host, port, spaces[0].state_dir / "logs" / "prefect-server.log", database=database)
-    environment = server_environment(home, host, port, database)
+    environment = server_environment(home, host, port, server.auth, database)
     os.environ.update({k: v for k, v in environment.items() if k.startswith("PREFECT_") and "DATABASE" not in k})
+    os.environ["PREFECT_API_URL"] = server.url
+    os.environ[SERVED] = served_list([str(space.root) for space in spaces])  # what its flow runs may touch
     for space in spaces:
-        announce_server(space, f"http://{host}:{port}/api", server.pid)
+        announce_server(space, server.url, server.pid, server.auth)
     from pipeline.pool import ensure_slots
 
     ensure_slots(spaces)  # one run per workspace at a time, however many the schedules start
@@ -147,7 +120,7 @@ def serve(
 
             prefect_serve(*deployments(spaces), pause_on_shutdown=False, print_starting_message=False)
         else:
-            while server.poll() is None:
+            while server.process.poll() is None:
                 time.sleep(1)
     except KeyboardInterrupt:
         pass
@@ -158,7 +131,8 @@ def serve(
         stop_server(server)
 
 
-def announce_server(space: Workspace, url: str, server_pid: int) -> None:
-    """Say where this workspace's Prefect server is, for the clb commands run there meanwhile."""
-    record = {"url": url, "pid": os.getpid(), "server_pid": server_pid}
+def announce_server(space: Workspace, url: str, server_pid: int, auth: str) -> None:
+    """Say where this workspace's Prefect server is and its login, for the clb commands run there
+    meanwhile (``state/server.json``, which only the workspace's owner can read)."""
+    record = {"url": url, "pid": os.getpid(), "server_pid": server_pid, "auth": auth}
     atomic_write(space.server_file, json.dumps(record).encode("utf-8"))

@@ -188,6 +188,7 @@ fetched = Table(  # attachments taken from the returns mailbox by clb fetch: the
     Column("sender", String, nullable=False),  # as the message says: evidence, never used to attribute
     Column("sent_date", String, nullable=True),
     Column("subject", String, nullable=True),
+    Column("authentication", String, nullable=True),  # the receiving server's SPF/DKIM/DMARC results
     Column("file", String, nullable=False),  # where it was saved, relative to the workspace
     Column("fetched_at", String, nullable=False),
     UniqueConstraint("message_id", "sha256"),
@@ -275,6 +276,7 @@ def open_state(path: Path) -> Engine:
         cursor.close()
 
     metadata.create_all(engine)
+    _add_missing_columns(engine)
     with engine.begin() as connection:
         row = connection.execute(select(meta.c.value).where(meta.c.key == "schema_version")).first()
         if row is None:
@@ -284,6 +286,19 @@ def open_state(path: Path) -> Engine:
                 f"{path} was written by a newer clb (schema {row.value}); upgrade clb before using this workspace"
             )
     return engine
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """Columns added to a table since a workspace's database was made (always nullable, so that the rows
+    written before need nothing), added to it: ``create_all`` makes missing tables only."""
+    with engine.begin() as connection:
+        for table in metadata.sorted_tables:
+            present = {row[1] for row in connection.exec_driver_sql(f'PRAGMA table_info("{table.name}")')}
+            for column in table.columns:
+                if present and column.name not in present:
+                    assert column.nullable, f"{table.name}.{column.name} must be nullable to be added"
+                    kind = column.type.compile(dialect=engine.dialect)
+                    connection.exec_driver_sql(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}')
 
 
 def active_forms(engine: Engine, round_id: str) -> dict[str, FormRecord]:

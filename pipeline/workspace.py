@@ -24,9 +24,6 @@ class WorkspaceError(Exception):
     """The folder given as a workspace cannot be used as one."""
 
 
-PRIVATE_UMASK = 0o077
-
-
 @dataclass(frozen=True)
 class Workspace:
     root: Path
@@ -101,34 +98,38 @@ def prefect_environment(workspace: Workspace) -> dict[str, str]:
 
 def configure_prefect(workspace: Workspace) -> str | None:
     """Apply ``prefect_environment`` before Prefect is imported; an operator's own settings win. While
-    ``clb serve`` runs for this workspace, runs go to its server instead of a temporary engine (seconds
-    rather than twenty). Returns the server's address when one is used."""
+    ``clb serve`` runs for this workspace, runs go to its server (with its login) instead of a temporary
+    engine. Returns the server's address when one is used."""
     workspace.prefect_home.mkdir(parents=True, exist_ok=True)
     for key, value in prefect_environment(workspace).items():
         os.environ.setdefault(key, value)
     if "PREFECT_API_URL" in os.environ:
         return os.environ["PREFECT_API_URL"]
-    url = running_server(workspace)
-    if url is not None:
-        os.environ["PREFECT_API_URL"] = url
+    found = running_server(workspace)
+    if found is None:
+        return None
+    url, auth = found
+    os.environ["PREFECT_API_URL"] = url
+    if auth:
+        os.environ["PREFECT_API_AUTH_STRING"] = auth
     return url
 
 
-def running_server(workspace: Workspace) -> str | None:
-    """The address of the Prefect server ``clb serve`` runs for this workspace, if it is running and
-    answers now; a file left by a server that stopped is ignored."""
+def running_server(workspace: Workspace) -> tuple[str, str] | None:
+    """The address and login of the Prefect server ``clb serve`` runs for this workspace, if it is
+    running and answers now; a file left by a server that stopped is ignored."""
+    from pipeline.processes import pid_alive
+
     try:
         record = json.loads(workspace.server_file.read_text(encoding="utf-8"))
-        url, pid = str(record["url"]), int(record["pid"])
+        url, pid, auth = str(record["url"]), int(record["pid"]), str(record.get("auth") or "")
     except (OSError, ValueError, KeyError, TypeError):
         return None
     if not url.startswith("http://127.0.0.1:") and not url.startswith("http://localhost:"):
         return None  # only a server on this machine, as clb serve starts it
-    try:
-        os.kill(pid, 0)
-    except (ProcessLookupError, PermissionError):
+    if not pid_alive(pid):
         return None
-    return url if server_answers(url) else None
+    return (url, auth) if server_answers(url) else None
 
 
 def server_answers(url: str, seconds: float = 1) -> bool:
@@ -140,7 +141,32 @@ def server_answers(url: str, seconds: float = 1) -> bool:
         return False
 
 
-PRIVATE_UMASK = 0o077
+# What a run from a deployment may touch: set by clb serve and clb worker in their environment (which
+# the flow runs they start inherit), never taken from Prefect's API, which anyone with its login can
+# call with any parameters.
+SERVED = "CLB_SERVED_WORKSPACES"
+
+
+def served_list(workspaces: list[str], folders: list[str] | None = None) -> str:
+    return json.dumps({"workspaces": sorted(workspaces), "folders": sorted(folders or [])})
+
+
+def may_serve(path: str, environ: dict[str, str] | None = None) -> bool:
+    """Whether this process was started to run ``path``'s flows: it is one of the workspaces clb serve
+    or clb worker was given, or directly inside one of the worker's ``--workspaces-in`` folders."""
+    text = (environ if environ is not None else os.environ).get(SERVED)
+    if not text:
+        return False
+    try:
+        served = json.loads(text)
+        workspaces = [str(Path(item)) for item in served.get("workspaces", [])]
+        folders = [str(Path(item)) for item in served.get("folders", [])]
+    except (ValueError, AttributeError, TypeError):
+        return False
+    asked = Path(path)
+    if not asked.is_absolute() or ".." in asked.parts:
+        return False
+    return str(asked) in workspaces or str(asked.parent) in folders
 
 
 class WorkspaceBusy(Exception):

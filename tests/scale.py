@@ -92,18 +92,28 @@ class Engine:
             from tests.postgres import Postgres
 
             self.database = Postgres()
+        from pipeline.engine import new_login
+
         self.port = free_port()
         self.home = folder / "prefect-home"
         self.log = folder / "server.log"
+        self.auth = new_login()  # the server's login, kept across its restarts, as an operator keeps theirs
         self.env = {
             **os.environ,
             "PREFECT_HOME": str(self.home),
             "PREFECT_API_URL": f"http://127.0.0.1:{self.port}/api",
+            "PREFECT_API_AUTH_STRING": self.auth,
             **settings,
         }
         self.workers: list[subprocess.Popen[bytes]] = []
+        self.roots: list[Path] = []  # the workspaces deployed: the workers may run these
         self.server = start_server(
-            self.home, "127.0.0.1", self.port, self.log, database=self.database.url if self.database else ""
+            self.home,
+            "127.0.0.1",
+            self.port,
+            self.log,
+            database=self.database.url if self.database else "",
+            auth=self.auth,
         )
 
     def restart_server(self) -> None:
@@ -113,7 +123,12 @@ class Engine:
         stop_server(self.server)
         self.log = self.log.with_name(f"server-{len(list(self.folder.glob('server*.log')))}.log")
         self.server = start_server(
-            self.home, "127.0.0.1", self.port, self.log, database=self.database.url if self.database else ""
+            self.home,
+            "127.0.0.1",
+            self.port,
+            self.log,
+            database=self.database.url if self.database else "",
+            auth=self.auth,
         )
 
     def client(self, *args: str) -> object:
@@ -130,15 +145,18 @@ class Engine:
         return json.loads(done.stdout)
 
     def deploy(self, roots: list[Path]) -> str:
+        self.roots += [root for root in roots if root not in self.roots]
         command = [CLB, "deploy", "--pool", "clb"] + [arg for root in roots for arg in ("--workspace", str(root))]
         done = subprocess.run(command, env=self.env, capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, done.stdout + done.stderr
         return done.stdout
 
     def start_worker(self, limit: int | None = None, **settings: str) -> subprocess.Popen[bytes]:
-        """A `clb worker --pool clb`, in its own session (so that it can be stopped with what it started)."""
+        """A `clb worker --pool clb` for the workspaces deployed so far, in its own session (so that it can
+        be stopped with what it started)."""
         log = (self.folder / f"worker-{len(self.workers)}.log").open("wb")
         command = [CLB, "worker", "--pool", "clb"] + (["--limit", str(limit)] if limit else [])
+        command += [arg for root in self.roots for arg in ("--workspace", str(root))]
         process = subprocess.Popen(
             command, env={**self.env, **settings}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import email.mime.application
+import email.mime.message
+import email.mime.multipart
+import email.mime.text
+import email.policy
 import os
 import signal
 import subprocess
@@ -11,11 +16,15 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pipeline.config import load_config
 from pipeline.mail.fetch import fetch_returns
 from pipeline.state import open_state
+from pipeline.text import is_visible
 from pipeline.workspace import Workspace
+from tests.conftest import example_workspace
 from tests.imap_server import Dovecot
 from tests.intake_helpers import LEADER, OTHER, filled, forms, nightly
 
@@ -168,7 +177,7 @@ def test_clb_fetch_says_what_it_took_and_what_it_left(issued, dovecot):
     refused = CliRunner().invoke(
         app, ["fetch", "--workspace", str(issued)], env={"CLB_IMAP_USERNAME": "returns", "CLB_IMAP_PASSWORD": "wrong"}
     )
-    assert refused.exit_code == 1 and "refused the login" in refused.output and "wrong" not in refused.output
+    assert refused.exit_code == 4 and "refused the login" in refused.output and "wrong" not in refused.output
 
 
 def test_odd_attachments_are_reported_never_taken_and_never_stop_the_others(issued, dovecot):
@@ -239,3 +248,118 @@ def test_the_tracker_names_who_mailed_a_return_for_its_leader(issued, dovecot):
     tracker = openpyxl.load_workbook(path)["Response tracker"]
     [row] = [r for r in tracker.iter_rows(values_only=True) if r[2] == OTHER]
     assert row[4] == "returned" and "pa.to.tom@riverside-council.example" in row[5]
+
+
+# ---------------------------------------------------------------- one message costs that message
+
+
+def poisons() -> dict[str, bytes]:
+    """Messages that stopped every fetch (and every night after) before, each a few bytes to a megabyte."""
+    chain = b"Subject: z\r\n\r\nend\r\n"
+    for _ in range(1000):
+        chain = b"Content-Type: message/rfc822\r\n\r\n" + chain
+    params = b"".join(b";\r\n a%d=b" % i for i in range(90_000))
+    parts = b"".join(b"--b\r\n\r\n" for _ in range(40_000))
+    return {
+        "crlf": b"From: =?utf-8?q?=0d=0a?= <a@b.example>\r\nSubject: crlf\r\n\r\nhi\r\n",
+        "comments": b"From: " + b"(" * 900 + b")" * 900 + b" a@b.example\r\nSubject: comments\r\n\r\nhi\r\n",
+        "chain": b"From: a@b.example\r\nSubject: deep\r\n" + chain,
+        "params": b"From: a@b.example\r\nSubject: params\r\nContent-Type: text/plain" + params + b"\r\n\r\nhi\r\n",
+        "parts": b'From: a@b.example\r\nSubject: parts\r\nContent-Type: multipart/mixed; boundary="b"\r\n\r\n'
+        + parts
+        + b"--b--\r\n",
+    }
+
+
+def test_poisoned_messages_cost_only_themselves_through_clb_fetch(issued, dovecot):
+    """Each poison beside a real return: `clb fetch` (the installed command) takes the return, reports
+    each poison as not taken with its reason, moves the unreadable ones to 'clb not taken', and the next
+    fetch has nothing left to choke on."""
+    use_mailbox(issued, dovecot.port)
+    for raw in poisons().values():
+        dovecot.append(raw)
+    dovecot.append(message(LEADER, "My form", [("CLB form.xlsx", filled(issued, LEADER))], "<1@council.example>"))
+    clb = str(Path(sys.executable).with_name("clb"))
+    env = {**os.environ, **dovecot.environ(), "COLUMNS": "200"}
+    done = subprocess.run([clb, "fetch", "-w", str(issued)], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    said = " ".join(done.stdout.split())
+    assert "6 messages, 1 forms saved into inbox/" in said
+    assert said.count("Not taken") == 5
+    assert "deep: it is nested more than 24 deep, so it cannot be a return" in said
+    assert "parts: its structure is too large to be a return" in said
+    assert said.count("no attachment: nothing to take") == 3  # the From fields read, the parameters ignored
+    assert dovecot.count("INBOX") == 0
+    assert dovecot.count("clb processed") == 4 and dovecot.count("clb not taken") == 2
+    again = subprocess.run([clb, "fetch", "-w", str(issued)], env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and "0 messages" in again.stdout
+    assert len(nightly(issued)["accepted"]) == 1
+
+
+def test_a_message_over_the_size_limit_is_set_aside_unread(issued, dovecot):
+    use_mailbox(issued, dovecot.port)
+    settings = issued / "config" / "partnership.yaml"
+    data = yaml.safe_load(settings.read_text(encoding="utf-8"))
+    data["mail"]["imap"]["max_message_mb"] = 0.5
+    settings.write_text(yaml.safe_dump(data), encoding="utf-8")
+    big = b"x" * (700 * 1024)
+    dovecot.append(message(LEADER, "Big", [("CLB form.xlsx", big)], "<big@council.example>"))
+    report = fetch(issued, dovecot)
+    [ignored] = report["ignored"]
+    assert ignored["why"].startswith("too large to hold a return (0.9 MB; the limit is 0.5 MB)")  # base64
+    assert report["saved"] == [] and dovecot.count("clb not taken") == 1
+
+
+@pytest.fixture(scope="module")
+def shared_dovecot():
+    server = Dovecot()
+    yield server
+    server.stop()
+
+
+HEADER_TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=60)
+
+
+@st.composite
+def messages(draw) -> bytes:
+    """A message as a hostile sender might write it: any header values (encoded words with controls
+    included), nesting through multiparts and forwarded messages, odd encodings and names."""
+    mail = EmailMessage(policy=email.policy.compat32)
+    raw_from = draw(st.sampled_from(["=?utf-8?q?=0d=0a?= <a@b.example>", "(((x))) a@b.example", "", "no address"]))
+    mail["From"] = draw(
+        st.one_of(st.just(raw_from), HEADER_TEXT.map(lambda t: t.replace("\n", " ").replace("\r", " ")))
+    )
+    mail["Subject"] = draw(HEADER_TEXT).replace("\n", " ").replace("\r", " ")
+    kind = draw(st.sampled_from(["mixed", "alternative", "related"]))
+    body = email.mime.multipart.MIMEMultipart(kind, boundary="clb-0")  # fixed: the email package uses random
+    body.attach(email.mime.text.MIMEText(draw(HEADER_TEXT)))
+    for _ in range(draw(st.integers(0, 4))):
+        name = draw(st.one_of(HEADER_TEXT, st.sampled_from(["form.xlsx", "a.xls", "b.XLSM", "c.pdf", ""])))
+        part = email.mime.application.MIMEApplication(draw(st.binary(max_size=300)))
+        if name:
+            part.add_header("Content-Disposition", "attachment", filename=name.replace("\n", " "))
+        body.attach(part)
+    for level in range(draw(st.integers(0, 3))):  # forwarded, nested
+        wrapper = email.mime.message.MIMEMessage(body)
+        body = email.mime.multipart.MIMEMultipart("mixed", boundary=f"clb-{level + 1}")
+        body.attach(wrapper)
+    for key, value in body.items():
+        mail[key] = value
+    mail.set_payload(body.get_payload())
+    return mail.as_bytes()
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batch=st.lists(messages(), min_size=1, max_size=3))
+def test_any_message_is_taken_or_set_aside_never_raised(tmp_path_factory, shared_dovecot, batch):
+    root = example_workspace(tmp_path_factory.mktemp("ws") / "ws", issue=True)
+    use_mailbox(root, shared_dovecot.port)
+    for raw in batch:
+        shared_dovecot.append(raw)
+    report = fetch(root, shared_dovecot)  # never raises for what a message holds
+    assert report["messages"] == len(batch)
+    assert shared_dovecot.count("INBOX") == 0
+    for item in report["saved"]:
+        assert (root / item["file"]).is_file() and "\n" not in item["sender"] and "\r" not in item["sender"]
+    for item in report["ignored"]:
+        assert is_visible(item["message"]) and is_visible(item["part"]) and is_visible(item["why"])

@@ -3,13 +3,17 @@ call `clb nightly` directly instead."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
 import signal
+import socket
+import stat
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -31,20 +35,26 @@ def make_workspace(root: Path, nightly: str) -> Path:
     return root
 
 
-def api(port: int, path: str, body: dict | None = None) -> object:
+def api(port: int, path: str, body: dict | None = None, auth: str = "", method: str = "POST") -> object:
+    headers = {"Content-Type": "application/json"}
+    if auth:
+        headers["Authorization"] = "Basic " + base64.b64encode(auth.encode()).decode()
     request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/api{path}",
-        data=json.dumps(body or {}).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
+        f"http://127.0.0.1:{port}/api{path}", data=json.dumps(body or {}).encode(), headers=headers, method=method
     )
     with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
+        text = response.read()
+        return json.loads(text) if text else None
 
 
-def runs(port: int, state: str) -> list[dict]:
-    found = api(port, "/flow_runs/filter", {"flow_runs": {"state": {"type": {"any_": [state]}}}})
+def runs(port: int, state: str, auth: str) -> list[dict]:
+    found = api(port, "/flow_runs/filter", {"flow_runs": {"state": {"type": {"any_": [state]}}}}, auth)
     return [run for run in found if run["name"].startswith("nightly-")]  # type: ignore[union-attr]
+
+
+def login(root: Path) -> str:
+    """The server's login, as clb serve leaves it for the workspace's own commands (owner-only)."""
+    return json.loads((root / "state" / "server.json").read_text())["auth"]
 
 
 def test_serve_runs_each_workspaces_schedule_and_stops_by_pid(tmp_path):
@@ -72,8 +82,9 @@ def test_serve_runs_each_workspaces_schedule_and_stops_by_pid(tmp_path):
         failed: list[dict] = []
         while time.monotonic() < deadline:
             try:
-                completed, failed = runs(port, "COMPLETED"), runs(port, "FAILED")
-                names = {d["name"] for d in api(port, "/deployments/filter")}  # type: ignore[union-attr]
+                auth = login(first)
+                completed, failed = runs(port, "COMPLETED", auth), runs(port, "FAILED", auth)
+                names = {d["name"] for d in api(port, "/deployments/filter", auth=auth)}  # type: ignore[union-attr]
             except OSError:
                 time.sleep(2)
                 continue
@@ -90,6 +101,8 @@ def test_serve_runs_each_workspaces_schedule_and_stops_by_pid(tmp_path):
         for root in (first, second):
             assert json.loads((root / "outbox" / "runs" / "latest.json").read_text())["accepted"] == []
             assert "nightly run finished" in (root / "state" / "logs" / "clb.log").read_text()
+        assert stat.S_IMODE((first / "state" / "server.json").stat().st_mode) == 0o600
+        attack(port, login(first), first, tmp_path)
     finally:
         if held:
             holder.__exit__(None, None, None)
@@ -124,3 +137,102 @@ def test_a_failed_run_names_its_run_and_its_log(prefect_engine, issued):
     assert str(state.state_details.flow_run_id) in message
     assert str(issued / "state" / "logs" / "clb.log") in message
     assert "nightly run failed" in (issued / "state" / "logs" / "clb.log").read_text()
+
+
+# ---------------------------------------------------------------- the scheduler obeys its owner only
+
+
+def as_stranger(port: int, path: str, body: dict) -> int:
+    """The HTTP status another local account gets from the server (run as nobody when the tests run as
+    root; else as this account without the login), with Python's standard library only."""
+    code = (
+        "import json, sys, urllib.request, urllib.error\n"
+        f"request = urllib.request.Request('http://127.0.0.1:{port}/api{path}', data=json.dumps({body!r}).encode(),"
+        " headers={'Content-Type': 'application/json'}, method='POST')\n"
+        "try:\n    print(urllib.request.urlopen(request, timeout=10).status)\n"
+        "except urllib.error.HTTPError as exc:\n    print(exc.code)\n"
+    )
+
+    def drop() -> None:
+        os.setgid(65534)
+        os.setuid(65534)
+
+    done = subprocess.run(
+        ["/usr/bin/python3", "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd="/",
+        env={"PATH": "/usr/bin:/bin"},
+        preexec_fn=drop if os.geteuid() == 0 else None,
+    )
+    assert done.returncode == 0, done.stderr
+    return int(done.stdout.strip())
+
+
+def evil_workspace(root: Path, listener: int, marker: Path) -> Path:
+    """A stranger's workspace: its mailbox is the stranger's listener (which would receive the
+    facilitator's IMAP login) and its templates try to run code as whoever renders them."""
+    example_workspace(root)
+    path = root / "config" / "partnership.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["mail"] = {"imap": {"host": "127.0.0.1", "port": listener, "security": "none"}}
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    (root / "templates").mkdir()
+    payload = f"{{{{ cycler.__init__.__globals__.os.popen('touch {marker}').read() }}}}"
+    for name in ("reasons.txt.j2", "letter.html.j2", "letters-index.html.j2"):
+        (root / "templates" / name).write_text(payload, encoding="utf-8")
+    (root / "inbox" / "not a form.xlsx").write_bytes(b"not a workbook at all")
+    os.utime(root / "inbox" / "not a form.xlsx", (time.time() - 3600,) * 2)
+    return root
+
+
+def attack(port: int, auth: str, first: Path, tmp_path: Path) -> None:
+    """What the attacker did: ask the facilitator's scheduler to run a nightly on a workspace of theirs.
+    Another account gets no further than the login; even with the login (an operator's laptop stolen,
+    a leaked .env), a run for another folder, by its parameters or by the deployment's own, is refused
+    before anything of that folder is read."""
+    [nightly] = [d for d in api(port, "/deployments/filter", auth=auth) if d["name"] == "nightly-riverside"]  # type: ignore[union-attr]
+    assert as_stranger(port, "/deployments/filter", {}) == 401
+    assert as_stranger(port, f"/deployments/{nightly['id']}/create_flow_run", {"parameters": {}}) == 401
+
+    marker = tmp_path / "owned"
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        listener.settimeout(0.1)
+        evil = evil_workspace(tmp_path / "evil", listener.getsockname()[1], marker)
+        before = sorted(p.relative_to(evil).as_posix() for p in evil.rglob("*"))
+        theirs = {"parameters": {"workspace": str(evil)}}
+        asked = api(port, f"/deployments/{nightly['id']}/create_flow_run", theirs, auth)
+        api(port, f"/deployments/{nightly['id']}", theirs, auth, method="PATCH")  # the deployment's own, too
+        rewritten = api(port, f"/deployments/{nightly['id']}/create_flow_run", {}, auth)
+        ids = [asked["id"], rewritten["id"]]  # type: ignore[index]
+        ended = []
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and len(ended) < 2:
+            time.sleep(2)
+            found = api(port, "/flow_runs/filter", {"flow_runs": {"id": {"any_": ids}}}, auth)
+            ended = [run for run in found if run["state"]["type"] in ("COMPLETED", "FAILED", "CRASHED")]  # type: ignore[union-attr]
+        with pytest.raises(TimeoutError):
+            listener.accept()  # nobody ever came to collect a login
+    assert [run["state"]["type"] for run in ended] == ["FAILED", "FAILED"], ended
+    assert all("refused" in run["state"]["message"] for run in ended), ended
+    assert not marker.exists()
+    assert sorted(p.relative_to(evil).as_posix() for p in evil.rglob("*")) == before  # nothing written there
+
+
+def test_workspace_templates_render_in_a_sandbox(tmp_path):
+    """A facilitator may reword a template; a template may not reach Python."""
+    from jinja2.exceptions import SecurityError
+
+    from pipeline.templating import environment
+
+    root = example_workspace(tmp_path / "ws")
+    (root / "templates").mkdir()
+    (root / "templates" / "reasons.txt.j2").write_text("Dear {{ file }}, {{ cycler.__init__.__globals__ }}")
+    with pytest.raises(SecurityError):
+        environment(root).get_template("reasons.txt.j2").render(file="x")
+    (root / "templates" / "reasons.txt.j2").write_text("Reworded: {{ file }} ({{ problems | length }} problems)")
+    reworded = environment(root).get_template("reasons.txt.j2").render(file="x", problems=[1, 2])
+    assert reworded == "Reworded: x (2 problems)"

@@ -167,6 +167,10 @@ def temporary_name(name: str) -> bool:
     return base.startswith(TEMPORARY_PREFIXES) or base.endswith(TEMPORARY_SUFFIXES)
 
 
+def _waiting(name: str, why: str, needs_you: bool = True) -> Waiting:
+    return {"file": name, "why": why, "needs_you": needs_you}
+
+
 def _why(exc: OSError) -> str:
     return exc.strerror or type(exc).__name__
 
@@ -188,7 +192,7 @@ def scan_inbox(
             with os.scandir(folder) as listing:
                 entries = sorted(listing, key=lambda entry: entry.name)
         except OSError as exc:
-            waiting.append({"file": visible(prefix or "."), "why": f"the folder cannot be read ({_why(exc)})"})
+            waiting.append(_waiting(visible(prefix or "."), f"the folder cannot be read ({_why(exc)})"))
             continue
         for entry in entries:
             raw = f"{prefix}/{entry.name}" if prefix else entry.name
@@ -196,29 +200,30 @@ def scan_inbox(
             try:
                 if entry.is_symlink():
                     why = "it is a link, not a file: save the attachment itself into the inbox"
-                    waiting.append({"file": name, "why": why})
+                    waiting.append(_waiting(name, why))
                 elif entry.is_dir(follow_symlinks=False):
                     folders.append((Path(entry.path), raw))
                     if entry.name.casefold().endswith(WORKBOOK_SUFFIXES):
                         why = "it is a folder named like a workbook: save the attachment itself into the inbox"
-                        waiting.append({"file": name + "/", "why": why})
+                        waiting.append(_waiting(name + "/", why))
                 elif not entry.is_file(follow_symlinks=False):
                     why = "it is not an ordinary file (a pipe, socket or device), so nothing can be read from it"
-                    waiting.append({"file": name, "why": why + "; remove it"})
+                    waiting.append(_waiting(name, why + "; remove it"))
                 elif raw == ".gitkeep":
                     continue
                 elif temporary_name(raw):
-                    waiting.append({"file": name, "why": "its name shows it is still being saved (a temporary file)"})
+                    why = "its name shows it is still being saved (a temporary file)"
+                    waiting.append(_waiting(name, why, needs_you=False))
                 else:
                     stat = entry.stat(follow_symlinks=False)
                     age = moment - stat.st_mtime
                     if -settle_seconds < age < settle_seconds:
                         why = f"it changed less than {settle_seconds:g} seconds ago"
-                        waiting.append({"file": name, "why": why})
+                        waiting.append(_waiting(name, why, needs_you=False))
                     else:  # settled, or dated in the future (a clock elsewhere): no run can wait that out
                         ready.append(InboxFile(Path(entry.path), name, stat.st_size, stat.st_mtime_ns))
             except OSError as exc:
-                waiting.append({"file": name, "why": f"it cannot be examined ({_why(exc)})"})
+                waiting.append(_waiting(name, f"it cannot be examined ({_why(exc)})"))
     ready.sort(key=lambda item: (item.mtime_ns, item.name))
     waiting.sort(key=lambda item: item["file"])
     return ready, waiting
@@ -274,10 +279,10 @@ def examine_batch(
         try:
             sha, data = _read(item, limits.max_file)
         except ChangedWhileReading:
-            batch.waiting.append({"file": item.name, "why": "it changed while this run was reading it"})
+            batch.waiting.append(_waiting(item.name, "it changed while this run was reading it", needs_you=False))
             continue
         except OSError as exc:
-            batch.waiting.append({"file": item.name, "why": f"it cannot be read ({_why(exc)})"})
+            batch.waiting.append(_waiting(item.name, f"it cannot be read ({_why(exc)})"))
             continue
         read.append((item, sha, data))
     earlier = first_receipts(engine, [sha for _, sha, _ in read])
@@ -309,7 +314,7 @@ def examine_batch(
             except Exception as exc:  # a fault of ours, not of the file: it waits for a fixed clb
                 logging.getLogger("clb").exception("examining inbox/%s failed", item.name)
                 why = f"clb could not check it ({type(exc).__name__}: {one_line(str(exc))}); it stays in the inbox"
-                batch.waiting.append({"file": item.name, "why": why})
+                batch.waiting.append(_waiting(item.name, why))
                 continue
         seen_now[sha] = item.name
         sender, leader_id = senders.get(sha), examination.leader_id
@@ -354,7 +359,7 @@ def store_batch(space: Workspace, config: Config, batch: Batch) -> Batch:
                     if isinstance(exc, ChangedWhileReading)
                     else f"it could not be archived ({_why(exc)})"
                 )
-                batch.waiting.append({"file": decision.file.name, "why": why})
+                batch.waiting.append(_waiting(decision.file.name, why, not isinstance(exc, ChangedWhileReading)))
                 continue
             decision.data = None  # the archive holds it now
         kept.append(decision)

@@ -1,32 +1,38 @@
 """`clb fetch`: returned forms taken from the returns mailbox into inbox/, each attachment exactly once.
 
-For every message in the configured folder: each attachment named like a workbook (.xlsx, .xls, .xlsm),
-found however deep (a forwarded message inside a message included), is saved into
-``inbox/mail/`` under a name made from the message and its sha256, and recorded with the sender,
-Message-ID and date as evidence; then the message is moved to the processed folder. The order makes a
-crash at any point safe: a saved attachment is recorded before its message moves, a recorded one is never
-saved again (Message-ID + sha256), and one the inbox already took in is not saved again either.
+For every message in the configured folder, clb asks the server for its size, its evidence headers
+(``headers``) and its structure (``structure``), then fetches only the parts that can be forms: each
+attachment named like a workbook (.xlsx, .xls, .xlsm), found however deep (a forwarded message inside a
+message included), is saved into ``inbox/mail/`` under a name made from its sha256, and recorded with
+the sender, Message-ID, date and the server's Authentication-Results as evidence; then the message is
+moved to the processed folder. The order makes a crash at any point safe: a saved attachment is recorded
+before its message moves, a recorded one is never saved again (Message-ID + sha256), and one the inbox
+already took in is not saved again either.
+
+A message costs only itself. One too large, too deeply nested, with too many parts, or that cannot be
+read at all is reported as not taken, with the reason, and moved to the set-aside folder (``clb not
+taken``) where the facilitator can open it in their mail program; it never stops the other messages or
+the night. Python's email parser never sees a whole message. Only a mailbox that cannot be reached
+stops the fetch (and only the fetch: the night goes on with what is in the inbox).
 
 The sender is evidence only: a return is attributed by the reference inside the form, never by who sent
 it. Everything else a message holds (text, a PDF, winmail.dat, a zip, an oversized file) is reported,
-never saved, and never stops the other messages.
+never saved.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
-import email
-import email.policy
-import email.utils
 import hashlib
 import imaplib
 import os
+import quopri
 import re
 import ssl
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from email.message import EmailMessage
 
 from sqlalchemy import Engine
 
@@ -35,6 +41,8 @@ from pipeline.contracts import Fetched
 from pipeline.failures import checkpoint
 from pipeline.files import atomic_write
 from pipeline.forms.names import safe_segment
+from pipeline.mail.headers import FIELDS, Evidence, evidence
+from pipeline.mail.structure import Malformed, PartInfo, TooComplex, body_structure, joined, number, parts
 from pipeline.state import fetched_keys, received_hashes, record_fetched
 from pipeline.text import one_line, visible
 from pipeline.workspace import Workspace
@@ -42,6 +50,7 @@ from pipeline.workspace import Workspace
 USERNAME, PASSWORD = "CLB_IMAP_USERNAME", "CLB_IMAP_PASSWORD"
 WORKBOOK = re.compile(r"\.(xlsx|xlsm|xls)$", re.IGNORECASE)
 FOLDER = "mail"  # under inbox/
+BASE64_GROWTH = 1.4  # a part's size as sent, base64 with line breaks, against its bytes
 
 
 class FetchError(Exception):
@@ -59,11 +68,8 @@ class FetchReport:
         return {"messages": self.messages, "saved": self.saved, "already": self.already, "ignored": self.ignored}
 
 
-@dataclass(frozen=True)
-class Part:
-    filename: str
-    content_type: str
-    data: bytes | None  # None: not a workbook, or too large to take
+class SetAside(Exception):
+    """This message is not read further: it goes to the set-aside folder, with the reason."""
 
 
 def connect(settings: ImapSettings, environ: dict[str, str] | None = None) -> imaplib.IMAP4:
@@ -91,30 +97,12 @@ def connect(settings: ImapSettings, environ: dict[str, str] | None = None) -> im
     return server
 
 
-def attachments(message: EmailMessage, limit: int) -> Iterator[Part]:
-    """Every attachment of ``message``, those of forwarded messages inside it included."""
-    for part in message.walk():
-        if part.is_multipart() or part.get_content_maintype() == "message":
-            continue
-        name = part.get_filename()
-        if not name and part.get_content_disposition() != "attachment":
-            continue  # the message's own text
-        name = visible(one_line(name or "(unnamed)"))
-        if not WORKBOOK.search(name):
-            yield Part(name, part.get_content_type(), None)
-            continue
-        data = part.get_payload(decode=True)
-        if not isinstance(data, bytes) or len(data) > limit:
-            yield Part(name, part.get_content_type(), None)
-            continue
-        yield Part(name, part.get_content_type(), data)
-
-
 def fetch_returns(
     space: Workspace, engine: Engine, config: Config, environ: dict[str, str] | None = None
 ) -> FetchReport:
     """Take every workbook attachment of the folder's messages into inbox/mail/, once; move each message
-    to the processed folder when all of it is taken. Raises FetchError when the mailbox cannot be used."""
+    to the processed folder when all of it is taken, or to the set-aside folder when it could not be read.
+    Raises FetchError only when the mailbox cannot be used."""
     settings = config.settings.mail.imap
     if settings is None:
         raise FetchError("no returns mailbox is set: add mail: imap: host: … to config/partnership.yaml")
@@ -123,6 +111,7 @@ def fetch_returns(
     server = connect(settings, environ)
     try:
         _ensure_folder(server, settings.processed_folder)
+        _ensure_folder(server, settings.set_aside_folder)
         status, _ = server.select(_quoted(settings.folder))
         if status != "OK":
             raise FetchError(f"the mailbox has no folder {settings.folder!r}")
@@ -130,81 +119,156 @@ def fetch_returns(
         uids = [uid.decode() for uid in found[0].split()] if status == "OK" and found and found[0] else []
         taken = fetched_keys(engine)
         for uid in uids:
-            status, data = server.uid("FETCH", uid, "(BODY.PEEK[])")
-            raw = next((item[1] for item in data if isinstance(item, tuple)), None) if status == "OK" else None
-            if not isinstance(raw, bytes):
-                report.ignored.append(
-                    {"message": f"message {uid}", "part": "", "why": "could not be read from the server"}
-                )
-                continue
             report.messages += 1
-            _take(space, engine, report, taken, raw, limit, config.settings.intake.settle_seconds)
+            destination = settings.processed_folder
+            try:
+                _take(server, uid, space, engine, report, taken, limit, settings, config.settings.intake.settle_seconds)
+            except (imaplib.IMAP4.abort, OSError):
+                raise  # the connection itself: the fetch stops, what was taken is kept
+            except SetAside as exc:
+                report.ignored.append({"message": exc.args[0], "part": "", "why": exc.args[1]})
+                destination = settings.set_aside_folder
+            except Exception as exc:  # anything one message does to us costs that message only
+                why = f"it could not be read ({type(exc).__name__}); it is in the folder '{settings.set_aside_folder}'"
+                report.ignored.append({"message": f"message {uid}", "part": "", "why": why})
+                destination = settings.set_aside_folder
             checkpoint("fetch-taken")
-            _move(server, uid, settings.processed_folder)
+            _move(server, uid, destination)
         server.expunge()
     except (imaplib.IMAP4.error, OSError) as exc:
-        raise FetchError(f"the mail server stopped answering ({exc}); what was taken is kept") from None
+        raise FetchError(f"the mail server stopped answering ({one_line(str(exc))}); what was taken is kept") from None
     finally:
         with contextlib.suppress(imaplib.IMAP4.error, OSError):
             server.logout()
     return report
 
 
+def _fetch(server: imaplib.IMAP4, uid: str, what: str) -> list[object]:
+    status, data = server.uid("FETCH", uid, what)
+    if status != "OK" or not data or data[0] is None:
+        raise SetAside(f"message {uid}", "the mail server could not give it (it may have been deleted meanwhile)")
+    return list(data)
+
+
 def _take(
+    server: imaplib.IMAP4,
+    uid: str,
     space: Workspace,
     engine: Engine,
     report: FetchReport,
     taken: set[tuple[str, str]],
-    raw: bytes,
     limit: int,
+    settings: ImapSettings,
     settle: float,
 ) -> None:
-    message = email.message_from_bytes(raw, _class=EmailMessage, policy=email.policy.default)
-    assert isinstance(message, EmailMessage)
-    message_id = str(message.get("Message-ID") or "").strip() or f"<sha256-{hashlib.sha256(raw).hexdigest()}>"
-    sender = email.utils.parseaddr(str(message.get("From") or ""))[1].lower()
-    label = visible(one_line(f"{sender or 'unknown sender'}: {message.get('Subject') or '(no subject)'}"))[:200]
-    parts = list(attachments(message, limit))
-    if not parts:
-        report.ignored.append({"message": label, "part": "", "why": "no attachment: nothing to take"})
-    for part in parts:
-        if part.data is None:
-            why = (
-                "too large to be a form" if WORKBOOK.search(part.filename) else f"not a workbook ({part.content_type})"
-            )
-            report.ignored.append({"message": label, "part": part.filename, "why": why})
-            continue
-        digest = hashlib.sha256(part.data).hexdigest()
-        key = (message_id, digest)
-        if key in taken or received_hashes(engine, [digest]):
-            report.already += 1
-            continue
-        stem = safe_segment(re.sub(WORKBOOK, "", part.filename)) or "return"
-        suffix = WORKBOOK.search(part.filename).group(0).lower()  # type: ignore[union-attr]
-        relative = f"inbox/{FOLDER}/{digest[:12]} {stem}{suffix}"  # the sender is in the record, not the name
-        atomic_write(space.root / relative, part.data)  # the same name for the same attachment: a rerun rewrites it
-        sent = _sent_at(message, settle)  # written whole (renamed into place): dated when it was sent, and
-        os.utime(space.root / relative, (sent, sent))  # never so recently that the intake waits for it
-        checkpoint("fetch-saved")
-        record_fetched(
-            engine,
-            message_id=message_id,
-            sha256=digest,
-            sender=sender,
-            sent_date=str(message.get("Date") or "")[:100] or None,
-            subject=visible(one_line(str(message.get("Subject") or "")))[:300] or None,
-            file=relative,
+    """One message: its size, evidence and structure first, then only the parts that can be forms."""
+    aside = f"it is in the folder '{settings.set_aside_folder}'"
+    size = number(_fetch(server, uid, "(RFC822.SIZE)"), b"RFC822.SIZE")
+    header = _literal(_fetch(server, uid, f"(BODY.PEEK[HEADER.FIELDS ({' '.join(FIELDS).upper()})])")) or b""
+    said = evidence(header)
+    label = visible(one_line(f"{said.sender or 'unknown sender'}: {said.subject or '(no subject)'}"))[:200]
+    if size is None or size > settings.max_message_mb * 1024 * 1024:
+        shown = "unknown" if size is None else f"{size / 1024 / 1024:.1f} MB"
+        raise SetAside(
+            label, f"too large to hold a return ({shown}; the limit is {settings.max_message_mb:g} MB); {aside}"
         )
-        taken.add(key)
-        report.saved.append({"file": relative, "sender": sender, "message_id": message_id, "sha256": digest})
+    try:
+        reply = joined(_fetch(server, uid, "(BODYSTRUCTURE)"))
+        found = parts(body_structure(reply))
+    except TooComplex as exc:
+        raise SetAside(label, f"{exc}, so it cannot be a return and was not read; {aside}") from None
+    except Malformed:
+        raise SetAside(label, f"the mail server's description of it does not read; {aside}") from None
+    message_id = said.message_id or f"<sha256-{hashlib.sha256(header + reply).hexdigest()}>"
+    named = [part for part in found if part.filename or part.attachment]
+    if not named:
+        report.ignored.append({"message": label, "part": "", "why": "no attachment: nothing to take"})
+    for part in named:
+        name = visible(one_line(part.filename or "(unnamed)"))
+        if not WORKBOOK.search(name):
+            report.ignored.append({"message": label, "part": name, "why": f"not a workbook ({part.content_type})"})
+            continue
+        data = _part_bytes(server, uid, part, limit) if part.size <= limit * BASE64_GROWTH + 4096 else None
+        if data is None:
+            report.ignored.append({"message": label, "part": name, "why": "too large to be a form"})
+            continue
+        _save(space, engine, report, taken, said, message_id, name, data, settle)
 
 
-def _sent_at(message: EmailMessage, settle: float) -> float:
+def _literal(data: list[object]) -> bytes | None:
+    """The bytes a FETCH of one item returned (sent as a literal, or as a quoted string)."""
+    for item in data:
+        if isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], bytes):
+            return item[1]
+    with contextlib.suppress(Malformed, TooComplex):
+        from pipeline.mail.structure import parse
+
+        for item in parse(joined(data)):
+            if isinstance(item, list) and len(item) >= 2 and isinstance(item[-1], bytes):
+                return item[-1]
+    return None
+
+
+def _part_bytes(server: imaplib.IMAP4, uid: str, part: PartInfo, limit: int) -> bytes | None:
+    """One part's bytes, decoded from its transfer encoding; None when it is larger than ``limit``."""
+    sent = _literal(_fetch(server, uid, f"(BODY.PEEK[{part.section}])")) or b""
+    try:
+        if part.encoding == "base64":
+            data = base64.b64decode(sent, validate=False)
+        elif part.encoding == "quoted-printable":
+            data = quopri.decodestring(sent)
+        else:
+            data = sent
+    except (binascii.Error, ValueError):
+        return None
+    return data if len(data) <= limit else None
+
+
+def _save(
+    space: Workspace,
+    engine: Engine,
+    report: FetchReport,
+    taken: set[tuple[str, str]],
+    said: Evidence,
+    message_id: str,
+    name: str,
+    data: bytes,
+    settle: float,
+) -> None:
+    digest = hashlib.sha256(data).hexdigest()
+    key = (message_id, digest)
+    if key in taken or received_hashes(engine, [digest]):
+        report.already += 1
+        return
+    stem = safe_segment(re.sub(WORKBOOK, "", name)) or "return"
+    suffix = WORKBOOK.search(name).group(0).lower()  # type: ignore[union-attr]
+    relative = f"inbox/{FOLDER}/{digest[:12]} {stem}{suffix}"  # the sender is in the record, not the name
+    atomic_write(space.root / relative, data)  # the same name for the same attachment: a rerun rewrites it
+    sent = _sent_at(said.date, settle)  # written whole (renamed into place): dated when it was sent, and
+    os.utime(space.root / relative, (sent, sent))  # never so recently that the intake waits for it
+    checkpoint("fetch-saved")
+    record_fetched(
+        engine,
+        message_id=message_id,
+        sha256=digest,
+        sender=said.sender,
+        sent_date=said.date or None,
+        subject=said.subject or None,
+        authentication=said.authentication or None,
+        file=relative,
+    )
+    taken.add(key)
+    report.saved.append({"file": relative, "sender": said.sender, "message_id": message_id, "sha256": digest})
+
+
+def _sent_at(date: str, settle: float) -> float:
     """When the message says it was sent, as a timestamp, but at least ``settle`` seconds ago (the intake
     leaves younger files for the next run, as still being saved); when it does not say, just that."""
+    import email.utils
+
     latest = time.time() - settle - 1
     try:
-        when = email.utils.parsedate_to_datetime(str(message.get("Date") or "")).timestamp()
+        when = email.utils.parsedate_to_datetime(date).timestamp()
     except (TypeError, ValueError, IndexError, OverflowError):
         return latest
     return min(when, latest)
@@ -221,7 +285,7 @@ def _ensure_folder(server: imaplib.IMAP4, folder: str) -> None:
 
 
 def _move(server: imaplib.IMAP4, uid: str, folder: str) -> None:
-    """Move the message to the processed folder (MOVE where the server has it, else copy and delete)."""
+    """Move the message to ``folder`` (MOVE where the server has it, else copy and delete)."""
     if "MOVE" in server.capabilities:
         status, _ = server.uid("MOVE", uid, _quoted(folder))
         if status == "OK":

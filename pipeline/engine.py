@@ -1,0 +1,245 @@
+"""The Prefect servers clb starts: a temporary one for a command at a terminal, and `clb serve`'s.
+
+Both run Prefect's own app in a process of ours (``pipeline.engine_server``) that dies with the clb
+process that started it, so a command killed with SIGKILL leaves nothing running. Both require Prefect's
+basic authentication: a random login made for each start (or the operator's own,
+``PREFECT_SERVER_API_AUTH_STRING``), handed to clb's own processes in their environment and, for `clb
+serve`, in the workspace's owner-only ``state/server.json``. Another account on the same machine, which
+can reach any port on 127.0.0.1, gets "401 Unauthorized".
+
+Prefect's database is a record of runs, not the truth (clb's state and run reports are): one that is
+damaged is set aside under a dated name, with a message, and a fresh one is made, so the night goes on.
+"""
+
+from __future__ import annotations
+
+import atexit
+import datetime as dt
+import os
+import secrets
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.processes import WINDOWS, stop
+
+STARTUP_SECONDS = 120  # a first start on a loaded machine (the database is made and migrated)
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+class EngineError(Exception):
+    """A Prefect server clb started did not come up; the message says where its log is."""
+
+
+def new_login() -> str:
+    """A basic-auth login for one server's life: nobody else can guess it."""
+    return f"clb:{secrets.token_urlsafe(24)}"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class LocalServer:
+    """A Prefect server process clb started, its address and its login."""
+
+    process: subprocess.Popen[bytes]
+    host: str
+    port: int
+    auth: str
+    log: Path
+    home: Path
+
+    @property
+    def url(self) -> str:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+        return f"http://{host}:{self.port}/api"
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def wait_ready(self, seconds: float = STARTUP_SECONDS) -> None:
+        """Wait until the server answers its health check; raise EngineError if it stops or is silent."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                code = self.process.returncode
+                raise EngineError(f"the Prefect server stopped at start (exit {code}); see {self.log}")
+            if answers(self.url, seconds=2):
+                return
+            time.sleep(0.2)
+        self.stop()
+        raise EngineError(f"the Prefect server did not answer within {seconds:.0f} s; see {self.log}")
+
+    def stop(self) -> None:
+        stop(self.process)
+
+
+def answers(url: str, seconds: float = 1) -> bool:
+    """Whether the Prefect server whose API is at ``url`` answers its (unauthenticated) health check."""
+    try:
+        with urllib.request.urlopen(f"{url.rstrip('/')}/health", timeout=seconds) as response:
+            return bool(response.status == 200)
+    except (OSError, ValueError):
+        return False
+
+
+def server_environment(home: Path, host: str, port: int, auth: str, database: str = "") -> dict[str, str]:
+    """The server process's environment: Prefect's home, address and login; ``database``: a PostgreSQL URL
+    (postgresql+asyncpg://...) instead of SQLite in ``home``."""
+    chosen = {"PREFECT_API_DATABASE_CONNECTION_URL": database} if database else {}
+    return {
+        **os.environ,
+        **chosen,
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_API_HOST": host,
+        "PREFECT_SERVER_API_PORT": str(port),
+        "PREFECT_SERVER_API_AUTH_STRING": auth,
+        "PREFECT_API_AUTH_STRING": auth,
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
+        # make schedules visible within seconds rather than a minute
+        "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "5",
+        "PREFECT_RUNNER_POLL_FREQUENCY": "5",
+    }
+
+
+def launch(
+    home: Path,
+    log: Path,
+    *,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    auth: str | None = None,
+    database: str = "",
+    temporary: bool = False,
+) -> LocalServer:
+    """Start a Prefect server process that dies with this one (it is not waited for: ``wait_ready``)."""
+    home.mkdir(parents=True, exist_ok=True)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    port = port or free_port(host if host not in ("0.0.0.0", "::") else "127.0.0.1")
+    auth = auth or new_login()
+    environment = server_environment(home, host, port, auth, database)
+    if temporary:  # as Prefect's own temporary server: no UI, only the services a run needs
+        environment |= {"PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1"}
+    command = [sys.executable, "-m", "pipeline.engine_server", "--parent", str(os.getpid()), "--host", host]
+    command += ["--port", str(port), *(["--temporary"] if temporary else [])]
+    detach: dict[str, object] = (
+        {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}  # type: ignore[attr-defined]
+        if WINDOWS
+        else {"start_new_session": True}  # Ctrl-C at the terminal reaches clb, which stops it in order
+    )
+    with log.open("ab") as output:
+        process = subprocess.Popen(
+            command, env=environment, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, **detach
+        )  # type: ignore[call-overload]
+    return LocalServer(process, host, port, auth, log, home)
+
+
+# ---------------------------------------------------------------- Prefect's database
+
+
+def database_file(home: Path) -> Path:
+    return home / "prefect.db"
+
+
+def damaged(path: Path, thorough: bool = False) -> str | None:
+    """Why the SQLite file at ``path`` cannot serve as Prefect's database, or None when it looks sound
+    (a missing file is sound: Prefect makes one). ``thorough`` also reads every page (quick_check)."""
+    if not path.exists():
+        return None
+    try:
+        with path.open("rb") as handle:
+            if handle.read(16) != b"SQLite format 3\x00":
+                return "it is not an SQLite database"
+        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        try:
+            connection.execute("PRAGMA schema_version").fetchone()
+            if thorough:
+                row = connection.execute("PRAGMA quick_check(1)").fetchone()
+                if row is None or row[0] != "ok":
+                    return f"SQLite finds it damaged ({row[0] if row else 'no answer'})"
+        finally:
+            connection.close()
+    except sqlite3.DatabaseError as exc:
+        return f"SQLite cannot read it ({exc})"
+    except OSError as exc:
+        return f"it cannot be read ({exc.strerror or exc})"
+    return None
+
+
+def set_aside(path: Path, clock: dt.datetime | None = None) -> Path:
+    """Move a damaged database (and its journal files) aside under a dated name; returns the new name."""
+    stamp = (clock or dt.datetime.now()).strftime("%Y%m%d-%H%M%S")
+    target = path.with_name(f"{path.name}.damaged-{stamp}")
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        source = path.with_name(path.name + suffix)
+        if source.exists():
+            os.replace(source, target.with_name(target.name + suffix))
+    return target
+
+
+# ---------------------------------------------------------------- the temporary engine of a command
+
+
+class TemporaryEngine:
+    """The Prefect server one clb command runs its flow on, when no server is configured: started early
+    (it comes up while the command imports its libraries), waited for just before the flow, stopped when
+    the command ends (after Prefect has flushed its logs and events), and gone if the command is killed."""
+
+    def __init__(self, home: Path, log: Path, notice: object = None) -> None:
+        self.home, self.log = home, log
+        self.notice = notice  # called with a message for the person at the terminal
+        self.server: LocalServer | None = None
+        self.set_aside: list[tuple[Path, str]] = []
+
+    def start(self) -> None:
+        self._check_database(thorough=False)
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        self.log.write_bytes(b"")  # this start's output only
+        self.server = launch(self.home, self.log, temporary=True)
+        os.environ["PREFECT_API_URL"] = self.server.url
+        os.environ["PREFECT_API_AUTH_STRING"] = self.server.auth
+        atexit.register(self.stop)  # after Prefect's own exit handlers, which are registered later
+
+    def wait_ready(self) -> None:
+        """Wait for the server; if it does not come up and its database is damaged, set the database
+        aside and start once more on a fresh one."""
+        assert self.server is not None, "start() first"
+        try:
+            self.server.wait_ready()
+        except EngineError:
+            if not self._check_database(thorough=True):
+                raise
+            self.server = launch(self.home, self.log, port=self.server.port, auth=self.server.auth, temporary=True)
+            self.server.wait_ready()
+
+    def _check_database(self, thorough: bool) -> bool:
+        """Set Prefect's database aside when it is damaged; True when it was."""
+        path = database_file(self.home)
+        why = damaged(path, thorough=thorough)
+        if why is None:
+            return False
+        moved = set_aside(path)
+        self.set_aside.append((moved, why))
+        if callable(self.notice):
+            self.notice(
+                f"Prefect's record of runs ({path}) could not be used: {why}. It was set aside as {moved.name} "
+                "and a new one is made. clb's own state and run reports keep the history."
+            )
+        return True
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
