@@ -16,7 +16,7 @@ import tests.hostile as H
 from tests.intake_helpers import ALL_COMFORTABLE, LEADER, OTHER, drop, filled, nightly
 from tests.outcome import snapshot
 
-POINTS = ["after-begin", "after-archive", "after-outputs", "after-commit", "mid-removal"]
+POINTS = ["after-begin", "after-staging", "after-archive", "after-outputs", "after-commit", "mid-removal"]
 
 
 def populate(root: Path) -> None:
@@ -58,7 +58,10 @@ def test_killed_run_then_rerun_matches_an_uninterrupted_run(template, expected, 
     root = tmp_path / "ws"
     shutil.copytree(template, root)
     assert run_in_child(root, point) == -signal.SIGKILL
-    assert list((root / "inbox").rglob("*.xlsx")), "the killed run must not have emptied the inbox first"
+    held = [p for p in (root / "inbox").rglob("*") if p.is_file()]
+    held += [p for p in (root / "state" / "staging").rglob("*") if p.is_file() and p.name != "manifest.json"]
+    if point in ("after-begin", "after-staging", "after-archive", "after-outputs", "after-commit"):
+        assert len(held) == 5, "a file the killed run had not finished with must be in the inbox or its staging"
     nightly(root)
     got = snapshot(root)
     summaries = got.pop("summaries")

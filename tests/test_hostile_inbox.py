@@ -181,24 +181,31 @@ def test_a_very_deep_folder_is_walked_without_recursion(ws):
 
 
 def test_an_over_size_file_still_growing_waits(ws):
-    """The file grows after it was listed and hashed, before it is archived: it waits for the next night."""
+    """A program still writing the file (it holds it open) after it was listed and hashed, before it is
+    archived: it waits for the next night, back in the inbox at its own name."""
     big = drop(ws, "huge.xlsx", b"PK\x03\x04" + b"\0" * (6 << 20))
     drop(ws, "fine.xlsx", filled(ws, LEADER))
     space, config = Workspace.at(ws), load_config(ws / "config")
     engine = open_state(ws / "state" / "clb.sqlite")
     night = inbox.open_night(space, engine, config, inbox.new_run_id())
     batch = inbox.begin_chunk(space, engine, night, 0)
-    inbox.examine_batch(space, engine, config, batch, night.chunks()[0], FormSpec.of(config.instrument))
-    with big.open("ab") as handle:
-        handle.write(b"\0" * 1024)
+    with big.open("ab") as writer:  # the writer's handle follows the file into staging
+        taken = inbox.take_files(space, batch, night.chunks()[0])
+        inbox.examine_batch(space, engine, config, batch, taken, FormSpec.of(config.instrument))
+        writer.write(b"\0" * 1024)
     inbox.store_batch(space, config, batch)
     inbox.commit_batch(engine, batch)
     inbox.clear_inbox(space, batch)
     night.reports.append(batch.report)
     report = decided(batch.report)
     assert report == {"huge.xlsx": "waiting", "fine.xlsx": "accepted"}
-    assert big.exists() and not (ws / "inbox" / "fine.xlsx").exists()
-    assert batch.report["waiting"] == [{"file": "huge.xlsx", "why": "it changed while this run was reading it"}]
+    assert big.stat().st_size == 4 + (6 << 20) + 1024 and not (ws / "inbox" / "fine.xlsx").exists()
+    assert batch.report["waiting"] == [
+        {"file": "huge.xlsx", "why": "it changed while this run was reading it", "needs_you": False}
+    ]
+    assert (
+        not list((ws / "state" / "archive").rglob(".tmp-*")) and not (ws / "state" / "staging").exists()
+    ) or not any((ws / "state" / "staging").iterdir())
 
 
 def _without_dac_override() -> None:

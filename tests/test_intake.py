@@ -42,7 +42,9 @@ def test_report_contract(issued):
     assert set(report["duplicates"][0]) == {"file", "sha256", "same_as"}
     assert set(report["quarantined"][0]) >= {"file", "sha256", "leader_id", "problems"}
     assert set(report["quarantined"][0]["problems"][0]) >= {"code", "cell", "message"}
-    assert report["waiting"] == [{"file": "d.part", "why": "its name shows it is still being saved (a temporary file)"}]
+    assert report["waiting"] == [
+        {"file": "d.part", "why": "its name shows it is still being saved (a temporary file)", "needs_you": False}
+    ]
     assert report["accepted"][0]["file"] == "sub/folder/a.xlsx"
     assert report["duplicates"][0] == {
         "file": "c.xlsx",

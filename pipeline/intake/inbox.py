@@ -38,7 +38,9 @@ from pipeline.failures import checkpoint, doing
 from pipeline.files import atomic_write, fsync, json_bytes
 from pipeline.forms.layout import FormSpec
 from pipeline.forms.names import safe_segment
+from pipeline.intake import staging
 from pipeline.intake.guard import Limits
+from pipeline.intake.staging import Taken
 from pipeline.intake.validate import Examination, examine
 from pipeline.privacy.tombstones import token_forgotten
 from pipeline.problems import problem
@@ -68,6 +70,7 @@ CHUNK_BYTES = 32 * 1024 * 1024  # bounds the bytes a chunk holds between reading
 TEMPORARY_PREFIXES = ("~$", ".~lock", "~lock")
 TEMPORARY_SUFFIXES = (".part", ".tmp", ".crdownload", ".partial", ".download", "~")
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".csv")
+STORED_ONCE = frozenset({"too-large", "not-a-workbook"})  # refused unread: quarantined as a link to the archive
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +83,7 @@ class InboxFile:
 
 @dataclass
 class Decision:
-    file: InboxFile
+    file: Taken
     sha256: str
     decision: str  # accepted | quarantined | duplicate | leftover
     examination: Examination | None = None
@@ -96,6 +99,7 @@ class Batch:
     run_id: str
     started_at: str
     waiting: list[Waiting] = field(default_factory=list)
+    taken: list[Taken] = field(default_factory=list)  # the chunk's files, as the run holds them (staging)
     decisions: list[Decision] = field(default_factory=list)
     receipts: list[Receipt] = field(default_factory=list)
     report: ChunkReport | None = None  # made by store_batch
@@ -140,7 +144,8 @@ def chunked(files: list[InboxFile], most: int | None = None, most_bytes: int | N
 
 
 def prepare_run(space: Workspace, engine: Engine, run_id: str) -> Batch:
-    """Clear what dead runs left behind, open this run."""
+    """Clear what dead runs left behind (their files go back to the inbox first), open this run."""
+    staging.restore(space)
     for dead in interrupted_runs(engine, RUN_KIND):
         for folder in run_folders(space, dead):
             shutil.rmtree(folder, ignore_errors=True)
@@ -247,7 +252,16 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _read(item: InboxFile, max_file: int) -> tuple[str, bytes | None]:
+def take_files(space: Workspace, batch: Batch, chunk: list[InboxFile]) -> list[Taken]:
+    """Take the chunk's files out of the inbox into the run's staging folder (``staging``): from here on
+    the run reads files nobody else can change or replace. Those that cannot be taken wait."""
+    taken, waiting = staging.take(space, batch.run_id, [(i.path, i.name, i.size, i.mtime_ns) for i in chunk])
+    batch.taken, batch.waiting = taken, batch.waiting + waiting
+    checkpoint("after-staging")
+    return taken
+
+
+def _read(item: Taken, max_file: int) -> tuple[str, bytes | None]:
     """The file's sha256, and its bytes when it is small enough to examine (read once)."""
     if item.size > max_file:
         return sha256_of(item.path), None
@@ -263,7 +277,7 @@ class ChangedWhileReading(Exception):
 
 
 def examine_batch(
-    space: Workspace, engine: Engine, config: Config, batch: Batch, ready: list[InboxFile], spec: FormSpec
+    space: Workspace, engine: Engine, config: Config, batch: Batch, ready: list[Taken], spec: FormSpec
 ) -> Batch:
     """Decide every ready file of the chunk. Reads the inbox and the state; writes nothing. A file that
     cannot be read, or whose examination fails, waits in the inbox with the reason; the rest go on."""
@@ -274,7 +288,7 @@ def examine_batch(
     def lookup(token: str) -> FormRecord | None:
         return issued.get(token) or form_by_token(engine, token)
 
-    read: list[tuple[InboxFile, str, bytes | None]] = []
+    read: list[tuple[Taken, str, bytes | None]] = []
     for item in ready:
         try:
             sha, data = _read(item, limits.max_file)
@@ -404,15 +418,25 @@ def store_batch(space: Workspace, config: Config, batch: Batch) -> Batch:
 
 
 def _archive(decision: Decision, target: Path, folders: set[Path]) -> None:
-    """Copy the original into the archive (temporary name, then rename; made durable by ``_sync``)."""
+    """Put the original into the archive under its sha256 (temporary name, then rename; made durable by
+    ``_sync``): a hard link to the staged file (stored once, whatever its size), else the bytes read, else
+    a copy checked against the sha256."""
     if target.parent not in folders:
         target.parent.mkdir(parents=True, exist_ok=True)
         folders.add(target.parent)
     temp = target.with_name(f".tmp-{target.name}")
-    if decision.data is not None:
+    temp.unlink(missing_ok=True)
+    item = decision.file
+    if item.staged:
+        staging.link_or_copy(item.path, temp)
+        stat = temp.stat()
+        if (stat.st_size, stat.st_mtime_ns) != (item.size, item.mtime_ns):  # a writer still held it open
+            temp.unlink()
+            raise ChangedWhileReading
+    elif decision.data is not None:
         temp.write_bytes(decision.data)
     else:
-        shutil.copyfile(decision.file.path, temp)
+        staging.sparse_copy(item.path, temp)
         if sha256_of(temp) != decision.sha256:
             temp.unlink()
             raise ChangedWhileReading
@@ -442,7 +466,13 @@ def _quarantine(
     base = f"{decision.sha256[:8]} {safe_segment(decision.file.name.replace('/', ' - '))}"
     copy = folder / base
     copy.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(space.root / archive_path(decision.sha256), copy)  # the archived bytes, not the inbox's
+    archived = space.root / archive_path(decision.sha256)  # the archived bytes, not the inbox's
+    codes = {p["code"] for p in problems}
+    if codes & STORED_ONCE:  # refused unread: the archive's file itself (a link), never a second copy
+        copy.unlink(missing_ok=True)
+        staging.link_or_copy(archived, copy)
+    else:  # a form the facilitator may open: a copy of its own
+        shutil.copyfile(archived, copy)
     examination = decision.examination
     form = examination.form if examination else None
     correction = None
@@ -505,16 +535,18 @@ def commit_batch(engine: Engine, batch: Batch) -> None:
 
 
 def clear_inbox(space: Workspace, batch: Batch) -> None:
-    """Remove from the inbox every file whose decision is committed; the archive holds the original.
-    Folders are the facilitator's own and stay, even when empty. A file that cannot be removed is left:
-    the next run finds it already recorded and only tries the removal again."""
-    for index, decision in enumerate(batch.decisions):
-        try:
-            decision.file.path.unlink(missing_ok=True)
-        except OSError as exc:
-            logging.getLogger("clb").warning("inbox/%s could not be removed (%s)", decision.file.name, _why(exc))
-        if index == 0:
-            checkpoint("mid-removal")
+    """Once the decisions are committed: the staged files decided go (the archive holds each original),
+    those not decided go back to the inbox, and a file read in place leaves the inbox only if it is still
+    the very file that was read (``staging.finish``). Folders are the facilitator's own and stay. A file
+    left in the inbox is named in the chunk's report."""
+    decided_files = {id(decision.file) for decision in batch.decisions}
+    decided = [(decision.file, decision.sha256) for decision in batch.decisions]
+    undecided = [item for item in batch.taken if id(item) not in decided_files]
+    checkpoint("mid-removal")
+    left = staging.finish(space, batch.run_id, decided, undecided)
+    if left and batch.report is not None:
+        batch.report["waiting"] += left
+        atomic_write(space.outbox / "runs" / batch.run_id / "summary.json", json_bytes(batch.report))
 
 
 def take_chunk(
@@ -522,7 +554,8 @@ def take_chunk(
 ) -> ChunkReport:
     """One chunk of the inbox from reading to clearing, as a run of its own; returns its report."""
     batch = begin_chunk(space, engine, night, index)
-    examine_batch(space, engine, config, batch, chunk, spec)
+    taken = take_files(space, batch, chunk)
+    examine_batch(space, engine, config, batch, taken, spec)
     store_batch(space, config, batch)
     commit_batch(engine, batch)
     clear_inbox(space, batch)
