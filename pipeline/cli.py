@@ -7,10 +7,13 @@ reported at once, and nothing is generated from a bad config.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import datetime as dt
+import functools
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -85,10 +88,11 @@ _TEMPORARY: list[Any] = []  # the temporary engine this command started, if any
 def _engine(space: Workspace) -> None:
     """Prefect's settings for this workspace, and the server its runs go to: the one PREFECT_API_URL
     names, the one of a clb serve running for this workspace, or else a temporary one of this command's
-    own (started now: it comes up while the command imports its libraries; ``_run`` waits for it)."""
+    own (started now: it comes up while the command imports its libraries; ``_run`` waits for it, and it
+    stops when the command ends)."""
     from pipeline.workspace import server_answers
 
-    if _TEMPORARY:  # this process started one already (clb demo runs several commands)
+    if _TEMPORARY:  # this command started one already (clb demo runs several steps)
         return
     configured = os.environ.get("PREFECT_API_URL")
     url = configure_prefect(space)
@@ -99,36 +103,83 @@ def _engine(space: Workspace) -> None:
                 "unset PREFECT_API_URL to run on a temporary engine on this machine."
             )
         err.print(f"[dim]Runs on the Prefect server at {escape(configured)}.[/]", highlight=False)
-    elif url is not None:
+        return
+    if url is not None:
         err.print(f"[dim]Runs on the Prefect server of clb serve ({url}).[/]", highlight=False)
-    else:
-        from pipeline.engine import TemporaryEngine
+        return
+    if "prefect.settings" in sys.modules:  # a caller's own Prefect settings (a test harness): runs go there
+        from prefect.settings import PREFECT_API_URL
 
-        engine = TemporaryEngine(
-            space.prefect_home,
-            space.state_dir / "logs" / "prefect-engine.log",
-            notice=lambda message: err.print(f"[yellow]{escape(message)}[/]", highlight=False, soft_wrap=True),
-        )
-        engine.start()
-        _TEMPORARY.append(engine)
+        if PREFECT_API_URL.value():
+            return
+    from pipeline.engine import TemporaryEngine
+
+    engine = TemporaryEngine(
+        space.prefect_home,
+        space.state_dir / "logs" / "prefect-engine.log",
+        notice=lambda message: err.print(f"[yellow]{escape(message)}[/]", highlight=False, soft_wrap=True),
+    )
+    engine.start()
+    _TEMPORARY.append(engine)
+
+
+_SCOPES: list[str] = []
+
+
+def _scoped(command: Callable[..., Any]) -> Callable[..., Any]:
+    """A command that may run flows: a temporary engine it starts stops when it ends (the outermost one:
+    clb demo runs forms, nightly and send on one engine)."""
+
+    @functools.wraps(command)
+    def scoped(*args: Any, **kwargs: Any) -> Any:
+        _SCOPES.append(command.__name__)
+        try:
+            return command(*args, **kwargs)
+        finally:
+            _SCOPES.pop()
+            if not _SCOPES:
+                _stop_temporary()
+
+    return scoped
+
+
+def _stop_temporary() -> None:
+    """At the command's end: Prefect's queued logs and events sent, then its temporary server stopped."""
+    if not _TEMPORARY:
+        return
+    if "prefect" in sys.modules:
+        from prefect.events.worker import EventsWorker
+        from prefect.logging.handlers import APILogWorker
+
+        for worker in (APILogWorker, EventsWorker):
+            with contextlib.suppress(Exception):
+                worker.drain_all(timeout=10)
+    _TEMPORARY.pop().stop()
 
 
 def _run(flow: Any, **parameters: Any) -> Any:
     """Run a flow, with a spinner while it works (the engine takes seconds to start); a workspace in use
     (exit 3) and a failed run (exit 4) become one clear message."""
-    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+    from prefect.settings import (
+        PREFECT_API_AUTH_STRING,
+        PREFECT_API_URL,
+        PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+        temporary_settings,
+    )
 
     from pipeline.engine import EngineError
     from pipeline.flows import RunFailed
 
     # No heartbeats for a run someone started at a terminal: they watch it end, and Prefect's heartbeat
     # thread costs a second at the end of every run. Scheduled runs (clb serve) keep them.
-    quiet = temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None})
+    updates: dict[Any, Any] = {PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
     try:
         if _TEMPORARY:
             with err.status("clb: starting the engine…", spinner="dots"):
                 _TEMPORARY[-1].wait_ready()
-        with quiet, err.status(f"clb: {flow.name.replace('-', ' ')}…", spinner="dots"):
+            server = _TEMPORARY[-1].server
+            updates |= {PREFECT_API_URL: server.url, PREFECT_API_AUTH_STRING: server.auth}
+        with temporary_settings(updates=updates), err.status(f"clb: {flow.name.replace('-', ' ')}…", spinner="dots"):
             return flow(**parameters)
     except EngineError as exc:
         raise _fail(f"Prefect's engine could not start: {exc}", code=FAILED) from None
@@ -184,6 +235,7 @@ def init(
 
 
 @app.command()
+@_scoped
 def forms(
     workspace: WorkspaceOption = Path("."),
     reissue: Annotated[
@@ -250,6 +302,7 @@ def forms(
 
 
 @app.command()
+@_scoped
 def nightly(workspace: WorkspaceOption = Path(".")) -> None:
     """Take in every returned form from inbox/: check it, keep it or quarantine it, and report.
 
@@ -423,6 +476,7 @@ def _shown_path(name: str) -> str:
 
 
 @app.command()
+@_scoped
 def send(
     kind: Annotated[str, typer.Argument(help="invitations, reminders, letters or corrections", show_default=False)],
     workspace: WorkspaceOption = Path("."),
@@ -514,12 +568,23 @@ def forget(
 
     try:
         with workspace_lock(space, wait_seconds=30):
-            removed = stages.forget(space, email, confirm)
+            done = stages.forget(space, email, confirm)
     except WorkspaceBusy as exc:
-        raise _fail(str(exc)) from None
-    if not removed:
+        raise _fail(str(exc), code=BUSY) from None
+    if not done.lines:
         out.print("Nothing was removed.", highlight=False)
         return
+    if done.left:
+        out.print(
+            "[red]Not finished.[/] These could not be removed (open in a program, or read-only):", highlight=False
+        )
+        for name in done.left:
+            out.print(f"  - {escape(name)}", highlight=False, soft_wrap=True)
+        out.print(
+            "Close the programs that hold them, then run the same clb forget again: it finishes the erasure.",
+            highlight=False,
+        )
+        raise typer.Exit(NEEDS_YOU)
     out.print(
         "Done. Only a tombstone is kept. Now remove their row from the roster (config/"
         f"{escape(Path(load_config(space.config).roster_file).name)}).",
@@ -832,6 +897,7 @@ def worker(
 
 
 @app.command()
+@_scoped
 def demo(
     workspace: WorkspaceOption = Path("demo"),
     source: Annotated[

@@ -208,9 +208,10 @@ class TemporaryEngine:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         self.log.write_bytes(b"")  # this start's output only
         self.server = launch(self.home, self.log, temporary=True)
-        os.environ["PREFECT_API_URL"] = self.server.url
+        self.saved = {key: os.environ.get(key) for key in ("PREFECT_API_URL", "PREFECT_API_AUTH_STRING")}
+        os.environ["PREFECT_API_URL"] = self.server.url  # for Prefect when it is imported after this
         os.environ["PREFECT_API_AUTH_STRING"] = self.server.auth
-        atexit.register(self.stop)  # after Prefect's own exit handlers, which are registered later
+        atexit.register(self.stop)  # if the command ends without stopping it
 
     def wait_ready(self) -> None:
         """Wait for the server; if it does not come up and its database is damaged, set the database
@@ -243,3 +244,8 @@ class TemporaryEngine:
         if self.server is not None:
             self.server.stop()
             self.server = None
+            for key, value in getattr(self, "saved", {}).items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value

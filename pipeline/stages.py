@@ -180,24 +180,44 @@ def rebuild_outputs(space: Workspace, rounds: Sequence[str], config: Config | No
     return written
 
 
-def forget(space: Workspace, email: str, confirm: Callable[[list[str]], bool] = lambda lines: True) -> list[str]:
+@dataclasses.dataclass
+class Forgotten:
+    """What ``forget`` did: what it removed, in words, and the files still to remove (empty once done)."""
+
+    lines: list[str]
+    left: list[str]
+
+
+def forget(space: Workspace, email: str, confirm: Callable[[list[str]], bool] = lambda lines: True) -> Forgotten:
     """Erase one leader everywhere (pipeline/privacy/forget.py), then build again the outputs of every
-    round they were in. ``confirm`` is shown what would go and says whether to go ahead. Returns what
-    was removed, in words; empty when the workspace holds nothing about them (or it was not confirmed)."""
-    from pipeline.privacy.forget import describe, erase, find
+    round they were in. ``confirm`` is shown what would go and says whether to go ahead. What is to be
+    erased is recorded in the state first; what could not be removed stays recorded, and running it again
+    finishes the job. Nothing found (or not confirmed): nothing done, no lines."""
+    from pipeline.privacy.forget import compact, describe, erase, find
     from pipeline.privacy.tombstones import pseudonym
-    from pipeline.state import open_state
+    from pipeline.state import end_erasure, open_state, pending_erasure, record_erasure
 
     engine = open_state(space.database)
-    found = find(space, engine, email)
+    leader = email.strip().casefold()
+    found = find(space, engine, leader)
+    pending = pending_erasure(engine, leader)
+    if pending is not None:
+        found.add_plan(space, pending)
     lines = describe(found)
-    on_roster = any(leader.id == found.email for leader in load_config(space.config).roster)
-    if not (found.found or found.files or on_roster):
-        return []
+    on_roster = any(item.id == found.email for item in load_config(space.config).roster)
+    if not (found.found or found.files or on_roster or pending is not None):
+        return Forgotten([], [])
     if not confirm(lines):
-        return []
-    erase(space, engine, found)
+        return Forgotten([], [])
+    record_erasure(engine, found.email, found.plan(space))  # before anything is removed
+    left = erase(space, engine, found)
     rebuild_outputs(space, sorted(found.rounds))
+    if left:
+        found.files = set(left)
+        record_erasure(engine, found.email, found.plan(space))
+        return Forgotten(lines, sorted(space.relative(path) for path in left))
+    end_erasure(engine, found.email)
+    compact(engine)  # the to-do, names and all, overwritten and vacuumed with the rest
     record(
         space,
         "forget",
@@ -206,7 +226,7 @@ def forget(space: Workspace, email: str, confirm: Callable[[list[str]], bool] = 
         files=len(found.files),
         rounds=sorted(found.rounds),
     )
-    return lines
+    return Forgotten(lines, [])
 
 
 def purge(

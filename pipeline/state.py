@@ -210,6 +210,16 @@ forgotten_tokens = Table(
     Column("forgotten_on", String, nullable=False),
 )
 
+# An erasure under way: what clb forget must remove, recorded before it removes anything, so that a forget
+# cut short (a file it could not delete, a crash) is finished by the next; the row goes once all is gone
+erasures = Table(
+    "erasures",
+    metadata,
+    Column("email", String, primary_key=True),
+    Column("started_at", String, nullable=False),
+    Column("plan", String, nullable=False),  # JSON: names, references, files, rounds still to go
+)
+
 # A round's totals, kept when retention removes its leaders' answers: what the Rounds sheet compares
 round_figures = Table(
     "round_figures",
@@ -946,3 +956,34 @@ def round_totals(engine: Engine, other_than: str) -> dict[str, Totals]:
         for row in connection.execute(select(round_figures).where(round_figures.c.round != other_than)):
             totals.setdefault(row.round, {})[(row.perspective, row.category)] = int(row._mapping["count"])
     return totals | current_totals(engine, responses.c.round != other_than)
+
+
+# ---------------------------------------------------------------- erasures under way
+
+
+def pending_erasure(engine: Engine, email: str) -> dict[str, Any] | None:
+    """What an unfinished clb forget of ``email`` still has to remove, or None."""
+    with engine.connect() as connection:
+        row = connection.execute(select(erasures.c.plan).where(erasures.c.email == email)).first()
+    return None if row is None else dict(json.loads(row.plan))
+
+
+def pending_erasures(engine: Engine) -> list[str]:
+    """When each unfinished erasure started (the addresses are not shown: a screen may be shared)."""
+    with engine.connect() as connection:
+        return [row.started_at for row in connection.execute(select(erasures.c.started_at))]
+
+
+def record_erasure(engine: Engine, email: str, plan: dict[str, Any]) -> None:
+    """Record (or bring up to date) what an erasure must remove, before it removes anything."""
+    with engine.begin() as connection:
+        started = connection.execute(select(erasures.c.started_at).where(erasures.c.email == email)).scalar()
+        connection.execute(delete(erasures).where(erasures.c.email == email))
+        connection.execute(
+            erasures.insert().values(email=email, started_at=started or now(), plan=json.dumps(plan, sort_keys=True))
+        )
+
+
+def end_erasure(engine: Engine, email: str) -> None:
+    with engine.begin() as connection:
+        connection.execute(delete(erasures).where(erasures.c.email == email))

@@ -88,5 +88,70 @@ def test_a_form_of_theirs_that_comes_back_is_quarantined_as_forgotten(forgotten)
     assert LEADER not in active_forms(open_state(root / "state" / "clb.sqlite"), "2026-Q4")
     assert LEADER in {leader.id for leader in load_config(root / "config").roster}  # the facilitator removes the row
     # forgetting them again takes the late file too
-    assert stages.forget(Workspace.at(root), LEADER)
+    again = stages.forget(Workspace.at(root), LEADER)
+    assert again.lines and again.left == []
     assert search(root, words, skip=("config",)) == []
+
+
+# ---------------------------------------------------------------- an erasure cut short is finished
+
+
+def _without_dac_override() -> None:
+    """Root, as a service account would run: without the capabilities that override file permissions."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    for capability in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
+        if libc.prctl(24, capability, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
+def test_a_forget_that_cannot_remove_a_file_says_so_and_the_next_one_finishes(tmp_path):
+    """A letter held by a program (here: its folder made read-only, as a file open in Excel or a browser
+    is on Windows) cannot be removed. The installed clb forget says what is left and exits 1; the state
+    keeps the to-do; once the file is free, the same command removes it and exits 0."""
+    import os
+    import subprocess
+    import sys
+
+    from pipeline.demo import prepare_demo, simulate_returns
+    from tests.conftest import EXAMPLE_CONFIG, issue_forms_here
+    from tests.intake_helpers import nightly
+
+    root = prepare_demo(EXAMPLE_CONFIG, tmp_path / "ws")
+    issue_forms_here(root)
+    simulate_returns(root)
+    nightly(root)
+    [letter] = [
+        p for p in (root / "outbox" / "letters").rglob("*.html") if "Aisling" in p.name and "email" not in p.name
+    ]
+    words = [LEADER, "Aisling Byrne"]
+    assert search(root, words, skip=("config",))
+    clb = str(Path(sys.executable).with_name("clb"))
+    drop_caps = _without_dac_override if os.geteuid() == 0 else None
+    os.chmod(letter.parent, 0o555)
+    try:
+        first = subprocess.run(
+            [clb, "forget", LEADER, "--yes", "-w", str(root)],
+            capture_output=True, text=True, timeout=120, preexec_fn=drop_caps,
+        )  # fmt: skip
+    finally:
+        os.chmod(letter.parent, 0o700)
+    assert first.returncode == 1, first.stdout + first.stderr
+    assert "Not finished" in first.stdout and letter.relative_to(root).as_posix() in " ".join(first.stdout.split())
+    assert letter.exists()
+    engine = open_state(root / "state" / "clb.sqlite")
+    assert engine.connect().exec_driver_sql("select count(*) from erasures").scalar() == 1
+    assert (
+        engine.connect().exec_driver_sql("select count(*) from responses where leader_id = ?", (LEADER,)).scalar() == 0
+    )
+    engine.dispose()
+
+    second = subprocess.run(
+        [clb, "forget", LEADER, "--yes", "-w", str(root)], capture_output=True, text=True, timeout=120
+    )
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "Done. Only a tombstone is kept." in second.stdout
+    assert not letter.exists() and search(root, words, skip=("config",)) == []
+    engine = open_state(root / "state" / "clb.sqlite")
+    assert engine.connect().exec_driver_sql("select count(*) from erasures").scalar() == 0

@@ -69,6 +69,26 @@ class Erasure:
     def found(self) -> bool:
         return bool(self.tokens or self.shas or any(self.rows.values()))
 
+    def plan(self, space: Workspace) -> dict[str, Any]:
+        """What is left to remove, as the state keeps it until the erasure is finished."""
+        return {
+            "names": sorted(self.names),
+            "tokens": sorted(self.tokens),
+            "shas": sorted(self.shas),
+            "file_names": sorted(self.file_names),
+            "rounds": sorted(self.rounds),
+            "files": sorted(space.relative(path) for path in self.files),
+        }
+
+    def add_plan(self, space: Workspace, plan: dict[str, Any]) -> None:
+        """Join what an earlier, unfinished erasure still had to remove (files that are still there)."""
+        self.names |= set(plan.get("names", []))
+        self.tokens |= set(plan.get("tokens", []))
+        self.shas |= set(plan.get("shas", []))
+        self.file_names |= set(plan.get("file_names", []))
+        self.rounds |= set(plan.get("rounds", []))
+        self.files |= {space.root / name for name in plan.get("files", []) if (space.root / name).is_file()}
+
     def needles(self) -> list[str]:
         """What may name them in a text file (logs, run reports): longest first, so that a name inside
         an address is replaced as part of the address."""
@@ -143,17 +163,23 @@ def _counts(connection: Connection, found: Erasure) -> dict[str, int]:
     }
 
 
-def erase(space: Workspace, engine: Engine, found: Erasure) -> None:
-    """Remove what ``find`` found, leave the tombstone, scrub the run reports and logs, and compact the
-    database. Safe to run again after a crash: every step finds less the second time."""
+def erase(space: Workspace, engine: Engine, found: Erasure) -> list[Path]:
+    """Remove what ``find`` found: the tombstone first, then the files (before the rows that find them;
+    the state's to-do, ``record_erasure``, lists them too), the run reports' and logs' mentions, then the
+    rows. Returns the files that could not be removed or rewritten (held open by a program, read-only):
+    a second run finishes them. Safe to run again after a crash: every step finds less the second time."""
     _tombstone(engine, found)
-    _delete_rows(engine, found)
+    left: list[Path] = []
     for path in sorted(found.files):
-        path.unlink(missing_ok=True)
+        try:
+            path.unlink(missing_ok=True)
+        except OSError:
+            left.append(path)
     needles = found.needles()
-    _scrub_reports(space, found, needles)
-    _scrub_logs(space, needles)
-    compact(engine)
+    left += _scrub_reports(space, found, needles)
+    left += _scrub_logs(space, needles)
+    _delete_rows(engine, found)
+    return left
 
 
 def _tombstone(engine: Engine, found: Erasure) -> None:
@@ -219,20 +245,25 @@ def _replace_all(value: str, needles: list[str]) -> str:
     return value
 
 
-def rewrite_run_reports(space: Workspace, change: Callable[[Any], Any]) -> None:
+def rewrite_run_reports(space: Workspace, change: Callable[[Any], Any]) -> list[Path]:
     """Every run report (outbox/runs/) through ``change``, written again only where it changed: the one
-    way forget and retention edit them."""
+    way forget and retention edit them. Returns the reports that could not be written."""
+    failed: list[Path] = []
     for path in (space.outbox / "runs").rglob("*.json"):
-        original = path.read_bytes()
-        changed = json_bytes(change(json.loads(original)))
-        if changed != original:
-            atomic_write(path, changed)
+        try:
+            original = path.read_bytes()
+            changed = json_bytes(change(json.loads(original)))
+            if changed != original:
+                atomic_write(path, changed)
+        except OSError:
+            failed.append(path)
+    return failed
 
 
-def _scrub_reports(space: Workspace, found: Erasure, needles: list[str]) -> None:
+def _scrub_reports(space: Workspace, found: Erasure, needles: list[str]) -> list[Path]:
     """Their entries in every run report keep their place (the report's keys are a contract) with every
     value that could name them erased."""
-    rewrite_run_reports(space, lambda report: _scrub_value(report, found, needles))
+    return rewrite_run_reports(space, lambda report: _scrub_value(report, found, needles))
 
 
 def _scrub_value(value: object, found: Erasure, needles: list[str]) -> object:
@@ -262,18 +293,24 @@ def _erased(value: object, key: str = "") -> object:
     return value
 
 
-def _scrub_logs(space: Workspace, needles: list[str]) -> None:
-    """Every log line that names them, with the name erased (the line's time and kind stay)."""
+def _scrub_logs(space: Workspace, needles: list[str]) -> list[Path]:
+    """Every log line that names them, with the name erased (the line's time and kind stay). Returns the
+    logs that could not be rewritten."""
     folder = space.state_dir / "logs"
     if not folder.is_dir() or not needles:
-        return
+        return []
     pattern = re.compile("|".join(re.escape(needle) for needle in needles))
-    for path in folder.glob("clb.log*"):
-        original = path.read_text(encoding="utf-8", errors="replace")
-        cleaned = pattern.sub(ERASED, original)
-        if cleaned != original:
-            atomic_write(path, cleaned.encode("utf-8"))
+    failed: list[Path] = []
+    for path in folder.glob("*.log*"):
+        try:
+            original = path.read_text(encoding="utf-8", errors="replace")
+            cleaned = pattern.sub(ERASED, original)
+            if cleaned != original:
+                atomic_write(path, cleaned.encode("utf-8"))
+        except OSError:
+            failed.append(path)
     logging.getLogger("clb").info("a leader was forgotten; their mentions in the logs were erased")
+    return failed
 
 
 def describe(found: Erasure) -> list[str]:
