@@ -186,6 +186,8 @@ def _run(flow: Any, **parameters: Any) -> Any:
     except WorkspaceBusy as exc:
         raise _fail(str(exc), code=BUSY) from None
     except RunFailed as exc:
+        if exc.detail:
+            err.print(f"What went wrong: {escape(exc.detail)}", highlight=False, soft_wrap=True)
         raise _fail(str(exc), code=FAILED) from None
 
 

@@ -8,6 +8,7 @@ happened: "while writing outbox/reports/.../comparison-2026-Q4-facilitator.xlsx"
 from __future__ import annotations
 
 import io
+import logging
 import os
 import signal
 import time
@@ -19,18 +20,52 @@ from xml.parsers import expat
 
 
 class StageFailed(Exception):
-    """The run cannot continue; the message names what it was doing and what went wrong."""
+    """The run cannot continue; the message names what it was doing and what went wrong. ``public`` says
+    the same without a person's name or a path that holds one: what Prefect may record."""
+
+    def __init__(self, message: str, public: str | None = None) -> None:
+        super().__init__(message)
+        self.public = public if public is not None else message
 
 
 @contextmanager
-def doing(what: str) -> Iterator[None]:
-    """Name ``what`` the run was doing in any failure inside (the innermost name is kept)."""
+def doing(what: str, public: str | None = None) -> Iterator[None]:
+    """Name ``what`` the run was doing in any failure inside (the innermost name is kept). ``public``:
+    the same words without personal data, where ``what`` names a leader's file."""
     try:
         yield
     except StageFailed:
         raise
     except Exception as exc:
-        raise StageFailed(f"while {what}: {type(exc).__name__}: {exc}") from exc
+        raise StageFailed(
+            f"while {what}: {type(exc).__name__}: {exc}", public=f"while {public or what}: {type(exc).__name__}"
+        ) from exc
+
+
+class PrivateFailure(Exception):
+    """A failure as it may cross into Prefect (its logs, states and database, which clb forget cannot
+    reach): the step and the kind of error, never a name, an address or a leader's file name. The whole
+    message is ``detail``, for the person at the terminal and the workspace's own log."""
+
+    def __init__(self, public: str, detail: str) -> None:
+        super().__init__(public)
+        self.detail = detail
+
+
+@contextmanager
+def kept_private(step: str) -> Iterator[None]:
+    """Around the body of every Prefect task: a failure inside is logged whole to the workspace's log and
+    leaves as a ``PrivateFailure`` (no chained cause: Prefect logs the traceback it is given)."""
+    try:
+        yield
+    except PrivateFailure:
+        raise
+    except Exception as exc:
+        if getattr(exc, "not_personal", False):  # e.g. the workspace in use: its own clear message
+            raise
+        logging.getLogger("clb").error("%s failed: %s", step, exc, exc_info=True)
+        public = exc.public if isinstance(exc, StageFailed) else type(exc).__name__
+        raise PrivateFailure(f"{step}: {public}", detail=f"{step}: {exc}") from None
 
 
 def check_workbook(data: bytes, name: str) -> None:

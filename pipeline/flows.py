@@ -19,6 +19,7 @@ from prefect.runtime import flow_run
 from rich.progress import Progress
 
 from pipeline.config import Config, load_config
+from pipeline.failures import PrivateFailure, kept_private
 from pipeline.logs import log_path, workspace_logging
 from pipeline.workspace import Workspace, WorkspaceBusy, workspace_lock
 
@@ -37,7 +38,9 @@ def _dated(prefix: str) -> Callable[[], str]:
 
 @contextmanager
 def _reported(space: Workspace, what: str) -> Iterator[None]:
-    """Log what ran to the workspace's file; on failure, say which run failed and where its log is."""
+    """Log what ran to the workspace's file; on failure, say which run failed and where its log is. What
+    reaches Prefect names no leader (``failures.kept_private``): the whole message is in the workspace's
+    log and on the facilitator's screen (``RunFailed.detail``)."""
     workspace_logging(space)
     logger = logging.getLogger("clb")
     run_id = str(flow_run.get_id())
@@ -47,8 +50,15 @@ def _reported(space: Workspace, what: str) -> Iterator[None]:
     except WorkspaceBusy:
         raise
     except Exception as exc:
-        logger.exception("%s failed (flow run %s)", what, run_id)
-        raise RunFailed(f"{what} failed: {exc}. Flow run {run_id}; the log is {log_path(space)}") from exc
+        if isinstance(exc, PrivateFailure):
+            public, detail = str(exc), exc.detail
+        else:
+            logger.error("%s failed: %s", what, exc, exc_info=True)
+            public, detail = type(exc).__name__, str(exc)
+        logger.error("%s failed (flow run %s)", what, run_id)
+        raise RunFailed(
+            f"{what} failed ({public}). Flow run {run_id}; the log is {log_path(space)}", detail=detail
+        ) from None
     logger.info("%s finished (flow run %s)", what, run_id)
 
 
@@ -82,7 +92,12 @@ def _one_at_a_time(space: Workspace) -> Iterator[None]:
 
 
 class RunFailed(Exception):
-    """A scheduled or manual run failed; the message names the run and its log."""
+    """A scheduled or manual run failed; the message names the run and its log (and no leader: Prefect
+    records it); ``detail`` says what went wrong in full, for the screen."""
+
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.detail = detail
 
 
 class RunRefused(RunFailed):
@@ -112,21 +127,22 @@ def _workspace(path: str) -> Workspace:
     return Workspace.at(Path(path))
 
 
-@task(name="load-config", cache_policy=NO_CACHE)
+@task(name="load-config", cache_policy=NO_CACHE, persist_result=False)
 def load_config_task(workspace: Workspace, everyone: bool = False) -> Config:
     """Read and check config/ (a bad config stops the run before anything is written); the roster rows of
     leaders who asked to be forgotten are left out, unless ``everyone`` (issuing forms reports them)."""
     from pipeline.stages import workspace_config
 
-    return load_config(workspace.config) if everyone else workspace_config(workspace)
+    with kept_private("reading the configuration"):
+        return load_config(workspace.config) if everyone else workspace_config(workspace)
 
 
-@task(name="issue-forms", cache_policy=NO_CACHE)
+@task(name="issue-forms", cache_policy=NO_CACHE, persist_result=False)
 def issue_forms_task(workspace: Workspace, config: Config, reissue: list[str]) -> IssueSummary:
     """Plan, write and record every roster leader's form, as one batch (``stages.issue_forms``)."""
     from pipeline import stages
 
-    with Progress(transient=True) as bar:
+    with kept_private("issuing forms"), Progress(transient=True) as bar:
         job = bar.add_task("Writing forms", total=None)
         return stages.issue_forms(
             workspace,
@@ -137,7 +153,7 @@ def issue_forms_task(workspace: Workspace, config: Config, reissue: list[str]) -
         )
 
 
-@flow(name="issue-forms", flow_run_name=_dated("issue-forms"), log_prints=False)
+@flow(name="issue-forms", flow_run_name=_dated("issue-forms"), log_prints=False, persist_result=False)
 def issue_forms(workspace: str = ".", reissue: list[str] | None = None) -> IssueSummary:
     """Make a personalised form of the workspace's instrument for every leader on the roster."""
     space = _workspace(workspace)
@@ -149,7 +165,7 @@ def issue_forms(workspace: str = ".", reissue: list[str] | None = None) -> Issue
 # ---------------------------------------------------------------- nightly
 
 
-@task(name="fetch-returns", cache_policy=NO_CACHE)
+@task(name="fetch-returns", cache_policy=NO_CACHE, persist_result=False)
 def fetch_task(workspace: Workspace, config: Config) -> Fetched | FetchFailed:
     """Take the returns mailbox's new attachments into inbox/ (when mail.imap is set). A mailbox that
     cannot be reached costs the fetch, never the night: what is already in the inbox is still taken in."""
@@ -157,38 +173,42 @@ def fetch_task(workspace: Workspace, config: Config) -> Fetched | FetchFailed:
     from pipeline.state import open_state
 
     try:
-        return fetch_returns(workspace, open_state(workspace.database), config).as_dict()
+        with kept_private("fetching the returns"):
+            return fetch_returns(workspace, open_state(workspace.database), config).as_dict()
     except FetchError as exc:
         logging.getLogger("clb").warning("fetching returns failed: %s", exc)
         return {"error": str(exc)}
 
 
-@task(name="take-in-returns", cache_policy=NO_CACHE)
+@task(name="take-in-returns", cache_policy=NO_CACHE, persist_result=False)
 def take_in_task(workspace: Workspace, config: Config) -> Night:
     """The whole inbox, in chunks of up to 500 files, each one batch: guard, read, validate and decide
     every file, archive the originals, write quarantine copies and correction requests, commit, clear."""
     from pipeline import stages
 
-    return stages.take_in(workspace, config)
+    with kept_private("taking in the returns"):
+        return stages.take_in(workspace, config)
 
 
-@task(name="build-outputs", cache_policy=NO_CACHE)
+@task(name="build-outputs", cache_policy=NO_CACHE, persist_result=False)
 def build_outputs_task(workspace: Workspace, config: Config, night: Night) -> RunReport:
     """Both comparison editions, the letters that changed and their index; the night's report lists them."""
     from pipeline import stages
 
-    return stages.build_outputs(workspace, night, config)
+    with kept_private("building the outputs"):
+        return stages.build_outputs(workspace, night, config)
 
 
-@task(name="apply-retention", cache_policy=NO_CACHE)
+@task(name="apply-retention", cache_policy=NO_CACHE, persist_result=False)
 def purge_task(workspace: Workspace, config: Config) -> list[str]:
     """Remove what the retention policy says is no longer needed (only when one is set)."""
     from pipeline import stages
 
-    return stages.purge(workspace, config)
+    with kept_private("applying the retention policy"):
+        return stages.purge(workspace, config)
 
 
-@task(name="publish-run-report", cache_policy=NO_CACHE)
+@task(name="publish-run-report", cache_policy=NO_CACHE, persist_result=False)
 def publish_report_task(workspace: Workspace, report: RunReport) -> None:
     """The run report as Prefect artifacts: a table of decisions and the headline figures. Prefect's
     database is outside what clb forget can erase, so they hold no personal data: files by their sha256,
@@ -223,7 +243,7 @@ def publish_report_task(workspace: Workspace, report: RunReport) -> None:
             create_link_artifact((workspace.root / path).as_uri(), link_text=path, key=key)
 
 
-@flow(name="nightly", flow_run_name=_dated("nightly"), log_prints=False)
+@flow(name="nightly", flow_run_name=_dated("nightly"), log_prints=False, persist_result=False)
 def nightly(workspace: str = ".") -> RunReport:
     """Fetch the mailbox's returns when one is set, take in the inbox, then build the outputs."""
     space = _workspace(workspace)
@@ -251,12 +271,13 @@ def nightly(workspace: str = ".") -> RunReport:
 # ---------------------------------------------------------------- mail
 
 
-@task(name="send-mail", cache_policy=NO_CACHE)
+@task(name="send-mail", cache_policy=NO_CACHE, persist_result=False)
 def send_mail_task(workspace: Workspace, config: Config, kind: str, dry_run: bool, resend: bool) -> SendReport:
     """Plan this kind of message for every leader who should get it, and send them as one batch."""
     from pipeline.mail.run import mail_run
 
-    return mail_run(workspace, config, kind, dry_run, resend)
+    with kept_private(f"sending {kind}"):
+        return mail_run(workspace, config, kind, dry_run, resend)
 
 
 def _send(workspace: str, kind: str, dry_run: bool, resend: bool) -> SendReport:
@@ -266,25 +287,25 @@ def _send(workspace: str, kind: str, dry_run: bool, resend: bool) -> SendReport:
         return send_mail_task(space, config, kind, dry_run, resend)
 
 
-@flow(name="send-invitations")
+@flow(name="send-invitations", persist_result=False)
 def send_invitations(workspace: str = ".", dry_run: bool = False, resend: bool = False) -> SendReport:
     """Email every leader their own form."""
     return _send(workspace, "invitations", dry_run, resend)
 
 
-@flow(name="send-reminders", flow_run_name=_dated("reminders"))
+@flow(name="send-reminders", flow_run_name=_dated("reminders"), persist_result=False)
 def send_reminders(workspace: str = ".", dry_run: bool = False, resend: bool = False) -> SendReport:
     """Remind the leaders who have not returned their form (at most every N days)."""
     return _send(workspace, "reminders", dry_run, resend)
 
 
-@flow(name="send-letters")
+@flow(name="send-letters", persist_result=False)
 def send_letters(workspace: str = ".", dry_run: bool = False, resend: bool = False) -> SendReport:
     """Email each leader their feedback letter."""
     return _send(workspace, "letters", dry_run, resend)
 
 
-@flow(name="send-corrections")
+@flow(name="send-corrections", persist_result=False)
 def send_corrections(workspace: str = ".", dry_run: bool = False, resend: bool = False) -> SendReport:
     """Email each leader whose return was quarantined the problems to correct."""
     return _send(workspace, "corrections", dry_run, resend)

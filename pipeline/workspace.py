@@ -172,6 +172,8 @@ def may_serve(path: str, environ: dict[str, str] | None = None) -> bool:
 class WorkspaceBusy(Exception):
     """Another run holds this workspace."""
 
+    not_personal = True  # its message names a process, never a leader: it may reach Prefect as it is
+
 
 @contextmanager
 def workspace_lock(workspace: Workspace, wait_seconds: float = 0.0) -> Iterator[None]:

@@ -101,8 +101,9 @@ def test_clb_nightly_and_check_commands(prefect_engine, issued, monkeypatch):
     assert good.exists() and bad.exists()  # check touches nothing
 
     result = CliRunner().invoke(app, ["nightly", "--workspace", str(issued)], env={"COLUMNS": "200"})
-    assert result.exit_code == 0, result.output  # quarantined files are not a failed run
+    assert result.exit_code == 1, result.output  # done, and a quarantined file needs the facilitator (not 4: failed)
     assert "1 accepted, 1 quarantined, 0 duplicates, 0 waiting" in result.output
+    assert "Some files need you (above): exit code 1." in result.output
 
 
 def test_the_nightly_flow_fetches_the_mailbox_first(prefect_engine, issued, monkeypatch):

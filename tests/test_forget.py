@@ -155,3 +155,48 @@ def test_a_forget_that_cannot_remove_a_file_says_so_and_the_next_one_finishes(tm
     assert not letter.exists() and search(root, words, skip=("config",)) == []
     engine = open_state(root / "state" / "clb.sqlite")
     assert engine.connect().exec_driver_sql("select count(*) from erasures").scalar() == 0
+
+
+# ---------------------------------------------------------------- Prefect never holds a name
+
+
+def test_a_failing_night_tells_prefect_no_name_and_the_facilitator_everything(tmp_path):
+    """A night that stops while writing one leader's letter, through the installed clb nightly on its own
+    temporary engine: the screen and the workspace's log say which file; Prefect's database and files
+    (states, logs, results) hold neither the leader's name, nor address, nor the file's name. Then clb
+    forget: still nothing there."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import example_workspace
+    from tests.intake_helpers import LEADER as PRIYA
+    from tests.intake_helpers import filled, nightly
+
+    root = example_workspace(tmp_path / "ws", issue=True)
+    drop(root, "Priya Raman CLB.xlsx", filled(root, PRIYA))
+    nightly(root)
+    [letter] = (root / "outbox" / "letters").rglob("Priya Raman*.txt")
+    letter.unlink()
+    letter.mkdir()  # the next night cannot write it: it stops there
+    engine = open_state(root / "state" / "clb.sqlite")
+    with engine.begin() as connection:
+        connection.exec_driver_sql("delete from letters")
+        connection.exec_driver_sql("delete from meta where key like 'outputs%'")
+    engine.dispose()
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("PREFECT_", "CLB_"))}
+    clb = str(Path(sys.executable).with_name("clb"))
+    failed = subprocess.run([clb, "nightly", "-w", str(root)], env=env, capture_output=True, text=True, timeout=300)
+    assert failed.returncode == 4, failed.stdout + failed.stderr
+    said = " ".join((failed.stdout + failed.stderr).split())
+    assert "building the outputs: while writing letter" in said and "Priya Raman" in said  # the screen: all
+    assert "Priya Raman" in (root / "state" / "logs" / "clb.log").read_text()
+    words = [PRIYA, "Priya Raman", "Priya", "Raman"]
+    prefect = root / "state" / "prefect"
+    assert (prefect / "prefect.db").exists()
+    assert search(prefect, words) == []
+
+    letter.rmdir()
+    forgot = subprocess.run([clb, "forget", PRIYA, "--yes", "-w", str(root)], env=env, capture_output=True, text=True)
+    assert forgot.returncode == 0, forgot.stdout + forgot.stderr
+    assert search(prefect, words) == [] and search(root, words, skip=("config",)) == []

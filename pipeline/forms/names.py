@@ -73,3 +73,14 @@ _TAGS: tuple[Callable[[str], str], ...] = (
     lambda key: _hash_tag(key, 16),
     lambda key: _hash_tag(key, 64),
 )
+
+
+def possible_stems(key: str, organisation: str, name: str) -> set[str]:
+    """Every stem ``unique_stems`` can give this person, whatever names they shared: for finding their
+    files when no record names them (clb forget after a run that stopped before recording them)."""
+    organisation, name = safe_segment(organisation), safe_segment(name)
+    stems = {f"{organisation}/{name}"}
+    for make in _TAGS:
+        tag = f" ({make(key)})"
+        stems.add(f"{organisation}/{safe_segment(name[: MAX_SEGMENT - len(tag)]) + tag}")
+    return stems

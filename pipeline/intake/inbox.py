@@ -388,7 +388,10 @@ def store_batch(space: Workspace, config: Config, batch: Batch) -> Batch:
         problems = [p.record() for p in (examination.problems if examination else [])]
         correction = None
         if decision.decision == "quarantined":
-            with doing(f"writing the quarantine copy and reasons for inbox/{decision.file.name}"):
+            with doing(
+                f"writing the quarantine copy and reasons for inbox/{decision.file.name}",
+                public=f"writing the quarantine copy and reasons for the file {decision.sha256[:12]}",
+            ):
                 correction = _quarantine(space, config, batch, decision, templates, problems, received_at)
         form = examination.form if examination else None
         batch.receipts.append(

@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, select, text, update
 
 from pipeline.files import atomic_write, json_bytes
-from pipeline.forms.names import safe_segment
+from pipeline.forms.names import possible_stems, safe_segment
 from pipeline.privacy.tombstones import pseudonym, salt, token_forgotten
 from pipeline.state import (
     corrections,
@@ -100,8 +100,10 @@ def find(space: Workspace, engine: Engine, email: str) -> Erasure:
     """Everything the workspace holds about ``email`` (nothing is changed)."""
     leader = email.strip().casefold()
     found = Erasure(leader)
+    organisations: set[str] = set()
     with engine.connect() as connection:
         for row in connection.execute(select(forms).where(forms.c.leader_id == leader)):
+            organisations.add(row.organisation)
             found.names.add(row.name)
             found.tokens.add(row.token)
             found.rounds.add(row.round)
@@ -135,8 +137,20 @@ def find(space: Workspace, engine: Engine, email: str) -> Erasure:
             found.files.add(space.root / row.file)
         found.rows = _counts(connection, found)
     found.files |= {path for path in (space.outbox / "mail").rglob("*.eml") if path.name.startswith(f"{leader} ")}
+    found.files |= _letters_by_name(space, found, organisations)
     found.files = {path for path in found.files if path.is_file()}
     return found
+
+
+def _letters_by_name(space: Workspace, found: Erasure, organisations: set[str]) -> set[Path]:
+    """Their letters found by file name, in every round's folder: a run that stopped while writing the
+    letters leaves some that no record names yet."""
+    stems = {stem for org in organisations for name in found.names for stem in possible_stems(found.email, org, name)}
+    files: set[Path] = set()
+    for round_folder in (space.outbox / "letters").glob("*"):
+        for stem in stems:
+            files |= {round_folder / f"{stem}{suffix}" for suffix in (".html", ".email.html", ".txt")}
+    return files
 
 
 def quarantine_copies(space: Workspace, run_id: str, sha256: str) -> set[Path]:

@@ -261,7 +261,7 @@ def write_letters(
             and (space.root / f"{folder}/{stem}.txt").exists()
         ):
             continue
-        with doing(f"writing the letter {html_path}"):
+        with doing(f"writing the letter {html_path}", public=f"writing letter {len(written) + 1} of the round"):
             page, email, text = render_letter(context, templates)
             atomic_write(space.root / html_path, page.encode("utf-8"))
             atomic_write(space.root / email_path, email.encode("utf-8"))
