@@ -115,6 +115,13 @@ class FetchFailed(TypedDict):
     error: str
 
 
+class AuditAnchor(TypedDict):
+    """How far the audit trail reached when a report was written: its lines and the last one's hash."""
+
+    entries: int
+    last: str
+
+
 class RunReport(ChunkReport):
     """A night: its chunks' decisions together, the files written for people, the round's figures."""
 
@@ -123,6 +130,7 @@ class RunReport(ChunkReport):
     round: Headline
     fetched: NotRequired[Fetched | FetchFailed]
     purged: NotRequired[list[str]]  # what the retention policy removed, when one is set
+    audit: NotRequired[AuditAnchor]  # the audit trail as far as it reached (privacy/audit.py checks it)
 
 
 class SendResult(TypedDict):

@@ -18,6 +18,15 @@ EXAMPLE_CONFIG = REPO / "config"
 DATA = Path(__file__).resolve().parent / "data"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _own_config_home(tmp_path_factory):
+    """The audit trail's signing key (the user's configuration folder) in a folder of the test run's."""
+    import os
+
+    os.environ["CLB_CONFIG_HOME"] = str(tmp_path_factory.mktemp("clb-config"))
+    yield
+
+
 @pytest.fixture(scope="session")
 def example_config() -> Config:
     return load_config(EXAMPLE_CONFIG)

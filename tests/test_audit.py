@@ -65,3 +65,91 @@ def test_clb_audit_shows_filters_and_verifies(workspace):
     path.write_bytes(path.read_bytes().replace(b'"new": 15', b'"new": 16'))
     broken = CliRunner().invoke(app, ["audit", "--workspace", str(workspace), "--verify"])
     assert broken.exit_code == 1 and "altered" in broken.output
+
+
+# ---------------------------------------------------------------- the anchor: cut, deleted, rewritten
+
+
+def _clb_verify(workspace) -> tuple[int, str]:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    clb = str(Path(sys.executable).with_name("clb"))
+    done = subprocess.run(
+        [clb, "audit", "--verify", "-w", str(workspace)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    return done.returncode, " ".join(done.stdout.split())
+
+
+def _fresh_chain(entries_: list[dict]) -> bytes:
+    """The trail written anew, every link recomputed: what an attacker with write access would do."""
+    import hashlib
+
+    previous, out = "0" * 64, b""
+    for entry in entries_:
+        line = json.dumps({**entry, "previous": previous}, sort_keys=True, ensure_ascii=False).encode()
+        out += line + b"\n"
+        previous = hashlib.sha256(line).hexdigest()
+    return out
+
+
+def test_cutting_deleting_or_rewriting_the_trail_is_found_by_clb_audit_verify(workspace):
+    from pipeline.state import open_state, set_meta
+
+    space = _trail(workspace)
+    path = audit_path(space)
+    original = path.read_bytes()
+    lines = original.splitlines(keepends=True)
+    assert _clb_verify(workspace) == (0, "The audit trail is intact: 5 entries, each linked to the one before.")
+
+    path.write_bytes(b"".join(lines[:3]))  # the last two lines cut: the chain alone still holds
+    code, said = _clb_verify(workspace)
+    assert code == 1 and "the state recorded 5 entries and the trail holds 3: 2 lines were cut from its end" in said
+
+    path.unlink()  # deleted
+    code, said = _clb_verify(workspace)
+    assert code == 1 and "the trail was deleted" in said
+
+    forged = [json.loads(line) for line in lines]
+    forged[2]["details"]["results"]["drafted"] = 14
+    path.write_bytes(_fresh_chain([{k: v for k, v in e.items() if k != "previous"} for e in forged]))
+    code, said = _clb_verify(workspace)
+    assert code == 1 and "line 5 is not the line the state recorded: the trail was rewritten" in said
+
+    # the state's anchor rewritten too, without the key that lives outside the workspace
+    import hashlib
+
+    rewritten = path.read_bytes().splitlines()
+    anchor = {"entries": 5, "last": hashlib.sha256(rewritten[-1]).hexdigest(), "signature": "0" * 64}
+    set_meta(open_state(workspace / "state" / "clb.sqlite"), "audit_anchor", json.dumps(anchor))
+    code, said = _clb_verify(workspace)
+    assert code == 1 and "the state's record of the trail was altered" in said
+
+    path.write_bytes(original)  # put back as it was: intact again
+    from pipeline.privacy.audit import _anchor
+
+    _anchor(space, 5, hashlib.sha256(lines[-1].rstrip(b"\n")).hexdigest())
+    assert _clb_verify(workspace)[0] == 0
+
+
+def test_every_run_report_anchors_the_trail_too(issued):
+    from tests.intake_helpers import nightly
+
+    space = Workspace.at(issued)
+    nightly(issued)
+    report = json.loads((issued / "outbox" / "runs" / "latest.json").read_text())
+    assert report["audit"]["entries"] >= 2 and len(report["audit"]["last"]) == 64
+    path = audit_path(space)
+    lines = path.read_bytes().splitlines(keepends=True)
+    from pipeline.state import delete_meta, open_state
+
+    delete_meta(open_state(issued / "state" / "clb.sqlite"), "audit_anchor")  # the state's anchor removed too
+    path.write_bytes(b"".join(lines[:1]))
+    _, problem = verify(space)
+    assert problem is not None and "lines were cut from its end" in problem and "run report" in problem

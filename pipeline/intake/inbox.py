@@ -42,6 +42,7 @@ from pipeline.intake import staging
 from pipeline.intake.guard import Limits
 from pipeline.intake.staging import Taken
 from pipeline.intake.validate import Examination, examine
+from pipeline.privacy.audit import current_anchor
 from pipeline.privacy.tombstones import token_forgotten
 from pipeline.problems import problem
 from pipeline.state import (
@@ -582,6 +583,9 @@ def finish_report(space: Workspace, night: Night, outputs: list[str], headline: 
         "outputs": outputs,
         "round": headline,
     }
+    anchor = current_anchor(space)
+    if anchor is not None:
+        report["audit"] = {"entries": anchor["entries"], "last": anchor["last"]}
     atomic_write(space.outbox / "runs" / night.run_id / "summary.json", json_bytes(report))
     atomic_write(space.outbox / "runs" / "latest.json", json_bytes(report))
     return report

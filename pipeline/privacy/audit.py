@@ -5,6 +5,12 @@ sent, files checked, a leader forgotten, a purge, the configuration changed) and
 rounds and hashes; never a name, an address or text a leader typed). Each line carries the sha256 of the
 line before it, so editing, removing or inserting a line breaks the chain from there on: ``clb audit
 --verify`` finds the first break. The file is only ever appended to, under a lock.
+
+A chain alone cannot show lines cut from its end, the file deleted, or the whole trail written anew with
+fresh hashes. So the trail is anchored: after every append, the number of lines and the last line's hash
+are kept in the state database (``meta``) and in every run report, and that anchor is signed with an
+HMAC key kept outside the workspace, in the user's own configuration folder (``key_path``). Rewriting
+the trail so that it verifies then takes more than write access to the workspace: the key too.
 """
 
 from __future__ import annotations
@@ -12,9 +18,12 @@ from __future__ import annotations
 import fcntl
 import getpass
 import hashlib
+import hmac
 import json
 import os
+import secrets
 import socket
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +32,8 @@ from typing import Any
 from pipeline.workspace import Workspace
 
 START = "0" * 64  # the "previous line" of the first line
+ANCHOR = "audit_anchor"  # the meta key of the anchor in the state database
+UNANCHORED = 2  # lines one record() appends before it anchors them (a config-changed line and its action)
 CONFIG_FILES = ("partnership.yaml", "instrument.yaml", "practices.yaml", "roster.csv", "roster.xlsx")
 
 
@@ -53,7 +64,7 @@ def config_hashes(space: Workspace) -> dict[str, str]:
 
 def record(space: Workspace, action: str, **details: Any) -> None:
     """Append one line for ``action`` (after a ``config-changed`` line when config/ differs from the
-    last line that recorded it)."""
+    last line that recorded it), then anchor the trail."""
     path = audit_path(space)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a+b") as handle:
@@ -62,14 +73,90 @@ def record(space: Workspace, action: str, **details: Any) -> None:
             handle.seek(0)
             lines = handle.read().splitlines()
             previous = _digest(lines[-1]) if lines else START
+            count = len(lines)
             hashes = config_hashes(space)
             if hashes != _last_config(lines):
                 previous = _append(handle, previous, "config-changed", {"files": hashes})
-            _append(handle, previous, action, details)
+                count += 1
+            previous = _append(handle, previous, action, details)
             handle.flush()
             os.fsync(handle.fileno())
+            _anchor(space, count + 1, previous)
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def key_path() -> Path:
+    """The HMAC key that signs the anchors: in the user's configuration folder, outside every workspace
+    (CLB_CONFIG_HOME, else %APPDATA%\\clb on Windows, ~/Library/Application Support/clb on macOS,
+    $XDG_CONFIG_HOME/clb or ~/.config/clb elsewhere)."""
+    if os.environ.get("CLB_CONFIG_HOME"):
+        return Path(os.environ["CLB_CONFIG_HOME"]) / "audit.key"
+    if sys.platform == "win32":
+        return Path(os.environ.get("APPDATA", Path.home())) / "clb" / "audit.key"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / "clb" / "audit.key"
+    return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "clb" / "audit.key"
+
+
+def _key(make: bool) -> bytes | None:
+    """The signing key (made, owner-only, on first use when ``make``); None where there is none."""
+    path = key_path()
+    try:
+        return bytes.fromhex(path.read_text(encoding="ascii").strip())
+    except (OSError, ValueError):
+        if not make:
+            return None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="ascii") as stream:
+            stream.write(secrets.token_hex(32))
+        return bytes.fromhex(path.read_text(encoding="ascii").strip())
+    except FileExistsError:
+        return _key(make=False)
+    except OSError:  # a read-only home: anchors go unsigned, and say so
+        return None
+
+
+def _key_id(key: bytes) -> str:
+    """Which key signed an anchor (a hash of it: the key itself never leaves its file)."""
+    return hashlib.sha256(b"clb audit key|" + key).hexdigest()[:16]
+
+
+def _signature(key: bytes, workspace: str, count: int, last: str) -> str:
+    return hmac.new(key, f"{workspace}|{count}|{last}".encode(), hashlib.sha256).hexdigest()
+
+
+def _workspace_id(space: Workspace) -> str:
+    """What ties an anchor to its workspace: the state's own random salt (a folder may be moved)."""
+    from pipeline.privacy.tombstones import salt
+    from pipeline.state import open_state
+
+    return salt(open_state(space.database))
+
+
+def _anchor(space: Workspace, count: int, last: str) -> None:
+    from pipeline.state import open_state, set_meta
+
+    key = _key(make=True)
+    anchor: dict[str, object] = {"entries": count, "last": last}
+    if key is not None:
+        anchor["signature"] = _signature(key, _workspace_id(space), count, last)
+        anchor["key"] = _key_id(key)
+    set_meta(open_state(space.database), ANCHOR, json.dumps(anchor, sort_keys=True))
+
+
+def current_anchor(space: Workspace) -> dict[str, Any] | None:
+    """The trail's anchor as the state keeps it (for the run reports): entries and the last hash."""
+    from pipeline.state import get_meta, open_state_readonly
+
+    engine = open_state_readonly(space.database)
+    text = get_meta(engine, ANCHOR) if engine is not None else None
+    if not text:
+        return None
+    anchor = json.loads(text)
+    return {"entries": int(anchor["entries"]), "last": str(anchor["last"])}
 
 
 def _append(handle: Any, previous: str, action: str, details: dict[str, Any]) -> str:
@@ -117,12 +204,11 @@ def entries(space: Workspace) -> Iterator[Entry]:
 
 def verify(space: Workspace) -> tuple[int, str | None]:
     """How many lines the chain holds, and the first problem: None when every line carries the hash of
-    the one before (an edited line breaks the next one's link; a removed one, its successor's)."""
+    the one before (an edited line breaks the next one's link; a removed one, its successor's) and the
+    trail still holds what its anchors (the state's, signed, and every run report's) say it held."""
     path = audit_path(space)
-    if not path.is_file():
-        return 0, None
+    lines = path.read_bytes().splitlines() if path.is_file() else []
     previous = START
-    lines = path.read_bytes().splitlines()
     for number, line in enumerate(lines, start=1):
         try:
             claimed = json.loads(line).get("previous")
@@ -136,4 +222,44 @@ def verify(space: Workspace) -> tuple[int, str | None]:
                 else "line 1 is not the first entry ever written: lines were removed from the start"
             )
         previous = _digest(line)
-    return len(lines), None
+    return len(lines), _anchors_problem(space, lines)
+
+
+def _anchors_problem(space: Workspace, lines: list[bytes]) -> str | None:
+    """Whether the trail is short of, or differs from, what the state's anchor and the run reports'
+    anchors recorded; and whether the state's anchor carries a valid signature."""
+    from pipeline.state import get_meta, open_state_readonly
+
+    engine = open_state_readonly(space.database)
+    text = get_meta(engine, ANCHOR) if engine is not None else None
+    anchors: list[tuple[str, int, str]] = []
+    if text:
+        anchor = json.loads(text)
+        count, last = int(anchor["entries"]), str(anchor["last"])
+        key = _key(make=False)
+        if key is not None:  # the account whose key signs this workspace's anchors checks them
+            if anchor.get("key") not in (None, _key_id(key)):
+                return (
+                    "the state's record of the trail was signed by another account's key: verify as the "
+                    "account that runs the nights (or give this one that key, CLB_CONFIG_HOME)"
+                )
+            expected = _signature(key, _workspace_id(space), count, last)
+            if not hmac.compare_digest(str(anchor.get("signature") or ""), expected):
+                return "the state's record of the trail was altered (its signature does not match)"
+        anchors.append(("the state", count, last))
+        if len(lines) > count + UNANCHORED:
+            return f"{len(lines) - count} lines were added after the last one the state recorded ({count})"
+    for report in sorted((space.outbox / "runs").glob("*/summary.json")):
+        try:
+            said = json.loads(report.read_bytes()).get("audit")
+            if said:
+                anchors.append((f"run report {report.parent.name}", int(said["entries"]), str(said["last"])))
+        except (OSError, ValueError, TypeError, KeyError):
+            continue
+    for where, count, last in anchors:
+        if count > len(lines):
+            gone = "the trail was deleted" if not lines else f"{count - len(lines)} lines were cut from its end"
+            return f"{where} recorded {count} entries and the trail holds {len(lines)}: {gone}"
+        if count and _digest(lines[count - 1]) != last:
+            return f"line {count} is not the line {where} recorded: the trail was rewritten"
+    return None
