@@ -146,7 +146,8 @@ publications = Table(
     Column("round", String, nullable=False, index=True),
     Column("run_id", String, nullable=False),
     Column("published_at", String, nullable=False),
-    Column("response_ids", String, nullable=False),  # JSON: {leader_id: response id}
+    Column("response_ids", String, nullable=False),  # JSON: {leader_id or "erased:<n>": response id or null}
+    Column("counts", String, nullable=True),  # JSON: {answer: leaders}, what partners were shown
 )
 
 letters = Table(
@@ -712,26 +713,48 @@ def quarantined_files(engine: Engine, round_id: str) -> list[QuarantinedProblem]
 class Publication:
     run_id: str
     published_at: str
-    response_ids: dict[str, int]  # leader id -> response id
+    response_ids: dict[str, int | None]  # leader id (or "erased:<n>") -> response id (None: erased)
+    counts: dict[str, int] | None  # answer -> leaders (None: recorded before counts were kept)
 
 
-def last_publication(engine: Engine, round_id: str) -> Publication | None:
-    """The responses behind the shareable edition partners last saw."""
-    query = select(publications).where(publications.c.round == round_id).order_by(publications.c.id.desc())
+def publication_history(engine: Engine, key: str) -> list[Publication]:
+    """Every edition of one perspective (``publication.perspective_key``) partners were shown, oldest first."""
+    query = select(publications).where(publications.c.round == key).order_by(publications.c.id)
     with engine.connect() as connection:
-        row = connection.execute(query).first()
-    if row is None:
-        return None
-    return Publication(row.run_id, row.published_at, {k: int(v) for k, v in json.loads(row.response_ids).items()})
+        return [
+            Publication(
+                row.run_id,
+                row.published_at,
+                {k: None if v is None else int(v) for k, v in json.loads(row.response_ids).items()},
+                {str(k): int(v) for k, v in json.loads(row.counts).items()} if row.counts else None,
+            )
+            for row in connection.execute(query)
+        ]
 
 
-def record_publication(engine: Engine, round_id: str, run_id: str, response_ids: dict[str, int]) -> None:
+def record_publication(
+    engine: Engine, key: str, run_id: str, response_ids: Mapping[str, int | None], counts: Mapping[str, int]
+) -> None:
     with engine.begin() as connection:
         connection.execute(
             publications.insert().values(
-                round=round_id, run_id=run_id, published_at=now(), response_ids=json.dumps(response_ids, sort_keys=True)
+                round=key,
+                run_id=run_id,
+                published_at=now(),
+                response_ids=json.dumps(dict(response_ids), sort_keys=True),
+                counts=json.dumps(dict(counts), sort_keys=True),
             )
         )
+
+
+def answers_of(engine: Engine, ids: Iterable[int]) -> dict[int, dict[int, str | None]]:
+    """The answers of these responses (current or superseded), by response id."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    query = select(responses.c.id, responses.c.answers).where(responses.c.id.in_(wanted))
+    with engine.connect() as connection:
+        return {row.id: {int(k): v for k, v in json.loads(row.answers).items()} for row in connection.execute(query)}
 
 
 def letter_hashes(engine: Engine, round_id: str) -> dict[str, str]:

@@ -110,6 +110,23 @@ def prefect_engine():
         yield
 
 
+@pytest.fixture(scope="session")
+def served_engine(tmp_path_factory):
+    """One Prefect server of clb's own (pipeline.engine) for the tests that run the installed `clb`
+    commands: the environment that points them at it (each then starts in seconds, not twenty)."""
+    import os
+
+    from pipeline.engine import launch
+
+    home = tmp_path_factory.mktemp("served-prefect")
+    server = launch(home, home / "server.log", temporary=True)
+    server.wait_ready()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PREFECT_")}
+    env |= {"PREFECT_API_URL": server.url, "PREFECT_API_AUTH_STRING": server.auth, "COLUMNS": "200"}
+    yield env
+    server.stop()
+
+
 def issue_forms_here(root: Path, reissue: tuple[str, ...] = ()):
     """The issue-forms stage without the engine (the flow itself is tested in test_flows)."""
     from pipeline.stages import issue_forms

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,7 @@ from sqlalchemy import Connection, Engine, delete, select, text, update
 from pipeline.files import atomic_write, json_bytes
 from pipeline.forms.names import possible_stems, safe_segment
 from pipeline.privacy.tombstones import pseudonym, salt, token_forgotten
+from pipeline.reports.publication import ERASED as ERASED_MEMBER
 from pipeline.state import (
     corrections,
     fetched,
@@ -233,10 +235,14 @@ def _delete_rows(engine: Engine, found: Erasure) -> None:
         )
         connection.execute(delete(form_versions).where(form_versions.c.token.in_(found.tokens or {""})))
         connection.execute(delete(forms).where(forms.c.leader_id == leader))
+        # partners saw editions that counted them: their place stays, nameless and without a response, so
+        # that the next edition is checked against what partners can compute (reports/publication.py)
+        marker = f"{ERASED_MEMBER}{secrets.token_hex(8)}"
         for row in connection.execute(select(publications.c.id, publications.c.response_ids)).all():
             published = json.loads(row.response_ids)
             if leader in published:
                 published.pop(leader)
+                published[marker] = None
                 connection.execute(
                     update(publications)
                     .where(publications.c.id == row.id)

@@ -16,6 +16,7 @@ Each step is recorded in the state once done, so a purge runs again safely and d
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,7 @@ from sqlalchemy import Connection, Engine, delete, func, select, update
 from pipeline.config import Config
 from pipeline.forms.names import safe_segment
 from pipeline.privacy.forget import compact, quarantine_copies, rewrite_run_reports
+from pipeline.reports.publication import ERASED as ERASED_MEMBER
 from pipeline.state import (
     corrections,
     current_totals,
@@ -208,7 +210,13 @@ def _purge_answers(connection: Connection, step: Step) -> None:
     run(update(received).where(received.c.round == step.round).values(leader_id=None, token=None))
     run(delete(corrections).where(corrections.c.round == step.round))
     run(delete(responses).where(responses.c.round == step.round))
-    run(delete(publications).where(publications.c.round == step.round))
+    # the editions partners were shown stay (their counts are what the shareable edition keeps showing);
+    # whose responses they counted goes with the answers
+    editions = publications.c.round.like(f"{step.round}#%") | (publications.c.round == step.round)
+    for row in run(select(publications.c.id, publications.c.response_ids).where(editions)).all():
+        members = json.loads(row.response_ids)
+        nameless = {f"{ERASED_MEMBER}{index}": None for index in range(len(members))}
+        run(update(publications).where(publications.c.id == row.id).values(response_ids=json.dumps(nameless)))
     run(delete(forms).where(forms.c.round == step.round))
 
 

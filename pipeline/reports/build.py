@@ -10,6 +10,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -31,18 +32,19 @@ from pipeline.reports.letters import (
     render_letter,
     template_text,
 )
-from pipeline.reports.publication import may_publish, perspective_key
+from pipeline.reports.publication import ERASED, Edition, may_publish, perspective_key
 from pipeline.state import (
     IssuedLeader,
     Publication,
     accepted_notes,
+    answers_of,
     get_meta,
-    last_publication,
     latest_responses_before,
     leaders_of_round,
     letter_hashes,
     mail_records,
     now,
+    publication_history,
     quarantined_files,
     record_letters,
     record_publication,
@@ -74,12 +76,12 @@ def _answers(rows: list[dict[str, Any]], leaders: dict[str, IssuedLeader]) -> li
 
 
 def round_data(engine: Engine, config: Config, run_id: str) -> tuple[RoundData, RoundData]:
-    """The facilitator's data and the shareable snapshot's, publishing a new snapshot when allowed."""
+    """The facilitator's data and the shareable edition's, publishing a new edition when allowed."""
     settings, k = config.settings, config.settings.min_group_size
     leaders = leaders_of_round(engine, settings.round)
     rows = response_rows(engine, settings.round)
     answers = _answers(rows, leaders)
-    snapshot, latest = _published_snapshot(engine, config, run_id, rows, answers, leaders)
+    shown = published_editions(engine, config, run_id, rows)
     full = RoundData(
         partnership=settings.partnership,
         round=settings.round,
@@ -95,18 +97,20 @@ def round_data(engine: Engine, config: Config, run_id: str) -> tuple[RoundData, 
         mail=mail_states(engine, settings.round),
         senders=accepted_notes(engine, settings.round, "sent-by-another"),
         rounds=round_totals(engine, settings.round),
-        published=snapshot,
+        published_counts=shown.counts,
+        published_respondents=shown.respondents,
+        counted=shown.counted,
         published_note=(
-            f"Partners' figures as last published on {latest.published_at[:10]}, from "
-            f"{len(snapshot)} leaders' responses."
-            if latest
+            f"Partners' figures as last published on {shown.latest.published_at[:10]}, from "
+            f"{shown.respondents} leaders' responses."
+            if shown.latest
             else ""
         ),
     )
     shareable = dataclasses.replace(
         full,
-        run_id=latest.run_id if latest else run_id,
-        generated_at=latest.published_at if latest else "2000-01-01T00:00:00+00:00",
+        run_id=shown.latest.run_id if shown.latest else run_id,
+        generated_at=shown.latest.published_at if shown.latest else "2000-01-01T00:00:00+00:00",
         answers=[],
         roster=[],
         issued={},
@@ -114,6 +118,7 @@ def round_data(engine: Engine, config: Config, run_id: str) -> tuple[RoundData, 
         earlier={},
         mail={},
         senders={},
+        counted={},
     )
     return full, shareable
 
@@ -128,45 +133,62 @@ def mail_states(engine: Engine, round_id: str) -> dict[str, dict[str, str]]:
     return states
 
 
-def _published_snapshot(
-    engine: Engine,
-    config: Config,
-    run_id: str,
-    rows: list[dict[str, Any]],
-    answers: list[Answer],
-    leaders: dict[str, IssuedLeader],
-) -> tuple[list[Answer], Publication | None]:
-    """What partners may see: each perspective from its own latest publication (publishing a new one when
-    ``may_publish`` allows), as one answer per leader holding the answers the perspectives count."""
+@dataclasses.dataclass
+class Shown:
+    """What partners are shown of the round: per row, the counts of its latest edition; how many leaders
+    those count; each leader's answers as counted there (for their letter); the latest edition."""
+
+    counts: dict[int, dict[str, int]]
+    respondents: int
+    counted: dict[str, dict[int, str | None]]
+    latest: Publication | None
+
+
+def published_editions(engine: Engine, config: Config, run_id: str, rows: list[dict[str, Any]]) -> Shown:
+    """Each row (perspective) from its own latest edition, publishing a new one where ``may_publish``
+    allows it against every edition partners have seen (pipeline/reports/publication.py)."""
     round_id, k = config.settings.round, config.settings.min_group_size
     current = {row["leader_id"]: row["id"] for row in rows}
-    by_id = {row["id"]: answer for row, answer in zip(rows, answers, strict=True)}
-    taken: dict[int, dict[str, int]] = {}
-    latest: Publication | None = None
+    values_by_id: dict[int, dict[int, str | None]] = {row["id"]: row["answers"] for row in rows}
+    histories = {
+        p.number: publication_history(engine, perspective_key(round_id, p.number))
+        for p in config.instrument.perspectives
+    }
+    older = {
+        rid for history in histories.values() for h in history for rid in h.response_ids.values() if rid is not None
+    }
+    values_by_id |= answers_of(engine, {rid for rid in older if rid is not None} - values_by_id.keys())
+    shown = Shown({}, 0, {}, None)
+    members: set[str] = set()
     for p in config.instrument.perspectives:
-        key = perspective_key(round_id, p.number)
-        published = last_publication(engine, key)
-        now_counted = {leader: (rid, by_id[rid].answers.get(p.number)) for leader, rid in current.items()}
-        if may_publish(now_counted, published.response_ids if published else None, k):
-            record_publication(
-                engine, key, run_id, {leader: rid for leader, (rid, answer) in now_counted.items() if answer}
-            )
-            published = last_publication(engine, key)
-        if published is not None:
-            taken[p.number] = published.response_ids
-            if latest is None or published.published_at > latest.published_at:
-                latest = published
-    older = sorted({rid for ids in taken.values() for rid in ids.values()} - by_id.keys())
-    by_id |= dict(zip(older, _answers(response_rows(engine, round_id, older), leaders), strict=True))
-    counted: dict[str, dict[int, str | None]] = {}
-    for number, ids in taken.items():
-        for leader, rid in ids.items():
-            counted.setdefault(leader, {})[number] = by_id[rid].answers.get(number)
-    snapshot = []
-    for leader, chosen in sorted(counted.items()):  # who they are from their current response, if any
-        answer = by_id[current.get(leader) or next(taken[number][leader] for number in chosen)]
-        snapshot.append(answer if answer.answers == chosen else dataclasses.replace(answer, answers=chosen))
-    return snapshot, latest  # mostly the current responses' own objects: a round of 10,000 is held once
+        history = histories[p.number]
+        values = {rid: answers.get(p.number) for rid, answers in values_by_id.items()}
+        editions = [Edition(h.response_ids, h.counts if h.counts is not None else _counted(h, values)) for h in history]
+        now_counted = {leader: (rid, values[rid]) for leader, rid in current.items()}
+        if may_publish(editions, now_counted, values, k):
+            chosen = {leader: rid for leader, (rid, answer) in now_counted.items() if answer is not None}
+            tally = dict(Counter(answer for _, answer in now_counted.values() if answer is not None))
+            record_publication(engine, perspective_key(round_id, p.number), run_id, chosen, tally)
+            history = [*history, Publication(run_id, now(), dict(chosen), tally)]
+            editions.append(Edition(dict(chosen), tally))
+        if not history:
+            continue
+        latest = history[-1]
+        shown.counts[p.number] = dict(editions[-1].counts)
+        members |= set(latest.response_ids)
+        for leader, rid in latest.response_ids.items():
+            if rid is not None and not leader.startswith(ERASED):
+                shown.counted.setdefault(leader, {})[p.number] = values.get(rid)
+        if shown.latest is None or latest.published_at > shown.latest.published_at:
+            shown.latest = latest
+    shown.respondents = len(members)
+    return shown
+
+
+def _counted(publication: Publication, values: dict[int, str | None]) -> dict[str, int]:
+    """The counts of an edition recorded before counts were kept, from its responses' answers."""
+    found = (values.get(rid) for rid in publication.response_ids.values() if rid is not None)
+    return dict(Counter(answer for answer in found if answer is not None))
 
 
 def report_paths(round_id: str) -> dict[str, str]:
@@ -237,7 +259,7 @@ def write_letters(
     written: list[dict[str, str]] = []
     outputs: list[str] = []
     links: dict[str, str] = {}
-    counted = {a.leader_id: a.answers for a in shareable.published}
+    counted = full.counted
     for answer in full.answers:
         context = letter_context(
             answer,
@@ -340,8 +362,8 @@ def write_outputs(
         "roster": len(full.roster),
         "outstanding": sum(1 for leader in full.roster if leader.id not in returned),
         "quarantined_files": len({q["id"] for q in full.quarantined}),
-        "shareable_responses": len(shareable.published),
-        "shareable_published_at": shareable.generated_at if shareable.published else None,
+        "shareable_responses": shareable.published_respondents,
+        "shareable_published_at": shareable.generated_at if shareable.published_counts else None,
         "shareable_withheld": withheld,
         "facilitator_withheld": {"withheld": 0},
     }
@@ -356,7 +378,8 @@ def _fingerprint(
     practices = space.config / "practices.yaml"
     payload = {
         "answers": [(a.leader_id, a.sha256) for a in full.answers],
-        "published": [(a.leader_id, sorted(a.answers.items())) for a in shareable.published],
+        "published": sorted((number, sorted(tally.items())) for number, tally in shareable.published_counts.items()),
+        "counted": sorted((leader, sorted(answers.items())) for leader, answers in full.counted.items()),
         "quarantined": sorted({q["id"] for q in full.quarantined}),
         "roster": [(leader.id, leader.name, leader.organisation) for leader in config.roster],
         "settings": config.settings.model_dump(mode="json"),

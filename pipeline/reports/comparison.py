@@ -186,11 +186,18 @@ def _figure_widths(first: tuple[float, ...], answers: int) -> tuple[float, ...]:
 
 
 def _summary_sheet(
-    workbook: Workbook, data: RoundData, answers: list[Answer], masks: dict[int, pd.Series] | None, note: str
+    workbook: Workbook,
+    data: RoundData,
+    answers: list[Answer],
+    masks: dict[int, pd.Series] | None,
+    note: str,
+    counted: pd.DataFrame | None = None,
 ) -> None:
+    """The summary table and chart, from ``answers`` or, for partners, from the ``counted`` table of the
+    published editions (``published_table``)."""
     sheet = workbook.create_sheet("Summary")
     instrument, keys = data.instrument, [t.key for t in data.instrument.ticks]
-    counts = summary(long_table(answers, instrument), instrument)
+    counts = counted if counted is not None else summary(long_table(answers, instrument), instrument)
     shares = percentages(counts, keys)
     widths = _figure_widths((10, 40), len(keys))
     top = title(
@@ -228,7 +235,9 @@ def _summary_sheet(
     first, last = table(sheet, top, headers, rows, "SummaryTable", widths, formats)
     _align_hidden(sheet, first, last, range(3, len(headers) + 1))
     _heat(sheet, first, last, share_column, len(keys))
-    if shown_any and answers:  # a withheld perspective is an empty bar: the chart shows only what the table does
+    if shown_any and int(
+        counts["answered"].sum()
+    ):  # a withheld row is an empty bar: the chart shows what the table does
         stacked_chart(
             sheet,
             f"How leaders answered, per {instrument.row_noun}",
@@ -309,7 +318,6 @@ def _by_org_sheet(workbook: Workbook, data: RoundData, answers: list[Answer], sh
     """The organisation table; returns each perspective's withheld partnership figures."""
     sheet = workbook.create_sheet("By organisation")
     instrument, keys, k = data.instrument, [t.key for t in data.instrument.ticks], data.min_group_size
-    tables = org_tables(answers, instrument, k, shareable)
     if shareable:  # one sentence, not a wall of [c]
         title(
             sheet,
@@ -323,7 +331,8 @@ def _by_org_sheet(workbook: Workbook, data: RoundData, answers: list[Answer], sh
         )
         sheet.column_dimensions["A"].width = 100
         page_setup(sheet, [100])
-        return tables.partnership_hidden
+        return shareable_masks(data)
+    tables = org_tables(answers, instrument, k, shareable)
     widths = _figure_widths((30, 11), len(keys))
     top = title(
         sheet,
@@ -463,19 +472,51 @@ FIGURE_COLUMNS = ("group", "perspective", "category", "count", "withheld", "resp
 PARTNERSHIP_GROUP = "Partnership"
 
 
+def published_table(data: RoundData) -> pd.DataFrame:
+    """Partners' counts as ``aggregate.summary`` gives counts: per row, each answer's leaders and the
+    number who answered, from each row's latest published edition (zeros where none is yet)."""
+    keys = [t.key for t in data.instrument.ticks]
+    rows = {
+        p.number: [int(data.published_counts.get(p.number, {}).get(key, 0)) for key in keys]
+        for p in data.instrument.perspectives
+    }
+    table = pd.DataFrame.from_dict(rows, orient="index", columns=keys)
+    table["answered"] = table.sum(axis=1)
+    return table
+
+
+def shareable_masks(data: RoundData) -> dict[int, pd.Series]:
+    """Per row, whether partners' counts are withheld: when they do not pass ``suppress.safe`` on their
+    own (publication makes that rare), the row is withheld whole."""
+    keys = [t.key for t in data.instrument.ticks]
+    table = published_table(data)
+    return {
+        p.number: pd.Series(
+            dict.fromkeys(keys, not safe([int(table.loc[p.number, key]) for key in keys], data.min_group_size))
+        )
+        for p in data.instrument.perspectives
+    }
+
+
 def shareable_figures(data: RoundData) -> list[dict[str, Any]]:
     """Every figure the shareable edition shows or withholds, one row each, per perspective and category
     (the partnership's: organisations' own figures are not shared). A withheld figure has no count and no
     respondents. The public contract for partners' own tools (the CSV beside the workbook)."""
-    instrument, k = data.instrument, data.min_group_size
-    tables = org_tables(data.published, instrument, k, shareable=True)
+    instrument = data.instrument
+    table, masks = published_table(data), shareable_masks(data)
     figures: list[dict[str, Any]] = []
     for p in instrument.perspectives:
-        totals, hidden = tables.partnership[p.number], tables.partnership_hidden[p.number]
-        answered = int(totals.sum())
+        answered = int(table.loc[p.number, "answered"])
         for t in instrument.ticks:
             figures.append(
-                _figure(PARTNERSHIP_GROUP, p.number, t.key, int(totals[t.key]), bool(hidden[t.key]), answered)
+                _figure(
+                    PARTNERSHIP_GROUP,
+                    p.number,
+                    t.key,
+                    int(table.loc[p.number, t.key]),
+                    bool(masks[p.number][t.key]),
+                    answered,
+                )
             )
     return figures
 
@@ -522,21 +563,20 @@ def shareable_workbook(data: RoundData, figures: list[dict[str, Any]]) -> bytes:
     """Aggregates only, no names and no free text, from the published snapshot (``figures``: its
     ``shareable_figures``, counted once by the caller)."""
     workbook = _new()
-    answers = data.published
     note = (
-        f"Based on {len(answers)} leaders' responses. {data.published_note}"
-        if answers
+        f"Based on {data.published_respondents} leaders' responses. {data.published_note}"
+        if data.published_respondents
         else "Not enough responses have been received yet to show any figures."
     )
-    masks = _by_org_sheet(workbook, data, answers, shareable=True)
-    _summary_sheet(workbook, data, answers, masks, note)
+    masks = _by_org_sheet(workbook, data, [], shareable=True)
+    _summary_sheet(workbook, data, [], masks, note, counted=published_table(data))
     workbook.move_sheet("Summary", offset=-1)
     _about(
         workbook,
         data,
         "shareable edition (for every partner)",
         [
-            ["Responses counted", len(answers)],
+            ["Responses counted", data.published_respondents],
             ["Figures withheld", _withheld_text(*withheld_share(figures))],
             [
                 "What is withheld",

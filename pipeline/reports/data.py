@@ -45,7 +45,9 @@ class RoundData:
     issued: dict[str, IssuedLeader] = field(default_factory=dict)  # leader id -> as their form was issued
     quarantined: list[QuarantinedProblem] = field(default_factory=list)
     earlier: dict[str, EarlierResponse] = field(default_factory=dict)  # leader id -> their earlier round
-    published: list[Answer] = field(default_factory=list)  # the snapshot partners may see
+    published_counts: dict[int, dict[str, int]] = field(default_factory=dict)  # what partners are shown, per row
+    published_respondents: int = 0  # the leaders the partners' figures count (in any row)
+    counted: dict[str, dict[int, str | None]] = field(default_factory=dict)  # leader -> answers partners count
     published_note: str = ""
     mail: dict[str, dict[str, str]] = field(default_factory=dict)  # leader id -> kind -> drafted | sent | ...
     senders: dict[str, list[str]] = field(default_factory=dict)  # leader id -> notes: returns mailed by others

@@ -1,0 +1,88 @@
+"""Partners' editions through the real commands: a replaced return or a forgotten leader never shows as a
+difference between two shareable editions (issue 22, findings 4 and 5). The rule itself, against an
+attacker that enumerates every answer, is in test_suppress.py."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipeline.state import open_state
+from tests.conftest import example_workspace
+from tests.intake_helpers import drop, filled, forms
+
+pytestmark = pytest.mark.flow
+CLB = str(Path(sys.executable).with_name("clb"))
+
+
+def clb(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([CLB, *args], env=env, capture_output=True, text=True, timeout=300)
+
+
+def figures(root: Path) -> dict[tuple[int, str], str]:
+    [path] = (root / "outbox" / "reports").rglob("*-shareable.csv")
+    return {
+        (int(row["perspective"]), row["category"]): row["count"]
+        for row in csv.DictReader(io.StringIO(path.read_text()))
+    }
+
+
+def returns(root: Path, choices: dict[str, str], night: int) -> None:
+    for leader, answer in choices.items():
+        drop(root, f"night {night} {leader}.xlsx", filled(root, leader, dict.fromkeys(range(1, 8), answer)))
+
+
+@pytest.fixture
+def six(tmp_path, served_engine):
+    """Night 1: six leaders of the example partnership, two of each answer on every perspective."""
+    root = example_workspace(tmp_path / "ws", issue=True)
+    leaders = sorted(forms(root))
+    first = dict(zip(leaders[:6], ["comfortable"] * 2 + ["stretched"] * 2 + ["panicked"] * 2, strict=True))
+    returns(root, first, 1)
+    done = clb(served_engine, "nightly", "-w", str(root))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert {count for (_, category), count in figures(root).items()} == {"2"}
+    return root, leaders, first
+
+
+def test_a_replaced_answer_never_shows_as_a_fall_between_editions(six, served_engine):
+    """Night 2: the first panicked leader replaces their return with comfortable, and five new leaders
+    return (two comfortable, three stretched). Before, partners got (5, 5, 1): a count fell, and only a
+    replacement makes a count fall. Now they keep the last safe edition, byte for byte."""
+    root, leaders, first = six
+    [path] = (root / "outbox" / "reports").rglob("*-shareable.csv")
+    before = path.read_bytes()
+    replaced = next(leader for leader, answer in first.items() if answer == "panicked")
+    second = {replaced: "comfortable"} | dict(zip(leaders[6:11], ["comfortable"] * 2 + ["stretched"] * 3, strict=True))
+    returns(root, second, 2)
+    done = clb(served_engine, "nightly", "-w", str(root))
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads((root / "outbox" / "runs" / "latest.json").read_text())
+    assert len(report["accepted"]) == 6 and sum(1 for item in report["accepted"] if item["supersedes"]) == 1
+    assert path.read_bytes() == before  # partners' edition did not change at all
+    assert report["round"]["responses"] == 11 and report["round"]["shareable_responses"] == 6
+
+
+def test_a_forgotten_leader_stays_in_the_last_safe_edition(six, served_engine):
+    """clb forget re-published the edition minus exactly that leader, so comparing the two editions gave
+    away all seven of their answers. Now partners keep the last safe edition; the leader is nameless in
+    it, and gone from everything else."""
+    root, leaders, _ = six
+    [path] = (root / "outbox" / "reports").rglob("*-shareable.csv")
+    before = path.read_bytes()
+    gone = leaders[0]
+    done = clb(served_engine, "forget", gone, "--yes", "-w", str(root))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert path.read_bytes() == before
+    again = clb(served_engine, "nightly", "-w", str(root))
+    assert again.returncode == 0 and path.read_bytes() == before
+    engine = open_state(root / "state" / "clb.sqlite")
+    members = [json.loads(row[0]) for row in engine.connect().exec_driver_sql("select response_ids from publications")]
+    assert members and all(gone not in edition and len(edition) == 6 for edition in members)
+    assert all(sum(1 for key in edition if key.startswith("erased:")) == 1 for edition in members)
