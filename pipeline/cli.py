@@ -336,6 +336,14 @@ def _nightly(workspace: Path) -> int:
         highlight=False,
     )
     out.print(f"Run report: [bold]{space.outbox / 'runs' / report['run_id'] / 'summary.json'}[/]", highlight=False)
+    notices = report.get("notices")
+    if notices and notices["results"]:
+        done = sum(1 for item in notices["results"] if item["status"] in ("sent", "drafted"))
+        out.print(
+            f"{done} leader{'s' if done != 1 else ''} told their return was replaced ({escape(notices['mode'])}).",
+            highlight=False,
+            soft_wrap=True,
+        )
     fetched = report.get("fetched") or {}
     if fetched.get("error"):
         out.print(f"[yellow]The returns mailbox could not be read: {escape(str(fetched['error']))}[/]", highlight=False)
@@ -540,6 +548,40 @@ def send(
     out.print(f"{summary}; {len(report['skipped'])} skipped", highlight=False)
     if counts.get("refused") or counts.get("deferred"):
         raise typer.Exit(NEEDS_YOU)
+
+
+@app.command()
+def accept(
+    file: Annotated[Path, typer.Argument(help="The held return (its quarantined copy).", show_default=False)],
+    workspace: WorkspaceOption = Path("."),
+) -> None:
+    """Accept a return held for confirmation, now that its leader has told you it is theirs.
+
+    A return that would replace a leader's accepted answers is held when it came from another address
+    than the leader's own (a PA, a colleague, a forged sender). The leader is asked; if they send it again
+    from their own address the next nightly run accepts it by itself. This accepts it on your word, and
+    is recorded in the audit trail.
+
+    [bold]Example:[/] clb accept "outbox/quarantine/20261203-020000-a1b2c3/3fa2c1d9 CLB form.xlsx"
+    """
+    space = _open(workspace)
+    from pipeline import stages
+    from pipeline.intake.confirm import NotHeld
+
+    if not file.is_file():
+        raise _fail(f"{escape(str(file))} is not a file.")
+    try:
+        with workspace_lock(space, wait_seconds=30):
+            entry = stages.accept(space, file)
+    except WorkspaceBusy as exc:
+        raise _fail(str(exc), code=BUSY) from None
+    except NotHeld as exc:
+        raise _fail(escape(str(exc))) from None
+    out.print(
+        f"Accepted as {escape(entry['leader_id'] or '')}'s return; their earlier one no longer counts. The "
+        "outputs were built again; they will be told of the change with the next replacement notices.",
+        highlight=False,
+    )
 
 
 @app.command()

@@ -131,6 +131,7 @@ class RunReport(ChunkReport):
     fetched: NotRequired[Fetched | FetchFailed]
     purged: NotRequired[list[str]]  # what the retention policy removed, when one is set
     audit: NotRequired[AuditAnchor]  # the audit trail as far as it reached (privacy/audit.py checks it)
+    notices: NotRequired[SendReport]  # replacement notices sent or drafted after the intake
 
 
 class SendResult(TypedDict):

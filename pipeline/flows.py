@@ -208,6 +208,15 @@ def purge_task(workspace: Workspace, config: Config) -> list[str]:
         return stages.purge(workspace, config)
 
 
+@task(name="save-run-report", cache_policy=NO_CACHE, persist_result=False)
+def save_report_task(workspace: Workspace, report: RunReport) -> None:
+    """The night's report, now whole (mailbox, notices, retention), as its summary and the latest."""
+    from pipeline.intake.inbox import save_report
+
+    with kept_private("saving the run report"):
+        save_report(workspace, report)
+
+
 @task(name="publish-run-report", cache_policy=NO_CACHE, persist_result=False)
 def publish_report_task(workspace: Workspace, report: RunReport) -> None:
     """The run report as Prefect artifacts: a table of decisions and the headline figures. Prefect's
@@ -252,10 +261,12 @@ def nightly(workspace: str = ".") -> RunReport:
         fetched = fetch_task(space, config) if config.settings.mail.imap is not None else None
         night = take_in_task(space, config)
         report = build_outputs_task(space, config, night)
+        report["notices"] = send_mail_task(space, config, "notices", False, False)
         if fetched is not None:
             report["fetched"] = fetched
         if config.settings.retention.configured:
             report["purged"] = purge_task(space, config)
+        save_report_task(space, report)
         publish_report_task(space, report)
         logging.getLogger("clb").info(
             "run %s: %d accepted, %d quarantined, %d duplicates, %d waiting",

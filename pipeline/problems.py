@@ -139,6 +139,18 @@ CATALOGUE: dict[str, Kind] = {
             blocking=False,
         ),
         Kind(
+            "held-for-confirmation",
+            Scope.FORM,
+            "It would replace {leader}'s accepted return, but it came {how}: it is held until {leader} sends "
+            "it from their own address, or you confirm it.",
+            "Ask {leader} whether they sent it. If they did, run clb accept with this file; if not, leave it: "
+            "their earlier return stands.",
+            "we received a new copy of your self-assessment {how_for_you} on {date}. It would replace the "
+            "answers you sent us earlier, so we have not used it. If it is yours, please send it to us again "
+            "from your own email address (it is attached), or reply to say so; if you did not send it, tell "
+            "us: your earlier answers stand.",
+        ),
+        Kind(
             "sent-by-another",
             Scope.FILE,
             "It came by email from {sender}, not from the leader's own address ({leader}); it was taken as "

@@ -13,6 +13,7 @@ import datetime as dt
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipeline.config import Config, load_config
@@ -20,7 +21,7 @@ from pipeline.privacy.audit import record
 from pipeline.workspace import Workspace
 
 if TYPE_CHECKING:
-    from pipeline.contracts import RunReport
+    from pipeline.contracts import Accepted, RunReport, SendReport
     from pipeline.forms.issuing import IssueSummary
     from pipeline.intake.inbox import Night
 
@@ -111,6 +112,7 @@ def take_in(space: Workspace, config: Config | None = None, run_id: str | None =
     """The inbox, chunk by chunk, each chunk a run of its own from reading to clearing (see
     ``pipeline.intake.inbox``); the night holds every chunk's report."""
     from pipeline.forms.layout import FormSpec
+    from pipeline.intake.confirm import confirm_by_mail
     from pipeline.intake.inbox import new_run_id, open_night, take_chunk
     from pipeline.state import open_state
 
@@ -120,6 +122,7 @@ def take_in(space: Workspace, config: Config | None = None, run_id: str | None =
     spec = FormSpec.of(config.instrument)
     for index, chunk in enumerate(night.chunks()):
         night.reports.append(take_chunk(space, engine, config, night, index, chunk, spec))
+    night.confirmed = confirm_by_mail(space, engine, config)  # held returns their leaders sent again
     return night
 
 
@@ -151,13 +154,25 @@ def build_outputs(
     return report
 
 
+def send_notices(space: Workspace, config: Config | None = None) -> SendReport:
+    """Tell each leader whose accepted return was replaced, at their roster address (sent, or drafted
+    when no SMTP host is set): every night, so that nobody's answers change without their knowing."""
+    from pipeline.mail.run import mail_run
+
+    return mail_run(space, _config(space, config), "notices")
+
+
 def nightly(space: Workspace, config: Config | None = None, run_id: str | None = None) -> RunReport:
-    """A nightly run without the engine: intake, then outputs, then the retention policy when one is set
-    (the ``nightly`` flow chains the same)."""
+    """A nightly run without the engine: intake, then outputs, the replacement notices, then the
+    retention policy when one is set (the ``nightly`` flow chains the same)."""
+    from pipeline.intake.inbox import save_report
+
     config = _config(space, config)
     report = build_outputs(space, take_in(space, config, run_id), config)
+    report["notices"] = send_notices(space, config)
     if config.settings.retention.configured:
         report["purged"] = purge(space, config)
+    save_report(space, report)
     return report
 
 
@@ -227,6 +242,19 @@ def forget(space: Workspace, email: str, confirm: Callable[[list[str]], bool] = 
         rounds=sorted(found.rounds),
     )
     return Forgotten(lines, [])
+
+
+def accept(space: Workspace, path: Path, config: Config | None = None) -> Accepted:
+    """clb accept: a return held for confirmation accepted on the facilitator's word, recorded in the
+    audit trail, and the round's outputs built again with it."""
+    from pipeline.intake.confirm import accept_file
+    from pipeline.state import open_state
+
+    config = _config(space, config)
+    entry = accept_file(space, open_state(space.database), config, path)
+    rebuild_outputs(space, [config.settings.round], config)
+    record(space, "accept", sha256=entry["sha256"], supersedes=entry["supersedes"])
+    return entry
 
 
 def purge(

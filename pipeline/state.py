@@ -910,16 +910,107 @@ def record_fetched(engine: Engine, **values: Any) -> None:
         connection.execute(fetched.insert().values(fetched_at=now(), **values))
 
 
-def senders_by_sha256(engine: Engine, hashes: list[str]) -> dict[str, str]:
-    """Who sent each of these files by mail, as the message said (the first message that carried it)."""
+class MailEvidence(NamedTuple):
+    """Who a file came from by mail, as the message said, and what the receiving server said of it."""
+
+    sender: str
+    authentication: str  # "spf=pass dkim=pass dmarc=pass", or "" when the server added nothing
+    fetched_at: str
+
+
+def senders_by_sha256(engine: Engine, hashes: list[str]) -> dict[str, MailEvidence]:
+    """Who sent each of these files by mail (the first message that carried it)."""
     if not hashes:
         return {}
-    query = select(fetched.c.sha256, fetched.c.sender).where(fetched.c.sha256.in_(hashes)).order_by(fetched.c.id)
-    found: dict[str, str] = {}
+    query = (
+        select(fetched.c.sha256, fetched.c.sender, fetched.c.authentication, fetched.c.fetched_at)
+        .where(fetched.c.sha256.in_(hashes))
+        .order_by(fetched.c.id)
+    )
+    found: dict[str, MailEvidence] = {}
     with engine.connect() as connection:
         for row in connection.execute(query):
-            found.setdefault(row.sha256, row.sender)
+            found.setdefault(row.sha256, MailEvidence(row.sender, row.authentication or "", row.fetched_at))
     return found
+
+
+def messages_carrying(engine: Engine, sha256: str) -> list[MailEvidence]:
+    """Every message that carried this file, oldest first (a held return confirmed by its leader's own)."""
+    query = (
+        select(fetched.c.sender, fetched.c.authentication, fetched.c.fetched_at)
+        .where(fetched.c.sha256 == sha256)
+        .order_by(fetched.c.id)
+    )
+    with engine.connect() as connection:
+        return [MailEvidence(row.sender, row.authentication or "", row.fetched_at) for row in connection.execute(query)]
+
+
+class HeldReceipt(NamedTuple):
+    id: int
+    file: str
+    sha256: str
+    leader_id: str
+    token: str
+    round: str
+    archive_path: str
+    received_at: str
+
+
+HELD = "held-for-confirmation"
+
+
+def held_receipts(engine: Engine, round_id: str | None = None) -> list[HeldReceipt]:
+    """Returns quarantined only because they would replace a leader's return without the leader's own
+    word (problem ``held-for-confirmation``), oldest first."""
+    query = (
+        select(
+            received.c.id,
+            received.c.file,
+            received.c.sha256,
+            received.c.leader_id,
+            received.c.token,
+            received.c.round,
+            received.c.archive_path,
+            received.c.received_at,
+        )
+        .join(problems, problems.c.received_id == received.c.id)
+        .where(received.c.decision == "quarantined", problems.c.code == HELD, problems.c.blocking == 1)
+        .order_by(received.c.id)
+    )
+    if round_id is not None:
+        query = query.where(received.c.round == round_id)
+    with engine.connect() as connection:
+        return [HeldReceipt(*row) for row in connection.execute(query) if row.leader_id and row.token]
+
+
+def accept_held(
+    engine: Engine,
+    held: HeldReceipt,
+    answers: dict[int, str | None],
+    log: Iterable[dict[str, str]],
+    note: str,
+) -> None:
+    """Accept a held return now (its leader sent it themselves, or the facilitator confirmed it): its
+    answers become the leader's current response, and the hold is kept as a note of who confirmed it."""
+    with engine.begin() as connection:
+        connection.execute(update(received).where(received.c.id == held.id).values(decision="accepted"))
+        connection.execute(
+            update(problems)
+            .where(problems.c.received_id == held.id, problems.c.code == HELD)
+            .values(blocking=0, message=note)
+        )
+        connection.execute(
+            responses.insert().values(
+                received_id=held.id,
+                round=held.round,
+                leader_id=held.leader_id,
+                sha256=held.sha256,
+                answers=json.dumps({str(k): v for k, v in answers.items()}),
+                log=json.dumps(list(log), ensure_ascii=False),
+                accepted_at=now(),
+            )
+        )
+        _supersede(connection, held.round)
 
 
 def received_hashes(engine: Engine, hashes: list[str]) -> set[str]:
@@ -1010,3 +1101,48 @@ def record_erasure(engine: Engine, email: str, plan: dict[str, Any]) -> None:
 def end_erasure(engine: Engine, email: str) -> None:
     with engine.begin() as connection:
         connection.execute(delete(erasures).where(erasures.c.email == email))
+
+
+class Replacement(NamedTuple):
+    """A leader's accepted return replaced by a later one: what they are told (``clb send notices``)."""
+
+    response_id: int  # the new response
+    leader_id: str
+    before: dict[int, str | None]
+    after: dict[int, str | None]
+    log_changed: bool
+    sha256: str  # the new return's
+    accepted_at: str
+
+
+def replacements(engine: Engine, round_id: str) -> list[Replacement]:
+    """Every replacement of an accepted return in the round, oldest first."""
+    later = responses.alias("later")
+    query = (
+        select(
+            later.c.id,
+            later.c.leader_id,
+            responses.c.answers,
+            later.c.answers.label("after"),
+            responses.c.log,
+            later.c.log.label("after_log"),
+            later.c.sha256,
+            later.c.accepted_at,
+        )
+        .join(later, later.c.id == responses.c.superseded_by)
+        .where(responses.c.round == round_id)
+        .order_by(later.c.id)
+    )
+    with engine.connect() as connection:
+        return [
+            Replacement(
+                row.id,
+                row.leader_id,
+                {int(k): v for k, v in json.loads(row.answers).items()},
+                {int(k): v for k, v in json.loads(row.after).items()},
+                json.loads(row.log) != json.loads(row.after_log),
+                row.sha256,
+                row.accepted_at,
+            )
+            for row in connection.execute(query)
+        ]

@@ -33,7 +33,7 @@ from jinja2 import Environment
 from sqlalchemy import Engine
 
 from pipeline.config import Config
-from pipeline.contracts import ChunkReport, Headline, ProblemRecord, ReportProblem, RunReport, Waiting
+from pipeline.contracts import Accepted, ChunkReport, Headline, ProblemRecord, ReportProblem, RunReport, Waiting
 from pipeline.failures import checkpoint, doing
 from pipeline.files import atomic_write, fsync, json_bytes
 from pipeline.forms.layout import FormSpec
@@ -42,11 +42,14 @@ from pipeline.intake import staging
 from pipeline.intake.guard import Limits
 from pipeline.intake.staging import Taken
 from pipeline.intake.validate import Examination, examine
+from pipeline.mail.headers import authentication_failed
 from pipeline.privacy.audit import current_anchor
 from pipeline.privacy.tombstones import token_forgotten
-from pipeline.problems import problem
+from pipeline.problems import Problem, problem
 from pipeline.state import (
+    HELD,
     FormRecord,
+    MailEvidence,
     Receipt,
     already_taken,
     begin_run,
@@ -116,6 +119,7 @@ class Night:
     ready: list[InboxFile]
     waiting: list[Waiting]
     reports: list[ChunkReport] = field(default_factory=list)  # each chunk's, as it is committed
+    confirmed: list[Accepted] = field(default_factory=list)  # held returns their leaders have confirmed
 
     def chunks(self) -> list[list[InboxFile]]:
         """The ready files in chunks; one empty chunk when there are none (the run is still recorded)."""
@@ -332,9 +336,13 @@ def examine_batch(
                 batch.waiting.append(_waiting(item.name, why))
                 continue
         seen_now[sha] = item.name
-        sender, leader_id = senders.get(sha), examination.leader_id
-        if sender and leader_id and sender != leader_id:  # evidence only: the form's reference decided
-            examination.problems.append(problem("sent-by-another", sender=sender, leader=leader_id))
+        mailed, leader_id = senders.get(sha), examination.leader_id
+        if mailed and leader_id and not examination.blocking(config.settings.intake.accept_partial):
+            held = _hold(mailed, leader_id, leader_id in current)
+            if held is not None:  # it would replace their answers without their own word: held
+                examination.problems.append(held)
+            elif mailed.sender != leader_id:  # evidence only: the form's reference decided
+                examination.problems.append(problem("sent-by-another", sender=mailed.sender, leader=leader_id))
         if examination.blocking(config.settings.intake.accept_partial):
             batch.decisions.append(Decision(item, sha, "quarantined", examination, data=data))
         else:
@@ -345,6 +353,22 @@ def examine_batch(
             )
             current[leader] = sha
     return batch
+
+
+def _hold(mailed: MailEvidence, leader: str, replaces: bool) -> Problem | None:
+    """A return that would replace a leader's accepted one is held when it came by mail from another
+    address, or from theirs with the receiving server finding the address forged (Authentication-Results):
+    whoever holds a leader's form must not change their answers silently."""
+    forged = authentication_failed(mailed.authentication)
+    if not replaces or (mailed.sender == leader and not forged):
+        return None
+    if mailed.sender != leader:
+        how = f"by email from {mailed.sender or 'an unknown sender'}, not from the leader's own address"
+        how_for_you = f"from {mailed.sender or 'an address we could not read'}, not from your own address"
+    else:
+        how = f"from the leader's address, but the mail server could not verify it ({mailed.authentication})"
+        how_for_you = "from your address, but our mail server could not verify that it came from you"
+    return problem(HELD, leader=leader, how=how, how_for_you=how_for_you, date=mailed.fetched_at[:10])
 
 
 # ---------------------------------------------------------------- 3. store
@@ -575,7 +599,7 @@ def finish_report(space: Workspace, night: Night, outputs: list[str], headline: 
         "run_id": night.run_id,
         "started_at": night.started_at,
         "finished_at": now(),
-        "accepted": [item for part in parts for item in part["accepted"]],
+        "accepted": [item for part in parts for item in part["accepted"]] + night.confirmed,
         "duplicates": [item for part in parts for item in part["duplicates"]],
         "quarantined": [item for part in parts for item in part["quarantined"]],
         "waiting": [item for part in parts for item in part["waiting"]],
@@ -583,12 +607,18 @@ def finish_report(space: Workspace, night: Night, outputs: list[str], headline: 
         "outputs": outputs,
         "round": headline,
     }
+    save_report(space, report)
+    return report
+
+
+def save_report(space: Workspace, report: RunReport) -> None:
+    """The night's report as its summary and as the latest, with the audit trail's anchor as it stands;
+    written again when the night adds to it (the mailbox, the notices, the retention policy)."""
     anchor = current_anchor(space)
     if anchor is not None:
         report["audit"] = {"entries": anchor["entries"], "last": anchor["last"]}
-    atomic_write(space.outbox / "runs" / night.run_id / "summary.json", json_bytes(report))
+    atomic_write(space.outbox / "runs" / report["run_id"] / "summary.json", json_bytes(report))
     atomic_write(space.outbox / "runs" / "latest.json", json_bytes(report))
-    return report
 
 
 # ---------------------------------------------------------------- the report

@@ -22,6 +22,7 @@ SUBJECTS = {  # {tool}: the instrument's code
     "reminder": "reminder: please return your {tool} form by {deadline}",
     "letter": "your {tool} feedback letter",
     "correction": "please correct your {tool} form",
+    "notice": "your {tool} answers were replaced",
 }
 
 

@@ -237,12 +237,26 @@ def _save(
 ) -> None:
     digest = hashlib.sha256(data).hexdigest()
     key = (message_id, digest)
-    if key in taken or received_hashes(engine, [digest]):
-        report.already += 1
-        return
     stem = safe_segment(re.sub(WORKBOOK, "", name)) or "return"
     suffix = WORKBOOK.search(name).group(0).lower()  # type: ignore[union-attr]
     relative = f"inbox/{FOLDER}/{digest[:12]} {stem}{suffix}"  # the sender is in the record, not the name
+    if key in taken:
+        report.already += 1
+        return
+    if received_hashes(engine, [digest]):  # taken in before: this message is evidence only (a leader
+        report.already += 1  # sending a held return again from their own address confirms it)
+        record_fetched(
+            engine,
+            message_id=message_id,
+            sha256=digest,
+            sender=said.sender,
+            sent_date=said.date or None,
+            subject=said.subject or None,
+            authentication=said.authentication or None,
+            file=relative,
+        )
+        taken.add(key)
+        return
     atomic_write(space.root / relative, data)  # the same name for the same attachment: a rerun rewrites it
     sent = _sent_at(said.date, settle)  # written whole (renamed into place): dated when it was sent, and
     os.utime(space.root / relative, (sent, sent))  # never so recently that the intake waits for it

@@ -79,12 +79,16 @@ class Evidence:
 
     @property
     def authentication_failed(self) -> bool:
-        """The receiving server found the sender's address forged or unverified (DMARC or SPF failed
-        and DKIM did not pass)."""
-        results = dict(item.split("=", 1) for item in self.authentication.split())
-        return results.get("dmarc") == "fail" or (
-            results.get("spf") in ("fail", "softfail") and results.get("dkim") != "pass"
-        )
+        return authentication_failed(self.authentication)
+
+
+def authentication_failed(authentication: str) -> bool:
+    """Whether the receiving server found the sender's address forged or unverified: DMARC failed, or
+    SPF failed and DKIM did not pass (``authentication`` as ``Evidence`` keeps it)."""
+    results = dict(item.split("=", 1) for item in authentication.split() if "=" in item)
+    return results.get("dmarc") == "fail" or (
+        results.get("spf") in ("fail", "softfail") and results.get("dkim") != "pass"
+    )
 
 
 def evidence(raw: bytes) -> Evidence:

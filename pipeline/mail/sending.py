@@ -29,6 +29,7 @@ from pipeline.mail.transport import PermanentMailError, TransientMailError
 from pipeline.problems import fixable_in_place
 from pipeline.state import (
     DONE,
+    HELD,
     FormRecord,
     MailRecord,
     active_forms,
@@ -38,11 +39,14 @@ from pipeline.state import (
     finish_mail,
     letters_of_round,
     mail_records,
+    replacements,
+    senders_by_sha256,
 )
 from pipeline.templating import environment
+from pipeline.text import deadline_text
 from pipeline.workspace import Workspace
 
-KINDS = ("invitations", "reminders", "letters", "corrections")
+KINDS = ("invitations", "reminders", "letters", "corrections", "notices")
 
 
 class Transport(Protocol):
@@ -112,6 +116,8 @@ def plan(
         wanted = _form_messages(planning, templates)
     elif kind == "letters":
         wanted = _letters(planning)
+    elif kind == "notices":
+        wanted = _notices(planning, templates)
     else:
         wanted = _corrections(planning)
     return _not_yet_sent(planning, wanted), planning.skipped
@@ -172,6 +178,61 @@ def _corrections(planning: _Planning) -> Wanted:
     return wanted
 
 
+def _notices(planning: _Planning, templates: Environment) -> Wanted:
+    """A notice to each leader whose accepted return was replaced, at their roster address whoever sent
+    the new one: what changed, when, from which address, and what to do if it was not them."""
+    config, engine = planning.config, planning.engine
+    found = replacements(engine, config.settings.round)
+    mailed = senders_by_sha256(engine, [item.sha256 for item in found])
+    labels = config.instrument.short_labels()
+    rows = {p.number: f"{config.instrument.row_title} {p.number}" for p in config.instrument.perspectives}
+    wanted: Wanted = []
+    for item in found:
+        leader = planning.on_roster(item.leader_id)
+        if leader is None:
+            continue
+        evidence = mailed.get(item.sha256)
+        if evidence is None:
+            how = f"It was placed among the returns by {config.settings.facilitator.name}."
+        elif evidence.sender == leader.id:
+            how = "It came by email from your own address."
+        else:
+            how = (
+                f"It came by email from {evidence.sender or 'an address we could not read'}, not from your own address."
+            )
+        changes = [
+            {"row": rows.get(number, str(number)), "before": labels.get(item.before.get(number) or "", "no answer"),
+             "after": labels.get(item.after.get(number) or "", "no answer")}
+            for number in sorted(rows)
+            if item.before.get(number) != item.after.get(number)
+        ]  # fmt: skip
+        context = {
+            "name": leader.name,
+            "partnership": config.settings.partnership,
+            "round": config.settings.round,
+            "when": deadline_text(dt.date.fromisoformat(item.accepted_at[:10])),
+            "how": how,
+            "changes": changes,
+            "log_changed": item.log_changed,
+            "facilitator_name": config.settings.facilitator.name,
+            "facilitator_email": config.settings.facilitator.email,
+            "min_group_size": config.settings.min_group_size,
+            "copyright": config.instrument.copyright,
+            **config.instrument.message_words(),
+        }
+        wanted.append((leader, str(item.response_id), _rendered_builder(planning, templates, leader, context)))
+    return wanted
+
+
+def _rendered_builder(planning: _Planning, templates: Environment, leader: Leader, context: dict[str, Any]) -> Builder:
+    def build() -> tuple[EmailMessage, str | None]:
+        html = templates.get_template(f"{planning.single}.html.j2").render(**context)
+        text = templates.get_template(f"{planning.single}.txt.j2").render(**context)
+        return message(planning.config, planning.single, leader, html, text, None), None
+
+    return build
+
+
 def _not_yet_sent(planning: _Planning, wanted: Wanted) -> list[Outgoing]:
     """The wanted messages the sent log does not hold as done; a message whose run died mid-send, or
     that the server refused, is reported and sent again only with --resend."""
@@ -220,7 +281,7 @@ def _correction_attachment(planning: _Planning, row: dict[str, Any], leader: Lea
     root = planning.space.root
 
     def attach() -> Attachment | None:
-        if fixable_in_place(row["codes"]):
+        if fixable_in_place(row["codes"]) or HELD in row["codes"]:  # held: they send it back to confirm
             returned = root / row["archive_path"]
             if returned.is_file():
                 name = Path(row["file"]).name
