@@ -84,10 +84,12 @@ def check_workbook(data: bytes, name: str) -> None:
 
 def checkpoint(name: str) -> None:
     """Die here, as kill -9 would, when CLB_CRASH_AT names this point; or when CLB_HOLD_AT names it, write
-    this process's id to CLB_HOLD_FILE and wait to be killed by it (used by the crash tests only)."""
+    this process's id to CLB_HOLD_FILE and wait: to be killed from outside (the work-pool tests), or until
+    that file is removed (the tests that change the inbox under a running night). Tests only."""
     if os.environ.get("CLB_CRASH_AT") == name:
         os.kill(os.getpid(), signal.SIGKILL)
-    if os.environ.get("CLB_HOLD_AT") == name:  # wait here to be killed from outside (the work-pool tests)
-        Path(os.environ["CLB_HOLD_FILE"]).write_text(str(os.getpid()), encoding="utf-8")
-        while True:
-            time.sleep(1)
+    if os.environ.get("CLB_HOLD_AT") == name:
+        held = Path(os.environ["CLB_HOLD_FILE"])
+        held.write_text(str(os.getpid()), encoding="utf-8")
+        while held.exists():
+            time.sleep(0.2)

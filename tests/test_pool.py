@@ -113,7 +113,8 @@ def test_a_worker_killed_mid_run_its_run_is_crashed_and_run_again_to_the_same_en
             time.sleep(0.5)
         assert engine.client("runs", run_id)[0]["state"] == "RUNNING"  # type: ignore[index]
         archived = [path for path in (root / "state" / "archive").rglob("*") if path.is_file()]
-        assert len(archived) == 40 and list(root.glob("inbox/*.xlsx")), "not killed in the middle of the intake"
+        staged = list(root.glob("state/staging/*/0*"))  # taken out of the inbox, not yet cleared
+        assert len(archived) == 40 and staged, "not killed in the middle of the intake"
         os.kill(first.pid, signal.SIGKILL)
         os.kill(int(held.read_text()), signal.SIGKILL)
         first.wait()
