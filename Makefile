@@ -30,8 +30,9 @@ demo: setup  ## run the pipeline end to end on the example partnership, in ./dem
 
 test: lint pytest  ## everything CI runs
 
+# pytest-xdist: the long tests (servers, schedules, workers) mostly wait, so four workers on two cores
 pytest: setup
-	$(RUN) pytest
+	$(RUN) pytest -n 4 --dist worksteal
 
 lint: setup
 	$(RUN) ruff check pipeline tests bench

@@ -488,7 +488,9 @@ def _shown_path(name: str) -> str:
 @app.command()
 @_scoped
 def send(
-    kind: Annotated[str, typer.Argument(help="invitations, reminders, letters or corrections", show_default=False)],
+    kind: Annotated[
+        str, typer.Argument(help="invitations, reminders, letters, corrections or notices", show_default=False)
+    ],
     workspace: WorkspaceOption = Path("."),
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Write the messages as .eml files and record nothing.")
@@ -505,7 +507,8 @@ def send(
     """Send one kind of message to every leader who should get it now.
 
     invitations: each leader's own form. reminders: leaders with no accepted return (at most every N days).
-    letters: each leader's feedback letter. corrections: what to fix in a quarantined return.
+    letters: each leader's feedback letter. corrections: what to fix in a quarantined return. notices: a
+    leader's accepted return was replaced (every nightly run sends these by itself).
     Nothing is sent twice unless you say --resend. With no SMTP host in config/partnership.yaml, each message
     is a draft in outbox/mail/<kind>/: open it in Outlook or Thunderbird and press Send; then
     clb send <kind> --mark-sent records that you did. Until then clb calls them drafted, never sent.
@@ -797,7 +800,8 @@ def serve(
         typer.Option(
             "--host",
             help="The address the server listens on: 127.0.0.1 (this machine only), or this machine's address "
-            "on an internal network for workers elsewhere. Prefect's server has no login: never the internet.",
+            "on an internal network for workers elsewhere, with a login in PREFECT_SERVER_API_AUTH_STRING "
+            "(refused without one). Never the internet.",
         ),
     ] = "127.0.0.1",
     database: Annotated[

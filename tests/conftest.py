@@ -18,6 +18,16 @@ EXAMPLE_CONFIG = REPO / "config"
 DATA = Path(__file__).resolve().parent / "data"
 
 
+# The tests that take minutes (real servers, workers, schedules, an installed wheel): started first, so
+# that with pytest-xdist (make test runs -n 4 --dist worksteal) they run beside everything else instead
+# of after it.
+LONG = ("test_scale.py", "test_pool.py", "test_install.py", "test_serve.py", "test_hostile_inbox.py", "test_exits.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    items.sort(key=lambda item: next((i for i, name in enumerate(LONG) if name in item.nodeid), len(LONG)))
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _own_config_home(tmp_path_factory):
     """The audit trail's signing key (the user's configuration folder) in a folder of the test run's."""
