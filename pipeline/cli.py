@@ -781,6 +781,14 @@ def status(workspace: WorkspaceOption = Path(".")) -> None:
             "(not shown): remove them from the roster.[/]",
             highlight=False,
         )
+    from pipeline.state import pending_erasures
+
+    for started in pending_erasures(engine):
+        out.print(
+            f"[red]An erasure started on {started[:10]} is not finished:[/] run the same clb forget again once "
+            "the files it names are no longer open.",
+            highlight=False,
+        )
 
 
 @app.command()

@@ -32,6 +32,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import OperationalError
 
 from pipeline.contracts import ProblemRecord
 
@@ -1084,8 +1085,11 @@ def pending_erasure(engine: Engine, email: str) -> dict[str, Any] | None:
 
 def pending_erasures(engine: Engine) -> list[str]:
     """When each unfinished erasure started (the addresses are not shown: a screen may be shared)."""
-    with engine.connect() as connection:
-        return [row.started_at for row in connection.execute(select(erasures.c.started_at))]
+    try:
+        with engine.connect() as connection:
+            return [row.started_at for row in connection.execute(select(erasures.c.started_at))]
+    except OperationalError:  # opened read-only before any command of this release made the table
+        return []
 
 
 def record_erasure(engine: Engine, email: str, plan: dict[str, Any]) -> None:

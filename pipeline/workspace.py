@@ -11,7 +11,6 @@ import fcntl
 import json
 import os
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -115,6 +114,13 @@ def configure_prefect(workspace: Workspace) -> str | None:
     return url
 
 
+def server_answers(url: str, seconds: float = 1) -> bool:
+    """Whether the Prefect server whose API is at ``url`` answers its health check now."""
+    from pipeline.engine import answers
+
+    return answers(url, seconds)
+
+
 def running_server(workspace: Workspace) -> tuple[str, str] | None:
     """The address and login of the Prefect server ``clb serve`` runs for this workspace, if it is
     running and answers now; a file left by a server that stopped is ignored."""
@@ -130,15 +136,6 @@ def running_server(workspace: Workspace) -> tuple[str, str] | None:
     if not pid_alive(pid):
         return None
     return (url, auth) if server_answers(url) else None
-
-
-def server_answers(url: str, seconds: float = 1) -> bool:
-    """Whether the Prefect server whose API is at ``url`` answers its health check now."""
-    try:
-        with urllib.request.urlopen(f"{url.rstrip('/')}/health", timeout=seconds) as response:
-            return bool(response.status == 200)
-    except (OSError, ValueError):
-        return False
 
 
 # What a run from a deployment may touch: set by clb serve and clb worker in their environment (which

@@ -84,7 +84,6 @@ class Engine:
     """A Prefect server on PostgreSQL (``postgres``) or SQLite, and clb workers; ``stop()`` ends them all."""
 
     def __init__(self, folder: Path, postgres: bool, **settings: str) -> None:
-        from pipeline.serve import start_server
 
         self.folder = folder
         self.database = None
@@ -107,29 +106,21 @@ class Engine:
         }
         self.workers: list[subprocess.Popen[bytes]] = []
         self.roots: list[Path] = []  # the workspaces deployed: the workers may run these
-        self.server = start_server(
-            self.home,
-            "127.0.0.1",
-            self.port,
-            self.log,
-            database=self.database.url if self.database else "",
-            auth=self.auth,
-        )
+        self.server = self._start()
+
+    def _start(self) -> object:
+        from pipeline.serve import start_server
+
+        database = self.database.url if self.database else ""
+        return start_server(self.home, "127.0.0.1", self.port, self.log, database=database, auth=self.auth)
 
     def restart_server(self) -> None:
         """Stop the server and start it again on the same database (its output to a new log)."""
-        from pipeline.serve import start_server, stop_server
+        from pipeline.serve import stop_server
 
         stop_server(self.server)
         self.log = self.log.with_name(f"server-{len(list(self.folder.glob('server*.log')))}.log")
-        self.server = start_server(
-            self.home,
-            "127.0.0.1",
-            self.port,
-            self.log,
-            database=self.database.url if self.database else "",
-            auth=self.auth,
-        )
+        self.server = self._start()
 
     def client(self, *args: str) -> object:
         """tests/pool_client.py's answer, as JSON (its own process: the test process has its own engine)."""

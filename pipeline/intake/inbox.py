@@ -40,7 +40,7 @@ from pipeline.forms.layout import FormSpec
 from pipeline.forms.names import safe_segment
 from pipeline.intake import staging
 from pipeline.intake.guard import Limits
-from pipeline.intake.staging import Taken
+from pipeline.intake.staging import Taken, sha256_of
 from pipeline.intake.validate import Examination, examine
 from pipeline.mail.headers import authentication_failed
 from pipeline.privacy.audit import current_anchor
@@ -247,14 +247,6 @@ def begin_chunk(space: Workspace, engine: Engine, night: Night, index: int) -> B
 
 
 # ---------------------------------------------------------------- 2. examine and decide
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def take_files(space: Workspace, batch: Batch, chunk: list[InboxFile]) -> list[Taken]:

@@ -176,14 +176,15 @@ def remove_if_same(item: Taken, sha256: str) -> bool:
         return False
     aside = item.inbox_path.with_name(f".clb-removing-{os.getpid()}-{item.inbox_path.name}")
     os.rename(item.inbox_path, aside)
-    if _sha256(aside) == sha256:
+    if sha256_of(aside) == sha256:
         aside.unlink()
         return True
     put_back(aside, item.inbox_path)
     return False
 
 
-def _sha256(path: Path) -> str:
+def sha256_of(path: Path) -> str:
+    """A file's sha256, read a megabyte at a time (a file refused as too large is never held whole)."""
     digest = hashlib.sha256()
     with path.open("rb") as stream:
         for block in iter(lambda: stream.read(1 << 20), b""):

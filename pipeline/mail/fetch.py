@@ -243,24 +243,12 @@ def _save(
     if key in taken:
         report.already += 1
         return
-    if received_hashes(engine, [digest]):  # taken in before: this message is evidence only (a leader
-        report.already += 1  # sending a held return again from their own address confirms it)
-        record_fetched(
-            engine,
-            message_id=message_id,
-            sha256=digest,
-            sender=said.sender,
-            sent_date=said.date or None,
-            subject=said.subject or None,
-            authentication=said.authentication or None,
-            file=relative,
-        )
-        taken.add(key)
-        return
-    atomic_write(space.root / relative, data)  # the same name for the same attachment: a rerun rewrites it
-    sent = _sent_at(said.date, settle)  # written whole (renamed into place): dated when it was sent, and
-    os.utime(space.root / relative, (sent, sent))  # never so recently that the intake waits for it
-    checkpoint("fetch-saved")
+    known = bool(received_hashes(engine, [digest]))  # taken in before: this message is evidence only (a
+    if not known:  # leader sending a held return again from their own address confirms it)
+        atomic_write(space.root / relative, data)  # the same name for the same attachment: a rerun rewrites it
+        sent = _sent_at(said.date, settle)  # written whole (renamed into place): dated when it was sent, and
+        os.utime(space.root / relative, (sent, sent))  # never so recently that the intake waits for it
+        checkpoint("fetch-saved")
     record_fetched(
         engine,
         message_id=message_id,
@@ -272,7 +260,10 @@ def _save(
         file=relative,
     )
     taken.add(key)
-    report.saved.append({"file": relative, "sender": said.sender, "message_id": message_id, "sha256": digest})
+    if known:
+        report.already += 1
+    else:
+        report.saved.append({"file": relative, "sender": said.sender, "message_id": message_id, "sha256": digest})
 
 
 def _sent_at(date: str, settle: float) -> float:
