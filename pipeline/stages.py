@@ -208,9 +208,9 @@ def forget(space: Workspace, email: str, confirm: Callable[[list[str]], bool] = 
     round they were in. ``confirm`` is shown what would go and says whether to go ahead. What is to be
     erased is recorded in the state first; what could not be removed stays recorded, and running it again
     finishes the job. Nothing found (or not confirmed): nothing done, no lines."""
-    from pipeline.privacy.forget import compact, describe, erase, find
+    from pipeline.privacy.forget import describe, erase, find
     from pipeline.privacy.tombstones import pseudonym
-    from pipeline.state import end_erasure, open_state, pending_erasure, record_erasure
+    from pipeline.state import compact, end_erasure, open_state, pending_erasure, record_erasure
 
     engine = open_state(space.database)
     leader = email.strip().casefold()

@@ -83,7 +83,8 @@ def test_the_guide_takes_an_empty_folder_to_forms_returns_and_letters(installed,
             returned = True
         result = subprocess.run(["bash", "-c", command], cwd=here, env=env, capture_output=True, text=True, timeout=600)
         output = result.stdout + result.stderr
-        assert result.returncode == 0, f"$ {command}\n{output}"
+        needs_you = command.startswith("clb nightly") and "Some files need you (above): exit code 1." in output
+        assert result.returncode == (1 if needs_you else 0), f"$ {command}\n{output}"  # the guide's return to fix
         assert "| INFO" not in output and "Flow run" not in output, f"$ {command}: Prefect's lines\n{output}"
         wide = [line for line in output.splitlines() if _shown_width(line) > 80 and len(line.split()) > 1]
         assert not wide, f"$ {command}: wider than 80 columns: {wide[:3]}"

@@ -380,3 +380,35 @@ def test_a_long_name_with_a_comma_stays_one_recipient(workspace, write_roster, s
     for data in (draft.read_bytes(), raw):
         addresses = parsed(data)["To"].addresses
         assert [(a.display_name, a.addr_spec) for a in addresses] == [(name, "liz@riverside.example")]
+
+
+def test_a_version_1_database_is_brought_up_to_date_once(tmp_path):
+    """Schema 1 stored the first releases' words for drafts and refusals; opening it translates them once
+    (schema 2), and adds the columns this release's tables have gained."""
+    import sqlite3
+
+    from pipeline.state import SCHEMA_VERSION, database, mail_records
+
+    path = tmp_path / "clb.sqlite"
+    with database(path):
+        pass
+    raw = sqlite3.connect(path)
+    raw.execute("update meta set value = '1' where key = 'schema_version'")
+    raw.execute("alter table fetched drop column authentication")
+    rows = [("written", "a@x.example"), ("failed", "b@x.example"), ("sent", "c@x.example")]
+    for status, leader in rows:
+        raw.execute(
+            "insert into mail (kind, round, leader_id, recipient, item, message_id, status, attempts, created_at)"
+            " values ('invitation', 'R', ?, ?, 't', '<m>', ?, 1, '2026-01-01')",
+            (leader, leader, status),
+        )
+    raw.commit()
+    raw.close()
+    with database(path) as engine:
+        assert [record.status for record in mail_records(engine, "R")] == ["drafted", "refused", "sent"]
+        version = engine.connect().exec_driver_sql("select value from meta where key = 'schema_version'").scalar()
+        assert int(version) == SCHEMA_VERSION == 2
+        columns = [row[1] for row in engine.connect().exec_driver_sql("pragma table_info(fetched)")]
+        assert "authentication" in columns
+    raw = sqlite3.connect(path)
+    assert {row[0] for row in raw.execute("select status from mail")} == {"drafted", "refused", "sent"}

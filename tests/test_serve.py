@@ -42,9 +42,16 @@ def api(port: int, path: str, body: dict | None = None, auth: str = "", method: 
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/api{path}", data=json.dumps(body or {}).encode(), headers=headers, method=method
     )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        text = response.read()
-        return json.loads(text) if text else None
+    for attempt in range(5):  # SQLite under a busy server answers 503 now and then: Prefect's clients retry too
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                text = response.read()
+                return json.loads(text) if text else None
+        except urllib.error.HTTPError as exc:
+            if exc.code != 503 or attempt == 4:
+                raise
+            time.sleep(1 + attempt)
+    return None
 
 
 def runs(port: int, state: str, auth: str) -> list[dict]:

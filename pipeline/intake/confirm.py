@@ -13,8 +13,6 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from sqlalchemy import Engine
-
 from pipeline.config import Config
 from pipeline.contracts import Accepted
 from pipeline.forms.layout import FormSpec
@@ -24,6 +22,7 @@ from pipeline.mail.headers import authentication_failed
 from pipeline.privacy.tombstones import token_forgotten
 from pipeline.state import (
     HELD,
+    Engine,
     HeldReceipt,
     accept_held,
     current_sha256,

@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from jinja2 import Environment
-from sqlalchemy import Engine
 
 from pipeline.config import Config
 from pipeline.contracts import Accepted, ChunkReport, Headline, ProblemRecord, ReportProblem, RunReport, Waiting
@@ -48,6 +47,7 @@ from pipeline.privacy.tombstones import token_forgotten
 from pipeline.problems import Problem, problem
 from pipeline.state import (
     HELD,
+    Engine,
     FormRecord,
     MailEvidence,
     Receipt,

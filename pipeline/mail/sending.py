@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from jinja2 import Environment
-from sqlalchemy import Engine
 
 from pipeline.config import Config, Leader
 from pipeline.contracts import SendResult, Skipped
@@ -30,6 +29,7 @@ from pipeline.problems import fixable_in_place
 from pipeline.state import (
     DONE,
     HELD,
+    Engine,
     FormRecord,
     MailRecord,
     active_forms,

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine
-
 from pipeline.config import Config
-from pipeline.state import DONE, active_forms, current_responses, mail_records, quarantined_files
+from pipeline.state import DONE, Engine, active_forms, current_responses, mail_records, quarantined_files
 
 
 def leader_status(engine: Engine, config: Config) -> list[dict[str, Any]]:

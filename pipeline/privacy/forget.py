@@ -27,27 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, select, text, update
-
 from pipeline.files import atomic_write, json_bytes
 from pipeline.forms.names import possible_stems, safe_segment
 from pipeline.privacy.tombstones import pseudonym, salt, token_forgotten
 from pipeline.reports.publication import ERASED as ERASED_MEMBER
-from pipeline.state import (
-    corrections,
-    fetched,
-    forgotten,
-    forgotten_tokens,
-    form_versions,
-    forms,
-    letters,
-    mail,
-    now,
-    problems,
-    publications,
-    received,
-    responses,
-)
+from pipeline.state import Engine, add_tombstone, delete_leader, leader_trace, now
 from pipeline.workspace import Workspace
 
 ERASED = "(erased)"
@@ -101,45 +85,14 @@ class Erasure:
 def find(space: Workspace, engine: Engine, email: str) -> Erasure:
     """Everything the workspace holds about ``email`` (nothing is changed)."""
     leader = email.strip().casefold()
-    found = Erasure(leader)
-    organisations: set[str] = set()
-    with engine.connect() as connection:
-        for row in connection.execute(select(forms).where(forms.c.leader_id == leader)):
-            organisations.add(row.organisation)
-            found.names.add(row.name)
-            found.tokens.add(row.token)
-            found.rounds.add(row.round)
-            found.files.add(space.root / row.path)
-        mailed = {row.sha256 for row in connection.execute(select(fetched.c.sha256).where(fetched.c.sender == leader))}
-        theirs = received.c.leader_id == leader
-        if found.tokens:
-            theirs |= received.c.token.in_(found.tokens)
-        for row in connection.execute(select(received).where(theirs)):
-            found.shas.add(row.sha256)
-        # forms of theirs that came back after an earlier forget: known only by the tombstoned reference
-        unattributed = received.c.leader_id.is_(None) & received.c.token.is_not(None)
-        for row in connection.execute(select(received.c.sha256, received.c.token).where(unattributed)):
-            if token_forgotten(engine, row.token) is not None:
-                found.shas.add(row.sha256)
-        found.shas |= mailed
-        if found.shas:  # duplicates and copies of their files, attributed or not
-            for row in connection.execute(select(received).where(received.c.sha256.in_(found.shas))):
-                found.received_ids.add(row.id)
-                found.file_names.add(row.file)
-                found.files.add(space.root / row.archive_path)
-                if row.round:
-                    found.rounds.add(row.round)
-                found.files |= quarantine_copies(space, row.run_id, row.sha256)
-        for row in connection.execute(select(corrections).where(corrections.c.leader_id == leader)):
-            found.files |= {space.root / row.html_path, space.root / row.text_path}
-        for row in connection.execute(select(letters).where(letters.c.leader_id == leader)):
-            html = space.root / row.html_path
-            found.files |= {html, space.root / row.email_path, html.with_suffix(".txt")}
-        for row in connection.execute(select(fetched).where(fetched.c.sha256.in_(found.shas))):
-            found.files.add(space.root / row.file)
-        found.rows = _counts(connection, found)
+    trace = leader_trace(engine, leader, lambda token: token_forgotten(engine, token) is not None)
+    found = Erasure(leader, trace.names, trace.tokens, trace.shas, trace.file_names, trace.rounds, trace.received_ids)
+    found.rows = trace.rows
+    found.files = {space.root / path for path in trace.paths}
+    for run_id, sha256 in trace.quarantined:
+        found.files |= quarantine_copies(space, run_id, sha256)
     found.files |= {path for path in (space.outbox / "mail").rglob("*.eml") if path.name.startswith(f"{leader} ")}
-    found.files |= _letters_by_name(space, found, organisations)
+    found.files |= _letters_by_name(space, found, trace.organisations)
     found.files = {path for path in found.files if path.is_file()}
     return found
 
@@ -160,25 +113,6 @@ def quarantine_copies(space: Workspace, run_id: str, sha256: str) -> set[Path]:
     return set((space.outbox / "quarantine" / run_id).glob(f"{sha256[:8]} *"))
 
 
-def _counts(connection: Connection, found: Erasure) -> dict[str, int]:
-    leader = found.email
-
-    def count(table: object, where: object) -> int:
-        return int(connection.execute(select(text("count(*)")).select_from(table).where(where)).scalar() or 0)  # type: ignore[arg-type]
-
-    ids = found.received_ids or {-1}
-    return {
-        "forms": count(forms, forms.c.leader_id == leader),
-        "received": count(received, received.c.id.in_(ids)),
-        "problems": count(problems, problems.c.received_id.in_(ids)),
-        "responses": count(responses, responses.c.leader_id == leader),
-        "corrections": count(corrections, corrections.c.leader_id == leader),
-        "letters": count(letters, letters.c.leader_id == leader),
-        "mail": count(mail, mail.c.leader_id == leader),
-        "fetched": count(fetched, (fetched.c.sender == leader) | fetched.c.sha256.in_(found.shas or {""})),
-    }
-
-
 def erase(space: Workspace, engine: Engine, found: Erasure) -> list[Path]:
     """Remove what ``find`` found: the tombstone first, then the files (before the rows that find them;
     the state's to-do, ``record_erasure``, lists them too), the run reports' and logs' mentions, then the
@@ -194,68 +128,15 @@ def erase(space: Workspace, engine: Engine, found: Erasure) -> list[Path]:
     needles = found.needles()
     left += _scrub_reports(space, found, needles)
     left += _scrub_logs(space, needles)
-    _delete_rows(engine, found)
+    nameless = f"{ERASED_MEMBER}{secrets.token_hex(8)}"
+    delete_leader(engine, found.email, found.tokens, found.shas, found.received_ids, nameless)
     return left
 
 
 def _tombstone(engine: Engine, found: Erasure) -> None:
-    key, today = salt(engine), now()[:10]
-    with engine.begin() as connection:
-        connection.execute(
-            forgotten.insert()
-            .prefix_with("OR IGNORE")
-            .values(email_hash=pseudonym(engine, found.email, key), forgotten_on=today)
-        )
-        for token in found.tokens:
-            connection.execute(
-                forgotten_tokens.insert()
-                .prefix_with("OR IGNORE")
-                .values(token_hash=pseudonym(engine, token, key), forgotten_on=today)
-            )
-
-
-def _delete_rows(engine: Engine, found: Erasure) -> None:
-    leader, ids = found.email, found.received_ids or {-1}
-    with engine.begin() as connection:
-        connection.execute(
-            update(responses)
-            .where(responses.c.superseded_by.in_(select(responses.c.id).where(responses.c.leader_id == leader)))
-            .values(superseded_by=None)
-        )
-        connection.execute(delete(responses).where(responses.c.leader_id == leader))
-        connection.execute(delete(corrections).where(corrections.c.leader_id == leader))
-        connection.execute(delete(problems).where(problems.c.received_id.in_(ids)))
-        connection.execute(delete(responses).where(responses.c.received_id.in_(ids)))
-        connection.execute(delete(corrections).where(corrections.c.received_id.in_(ids)))
-        connection.execute(delete(received).where(received.c.id.in_(ids)))
-        connection.execute(delete(letters).where(letters.c.leader_id == leader))
-        connection.execute(delete(mail).where(mail.c.leader_id == leader))
-        connection.execute(
-            delete(fetched).where((fetched.c.sender == leader) | fetched.c.sha256.in_(found.shas or {""}))
-        )
-        connection.execute(delete(form_versions).where(form_versions.c.token.in_(found.tokens or {""})))
-        connection.execute(delete(forms).where(forms.c.leader_id == leader))
-        # partners saw editions that counted them: their place stays, nameless and without a response, so
-        # that the next edition is checked against what partners can compute (reports/publication.py)
-        marker = f"{ERASED_MEMBER}{secrets.token_hex(8)}"
-        for row in connection.execute(select(publications.c.id, publications.c.response_ids)).all():
-            published = json.loads(row.response_ids)
-            if leader in published:
-                published.pop(leader)
-                published[marker] = None
-                connection.execute(
-                    update(publications)
-                    .where(publications.c.id == row.id)
-                    .values(response_ids=json.dumps(published, sort_keys=True))
-                )
-
-
-def compact(engine: Engine) -> None:
-    """Rebuild the database file and empty its write-ahead log, so deleted rows survive nowhere."""
-    with engine.connect() as connection:
-        connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
-        connection.execute(text("VACUUM"))
-        connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+    key = salt(engine)
+    hashes = [pseudonym(engine, token, key) for token in sorted(found.tokens)]
+    add_tombstone(engine, pseudonym(engine, found.email, key), hashes, now()[:10])
 
 
 def _replace_all(value: str, needles: list[str]) -> str:

@@ -16,36 +16,35 @@ Each step is recorded in the state once done, so a purge runs again safely and d
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, select, update
-
 from pipeline.config import Config
 from pipeline.forms.names import safe_segment
-from pipeline.privacy.forget import compact, quarantine_copies, rewrite_run_reports
+from pipeline.privacy.forget import quarantine_copies, rewrite_run_reports
+from pipeline.reports.aggregate import tally
 from pipeline.reports.publication import ERASED as ERASED_MEMBER
 from pipeline.state import (
-    corrections,
-    current_totals,
-    form_versions,
-    forms,
+    PURGED,
+    Engine,
+    answered_rounds,
+    compact,
+    current_answers,
     get_meta,
-    letters,
-    mail,
-    problems,
-    publications,
-    received,
-    responses,
-    round_figures,
+    keep_round_figures,
+    purge_answers,
+    purge_messages,
+    purge_returns,
+    received_files,
+    round_first_seen,
+    round_forms,
+    round_messages,
     set_meta,
 )
 from pipeline.workspace import Workspace
 
-PURGED = "(purged)"
 KINDS = ("returns", "letters", "answers")
 NO_ROUND = ""  # files no round claims: counted from the day each was received
 
@@ -85,15 +84,13 @@ def _deadlines(engine: Engine, config: Config) -> dict[str, dt.date]:
     """Every round the state knows, with its deadline (the date its last form was issued, for a round from
     before deadlines were kept)."""
     found = {config.settings.round: config.settings.deadline}
-    with engine.connect() as connection:
-        rounds = select(forms.c.round, func.max(forms.c.issued_at)).group_by(forms.c.round)
-        for round_id, issued in connection.execute(rounds):
-            kept = get_meta(engine, deadline_key(round_id))
-            found.setdefault(round_id, dt.date.fromisoformat(kept) if kept else dt.date.fromisoformat(issued[:10]))
-        for (round_id,) in connection.execute(select(responses.c.round).distinct()):
-            kept = get_meta(engine, deadline_key(round_id))
-            if round_id not in found and kept:
-                found[round_id] = dt.date.fromisoformat(kept)
+    for round_id, issued in round_first_seen(engine).items():
+        kept = get_meta(engine, deadline_key(round_id))
+        found.setdefault(round_id, dt.date.fromisoformat(kept) if kept else dt.date.fromisoformat(issued[:10]))
+    for round_id in answered_rounds(engine):
+        kept = get_meta(engine, deadline_key(round_id))
+        if round_id not in found and kept:
+            found[round_id] = dt.date.fromisoformat(kept)
     return found
 
 
@@ -123,45 +120,28 @@ def plan(space: Workspace, engine: Engine, config: Config, today: dt.date) -> li
 
 
 def _find(space: Workspace, engine: Engine, step: Step, unclaimed_before: str = "") -> Step:
-    with engine.connect() as connection:
-        if step.kind == "returns":
-            where = (
-                (received.c.round.is_(None) & (received.c.received_at < unclaimed_before) & (received.c.file != PURGED))
-                if step.round == NO_ROUND
-                else (received.c.round == step.round)
-            )
-            for row in connection.execute(select(received).where(where)):
-                step.received_ids.add(row.id)
-                step.shas.add(row.sha256)
-                step.files.add(space.root / row.archive_path)
-                step.files |= quarantine_copies(space, row.run_id, row.sha256)
-            step.rows = len(step.received_ids)
-        elif step.kind == "letters":
-            for row in connection.execute(select(letters).where(letters.c.round == step.round)):
-                html = space.root / row.html_path
-                step.files |= {html, space.root / row.email_path, html.with_suffix(".txt")}
-                step.rows += 1
-            for row in connection.execute(select(corrections).where(corrections.c.round == step.round)):
-                step.files |= {space.root / row.html_path, space.root / row.text_path}
-                step.rows += 1
-            for row in connection.execute(select(mail).where(mail.c.round == step.round)):
-                drafted = re.match(r"drafted as (.+\.eml)$", row.response or "")
-                if drafted:
-                    step.files.add(space.outbox / "mail" / row.kind / drafted.group(1))
-                step.rows += 1
-            step.files.add(space.outbox / "letters" / safe_segment(step.round) / "index.html")
-        else:
-            for row in connection.execute(select(forms).where(forms.c.round == step.round)):
-                step.files.add(space.root / row.path)
-                step.rows += 1
-            step.rows += int(
-                connection.execute(
-                    select(func.count()).select_from(responses).where(responses.c.round == step.round)
-                ).scalar()
-                or 0
-            )
-            reports = space.outbox / "reports" / safe_segment(step.round)
-            step.files |= set(reports.glob("*facilitator*"))
+    if step.kind == "returns":
+        files = received_files(engine, None if step.round == NO_ROUND else step.round, unclaimed_before)
+        for item in files:
+            step.received_ids.add(item.id)
+            step.shas.add(item.sha256)
+            step.files.add(space.root / item.archive_path)
+            step.files |= quarantine_copies(space, item.run_id, item.sha256)
+        step.rows = len(step.received_ids)
+    elif step.kind == "letters":
+        letter_files, correction_files, sent = round_messages(engine, step.round)
+        step.files |= {space.root / path for path in letter_files + correction_files}
+        step.rows = len(letter_files) // 3 + len(correction_files) // 2 + len(sent)
+        for kind, response in sent:
+            drafted = re.match(r"drafted as (.+\.eml)$", response or "")
+            if drafted:
+                step.files.add(space.outbox / "mail" / kind / drafted.group(1))
+        step.files.add(space.outbox / "letters" / safe_segment(step.round) / "index.html")
+    else:
+        paths, step.rows = round_forms(engine, step.round)
+        step.files |= {space.root / path for path in paths}
+        reports = space.outbox / "reports" / safe_segment(step.round)
+        step.files |= set(reports.glob("*facilitator*"))
     step.files = {path for path in step.files if path.is_file()}
     return step
 
@@ -171,15 +151,12 @@ def apply(space: Workspace, engine: Engine, config: Config, steps: list[Step]) -
     for step in steps:
         if step.kind == "answers":
             keep_totals(engine, step.round)
-        with engine.begin() as connection:
-            if step.kind == "returns":
-                _purge_returns(connection, step)
-            elif step.kind == "letters":
-                connection.execute(delete(letters).where(letters.c.round == step.round))
-                connection.execute(delete(corrections).where(corrections.c.round == step.round))
-                connection.execute(delete(mail).where(mail.c.round == step.round))
-            else:
-                _purge_answers(connection, step)
+        if step.kind == "returns":
+            purge_returns(engine, step.received_ids)
+        elif step.kind == "letters":
+            purge_messages(engine, step.round)
+        else:
+            purge_answers(engine, step.round, ERASED_MEMBER)
         for path in sorted(step.files):
             path.unlink(missing_ok=True)
         if step.kind == "returns":
@@ -190,47 +167,11 @@ def apply(space: Workspace, engine: Engine, config: Config, steps: list[Step]) -
         compact(engine)
 
 
-def _purge_returns(connection: Connection, step: Step) -> None:
-    """User logs emptied; a cell's text, wherever a problem quoted it, and the file names replaced."""
-    ids = step.received_ids or {-1}
-    connection.execute(update(responses).where(responses.c.received_id.in_(ids)).values(log="[]"))
-    quoted = select(problems.c.id, problems.c.found, problems.c.message).where(
-        problems.c.received_id.in_(ids), problems.c.found.is_not(None)
-    )
-    for row in connection.execute(quoted).all():
-        message = row.message.replace(f"'{row.found}'", f"'{PURGED}'").replace(f"\u2018{row.found}\u2019", PURGED)
-        connection.execute(update(problems).where(problems.c.id == row.id).values(found=None, message=message))
-    connection.execute(update(received).where(received.c.id.in_(ids)).values(file=PURGED))
-
-
-def _purge_answers(connection: Connection, step: Step) -> None:
-    run = connection.execute
-    tokens = select(forms.c.token).where(forms.c.round == step.round)
-    run(delete(form_versions).where(form_versions.c.token.in_(tokens)))
-    run(update(received).where(received.c.round == step.round).values(leader_id=None, token=None))
-    run(delete(corrections).where(corrections.c.round == step.round))
-    run(delete(responses).where(responses.c.round == step.round))
-    # the editions partners were shown stay (their counts are what the shareable edition keeps showing);
-    # whose responses they counted goes with the answers
-    editions = publications.c.round.like(f"{step.round}#%") | (publications.c.round == step.round)
-    for row in run(select(publications.c.id, publications.c.response_ids).where(editions)).all():
-        members = json.loads(row.response_ids)
-        nameless = {f"{ERASED_MEMBER}{index}": None for index in range(len(members))}
-        run(update(publications).where(publications.c.id == row.id).values(response_ids=json.dumps(nameless)))
-    run(delete(forms).where(forms.c.round == step.round))
-
-
 def keep_totals(engine: Engine, round_id: str) -> None:
     """The round's totals per row and answer, from the leaders' current answers, kept in round_figures."""
-    counts = current_totals(engine, responses.c.round == round_id).get(round_id, {})
-    if not counts:
-        return
-    with engine.begin() as connection:
-        connection.execute(delete(round_figures).where(round_figures.c.round == round_id))
-        for (number, key), count in sorted(counts.items()):
-            connection.execute(
-                round_figures.insert().values(round=round_id, perspective=number, category=key, count=count)
-            )
+    counts = tally(current_answers(engine, round_id=round_id).get(round_id, []))
+    if counts:
+        keep_round_figures(engine, round_id, counts)
 
 
 def _scrub_run_reports(space: Workspace, step: Step) -> None:

@@ -13,10 +13,8 @@ import hashlib
 import secrets
 from collections.abc import Iterable
 
-from sqlalchemy import Engine, select
-
 from pipeline.config import Config
-from pipeline.state import forgotten, forgotten_tokens, get_meta, set_meta
+from pipeline.state import Engine, get_meta, set_meta, tombstoned_addresses, tombstoned_token
 
 SALT_KEY = "salt"
 
@@ -48,9 +46,7 @@ def forgotten_on(engine: Engine, emails: Iterable[str]) -> dict[str, str]:
     if key is None:
         return {}
     hashed = {pseudonym(engine, email, key): email for email in emails}
-    with engine.connect() as connection:
-        rows = connection.execute(select(forgotten.c.email_hash, forgotten.c.forgotten_on))
-        return {hashed[row.email_hash]: row.forgotten_on for row in rows if row.email_hash in hashed}
+    return {hashed[digest]: day for digest, day in tombstoned_addresses(engine).items() if digest in hashed}
 
 
 def token_forgotten(engine: Engine, token: str) -> str | None:
@@ -58,12 +54,7 @@ def token_forgotten(engine: Engine, token: str) -> str | None:
     key = _existing_salt(engine)
     if key is None:
         return None
-    hashed = pseudonym(engine, token, key)
-    with engine.connect() as connection:
-        row = connection.execute(
-            select(forgotten_tokens.c.forgotten_on).where(forgotten_tokens.c.token_hash == hashed)
-        ).first()
-    return None if row is None else str(row.forgotten_on)
+    return tombstoned_token(engine, pseudonym(engine, token, key))
 
 
 def without_forgotten(config: Config, engine: Engine) -> Config:

@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment
-from sqlalchemy import Engine
 
 from pipeline.config import Config
 from pipeline.contracts import Headline, Withheld
 from pipeline.failures import check_workbook, doing
 from pipeline.files import atomic_write, share
 from pipeline.forms.names import safe_segment, unique_stems
+from pipeline.reports.aggregate import Totals, tally
 from pipeline.reports.data import Answer, RoundData
 from pipeline.reports.letters import (
     LETTER_TEMPLATES,
@@ -34,11 +34,14 @@ from pipeline.reports.letters import (
 )
 from pipeline.reports.publication import ERASED, Edition, may_publish, perspective_key
 from pipeline.state import (
+    Engine,
     IssuedLeader,
     Publication,
     accepted_notes,
     answers_of,
+    current_answers,
     get_meta,
+    kept_round_figures,
     latest_responses_before,
     leaders_of_round,
     letter_hashes,
@@ -49,7 +52,6 @@ from pipeline.state import (
     record_letters,
     record_publication,
     response_rows,
-    round_totals,
     set_meta,
 )
 from pipeline.templating import environment
@@ -96,7 +98,7 @@ def round_data(engine: Engine, config: Config, run_id: str) -> tuple[RoundData, 
         earlier=latest_responses_before(engine, settings.round),
         mail=mail_states(engine, settings.round),
         senders=accepted_notes(engine, settings.round, "sent-by-another"),
-        rounds=round_totals(engine, settings.round),
+        rounds=earlier_rounds(engine, settings.round),
         published_counts=shown.counts,
         published_respondents=shown.respondents,
         counted=shown.counted,
@@ -121,6 +123,13 @@ def round_data(engine: Engine, config: Config, run_id: str) -> tuple[RoundData, 
         counted={},
     )
     return full, shareable
+
+
+def earlier_rounds(engine: Engine, round_id: str) -> dict[str, Totals]:
+    """Each earlier round's totals per row and answer: counted from its leaders' current answers, or,
+    once retention has removed those, as kept in round_figures."""
+    counted = {other: tally(sets) for other, sets in current_answers(engine, other_than=round_id).items()}
+    return kept_round_figures(engine, round_id) | counted
 
 
 def mail_states(engine: Engine, round_id: str) -> dict[str, dict[str, str]]:

@@ -31,11 +31,10 @@ from openpyxl.worksheet.worksheet import Worksheet
 from pipeline.colours import scheme
 from pipeline.instrument import Instrument
 from pipeline.pagefit import keep_together, page_setup, split_to_rows, tallest_drawing
-from pipeline.reports.aggregate import long_table, percentages, summary
+from pipeline.reports.aggregate import long_table, percentages, summary, tally
 from pipeline.reports.data import Answer, RoundData
 from pipeline.reports.sheets import table, title
 from pipeline.reports.suppress import MARGIN, safe
-from pipeline.state import tally
 from pipeline.xlsx import workbook_bytes
 
 HIDDEN = "[c]"

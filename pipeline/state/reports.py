@@ -1,0 +1,112 @@
+"""What the outputs are made from, beside the responses: the editions partners were shown, the letters'
+fingerprints, and earlier rounds' answers for the Rounds compared sheet."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    Engine,
+    delete,
+    select,
+)
+
+from pipeline.state.schema import (
+    letters,
+    now,
+    publications,
+    responses,
+    round_figures,
+)
+
+
+@dataclass(frozen=True)
+class Publication:
+    run_id: str
+    published_at: str
+    response_ids: dict[str, int | None]  # leader id (or "erased:<n>") -> response id (None: erased)
+    counts: dict[str, int] | None  # answer -> leaders (None: recorded before counts were kept)
+
+
+def publication_history(engine: Engine, key: str) -> list[Publication]:
+    """Every edition of one perspective (``publication.perspective_key``) partners were shown, oldest first."""
+    query = select(publications).where(publications.c.round == key).order_by(publications.c.id)
+    with engine.connect() as connection:
+        return [
+            Publication(
+                row.run_id,
+                row.published_at,
+                {k: None if v is None else int(v) for k, v in json.loads(row.response_ids).items()},
+                {str(k): int(v) for k, v in json.loads(row.counts).items()} if row.counts else None,
+            )
+            for row in connection.execute(query)
+        ]
+
+
+def record_publication(
+    engine: Engine, key: str, run_id: str, response_ids: Mapping[str, int | None], counts: Mapping[str, int]
+) -> None:
+    with engine.begin() as connection:
+        connection.execute(
+            publications.insert().values(
+                round=key,
+                run_id=run_id,
+                published_at=now(),
+                response_ids=json.dumps(dict(response_ids), sort_keys=True),
+                counts=json.dumps(dict(counts), sort_keys=True),
+            )
+        )
+
+
+def letter_hashes(engine: Engine, round_id: str) -> dict[str, str]:
+    with engine.connect() as connection:
+        query = select(letters.c.leader_id, letters.c.inputs_hash).where(letters.c.round == round_id)
+        return {row.leader_id: row.inputs_hash for row in connection.execute(query)}
+
+
+def record_letters(engine: Engine, round_id: str, written: list[dict[str, str]]) -> None:
+    """Remember what each letter was made from, so an unchanged letter is not made again."""
+    with engine.begin() as connection:
+        for item in written:
+            connection.execute(
+                delete(letters).where(letters.c.round == round_id, letters.c.leader_id == item["leader_id"])
+            )
+            connection.execute(letters.insert().values(round=round_id, generated_at=now(), **item))
+
+
+def letters_of_round(engine: Engine, round_id: str) -> list[dict[str, Any]]:
+    with engine.connect() as connection:
+        query = select(letters).where(letters.c.round == round_id).order_by(letters.c.leader_id)
+        return [dict(row._mapping) for row in connection.execute(query)]
+
+
+Totals = dict[tuple[int, str], int]  # (row number, answer key) -> how many leaders gave it
+
+
+def current_answers(
+    engine: Engine, round_id: str | None = None, other_than: str | None = None
+) -> dict[str, list[dict[int, str | None]]]:
+    """Each round's leaders' current answers (one round, or every round but one): ``aggregate.tally``
+    counts them."""
+    query = select(responses.c.round, responses.c.answers).where(responses.c.superseded_by.is_(None))
+    if round_id is not None:
+        query = query.where(responses.c.round == round_id)
+    if other_than is not None:
+        query = query.where(responses.c.round != other_than)
+    found: dict[str, list[dict[int, str | None]]] = {}
+    with engine.connect() as connection:
+        for round_id_, text in connection.execute(query):
+            found.setdefault(round_id_, []).append({int(k): v for k, v in json.loads(text).items()})
+    return found
+
+
+def kept_round_figures(engine: Engine, other_than: str) -> dict[str, Totals]:
+    """The totals retention kept of rounds whose answers it removed (round_figures)."""
+    totals: dict[str, Totals] = {}
+    with engine.connect() as connection:
+        for row in connection.execute(select(round_figures).where(round_figures.c.round != other_than)):
+            totals.setdefault(row.round, {})[(row.perspective, row.category)] = int(row._mapping["count"])
+    return totals
