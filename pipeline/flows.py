@@ -6,11 +6,12 @@ run per leader). Import this module only after ``workspace.configure_prefect``.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from prefect import flow, task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
@@ -18,15 +19,15 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from rich.progress import Progress
 
-from pipeline.config import Config, load_config
 from pipeline.failures import PrivateFailure, kept_private
 from pipeline.logs import log_path, workspace_logging
 from pipeline.workspace import Workspace, WorkspaceBusy, workspace_lock
 
 if TYPE_CHECKING:
-    from pipeline.contracts import Fetched, FetchFailed, RunReport, SendReport
+    from pipeline.contracts import RunReport, SendReport
     from pipeline.forms.issuing import IssueSummary
-    from pipeline.intake.inbox import Night
+
+T = TypeVar("T")
 
 # The stages (openpyxl, pandas, lxml, Jinja2) are imported by the tasks that use them, not here: every clb
 # command imports this module, and with clb serve running a whole command should take a few seconds.
@@ -76,7 +77,7 @@ def _one_at_a_time(space: Workspace) -> Iterator[None]:
     from prefect.concurrency.sync import concurrency
     from prefect.runtime import flow_run
 
-    from pipeline.pool import ATTEMPTS, LEASE_SECONDS, workspace_slot
+    from pipeline.workspace import ATTEMPTS, LEASE_SECONDS, workspace_slot
 
     if flow_run.run_count > ATTEMPTS:
         raise RunFailed(
@@ -127,26 +128,28 @@ def _workspace(path: str) -> Workspace:
     return Workspace.at(Path(path))
 
 
-@task(name="load-config", cache_policy=NO_CACHE, persist_result=False)
-def load_config_task(workspace: Workspace, everyone: bool = False) -> Config:
-    """Read and check config/ (a bad config stops the run before anything is written); the roster rows of
-    leaders who asked to be forgotten are left out, unless ``everyone`` (issuing forms reports them)."""
-    from pipeline.stages import workspace_config
+def _task(name: str, function: Callable[..., T]) -> Callable[..., T]:
+    """One step of a stage as a Prefect task (``stages.Step``): a batch, never one per file; nothing
+    cached or kept (its inputs and results hold personal data); its failure reaches Prefect as the step
+    and the kind of error only (``failures.kept_private``)."""
 
-    with kept_private("reading the configuration"):
-        return load_config(workspace.config) if everyone else workspace_config(workspace)
+    @functools.wraps(function)
+    def step(*args: Any, **kwargs: Any) -> T:
+        with kept_private(name.replace("-", " ")):
+            return function(*args, **kwargs)
+
+    made: Callable[..., T] = task(name=name, cache_policy=NO_CACHE, persist_result=False)(step)
+    return made
 
 
-@task(name="issue-forms", cache_policy=NO_CACHE, persist_result=False)
-def issue_forms_task(workspace: Workspace, config: Config, reissue: list[str]) -> IssueSummary:
-    """Plan, write and record every roster leader's form, as one batch (``stages.issue_forms``)."""
+def _issue_with_progress(space: Workspace, reissue: list[str]) -> IssueSummary:
     from pipeline import stages
 
-    with kept_private("issuing forms"), Progress(transient=True) as bar:
+    with Progress(transient=True) as bar:
         job = bar.add_task("Writing forms", total=None)
         return stages.issue_forms(
-            workspace,
-            config,
+            space,
+            None,
             reissue,
             run_id=str(flow_run.get_id()),
             progress=lambda done, total: bar.update(job, completed=done, total=total),
@@ -158,63 +161,7 @@ def issue_forms(workspace: str = ".", reissue: list[str] | None = None) -> Issue
     """Make a personalised form of the workspace's instrument for every leader on the roster."""
     space = _workspace(workspace)
     with _reported(space, "issuing forms"), _one_at_a_time(space):
-        config = load_config_task(space, everyone=True)
-        return issue_forms_task(space, config, reissue or [])
-
-
-# ---------------------------------------------------------------- nightly
-
-
-@task(name="fetch-returns", cache_policy=NO_CACHE, persist_result=False)
-def fetch_task(workspace: Workspace, config: Config) -> Fetched | FetchFailed:
-    """Take the returns mailbox's new attachments into inbox/ (when mail.imap is set). A mailbox that
-    cannot be reached costs the fetch, never the night: what is already in the inbox is still taken in."""
-    from pipeline.mail.fetch import FetchError, fetch_returns
-    from pipeline.state import open_state
-
-    try:
-        with kept_private("fetching the returns"):
-            return fetch_returns(workspace, open_state(workspace.database), config).as_dict()
-    except FetchError as exc:
-        logging.getLogger("clb").warning("fetching returns failed: %s", exc)
-        return {"error": str(exc)}
-
-
-@task(name="take-in-returns", cache_policy=NO_CACHE, persist_result=False)
-def take_in_task(workspace: Workspace, config: Config) -> Night:
-    """The whole inbox, in chunks of up to 500 files, each one batch: guard, read, validate and decide
-    every file, archive the originals, write quarantine copies and correction requests, commit, clear."""
-    from pipeline import stages
-
-    with kept_private("taking in the returns"):
-        return stages.take_in(workspace, config)
-
-
-@task(name="build-outputs", cache_policy=NO_CACHE, persist_result=False)
-def build_outputs_task(workspace: Workspace, config: Config, night: Night) -> RunReport:
-    """Both comparison editions, the letters that changed and their index; the night's report lists them."""
-    from pipeline import stages
-
-    with kept_private("building the outputs"):
-        return stages.build_outputs(workspace, night, config)
-
-
-@task(name="apply-retention", cache_policy=NO_CACHE, persist_result=False)
-def purge_task(workspace: Workspace, config: Config) -> list[str]:
-    """Remove what the retention policy says is no longer needed (only when one is set)."""
-    from pipeline import stages
-
-    with kept_private("applying the retention policy"):
-        return stages.purge(workspace, config)
-
-
-@task(name="save-run-report", cache_policy=NO_CACHE, persist_result=False)
-def save_report_task(workspace: Workspace, report: RunReport) -> None:
-    """The night's report, now whole (mailbox, notices, retention), as its summary and the latest."""
-    from pipeline.intake.inbox import save_report
-
-    with kept_private("saving the run report"):
-        save_report(workspace, report)
+        return _task("issue-forms", _issue_with_progress)(space, reissue or [])
 
 
 @task(name="publish-run-report", cache_policy=NO_CACHE, persist_result=False)
@@ -254,19 +201,12 @@ def publish_report_task(workspace: Workspace, report: RunReport) -> None:
 
 @flow(name="nightly", flow_run_name=_dated("nightly"), log_prints=False, persist_result=False)
 def nightly(workspace: str = ".") -> RunReport:
-    """Fetch the mailbox's returns when one is set, take in the inbox, then build the outputs."""
+    """The night (``stages.nightly``), each step a task; then its report as Prefect artifacts."""
+    from pipeline import stages
+
     space = _workspace(workspace)
     with _reported(space, "nightly run"), _one_at_a_time(space):
-        config = load_config_task(space)
-        fetched = fetch_task(space, config) if config.settings.mail.imap is not None else None
-        night = take_in_task(space, config)
-        report = build_outputs_task(space, config, night)
-        report["notices"] = send_mail_task(space, config, "notices", False, False)
-        if fetched is not None:
-            report["fetched"] = fetched
-        if config.settings.retention.configured:
-            report["purged"] = purge_task(space, config)
-        save_report_task(space, report)
+        report = stages.nightly(space, step=_task)
         publish_report_task(space, report)
         logging.getLogger("clb").info(
             "run %s: %d accepted, %d quarantined, %d duplicates, %d waiting",
@@ -282,20 +222,12 @@ def nightly(workspace: str = ".") -> RunReport:
 # ---------------------------------------------------------------- mail
 
 
-@task(name="send-mail", cache_policy=NO_CACHE, persist_result=False)
-def send_mail_task(workspace: Workspace, config: Config, kind: str, dry_run: bool, resend: bool) -> SendReport:
-    """Plan this kind of message for every leader who should get it, and send them as one batch."""
-    from pipeline.mail.run import mail_run
-
-    with kept_private(f"sending {kind}"):
-        return mail_run(workspace, config, kind, dry_run, resend)
-
-
 def _send(workspace: str, kind: str, dry_run: bool, resend: bool) -> SendReport:
+    from pipeline import stages
+
     space = _workspace(workspace)
     with _reported(space, f"sending {kind}"), _one_at_a_time(space):
-        config = load_config_task(space)
-        return send_mail_task(space, config, kind, dry_run, resend)
+        return _task("send-mail", stages.send)(space, kind, None, dry_run, resend)
 
 
 @flow(name="send-invitations", persist_result=False)
@@ -322,9 +254,16 @@ def send_corrections(workspace: str = ".", dry_run: bool = False, resend: bool =
     return _send(workspace, "corrections", dry_run, resend)
 
 
+@flow(name="send-notices", persist_result=False)
+def send_notices(workspace: str = ".", dry_run: bool = False, resend: bool = False) -> SendReport:
+    """Tell each leader whose accepted return was replaced (every nightly run does it too)."""
+    return _send(workspace, "notices", dry_run, resend)
+
+
 SEND_FLOWS = {
     "invitations": send_invitations,
     "reminders": send_reminders,
     "letters": send_letters,
     "corrections": send_corrections,
+    "notices": send_notices,
 }

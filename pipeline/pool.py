@@ -24,29 +24,55 @@ crash tests). A run that keeps stopping is not started more than ``ATTEMPTS`` ti
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from pipeline.workspace import Workspace
+from pipeline.config import load_config
+from pipeline.forms.names import safe_segment
+from pipeline.workspace import ATTEMPTS, Workspace, workspace_slot
 
 DEFAULT_POOL = "clb"
 HEARTBEAT_SECONDS = 30  # Prefect's shortest interval between a flow run's heartbeats
 SILENT_SECONDS = 90  # three heartbeats missed: the run's process is gone
-LEASE_SECONDS = 60  # a dead run's workspace slot is free again this long after its last renewal
-ATTEMPTS = 3  # runs of one flow run, the first and two after crashes
 CRASHED = "clb: mark silent runs crashed"
 AGAIN = "clb: run crashed runs again"
 
 
-def workspace_slot(space: Workspace) -> str:
-    """The name of the workspace's concurrency limit: its folder's name, and a hash of its full path (two
-    partnerships' folders may share a name on different disks)."""
-    digest = hashlib.sha256(str(space.root).encode("utf-8")).hexdigest()[:10]
-    return f"clb-workspace-{space.root.name[:40]}-{digest}"
+def deployments(spaces: Sequence[Workspace], entrypoint_type: Any = None) -> list[Any]:
+    """A nightly and a reminders deployment per workspace, with the workspace's own schedules.
+    ``entrypoint_type``: how a worker finds the flow (``pipeline.pool`` names it by module path)."""
+    from prefect.schedules import Cron
+    from prefect.types.entrypoint import EntrypointType
+
+    from pipeline.flows import nightly, send_reminders
+
+    how = entrypoint_type or EntrypointType.FILE_PATH
+    found = []
+    for space in spaces:
+        schedule = load_config(space.config).settings.schedule
+        name = safe_segment(space.root.name)
+        found.append(
+            nightly.to_deployment(
+                name=f"nightly-{name}",
+                schedule=Cron(schedule.nightly, timezone=schedule.timezone),
+                parameters={"workspace": str(space.root)},
+                tags=["clb", name],
+                entrypoint_type=how,
+            )
+        )
+        found.append(
+            send_reminders.to_deployment(
+                name=f"reminders-{name}",
+                schedule=Cron(schedule.reminders, timezone=schedule.timezone),
+                parameters={"workspace": str(space.root)},
+                tags=["clb", name],
+                entrypoint_type=how,
+            )
+        )
+    return found
 
 
 def deploy(spaces: Sequence[Workspace], pool: str = DEFAULT_POOL) -> list[str]:
@@ -58,8 +84,6 @@ def deploy(spaces: Sequence[Workspace], pool: str = DEFAULT_POOL) -> list[str]:
     from prefect.deployments.runner import deploy as prefect_deploy
     from prefect.exceptions import ObjectNotFound
     from prefect.types.entrypoint import EntrypointType
-
-    from pipeline.serve import deployments
 
     found = deployments(spaces, entrypoint_type=EntrypointType.MODULE_PATH)
     with get_client(sync_client=True) as client:

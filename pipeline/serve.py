@@ -14,12 +14,9 @@ import signal
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-from pipeline.config import load_config
 from pipeline.engine import LOOPBACK, EngineError, LocalServer, launch, new_login, server_environment
 from pipeline.files import atomic_write
-from pipeline.forms.names import safe_segment
 from pipeline.workspace import SERVED, Workspace, served_list
 
 
@@ -61,40 +58,6 @@ def stop_server(server: LocalServer) -> None:
     server.stop()
 
 
-def deployments(spaces: Sequence[Workspace], entrypoint_type: Any = None) -> list[Any]:
-    """A nightly and a reminders deployment per workspace, with the workspace's own schedules.
-    ``entrypoint_type``: how a worker finds the flow (``pipeline.pool`` names it by module path)."""
-    from prefect.schedules import Cron
-    from prefect.types.entrypoint import EntrypointType
-
-    from pipeline.flows import nightly, send_reminders
-
-    how = entrypoint_type or EntrypointType.FILE_PATH
-    found = []
-    for space in spaces:
-        schedule = load_config(space.config).settings.schedule
-        name = safe_segment(space.root.name)
-        found.append(
-            nightly.to_deployment(
-                name=f"nightly-{name}",
-                schedule=Cron(schedule.nightly, timezone=schedule.timezone),
-                parameters={"workspace": str(space.root)},
-                tags=["clb", name],
-                entrypoint_type=how,
-            )
-        )
-        found.append(
-            send_reminders.to_deployment(
-                name=f"reminders-{name}",
-                schedule=Cron(schedule.reminders, timezone=schedule.timezone),
-                parameters={"workspace": str(space.root)},
-                tags=["clb", name],
-                entrypoint_type=how,
-            )
-        )
-    return found
-
-
 def serve(
     spaces: Sequence[Workspace], host: str = "127.0.0.1", port: int = 4200, database: str = "", run: bool = True
 ) -> None:
@@ -109,7 +72,7 @@ def serve(
     os.environ[SERVED] = served_list([str(space.root) for space in spaces])  # what its flow runs may touch
     for space in spaces:
         announce_server(space, server.url, server.pid, server.auth)
-    from pipeline.pool import ensure_slots
+    from pipeline.pool import deployments, ensure_slots
 
     ensure_slots(spaces)  # one run per workspace at a time, however many the schedules start
     previous = signal.getsignal(signal.SIGTERM)

@@ -1,9 +1,12 @@
-"""One orchestration per stage, as plain functions over a workspace: issue the forms, take in the
-inbox, build the outputs. The Prefect flows wrap each in one task, and the tests and the benchmarks call
-them directly, so the order of steps is written once (a copy per caller would drift).
+"""The table of contents: one plain function per job, its steps in order. Issue the forms; the night
+(fetch, take in, build the outputs, tell leaders of replacements, apply retention); send; accept a held
+return; forget a leader; purge; and what the commands only read (status, check, the audit trail).
 
-Intake and outputs are separate stages: intake never imports the reports, and the nightly flow chains
-the two (``nightly`` here does the same without the engine).
+The flows (``pipeline.flows``) wrap these functions and nothing else, the CLI calls flows or these, and
+the tests and benchmarks call them directly, so each job's order is written once. A job opens the state
+database once (``state.database``), passes the engine down, and disposes of it when it ends; a job given
+an ``engine`` uses it instead (one job inside another). ``nightly`` runs each step through ``step``:
+Prefect tasks in the flow, a plain call elsewhere.
 """
 
 from __future__ import annotations
@@ -12,34 +15,52 @@ import dataclasses
 import datetime as dt
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pipeline.config import Config, load_config
 from pipeline.privacy.audit import record
+from pipeline.state import Engine, database
 from pipeline.workspace import Workspace
 
 if TYPE_CHECKING:
-    from pipeline.contracts import Accepted, RunReport, SendReport
+    from pipeline.contracts import Accepted, Fetched, FetchFailed, RunReport, SendReport
     from pipeline.forms.issuing import IssueSummary
+    from pipeline.intake.check import CheckResult
     from pipeline.intake.inbox import Night
+    from pipeline.mail.fetch import FetchReport
+    from pipeline.privacy.audit import Entry
 
 Progress = Callable[[int, int], None]  # (done, total)
 Timings = dict[str, float]  # step -> seconds, for the benchmarks and the log
+T = TypeVar("T")
+Step = Callable[[str, Callable[..., T]], Callable[..., T]]  # (step name, function) -> how it is run
 
 
-def workspace_config(space: Workspace) -> Config:
+def plainly(name: str, function: Callable[..., T]) -> Callable[..., T]:
+    """A step run as a plain call (the flows give Prefect tasks instead)."""
+    return function
+
+
+@contextmanager
+def opened(space: Workspace, engine: Engine | None = None) -> Iterator[Engine]:
+    """The engine a job runs on: the one it was given, or the workspace's database for this job."""
+    if engine is not None:
+        yield engine
+        return
+    with database(space.database) as engine:
+        yield engine
+
+
+def workspace_config(space: Workspace, engine: Engine | None = None) -> Config:
     """The workspace's config, with the roster rows of leaders who asked to be forgotten left out (they
     are named nowhere clb writes, even before the facilitator removes their row)."""
     from pipeline.privacy.tombstones import without_forgotten
-    from pipeline.state import open_state
 
-    return without_forgotten(load_config(space.config), open_state(space.database))
-
-
-def _config(space: Workspace, config: Config | None) -> Config:
-    return config if config is not None else workspace_config(space)
+    with opened(space, engine) as engine:
+        return without_forgotten(load_config(space.config), engine)
 
 
 class _Clock:
@@ -55,6 +76,18 @@ class _Clock:
         self.mark = now
 
 
+# ---------------------------------------------------------------- issuing forms
+
+
+def pseudonyms(space: Workspace, emails: Sequence[str]) -> dict[str, str]:
+    """Each address (or 'all') as Prefect may be given it: a salted pseudonym (``issue_forms`` reads it)."""
+    from pipeline.privacy.tombstones import pseudonym, salt
+
+    with opened(space) as engine:
+        key = salt(engine)
+        return {email if email == "all" else pseudonym(engine, email, key): email for email in emails}
+
+
 def issue_forms(
     space: Workspace,
     config: Config | None = None,
@@ -64,135 +97,238 @@ def issue_forms(
     timings: Timings | None = None,
 ) -> IssueSummary:
     """Plan every roster leader's form (new, reissued, updated or unchanged), write those that need it
-    from one template built for the round, and record them in one transaction."""
+    from one template built for the round, and record them in one transaction. ``reissue``: addresses, or
+    their pseudonyms (what the flow is given)."""
     from pipeline.forms.issuing import file_sha256, issued_records, plan_forms, shared_fields, summarise, write_forms
     from pipeline.forms.template import FormTemplate
     from pipeline.privacy.retention import remember_deadline
     from pipeline.privacy.tombstones import forgotten_on, leave_out, pseudonym, salt
-    from pipeline.state import active_forms, open_state, record_forms
+    from pipeline.state import active_forms, record_forms
 
     clock = _Clock(timings)
-    engine = open_state(space.database)
-    config = config if config is not None else load_config(space.config)
-    gone = forgotten_on(engine, [leader.id for leader in config.roster])
-    config = leave_out(config, gone)
-    key = salt(engine)
-    by_pseudonym = {pseudonym(engine, leader.id, key): leader.id for leader in config.roster}
-    wanted = [by_pseudonym.get(item, item) for item in reissue]  # the CLI hands Prefect pseudonyms
-    issued = active_forms(engine, config.settings.round)
-    plan = plan_forms(config, issued, wanted, file_hash=lambda path: file_sha256(space.root / path))
-    clock.lap("plan")
-    written: dict[str, str] = {}
-    if plan.count("unchanged") < len(plan.forms):
-        template = FormTemplate(config.instrument, shared_fields(config))
-        clock.lap("template")
-        total = len(plan.forms)
-        written = write_forms(plan, template, space.root, progress=lambda done: progress and progress(done, total))
-    clock.lap("write")
-    record_forms(engine, issued_records(plan, written, run_id=run_id))
-    remember_deadline(engine, config)
-    clock.lap("record")
-    summary = summarise(plan, written)
-    summary.forgotten = [{"email": email, "on": day} for email, day in sorted(gone.items())]
-    record(
-        space,
-        "forms-issued",
-        round=summary.round,
-        form_version=summary.form_version,
-        new=summary.new,
-        reissued=summary.reissued,
-        updated=summary.updated,
-        written=summary.written,
-        forgotten_on_roster=len(gone),
-    )
+    with opened(space) as engine:
+        config = config if config is not None else load_config(space.config)
+        gone = forgotten_on(engine, [leader.id for leader in config.roster])
+        config = leave_out(config, gone)
+        key = salt(engine)
+        by_pseudonym = {pseudonym(engine, leader.id, key): leader.id for leader in config.roster}
+        wanted = [by_pseudonym.get(item, item) for item in reissue]
+        issued = active_forms(engine, config.settings.round)
+        plan = plan_forms(config, issued, wanted, file_hash=lambda path: file_sha256(space.root / path))
+        clock.lap("plan")
+        written: dict[str, str] = {}
+        if plan.count("unchanged") < len(plan.forms):
+            template = FormTemplate(config.instrument, shared_fields(config))
+            clock.lap("template")
+            total = len(plan.forms)
+            written = write_forms(plan, template, space.root, progress=lambda done: progress and progress(done, total))
+        clock.lap("write")
+        record_forms(engine, issued_records(plan, written, run_id=run_id))
+        remember_deadline(engine, config)
+        clock.lap("record")
+        summary = summarise(plan, written)
+        summary.forgotten = [{"email": email, "on": day} for email, day in sorted(gone.items())]
+        record(
+            space,
+            "forms-issued",
+            engine,
+            round=summary.round,
+            form_version=summary.form_version,
+            new=summary.new,
+            reissued=summary.reissued,
+            updated=summary.updated,
+            written=summary.written,
+            forgotten_on_roster=len(gone),
+        )
     return summary
 
 
-def take_in(space: Workspace, config: Config | None = None, run_id: str | None = None) -> Night:
+# ---------------------------------------------------------------- the night
+
+
+def nightly(
+    space: Workspace, config: Config | None = None, run_id: str | None = None, step: Step[Any] = plainly
+) -> RunReport:
+    """The night, in order: the mailbox's returns fetched (when one is set), the inbox taken in, the
+    outputs built, leaders told of replaced returns, the retention policy applied (when one is set), and
+    the night's report saved whole."""
+    from pipeline.intake.inbox import save_report
+
+    with opened(space) as engine:
+        config = step("load-config", workspace_config)(space, engine) if config is None else config
+        fetched = step("fetch-returns", fetch_for_night)(space, config, engine) if config.settings.mail.imap else None
+        night = step("take-in-returns", take_in)(space, config, run_id, engine)
+        report: RunReport = step("build-outputs", build_outputs)(space, night, config, None, engine)
+        report["notices"] = step("send-notices", send)(space, "notices", config, engine=engine)
+        if fetched is not None:
+            report["fetched"] = fetched
+        if config.settings.retention.configured:
+            report["purged"] = step("apply-retention", purge)(space, config, None, False, engine)
+        step("save-run-report", save_report)(space, report, engine)
+    return report
+
+
+def fetch(space: Workspace, config: Config | None = None, engine: Engine | None = None) -> FetchReport:
+    """The returns mailbox's new attachments into inbox/ (``clb fetch``); raises FetchError when the
+    mailbox cannot be used."""
+    from pipeline.mail.fetch import fetch_returns
+
+    with opened(space, engine) as engine:
+        return fetch_returns(space, engine, config if config is not None else workspace_config(space, engine))
+
+
+def fetch_for_night(space: Workspace, config: Config, engine: Engine | None = None) -> Fetched | FetchFailed:
+    """The night's fetch: a mailbox that cannot be reached costs the fetch, never the night (what is
+    already in the inbox is still taken in), and the run report says why."""
+    import logging
+
+    from pipeline.mail.fetch import FetchError
+
+    try:
+        return fetch(space, config, engine).as_dict()
+    except FetchError as exc:
+        logging.getLogger("clb").warning("fetching returns failed: %s", exc)
+        return {"error": str(exc)}
+
+
+def take_in(
+    space: Workspace, config: Config | None = None, run_id: str | None = None, engine: Engine | None = None
+) -> Night:
     """The inbox, chunk by chunk, each chunk a run of its own from reading to clearing (see
-    ``pipeline.intake.inbox``); the night holds every chunk's report."""
+    ``pipeline.intake.inbox``); then the held returns their leaders have since sent themselves."""
     from pipeline.forms.layout import FormSpec
     from pipeline.intake.confirm import confirm_by_mail
     from pipeline.intake.inbox import new_run_id, open_night, take_chunk
-    from pipeline.state import open_state
 
-    config = _config(space, config)
-    engine = open_state(space.database)
-    night = open_night(space, engine, config, run_id or new_run_id())
-    spec = FormSpec.of(config.instrument)
-    for index, chunk in enumerate(night.chunks()):
-        night.reports.append(take_chunk(space, engine, config, night, index, chunk, spec))
-    night.confirmed = confirm_by_mail(space, engine, config)  # held returns their leaders sent again
+    with opened(space, engine) as engine:
+        config = config if config is not None else workspace_config(space, engine)
+        night = open_night(space, engine, config, run_id or new_run_id())
+        spec = FormSpec.of(config.instrument)
+        for index, chunk in enumerate(night.chunks()):
+            night.reports.append(take_chunk(space, engine, config, night, index, chunk, spec))
+        night.confirmed = confirm_by_mail(space, engine, config)
     return night
 
 
 def build_outputs(
-    space: Workspace, night: Night, config: Config | None = None, today: dt.date | None = None
+    space: Workspace,
+    night: Night,
+    config: Config | None = None,
+    today: dt.date | None = None,
+    engine: Engine | None = None,
 ) -> RunReport:
     """Both comparison editions, the letters that changed and their index; then the night's report,
     which lists them with the round's figures, published as the run's summary and the latest."""
     from pipeline.intake.inbox import finish_report
     from pipeline.reports.build import write_outputs
-    from pipeline.state import open_state
 
-    config = _config(space, config)
-    outputs, headline = write_outputs(space, open_state(space.database), config, night.run_id, today)
-    report = finish_report(space, night, outputs, headline)
-    codes = Counter(p["code"] for q in report["quarantined"] for p in q["problems"])
-    record(
-        space,
-        "nightly",
-        run_id=report["run_id"],
-        round=headline["round"],
-        accepted=len(report["accepted"]),
-        quarantined=len(report["quarantined"]),
-        duplicates=len(report["duplicates"]),
-        waiting=len(report["waiting"]),
-        problem_codes=dict(sorted(codes.items())),
-        files_written=len(outputs),
-    )
+    with opened(space, engine) as engine:
+        config = config if config is not None else workspace_config(space, engine)
+        outputs, headline = write_outputs(space, engine, config, night.run_id, today)
+        report = finish_report(space, night, outputs, headline, engine)
+        codes = Counter(p["code"] for q in report["quarantined"] for p in q["problems"])
+        record(
+            space,
+            "nightly",
+            engine,
+            run_id=report["run_id"],
+            round=headline["round"],
+            accepted=len(report["accepted"]),
+            quarantined=len(report["quarantined"]),
+            duplicates=len(report["duplicates"]),
+            waiting=len(report["waiting"]),
+            problem_codes=dict(sorted(codes.items())),
+            files_written=len(outputs),
+        )
     return report
 
 
-def send_notices(space: Workspace, config: Config | None = None) -> SendReport:
-    """Tell each leader whose accepted return was replaced, at their roster address (sent, or drafted
-    when no SMTP host is set): every night, so that nobody's answers change without their knowing."""
-    from pipeline.mail.run import mail_run
-
-    return mail_run(space, _config(space, config), "notices")
-
-
-def nightly(space: Workspace, config: Config | None = None, run_id: str | None = None) -> RunReport:
-    """A nightly run without the engine: intake, then outputs, the replacement notices, then the
-    retention policy when one is set (the ``nightly`` flow chains the same)."""
-    from pipeline.intake.inbox import save_report
-
-    config = _config(space, config)
-    report = build_outputs(space, take_in(space, config, run_id), config)
-    report["notices"] = send_notices(space, config)
-    if config.settings.retention.configured:
-        report["purged"] = purge(space, config)
-    save_report(space, report)
-    return report
-
-
-def rebuild_outputs(space: Workspace, rounds: Sequence[str], config: Config | None = None) -> list[str]:
+def rebuild_outputs(
+    space: Workspace, rounds: Sequence[str], config: Config | None = None, engine: Engine | None = None
+) -> list[str]:
     """Build the outputs of each of ``rounds`` again from the state as it is now, as if they had never
     been built (after clb forget has removed a leader from them); the current round's last."""
     from pipeline.reports.build import write_outputs
-    from pipeline.state import delete_meta, now, open_state
+    from pipeline.state import delete_meta, now
 
-    config = _config(space, config)
-    engine = open_state(space.database)
-    current = config.settings.round
-    written: list[str] = []
-    run_id = "rebuilt-" + now().replace(":", "").replace("-", "")[:15]
-    for round_id in [*sorted(set(rounds) - {current}), current]:
-        delete_meta(engine, f"outputs:{round_id}")
-        settings = config.settings.model_copy(update={"round": round_id})
-        outputs, _ = write_outputs(space, engine, dataclasses.replace(config, settings=settings), run_id)
-        written += outputs
+    with opened(space, engine) as engine:
+        config = config if config is not None else workspace_config(space, engine)
+        current = config.settings.round
+        written: list[str] = []
+        run_id = "rebuilt-" + now().replace(":", "").replace("-", "")[:15]
+        for round_id in [*sorted(set(rounds) - {current}), current]:
+            delete_meta(engine, f"outputs:{round_id}")
+            settings = config.settings.model_copy(update={"round": round_id})
+            outputs, _ = write_outputs(space, engine, dataclasses.replace(config, settings=settings), run_id)
+            written += outputs
     return written
+
+
+# ---------------------------------------------------------------- mail
+
+
+def send(
+    space: Workspace,
+    kind: str,
+    config: Config | None = None,
+    dry_run: bool = False,
+    resend: bool = False,
+    today: dt.date | None = None,
+    engine: Engine | None = None,
+    **timing: Any,
+) -> SendReport:
+    """Send (or, with no SMTP host, write as .eml drafts) one kind of message to every leader who should
+    get it now; ``dry_run`` writes .eml files and records nothing."""
+    from pipeline.mail.sending import deliver, plan, singular
+    from pipeline.mail.transport import EmlTransport, SmtpTransport
+
+    with opened(space, engine) as engine:
+        config = config if config is not None else workspace_config(space, engine)
+        outgoing, skipped = plan(kind, space, engine, config, today or dt.date.today(), resend)
+        folder = space.outbox / "mail"
+        if dry_run:
+            results = deliver(outgoing, EmlTransport(folder / "dry-run"), None, config, written=True, **timing)
+            mode = f"dry run: .eml files in {folder / 'dry-run'}, nothing recorded"
+        elif not config.settings.mail.host:
+            results = deliver(outgoing, EmlTransport(folder), engine, config, written=True, **timing)
+            mode = f"no SMTP host set: drafts to send yourself in {folder / singular(kind)}"
+        else:
+            mail = config.settings.mail
+            results = deliver(outgoing, SmtpTransport(mail), engine, config, **timing)
+            mode = f"sent through {mail.host}:{mail.port} ({mail.security})"
+        outcome = Counter(result["status"] for result in results)
+        how = "dry-run" if dry_run else ("drafts" if not config.settings.mail.host else "smtp")
+        record(space, "send", engine, kind=kind, mode=how, results=dict(sorted(outcome.items())), skipped=len(skipped))
+    return {"kind": kind, "mode": mode, "results": results, "skipped": skipped}
+
+
+def mark_sent(space: Workspace, kind: str) -> int:
+    """The facilitator sent this kind's drafts themselves: from now on they count as sent."""
+    from pipeline.mail.sending import singular
+    from pipeline.state import mark_drafts_sent
+
+    with opened(space) as engine:
+        config = workspace_config(space, engine)
+        note = f"sent by the facilitator from the draft (recorded {dt.date.today().isoformat()})"
+        marked = mark_drafts_sent(engine, config.settings.round, singular(kind), note)
+        record(space, "send", engine, kind=kind, mode="marked-sent", results={"sent": marked}, skipped=0)
+    return marked
+
+
+# ---------------------------------------------------------------- a held return, a leader forgotten, retention
+
+
+def accept(space: Workspace, path: Path, config: Config | None = None) -> Accepted:
+    """clb accept: a return held for confirmation accepted on the facilitator's word, recorded in the
+    audit trail, and the round's outputs built again with it."""
+    from pipeline.intake.confirm import accept_file
+
+    with opened(space) as engine:
+        config = config if config is not None else workspace_config(space, engine)
+        entry = accept_file(space, engine, config, path)
+        rebuild_outputs(space, [config.settings.round], config, engine)
+        record(space, "accept", engine, sha256=entry["sha256"], supersedes=entry["supersedes"])
+    return entry
 
 
 @dataclasses.dataclass
@@ -210,75 +346,117 @@ def forget(space: Workspace, email: str, confirm: Callable[[list[str]], bool] = 
     finishes the job. Nothing found (or not confirmed): nothing done, no lines."""
     from pipeline.privacy.forget import describe, erase, find
     from pipeline.privacy.tombstones import pseudonym
-    from pipeline.state import compact, end_erasure, open_state, pending_erasure, record_erasure
+    from pipeline.state import compact, end_erasure, pending_erasure, record_erasure
 
-    engine = open_state(space.database)
-    leader = email.strip().casefold()
-    found = find(space, engine, leader)
-    pending = pending_erasure(engine, leader)
-    if pending is not None:
-        found.add_plan(space, pending)
-    lines = describe(found)
-    on_roster = any(item.id == found.email for item in load_config(space.config).roster)
-    if not (found.found or found.files or on_roster or pending is not None):
-        return Forgotten([], [])
-    if not confirm(lines):
-        return Forgotten([], [])
-    record_erasure(engine, found.email, found.plan(space))  # before anything is removed
-    left = erase(space, engine, found)
-    rebuild_outputs(space, sorted(found.rounds))
-    if left:
-        found.files = set(left)
-        record_erasure(engine, found.email, found.plan(space))
-        return Forgotten(lines, sorted(space.relative(path) for path in left))
-    end_erasure(engine, found.email)
-    compact(engine)  # the to-do, names and all, overwritten and vacuumed with the rest
-    record(
-        space,
-        "forget",
-        leader=pseudonym(engine, found.email),  # the tombstone's hash: which erasure, never who
-        rows=found.rows,
-        files=len(found.files),
-        rounds=sorted(found.rounds),
-    )
+    with opened(space) as engine:
+        leader = email.strip().casefold()
+        found = find(space, engine, leader)
+        pending = pending_erasure(engine, leader)
+        if pending is not None:
+            found.add_plan(space, pending)
+        lines = describe(found)
+        on_roster = any(item.id == found.email for item in load_config(space.config).roster)
+        if not (found.found or found.files or on_roster or pending is not None) or not confirm(lines):
+            return Forgotten([], [])
+        record_erasure(engine, found.email, found.plan(space))  # before anything is removed
+        left = erase(space, engine, found)
+        rebuild_outputs(space, sorted(found.rounds), engine=engine)
+        if left:
+            found.files = set(left)
+            record_erasure(engine, found.email, found.plan(space))
+            return Forgotten(lines, sorted(space.relative(path) for path in left))
+        end_erasure(engine, found.email)
+        compact(engine)  # the to-do, names and all, overwritten and vacuumed with the rest
+        record(
+            space,
+            "forget",
+            engine,
+            leader=pseudonym(engine, found.email),  # the tombstone's hash: which erasure, never who
+            rows=found.rows,
+            files=len(found.files),
+            rounds=sorted(found.rounds),
+        )
     return Forgotten(lines, [])
 
 
-def accept(space: Workspace, path: Path, config: Config | None = None) -> Accepted:
-    """clb accept: a return held for confirmation accepted on the facilitator's word, recorded in the
-    audit trail, and the round's outputs built again with it."""
-    from pipeline.intake.confirm import accept_file
-    from pipeline.state import open_state
-
-    config = _config(space, config)
-    entry = accept_file(space, open_state(space.database), config, path)
-    rebuild_outputs(space, [config.settings.round], config)
-    record(space, "accept", sha256=entry["sha256"], supersedes=entry["supersedes"])
-    return entry
-
-
 def purge(
-    space: Workspace, config: Config | None = None, today: dt.date | None = None, dry_run: bool = False
+    space: Workspace,
+    config: Config | None = None,
+    today: dt.date | None = None,
+    dry_run: bool = False,
+    engine: Engine | None = None,
 ) -> list[str]:
     """Apply the retention policy (pipeline/privacy/retention.py): what is due is removed, and the
     outputs of a round whose returns went are built again without its user logs. Returns what was (or,
     with ``dry_run``, would be) removed, in words."""
     from pipeline.privacy.retention import apply, plan
-    from pipeline.state import open_state
 
-    config = _config(space, config)
-    engine = open_state(space.database)
-    steps = plan(space, engine, config, today or dt.date.today())
-    if dry_run or not steps:
-        return [step.describe() for step in steps]
-    apply(space, engine, config, steps)
-    gone = {step.round for step in steps if step.kind == "answers"}
-    rebuilt = {step.round for step in steps if step.kind == "returns" and step.round} - gone
-    if rebuilt:
-        rebuild_outputs(space, sorted(rebuilt), config)
-    record(
-        space,
-        "purge",
-        steps=[{"kind": step.kind, "round": step.round, "files": len(step.files), "rows": step.rows} for step in steps],
-    )
+    with opened(space, engine) as engine:
+        config = config if config is not None else workspace_config(space, engine)
+        steps = plan(space, engine, config, today or dt.date.today())
+        if dry_run or not steps:
+            return [step.describe() for step in steps]
+        apply(space, engine, config, steps)
+        gone = {step.round for step in steps if step.kind == "answers"}
+        rebuilt = {step.round for step in steps if step.kind == "returns" and step.round} - gone
+        if rebuilt:
+            rebuild_outputs(space, sorted(rebuilt), config, engine)
+        done = [{"kind": step.kind, "round": step.round, "files": len(step.files), "rows": step.rows} for step in steps]
+        record(space, "purge", engine, steps=done)
     return [step.describe() for step in steps]
+
+
+# ---------------------------------------------------------------- what the commands read
+
+
+def check(space: Workspace, files: list[Path]) -> list[CheckResult]:
+    """clb check: the nightly checks on files the facilitator names, recording nothing but the audit line."""
+    from pipeline.intake.check import check_files
+
+    results = check_files(space, load_config(space.config), files)
+    record(space, "check", files=len(results), acceptable=sum(1 for result in results if result.acceptable))
+    return results
+
+
+@dataclasses.dataclass
+class Status:
+    """Where every leader of the round stands (clb status), named only if still on the roster."""
+
+    partnership: str
+    round: str
+    rows: list[dict[str, Any]]
+    totals: dict[str, int]
+    forgotten_on_roster: int
+    erasures_unfinished: list[str]  # when each unfinished erasure started
+
+
+def status(space: Workspace) -> Status | None:
+    """Read-only: None when nothing has happened in the workspace yet."""
+    from pipeline.mail.status import leader_status, totals
+    from pipeline.privacy.tombstones import forgotten_on, leave_out
+    from pipeline.state import open_state_readonly, pending_erasures
+
+    config = load_config(space.config)
+    engine = open_state_readonly(space.database)
+    if engine is None:
+        return None
+    try:
+        gone = forgotten_on(engine, [leader.id for leader in config.roster])
+        config = leave_out(config, gone)  # named nowhere, on screen neither
+        rows = leader_status(engine, config)
+        settings = config.settings
+        return Status(settings.partnership, settings.round, rows, totals(rows), len(gone), pending_erasures(engine))
+    finally:
+        engine.dispose()
+
+
+def audit_entries(space: Workspace) -> list[Entry]:
+    from pipeline.privacy.audit import entries
+
+    return list(entries(space))
+
+
+def verify_audit(space: Workspace) -> tuple[int, str | None]:
+    from pipeline.privacy.audit import verify
+
+    return verify(space)

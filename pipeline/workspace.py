@@ -8,6 +8,7 @@ backup is one folder.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import time
@@ -164,6 +165,20 @@ def may_serve(path: str, environ: dict[str, str] | None = None) -> bool:
     if not asked.is_absolute() or ".." in asked.parts:
         return False
     return str(asked) in workspaces or str(asked.parent) in folders
+
+
+# A run from a deployment (clb serve, a worker of a work pool) also holds the workspace's Prefect global
+# concurrency limit of one slot (flows._one_at_a_time), so that a second run of the same workspace waits
+# for the first whatever worker took it (pipeline/pool.py makes the limits).
+LEASE_SECONDS = 60  # a dead run's workspace slot is free again this long after its last renewal
+ATTEMPTS = 3  # runs of one flow run, the first and two after crashes
+
+
+def workspace_slot(space: Workspace) -> str:
+    """The name of the workspace's concurrency limit: its folder's name, and a hash of its full path (two
+    partnerships' folders may share a name on different disks)."""
+    digest = hashlib.sha256(str(space.root).encode("utf-8")).hexdigest()[:10]
+    return f"clb-workspace-{space.root.name[:40]}-{digest}"
 
 
 class WorkspaceBusy(Exception):

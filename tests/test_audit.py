@@ -133,8 +133,10 @@ def test_cutting_deleting_or_rewriting_the_trail_is_found_by_clb_audit_verify(wo
 
     path.write_bytes(original)  # put back as it was: intact again
     from pipeline.privacy.audit import _anchor
+    from pipeline.state import database
 
-    _anchor(space, 5, hashlib.sha256(lines[-1].rstrip(b"\n")).hexdigest())
+    with database(workspace / "state" / "clb.sqlite") as engine:
+        _anchor(engine, 5, hashlib.sha256(lines[-1].rstrip(b"\n")).hexdigest())
     assert _clb_verify(workspace)[0] == 0
 
 

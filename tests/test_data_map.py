@@ -23,7 +23,7 @@ def test_every_folder_a_night_writes_is_on_the_map(tmp_path):
     """The demo's workspace after a whole round (forms, mail, returns, intake, outputs)."""
     from pipeline.config import load_config
     from pipeline.demo import prepare_demo, simulate_returns
-    from pipeline.mail.run import mail_run
+    from pipeline.stages import send as mail_run
     from pipeline.workspace import Workspace
     from tests.conftest import EXAMPLE_CONFIG, issue_forms_here
     from tests.intake_helpers import nightly
@@ -31,11 +31,11 @@ def test_every_folder_a_night_writes_is_on_the_map(tmp_path):
     root = prepare_demo(EXAMPLE_CONFIG, tmp_path / "ws")
     issue_forms_here(root)
     for kind in ("invitations", "reminders"):
-        mail_run(Workspace.at(root), load_config(root / "config"), kind)
+        mail_run(Workspace.at(root), kind, load_config(root / "config"))
     simulate_returns(root)
     nightly(root)
     for kind in ("letters", "corrections"):
-        mail_run(Workspace.at(root), load_config(root / "config"), kind)
+        mail_run(Workspace.at(root), kind, load_config(root / "config"))
     places = named()
     found = {f"{top.name}/" for top in root.iterdir() if top.is_dir()}
     for folder in ("state", "outbox"):

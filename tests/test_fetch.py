@@ -212,9 +212,9 @@ def test_a_draft_round_trips_through_a_real_mail_store(issued, dovecot):
     import email
     import email.policy
 
-    from pipeline.mail.run import mail_run
+    from pipeline.stages import send as mail_run
 
-    mail_run(Workspace.at(issued), load_config(issued / "config"), "invitations")
+    mail_run(Workspace.at(issued), "invitations", load_config(issued / "config"))
     path = sorted((issued / "outbox" / "mail" / "invitation").glob("*.eml"))[0]
     client = dovecot.client()
     try:

@@ -36,7 +36,7 @@ def test_issue_forms_flow_on_the_engine(prefect_engine, workspace):
             return sorted(run.name.rsplit("-", 1)[0] for run in runs)
 
     # batches, never one task run per leader
-    assert asyncio.run(task_runs()) == ["issue-forms", "load-config"]
+    assert asyncio.run(task_runs()) == ["issue-forms"]
 
 
 def test_clb_forms_command_end_to_end(prefect_engine, workspace, monkeypatch):

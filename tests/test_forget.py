@@ -189,7 +189,7 @@ def test_a_failing_night_tells_prefect_no_name_and_the_facilitator_everything(tm
     failed = subprocess.run([clb, "nightly", "-w", str(root)], env=env, capture_output=True, text=True, timeout=300)
     assert failed.returncode == 4, failed.stdout + failed.stderr
     said = " ".join((failed.stdout + failed.stderr).split())
-    assert "building the outputs: while writing letter" in said and "Priya Raman" in said  # the screen: all
+    assert "build outputs: while writing letter" in said and "Priya Raman" in said  # the screen: all
     assert "Priya Raman" in (root / "state" / "logs" / "clb.log").read_text()
     words = [PRIYA, "Priya Raman", "Priya", "Raman"]
     prefect = root / "state" / "prefect"

@@ -265,9 +265,9 @@ def test_a_newline_in_a_file_name_cannot_forge_lines_in_the_reasons(ws):
 
 
 def test_escape_sequences_never_reach_the_terminal_or_the_log(ws, caplog, monkeypatch):
-    from pipeline import cli
+    from pipeline.cli import common
 
-    monkeypatch.setattr(cli.out, "width", 300)
+    monkeypatch.setattr(common.out, "width", 300)
     name = b"\x1b]0;pwned\x07\x1b[2J return.xlsx"
     raw_drop(ws, name, b"%PDF-1.7 not a form")
     runner = CliRunner()

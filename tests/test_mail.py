@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from pipeline.config import load_config
-from pipeline.mail.run import mail_run
+from pipeline.stages import send as mail_run
 from pipeline.state import active_forms, begin_mail, mail_records, open_state
 from pipeline.workspace import Workspace
 from tests.intake_helpers import LEADER, MIXED, OTHER, drop, filled, nightly
@@ -28,7 +28,7 @@ def use_server(root: Path, port: int, **mail: object) -> None:
 
 
 def send(root: Path, kind: str, **options: object) -> dict:
-    return mail_run(Workspace.at(root), load_config(root / "config"), kind, **{**FAST, **options})
+    return mail_run(Workspace.at(root), kind, load_config(root / "config"), **{**FAST, **options})
 
 
 def parsed(raw: bytes) -> email.message.EmailMessage:

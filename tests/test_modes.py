@@ -18,7 +18,7 @@ def _shared(relative: Path) -> bool:
 def test_everything_is_the_owners_but_the_forms_and_the_shareable_edition(tmp_path):
     from pipeline import stages
     from pipeline.cli import app
-    from pipeline.mail.run import mail_run
+    from pipeline.stages import send as mail_run
     from pipeline.workspace import Workspace
 
     root = tmp_path / "riverside"
@@ -29,7 +29,7 @@ def test_everything_is_the_owners_but_the_forms_and_the_shareable_edition(tmp_pa
     drop(root, "good.xlsx", filled(root, LEADER))
     drop(root, "bad.xlsx", filled(root, OTHER, {1: "comfortable"}))
     stages.nightly(space)
-    mail_run(space, stages.workspace_config(space), "invitations")
+    mail_run(space, "invitations", stages.workspace_config(space))
 
     shared, private = [], []
     for path in sorted(root.rglob("*")):

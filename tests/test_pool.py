@@ -35,8 +35,7 @@ def _ended(
 
 
 def test_two_workers_run_every_workspace_once_at_a_time_on_postgresql(tmp_path):
-    from pipeline.pool import workspace_slot
-    from pipeline.workspace import Workspace
+    from pipeline.workspace import Workspace, workspace_slot
 
     spaces = [example_workspace(tmp_path / name, issue=True) for name in ("riverside", "hillside")]
     for root in spaces:
@@ -90,8 +89,8 @@ def test_a_worker_killed_mid_run_its_run_is_crashed_and_run_again_to_the_same_en
     """The worker and its flow run's process killed with SIGKILL, by pid, while the run is taking in the
     inbox (as when a machine stops): Prefect's automations mark the run crashed when its heartbeats stop
     and schedule it again; another worker runs it; the workspace ends as the same night run alone."""
-    from pipeline.pool import AGAIN, CRASHED, workspace_slot
-    from pipeline.workspace import Workspace
+    from pipeline.pool import AGAIN, CRASHED
+    from pipeline.workspace import Workspace, workspace_slot
     from tests.intake_helpers import nightly
     from tests.outcome import outcome
 

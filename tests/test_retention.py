@@ -9,7 +9,7 @@ import json
 from sqlalchemy import select
 
 from pipeline import stages
-from pipeline.mail.run import mail_run
+from pipeline.stages import send as mail_run
 from pipeline.state import open_state, responses, round_figures
 from pipeline.workspace import Workspace
 from tests.bytesearch import search
@@ -28,7 +28,7 @@ def _round(workspace, edit_settings):
     stages.build_outputs(space, stages.take_in(space))
     config = stages.workspace_config(space)
     for kind in ("corrections", "letters"):
-        mail_run(space, config, kind)
+        mail_run(space, kind, config)
     return space
 
 

@@ -583,7 +583,7 @@ def take_chunk(
     return batch.report
 
 
-def finish_report(space: Workspace, night: Night, outputs: list[str], headline: Headline) -> RunReport:
+def finish_report(space: Workspace, night: Night, outputs: list[str], headline: Headline, engine: Engine) -> RunReport:
     """The night's report from its chunks' reports, with the files written for people to read and the
     round's figures; published as the night's summary and as the latest."""
     parts = night.reports
@@ -599,14 +599,14 @@ def finish_report(space: Workspace, night: Night, outputs: list[str], headline: 
         "outputs": outputs,
         "round": headline,
     }
-    save_report(space, report)
+    save_report(space, report, engine)
     return report
 
 
-def save_report(space: Workspace, report: RunReport) -> None:
+def save_report(space: Workspace, report: RunReport, engine: Engine) -> None:
     """The night's report as its summary and as the latest, with the audit trail's anchor as it stands;
     written again when the night adds to it (the mailbox, the notices, the retention policy)."""
-    anchor = current_anchor(space)
+    anchor = current_anchor(engine)
     if anchor is not None:
         report["audit"] = {"entries": anchor["entries"], "last": anchor["last"]}
     atomic_write(space.outbox / "runs" / report["run_id"] / "summary.json", json_bytes(report))

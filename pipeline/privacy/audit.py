@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pipeline.state import Engine, database, get_meta, set_meta
 from pipeline.workspace import Workspace
 
 START = "0" * 64  # the "previous line" of the first line
@@ -62,9 +63,10 @@ def config_hashes(space: Workspace) -> dict[str, str]:
     }
 
 
-def record(space: Workspace, action: str, **details: Any) -> None:
+def record(space: Workspace, action: str, engine: Engine | None = None, **details: Any) -> None:
     """Append one line for ``action`` (after a ``config-changed`` line when config/ differs from the
-    last line that recorded it), then anchor the trail."""
+    last line that recorded it), then anchor the trail in the state (``engine``: the run's database,
+    else it is opened for this)."""
     path = audit_path(space)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a+b") as handle:
@@ -81,7 +83,11 @@ def record(space: Workspace, action: str, **details: Any) -> None:
             previous = _append(handle, previous, action, details)
             handle.flush()
             os.fsync(handle.fileno())
-            _anchor(space, count + 1, previous)
+            if engine is not None:
+                _anchor(engine, count + 1, previous)
+            else:
+                with database(space.database) as opened:
+                    _anchor(opened, count + 1, previous)
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
@@ -128,31 +134,25 @@ def _signature(key: bytes, workspace: str, count: int, last: str) -> str:
     return hmac.new(key, f"{workspace}|{count}|{last}".encode(), hashlib.sha256).hexdigest()
 
 
-def _workspace_id(space: Workspace) -> str:
+def _workspace_id(engine: Engine) -> str:
     """What ties an anchor to its workspace: the state's own random salt (a folder may be moved)."""
     from pipeline.privacy.tombstones import salt
-    from pipeline.state import open_state
 
-    return salt(open_state(space.database))
+    return salt(engine)
 
 
-def _anchor(space: Workspace, count: int, last: str) -> None:
-    from pipeline.state import open_state, set_meta
-
+def _anchor(engine: Engine, count: int, last: str) -> None:
     key = _key(make=True)
     anchor: dict[str, object] = {"entries": count, "last": last}
     if key is not None:
-        anchor["signature"] = _signature(key, _workspace_id(space), count, last)
+        anchor["signature"] = _signature(key, _workspace_id(engine), count, last)
         anchor["key"] = _key_id(key)
-    set_meta(open_state(space.database), ANCHOR, json.dumps(anchor, sort_keys=True))
+    set_meta(engine, ANCHOR, json.dumps(anchor, sort_keys=True))
 
 
-def current_anchor(space: Workspace) -> dict[str, Any] | None:
+def current_anchor(engine: Engine) -> dict[str, Any] | None:
     """The trail's anchor as the state keeps it (for the run reports): entries and the last hash."""
-    from pipeline.state import get_meta, open_state_readonly
-
-    engine = open_state_readonly(space.database)
-    text = get_meta(engine, ANCHOR) if engine is not None else None
+    text = get_meta(engine, ANCHOR)
     if not text:
         return None
     anchor = json.loads(text)
@@ -228,10 +228,12 @@ def verify(space: Workspace) -> tuple[int, str | None]:
 def _anchors_problem(space: Workspace, lines: list[bytes]) -> str | None:
     """Whether the trail is short of, or differs from, what the state's anchor and the run reports'
     anchors recorded; and whether the state's anchor carries a valid signature."""
-    from pipeline.state import get_meta, open_state_readonly
-
-    engine = open_state_readonly(space.database)
-    text = get_meta(engine, ANCHOR) if engine is not None else None
+    if not space.database.exists():
+        text = None
+    else:
+        with database(space.database) as engine:
+            text = get_meta(engine, ANCHOR)
+            workspace_id = _workspace_id(engine)
     anchors: list[tuple[str, int, str]] = []
     if text:
         anchor = json.loads(text)
@@ -243,7 +245,7 @@ def _anchors_problem(space: Workspace, lines: list[bytes]) -> str | None:
                     "the state's record of the trail was signed by another account's key: verify as the "
                     "account that runs the nights (or give this one that key, CLB_CONFIG_HOME)"
                 )
-            expected = _signature(key, _workspace_id(space), count, last)
+            expected = _signature(key, workspace_id, count, last)
             if not hmac.compare_digest(str(anchor.get("signature") or ""), expected):
                 return "the state's record of the trail was altered (its signature does not match)"
         anchors.append(("the state", count, last))

@@ -1,0 +1,231 @@
+"""A round's nights: clb nightly, fetch, check, accept, status."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from pipeline.cli.common import (
+    BUSY,
+    DONE,
+    FAILED,
+    NEEDS_YOU,
+    WorkspaceOption,
+    fail,
+    open_workspace,
+    out,
+    run_flow,
+    scoped,
+    use_engine,
+)
+from pipeline.cli.tables import day, new_table, print_report, said, shown_path
+from pipeline.config import load_config
+from pipeline.workspace import WorkspaceBusy, workspace_lock
+
+
+@scoped
+def nightly(workspace: WorkspaceOption = Path(".")) -> None:
+    """Take in every returned form from inbox/: check it, keep it or quarantine it, and report.
+
+    Files still being saved are left for the next run. Every file's decision is written to
+    outbox/runs/<run-id>/summary.json (and outbox/runs/latest.json). Quarantined files are copied to
+    outbox/quarantine/<run-id>/ with a reasons file; leaders get a correction request in outbox/corrections/.
+
+    [bold]Example:[/] clb nightly --workspace ~/partnerships/riverside
+    """
+    code = run_nightly(workspace)
+    if code != DONE:
+        out.print("Some files need you (above): exit code 1.", highlight=False)
+        raise typer.Exit(code)
+
+
+def run_nightly(workspace: Path) -> int:
+    """Run the nightly flow and show its report; the exit code: NEEDS_YOU when a file was quarantined, or
+    waits for something other than time, or the mailbox could not be read."""
+    space = open_workspace(workspace)
+    use_engine(space)
+    from pipeline.flows import nightly as nightly_flow
+
+    report = run_flow(nightly_flow, workspace=str(space.root))
+    print_report(report)
+    figures = report["round"]
+    out.print(
+        f"Round {figures['round']}: {figures['responses']} of {figures['roster']} leaders' responses accepted, "
+        f"{figures['outstanding']} outstanding; {len(report['outputs'])} files written.",
+        highlight=False,
+    )
+    out.print(f"Run report: [bold]{space.outbox / 'runs' / report['run_id'] / 'summary.json'}[/]", highlight=False)
+    notices = report.get("notices")
+    if notices and notices["results"]:
+        done = sum(1 for item in notices["results"] if item["status"] in ("sent", "drafted"))
+        out.print(
+            f"{done} leader{'s' if done != 1 else ''} told their return was replaced ({escape(notices['mode'])}).",
+            highlight=False,
+            soft_wrap=True,
+        )
+    fetched = report.get("fetched") or {}
+    if fetched.get("error"):
+        out.print(f"[yellow]The returns mailbox could not be read: {escape(str(fetched['error']))}[/]", highlight=False)
+    needs_you = (
+        bool(report["quarantined"])
+        or any(item.get("needs_you", True) for item in report["waiting"])
+        or bool(fetched.get("error"))
+    )
+    return NEEDS_YOU if needs_you else DONE
+
+
+def fetch(workspace: WorkspaceOption = Path(".")) -> None:
+    """Save the forms leaders emailed back from the returns mailbox into inbox/, each exactly once.
+
+    Reads mail: imap: in config/partnership.yaml (host, port, folder, processed_folder); the login comes
+    from CLB_IMAP_USERNAME and CLB_IMAP_PASSWORD. Every workbook attachment of each new message is saved
+    into inbox/mail/ and the message moved to the processed folder. The nightly run does this first when
+    a mailbox is set. Who sent a form is kept as evidence; the form itself says whose it is.
+
+    [bold]Example:[/] clb fetch --workspace ~/partnerships/riverside
+    """
+    space = open_workspace(workspace)
+    from pipeline import stages
+    from pipeline.mail.fetch import FetchError
+
+    config = load_config(space.config)
+    try:
+        with workspace_lock(space, wait_seconds=30):
+            report = stages.fetch(space)
+    except WorkspaceBusy as exc:
+        raise fail(str(exc), code=BUSY) from None
+    except FetchError as exc:
+        raise fail(str(exc), code=FAILED) from None
+    table = new_table(f"Fetched from {config.settings.mail.imap.host if config.settings.mail.imap else ''}")
+    table.add_column("Sender", no_wrap=True)
+    table.add_column("Saved as", overflow="fold", ratio=1)
+    for item in report.saved:
+        table.add_row(escape(item["sender"]), escape(item["file"].removeprefix("inbox/")))
+    out.print(table)
+    for item in report.ignored:
+        part = f" {item['part']}:" if item["part"] else ""
+        out.print(
+            f"[yellow]Not taken[/] from {escape(item['message'])}:{escape(part)} {escape(item['why'])}", highlight=False
+        )
+    out.print(
+        f"{report.messages} messages, {len(report.saved)} forms saved into inbox/, "
+        f"{report.already} taken before; run clb nightly to take them in.",
+        highlight=False,
+    )
+
+
+def check(
+    files: Annotated[list[Path], typer.Argument(help="Returned forms to check.", show_default=False)],
+    workspace: WorkspaceOption = Path("."),
+) -> None:
+    """Check returned forms now, exactly as the nightly run would, without taking them in.
+
+    Nothing is recorded and nothing is moved. The exit code is 1 when any file would be quarantined.
+
+    [bold]Example:[/] clb check "Copy of CLB form (2).xlsx" --workspace ~/partnerships/riverside
+    """
+    space = open_workspace(workspace)
+    from pipeline import stages
+
+    results = stages.check(space, files)
+    table = new_table(None, lines=True)
+    table.add_column("File", overflow="fold", ratio=2)
+    table.add_column("Would be", no_wrap=True)
+    table.add_column("Leader", overflow="fold", ratio=2)
+    table.add_column("Problems", overflow="fold", ratio=3)
+    for result in results:
+        problems = "\n".join(f"{p.code} {p.cell or ''}: {p.message}" for p in result.problems)
+        verdict = "[green]accepted[/]" if result.acceptable else "[red]quarantined[/]"
+        leader = (result.leader or "").replace(" (", "\n(", 1)  # the name, then the address below it
+        table.add_row(escape(shown_path(result.file)), verdict, escape(leader), escape(problems))
+    out.print(table)
+    if not all(result.acceptable for result in results):
+        raise typer.Exit(NEEDS_YOU)
+
+
+def accept(
+    file: Annotated[Path, typer.Argument(help="The held return (its quarantined copy).", show_default=False)],
+    workspace: WorkspaceOption = Path("."),
+) -> None:
+    """Accept a return held for confirmation, now that its leader has told you it is theirs.
+
+    A return that would replace a leader's accepted answers is held when it came from another address
+    than the leader's own (a PA, a colleague, a forged sender). The leader is asked; if they send it again
+    from their own address the next nightly run accepts it by itself. This accepts it on your word, and
+    is recorded in the audit trail.
+
+    [bold]Example:[/] clb accept "outbox/quarantine/20261203-020000-a1b2c3/3fa2c1d9 CLB form.xlsx"
+    """
+    space = open_workspace(workspace)
+    from pipeline import stages
+    from pipeline.intake.confirm import NotHeld
+
+    if not file.is_file():
+        raise fail(f"{escape(str(file))} is not a file.")
+    try:
+        with workspace_lock(space, wait_seconds=30):
+            entry = stages.accept(space, file)
+    except WorkspaceBusy as exc:
+        raise fail(str(exc), code=BUSY) from None
+    except NotHeld as exc:
+        raise fail(escape(str(exc))) from None
+    out.print(
+        f"Accepted as {escape(entry['leader_id'] or '')}'s return; their earlier one no longer counts. The "
+        "outputs were built again; they will be told of the change with the next replacement notices.",
+        highlight=False,
+    )
+
+
+def status(workspace: WorkspaceOption = Path(".")) -> None:
+    """Show, for every leader, where they are: form issued, invited, reminded, returned, quarantined, letter.
+
+    Reads the state only; starts nothing.
+
+    [bold]Example:[/] clb status --workspace ~/partnerships/riverside
+    """
+    space = open_workspace(workspace)
+    from pipeline import stages
+
+    found = stages.status(space)
+    if found is None:
+        out.print("Nothing has happened in this workspace yet: run clb forms first.")
+        return
+    table = new_table(f"{found.partnership}, round {found.round}")
+    table.add_column("Leader", ratio=2, overflow="fold")  # names wrap, never cut; states and days stay whole
+    table.add_column("Organisation", ratio=2, overflow="fold")
+    for column in ("Invitation", "Returned", "Letter"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("Notes", ratio=2, overflow="fold")
+    for row in found.rows:
+        notes = [] if row["issued"] else ["no form yet"]
+        if row["reminders"]:
+            plural = "s" if row["reminders"] > 1 else ""
+            notes.append(f"{row['reminders']} reminder{plural}, last {day(row['last_reminder'])}")
+        if row["quarantined"]:
+            notes.append(f"{row['quarantined']} quarantined")
+        table.add_row(
+            escape(row["leader"]),
+            escape(row["organisation"]),
+            said(row["invitation"], row["invited"]),
+            day(row["returned"]),
+            said(row["letter"], row["letter_date"]),
+            "; ".join(notes),
+        )
+    out.print(table)
+    out.print(", ".join(f"{name}: {count}" for name, count in found.totals.items()), highlight=False)
+    gone = found.forgotten_on_roster
+    if gone:
+        out.print(
+            f"[yellow]{gone} roster row{'s' if gone != 1 else ''} of leaders who asked to be forgotten "
+            "(not shown): remove them from the roster.[/]",
+            highlight=False,
+        )
+    for started in found.erasures_unfinished:
+        out.print(
+            f"[red]An erasure started on {started[:10]} is not finished:[/] run the same clb forget again once "
+            "the files it names are no longer open.",
+            highlight=False,
+        )

@@ -1,0 +1,85 @@
+"""Mail: clb send."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from pipeline.cli.common import (
+    NEEDS_YOU,
+    WorkspaceOption,
+    fail,
+    open_workspace,
+    out,
+    run_flow,
+    scoped,
+    use_engine,
+)
+from pipeline.cli.tables import new_table
+
+
+@scoped
+def send(
+    kind: Annotated[
+        str, typer.Argument(help="invitations, reminders, letters, corrections or notices", show_default=False)
+    ],
+    workspace: WorkspaceOption = Path("."),
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Write the messages as .eml files and record nothing.")
+    ] = False,
+    resend: Annotated[bool, typer.Option("--resend", help="Send again messages already sent (or refused).")] = False,
+    mark_sent: Annotated[
+        bool,
+        typer.Option(
+            "--mark-sent",
+            help="Record that you sent this kind's drafts (.eml files) yourself: from now on they count as sent.",
+        ),
+    ] = False,
+) -> None:
+    """Send one kind of message to every leader who should get it now.
+
+    invitations: each leader's own form. reminders: leaders with no accepted return (at most every N days).
+    letters: each leader's feedback letter. corrections: what to fix in a quarantined return. notices: a
+    leader's accepted return was replaced (every nightly run sends these by itself).
+    Nothing is sent twice unless you say --resend. With no SMTP host in config/partnership.yaml, each message
+    is a draft in outbox/mail/<kind>/: open it in Outlook or Thunderbird and press Send; then
+    clb send <kind> --mark-sent records that you did. Until then clb calls them drafted, never sent.
+
+    [bold]Example:[/] clb send invitations --workspace ~/partnerships/riverside --dry-run
+    """
+    from pipeline.mail.sending import KINDS
+
+    if kind not in KINDS:
+        raise fail(f"'{kind}' is not something clb sends; choose one of: {', '.join(KINDS)}")
+    space = open_workspace(workspace)
+    if mark_sent:
+        from pipeline import stages
+
+        marked = stages.mark_sent(space, kind)
+        out.print(f"{marked} drafted {kind} recorded as sent.", highlight=False)
+        return
+    use_engine(space)
+    from pipeline.flows import SEND_FLOWS
+
+    report = run_flow(SEND_FLOWS[kind], workspace=str(space.root), dry_run=dry_run, resend=resend)
+    table = new_table(f"clb send {kind}: {report['mode']}")
+    table.add_column("Leader", no_wrap=True)
+    table.add_column("Result", no_wrap=True)
+    table.add_column("Server", overflow="fold", ratio=1)
+    for item in report["results"]:
+        to = "" if item["recipient"] == item["leader_id"] else f" (to {item['recipient']})"
+        server = "" if item["status"] == "drafted" else item["response"]  # the drafts' folder is said below
+        table.add_row(escape(item["leader_id"] + to), item["status"], escape(server))
+    for item in report["skipped"]:
+        table.add_row(escape(item["leader_id"]), "skipped", escape(item["why"]))
+    out.print(table)
+    counts: dict[str, int] = {}
+    for item in report["results"]:
+        counts[item["status"]] = counts.get(item["status"], 0) + 1
+    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nothing to send"
+    out.print(f"{summary}; {len(report['skipped'])} skipped", highlight=False)
+    if counts.get("refused") or counts.get("deferred"):
+        raise typer.Exit(NEEDS_YOU)
