@@ -54,24 +54,18 @@ def deployments(spaces: Sequence[Workspace], entrypoint_type: Any = None) -> lis
     for space in spaces:
         schedule = load_config(space.config).settings.schedule
         name = safe_segment(space.root.name)
-        found.append(
-            nightly.to_deployment(
-                name=f"nightly-{name}",
-                schedule=Cron(schedule.nightly, timezone=schedule.timezone),
+        for flow, prefix, cron in (
+            (nightly, "nightly", schedule.nightly),
+            (send_reminders, "reminders", schedule.reminders),
+        ):
+            deployment = flow.to_deployment(
+                name=f"{prefix}-{name}",
+                schedule=Cron(cron, timezone=schedule.timezone),
                 parameters={"workspace": str(space.root)},
                 tags=["clb", name],
                 entrypoint_type=how,
             )
-        )
-        found.append(
-            send_reminders.to_deployment(
-                name=f"reminders-{name}",
-                schedule=Cron(schedule.reminders, timezone=schedule.timezone),
-                parameters={"workspace": str(space.root)},
-                tags=["clb", name],
-                entrypoint_type=how,
-            )
-        )
+            found.append(deployment)
     return found
 
 

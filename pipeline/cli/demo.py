@@ -7,13 +7,7 @@ from typing import Annotated
 
 import typer
 
-from pipeline.cli.common import (
-    WorkspaceOption,
-    fail,
-    out,
-    run_flow,
-    scoped,
-)
+from pipeline.cli.common import WorkspaceOption, fail, out, run_flow, scoped
 from pipeline.cli.round import run_nightly
 from pipeline.cli.setup import issue
 

@@ -9,12 +9,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from pipeline.cli.common import (
-    err,
-    fail,
-    open_workspace,
-    out,
-)
+from pipeline.cli.common import err, fail, open_workspace, out
 from pipeline.config import load_config
 from pipeline.workspace import configure_prefect
 

@@ -8,14 +8,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from pipeline.cli.common import (
-    BUSY,
-    NEEDS_YOU,
-    WorkspaceOption,
-    fail,
-    open_workspace,
-    out,
-)
+from pipeline.cli.common import BUSY, NEEDS_YOU, WorkspaceOption, fail, open_workspace, out
 from pipeline.cli.tables import new_table, shown_detail
 from pipeline.config import load_config
 from pipeline.workspace import WorkspaceBusy, workspace_lock

@@ -8,15 +8,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from pipeline.cli.common import (
-    WorkspaceOption,
-    fail,
-    open_workspace,
-    out,
-    run_flow,
-    scoped,
-    use_engine,
-)
+from pipeline.cli.common import WorkspaceOption, fail, open_workspace, out, run_flow, scoped, use_engine
 from pipeline.cli.tables import new_table
 from pipeline.config import load_config
 
