@@ -15,6 +15,7 @@ import io
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
@@ -50,12 +51,36 @@ EMAIL_RE = re.compile(
 ROUND_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_-]|\.(?!\.)){0,38}[A-Za-z0-9]$|^[A-Za-z0-9]$")
 
 
+class ConfigCode(StrEnum):
+    """Every configuration problem's stable code: tests and scripts read these, people read the message."""
+
+    MISSING_FILE = "missing-file"
+    NOT_YAML = "not-yaml"
+    NOT_UTF8 = "not-utf8"
+    UNKNOWN_SETTING = "unknown-setting"
+    MISSING_SETTING = "missing-setting"
+    INVALID_SETTING = "invalid-setting"
+    TWO_ROSTERS = "two-rosters"
+    NO_ROSTER = "no-roster"
+    ROSTER_UNREADABLE = "roster-unreadable"
+    ROSTER_EMPTY = "roster-empty"
+    HEADING_TWICE = "heading-twice"
+    HEADING_BLANK = "heading-blank"
+    COLUMN_MISSING = "column-missing"
+    EMPTY_CELL = "empty-cell"
+    BAD_TEXT = "bad-text"
+    BAD_EMAIL = "bad-email"
+    DUPLICATE_EMAIL = "duplicate-email"
+    NO_LEADERS = "no-leaders"
+
+
 @dataclass(frozen=True)
 class ConfigProblem:
     file: str
     where: str
     field: str
     message: str
+    code: ConfigCode
 
     def __str__(self) -> str:
         place = f"{self.file}, {self.where}" if self.where else self.file
@@ -359,27 +384,31 @@ def _expected(error: Any) -> str | None:
 def _load_model(path: Path, loader: Any, problems: list[ConfigProblem]) -> Any:
     label = f"config/{path.name}"
     if not path.is_file():
-        problems.append(ConfigProblem(label, "", "", "is missing; copy it from the example workspace"))
+        problems.append(
+            ConfigProblem(label, "", "", "is missing; copy it from the example workspace", ConfigCode.MISSING_FILE)
+        )
         return None
     try:
         return loader(path)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else ""
-        problems.append(ConfigProblem(label, where, "", f"is not valid YAML ({getattr(exc, 'problem', exc)})"))
+        problems.append(
+            ConfigProblem(label, where, "", f"is not valid YAML ({getattr(exc, 'problem', exc)})", ConfigCode.NOT_YAML)
+        )
     except ValidationError as exc:
         for error in exc.errors():
             key = ".".join(str(part) for part in error["loc"]) or "(top level)"
-            message = str(error["msg"]).removeprefix("Value error, ")
+            message, code = str(error["msg"]).removeprefix("Value error, "), ConfigCode.INVALID_SETTING
             if error["type"] == "extra_forbidden":
-                message = "is not a known setting; check its spelling or remove it"
+                message, code = "is not a known setting; check its spelling or remove it", ConfigCode.UNKNOWN_SETTING
             elif error["type"] == "missing":
-                message = "is required but missing"
+                message, code = "is required but missing", ConfigCode.MISSING_SETTING
             elif (expected := _expected(error)) is not None:
                 message = expected
-            problems.append(ConfigProblem(label, f"key '{key}'", "", message))
+            problems.append(ConfigProblem(label, f"key '{key}'", "", message, code))
     except UnicodeDecodeError:
-        problems.append(ConfigProblem(label, "", "", "is not UTF-8 text; save it as UTF-8"))
+        problems.append(ConfigProblem(label, "", "", "is not UTF-8 text; save it as UTF-8", ConfigCode.NOT_UTF8))
     return None
 
 
@@ -396,6 +425,7 @@ def load_roster(
                 "",
                 "",
                 "has both roster.csv and roster.xlsx; keep one of them and move the other away",
+                ConfigCode.TWO_ROSTERS,
             )
         )
         return [], ""
@@ -404,7 +434,9 @@ def load_roster(
     elif csv_path.exists():
         label, rows = f"config/{ROSTER_CSV}", _csv_rows(csv_path, problems)
     else:
-        problems.append(ConfigProblem("config/roster.csv", "", "", "is missing; list the leaders there"))
+        problems.append(
+            ConfigProblem("config/roster.csv", "", "", "is missing; list the leaders there", ConfigCode.NO_ROSTER)
+        )
         return [], ""
     if rows is None:
         return [], label
@@ -421,6 +453,7 @@ def _csv_rows(path: Path, problems: list[ConfigProblem]) -> list[list[str]] | No
                 "",
                 "",
                 "is not UTF-8 text; in Excel use 'Save As' and choose 'CSV UTF-8'",
+                ConfigCode.NOT_UTF8,
             )
         )
         return None
@@ -433,7 +466,8 @@ def _xlsx_rows(path: Path, problems: list[ConfigProblem]) -> list[list[str]] | N
     try:
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds; all mean "cannot read this workbook"
-        problems.append(ConfigProblem(f"config/{path.name}", "", "", f"cannot be read as a workbook ({exc})"))
+        unreadable = f"cannot be read as a workbook ({exc})"
+        problems.append(ConfigProblem(f"config/{path.name}", "", "", unreadable, ConfigCode.ROSTER_UNREADABLE))
         return None
     try:
         sheet = workbook.worksheets[0]
@@ -454,7 +488,8 @@ def parse_roster(
 ) -> list[Leader]:
     """Check the header and every row; rows are numbered as a spreadsheet shows them (header = row 1)."""
     if not rows:
-        problems.append(ConfigProblem(label, "", "", "is empty; its first row must be organisation,name,email,role"))
+        empty = "is empty; its first row must be organisation,name,email,role"
+        problems.append(ConfigProblem(label, "", "", empty, ConfigCode.ROSTER_EMPTY))
         return []
     written = [cell.strip() for cell in rows[0]]
     while written and written[-1] == "":
@@ -467,18 +502,26 @@ def parse_roster(
             both = " and ".join(repr(t) for t in taken)
             same = len({t.casefold() for t in taken}) == 1
             message = "appears twice in the heading" if same else f"{both} both read as '{known}'"
-            problems.append(ConfigProblem(label, "row 1", known, f"{message}; keep one"))
+            problems.append(ConfigProblem(label, "row 1", known, f"{message}; keep one", ConfigCode.HEADING_TWICE))
             ok = False
         elif taken and taken[0].casefold() != known and headings is not None:
             headings[taken[0]] = known
     for index, name in enumerate(header):
         if not name:
             problems.append(
-                ConfigProblem(label, "row 1", "", f"column {index + 1} has no heading; name it or delete it")
+                ConfigProblem(
+                    label,
+                    "row 1",
+                    "",
+                    f"column {index + 1} has no heading; name it or delete it",
+                    ConfigCode.HEADING_BLANK,
+                )
             )
             ok = False
         elif header.count(name) > 1 and header.index(name) == index and name not in KNOWN_COLUMNS:
-            problems.append(ConfigProblem(label, "row 1", name, "appears twice in the heading; keep one"))
+            problems.append(
+                ConfigProblem(label, "row 1", name, "appears twice in the heading; keep one", ConfigCode.HEADING_TWICE)
+            )
             ok = False
     for required in REQUIRED_COLUMNS:
         if required not in header:
@@ -489,7 +532,8 @@ def parse_roster(
                 if near
                 else f" (a heading such as '{required}', '{names[0]}' or '{names[1]}' is read as {required})"
             )
-            problems.append(ConfigProblem(label, "row 1", required, f"the column '{required}' is missing{hint}"))
+            missing = f"the column '{required}' is missing{hint}"
+            problems.append(ConfigProblem(label, "row 1", required, missing, ConfigCode.COLUMN_MISSING))
             ok = False
     if not ok:
         return []
@@ -503,25 +547,25 @@ def parse_roster(
         record = dict(zip(header, cells, strict=False))
         row_ok = True
 
-        def bad(column: str, message: str, number: int = number) -> None:
+        def bad(column: str, message: str, code: ConfigCode, number: int = number) -> None:
             nonlocal row_ok
-            problems.append(ConfigProblem(label, f"row {number}", column, message))
+            problems.append(ConfigProblem(label, f"row {number}", column, message, code))
             row_ok = False
 
         for column in ("organisation", "name"):
             if not record[column]:
-                bad(column, f"is empty; every leader needs a{'n' if column[0] == 'o' else ''} {column}")
+                needs = f"is empty; every leader needs a{'n' if column[0] == 'o' else ''} {column}"
+                bad(column, needs, ConfigCode.EMPTY_CELL)
         for column in header:
             if (problem := text_problem(record[column])) is not None and column != "email":
-                bad(column, problem)
+                bad(column, problem, ConfigCode.BAD_TEXT)
         email = record["email"]
         if not EMAIL_RE.match(email):
-            bad("email", f"'{email}' is not an email address like name@example.org" if email else "is empty")
+            shown = f"'{email}' is not an email address like name@example.org" if email else "is empty"
+            bad("email", shown, ConfigCode.BAD_EMAIL)
         elif email.casefold() in seen:
-            bad(
-                "email",
-                f"{email} is already used by row {seen[email.casefold()]}; each leader needs their own",
-            )
+            twice = f"{email} is already used by row {seen[email.casefold()]}; each leader needs their own"
+            bad("email", twice, ConfigCode.DUPLICATE_EMAIL)
         else:
             seen[email.casefold()] = number
         if row_ok:
@@ -537,5 +581,6 @@ def parse_roster(
                 )
             )
     if not leaders and not problems:
-        problems.append(ConfigProblem(label, "", "", "lists no leaders; add one row per leader under the heading"))
+        none = "lists no leaders; add one row per leader under the heading"
+        problems.append(ConfigProblem(label, "", "", none, ConfigCode.NO_LEADERS))
     return leaders

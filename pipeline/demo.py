@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipeline.files import make_private
-from pipeline.forms.names import safe_segment
+from pipeline.names import safe_segment
 from pipeline.workspace import PRIVATE_UMASK
 
 if TYPE_CHECKING:

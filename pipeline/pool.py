@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from pipeline.config import load_config
-from pipeline.forms.names import safe_segment
+from pipeline.names import safe_segment
 from pipeline.workspace import ATTEMPTS, Workspace, workspace_slot
 
 DEFAULT_POOL = "clb"
@@ -92,7 +92,7 @@ def deploy(spaces: Sequence[Workspace], pool: str = DEFAULT_POOL) -> list[str]:
     return [deployment.name for deployment in found]
 
 
-class NameClash(Exception):
+class DeploymentClash(Exception):
     """Two workspaces would share deployments: their folders have the same name."""
 
 
@@ -114,7 +114,7 @@ def _refuse_name_clashes(client: Any, found: Sequence[Any]) -> None:
             except (ObjectNotFound, KeyError):
                 continue
         if earlier != path:
-            raise NameClash(
+            raise DeploymentClash(
                 f"{path} and {earlier} would share the deployment '{deployment.name}': their folders have the "
                 "same name. Rename one of the folders, then run clb deploy again."
             )

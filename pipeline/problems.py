@@ -23,9 +23,31 @@ class Scope(StrEnum):
     CELL = "cell"  # one cell
 
 
+class Code(StrEnum):
+    """Every problem's stable code (a misspelt one fails mypy, not a night)."""
+
+    NOT_A_WORKBOOK = "not-a-workbook"
+    ENCRYPTED = "encrypted"
+    TOO_LARGE = "too-large"
+    UNSAFE_FILE = "unsafe-file"
+    MACROS = "macros"
+    CANNOT_OPEN = "cannot-open"
+    FORGOTTEN = "forgotten"
+    UNKNOWN_FORM = "unknown-form"
+    REPLACED_FORM = "replaced-form"
+    WRONG_ROUND = "wrong-round"
+    ALTERED_FORM = "altered-form"
+    MISSING_TICK = "missing-tick"
+    MULTIPLE_TICKS = "multiple-ticks"
+    UNRECOGNISED_MARK = "unrecognised-mark"
+    FORMULA_IN_CELL = "formula-in-cell"
+    HELD_FOR_CONFIRMATION = "held-for-confirmation"
+    SENT_BY_ANOTHER = "sent-by-another"
+
+
 @dataclass(frozen=True)
 class Kind:
-    code: str
+    code: Code
     scope: Scope
     message: str  # for the facilitator; {placeholders} filled from the problem's details
     fix: str
@@ -33,62 +55,62 @@ class Kind:
     blocking: bool = True  # False: reported, but does not stop a return being accepted
 
 
-CATALOGUE: dict[str, Kind] = {
+CATALOGUE: dict[Code, Kind] = {
     kind.code: kind
     for kind in [
         Kind(
-            "not-a-workbook",
+            Code.NOT_A_WORKBOOK,
             Scope.FILE,
             "This is not an Excel workbook: {detail}.",
             "Ask the leader to send the form they were given as an Excel workbook (.xlsx).",
         ),
         Kind(
-            "encrypted",
+            Code.ENCRYPTED,
             Scope.FILE,
             "The workbook is locked with a password to open it.",
             "Ask the leader to remove the password (File > Info > Protect Workbook > Encrypt with Password) "
             "and send it again.",
         ),
         Kind(
-            "too-large",
+            Code.TOO_LARGE,
             Scope.FILE,
             "The file is {detail}, more than any filled-in form can be.",
             "Do not open it. Ask the leader to send the form they were given, filled in, as .xlsx.",
         ),
         Kind(
-            "unsafe-file",
+            Code.UNSAFE_FILE,
             Scope.FILE,
             "The file holds something a form never holds: {detail}.",
             "Do not open it. Ask the leader to send the form they were given, filled in, as .xlsx.",
         ),
         Kind(
-            "macros",
+            Code.MACROS,
             Scope.FILE,
             "The workbook contains macros ({detail}).",
             "Ask the leader to save the form as 'Excel Workbook (.xlsx)' and send it again.",
         ),
         Kind(
-            "cannot-open",
+            Code.CANNOT_OPEN,
             Scope.FILE,
             "The file cannot be opened: {detail}.",
             "Check that the file is yours to read (its permissions), or save the attachment again.",
         ),
         Kind(
-            "forgotten",
+            Code.FORGOTTEN,
             Scope.FILE,
             "This form belongs to a leader who asked to be forgotten; their data was erased on {detail}.",
             "Do not use it: delete this file, and tell the sender their form was not taken in. If they now want "
             "to take part again, see 'Forgetting a leader' in docs/data.md.",
         ),
         Kind(
-            "unknown-form",
+            Code.UNKNOWN_FORM,
             Scope.FILE,
             "This workbook is not a form we issued: {detail}.",
             "Check it is the right attachment. Each leader must fill in the form sent to them; a form copied "
             "from someone else or made from scratch cannot be accepted. Send a new form with clb forms --reissue.",
         ),
         Kind(
-            "replaced-form",
+            Code.REPLACED_FORM,
             Scope.FORM,
             "This is {leader}'s earlier form, replaced by a new one on {detail}.",
             "Ask the leader to fill in the newest form they were sent.",
@@ -96,14 +118,14 @@ CATALOGUE: dict[str, Kind] = {
             "Please fill in the newest form and send that one.",
         ),
         Kind(
-            "wrong-round",
+            Code.WRONG_ROUND,
             Scope.FORM,
             "The form is for round {detail}, not the current round {round}.",
             "Ask the leader to fill in the form for round {round}.",
             "The form you returned is for round {detail}. Please fill in the form for round {round} and send that.",
         ),
         Kind(
-            "altered-form",
+            Code.ALTERED_FORM,
             Scope.FORM,
             "The form was changed after it was issued: {detail}.",
             "Ask the leader to fill in an unchanged copy of their form (clb forms --reissue makes a new one).",
@@ -111,35 +133,35 @@ CATALOGUE: dict[str, Kind] = {
             "an unchanged copy of the form we sent you (only tick the boxes and type in the log).",
         ),
         Kind(
-            "missing-tick",
+            Code.MISSING_TICK,
             Scope.ROW,
             "{Row} {perspective}: no box is ticked.",
             "Ask the leader to tick one box for {row} {perspective}.",
             "no box is ticked; please tick the one box that gives your answer.",
         ),
         Kind(
-            "multiple-ticks",
+            Code.MULTIPLE_TICKS,
             Scope.ROW,
             "{Row} {perspective}: more than one box is ticked ({detail}).",
             "Ask the leader to keep one tick for {row} {perspective}.",
             "you ticked {detail}; please keep one.",
         ),
         Kind(
-            "unrecognised-mark",
+            Code.UNRECOGNISED_MARK,
             Scope.CELL,
             "{Row} {perspective}: '{found}' in the '{column}' box is not a mark we can read.",
             "Ask the leader to use \u2713 or x in that box.",
             "we found \u2018{found}\u2019, which we cannot read as a mark; please use \u2713 or x.",
         ),
         Kind(
-            "formula-in-cell",
+            Code.FORMULA_IN_CELL,
             Scope.CELL,
             "{cell} holds a formula; its displayed text '{found}' was kept as text.",
             "Nothing to do; the text is kept and the formula ignored.",
             blocking=False,
         ),
         Kind(
-            "held-for-confirmation",
+            Code.HELD_FOR_CONFIRMATION,
             Scope.FORM,
             "It would replace {leader}'s accepted return, but it came {how}: it is held until {leader} sends "
             "it from their own address, or you confirm it.",
@@ -151,7 +173,7 @@ CATALOGUE: dict[str, Kind] = {
             "us: your earlier answers stand.",
         ),
         Kind(
-            "sent-by-another",
+            Code.SENT_BY_ANOTHER,
             Scope.FILE,
             "It came by email from {sender}, not from the leader's own address ({leader}); it was taken as "
             "theirs because the form inside is the one issued to them.",
@@ -166,7 +188,7 @@ CATALOGUE: dict[str, Kind] = {
 class Problem:
     """One problem found in one returned file."""
 
-    code: str
+    code: Code
     message: str
     fix: str
     leader_message: str | None
@@ -190,13 +212,18 @@ class Problem:
         }
 
 
-class _Blank(dict[str, Any]):
+class _Details(dict[str, Any]):
+    """A problem's details for its templates: a placeholder with no value is a fault of the code that made
+    the problem, said as one (a leader must never read a '?')."""
+
+    code: str = ""
+
     def __missing__(self, key: str) -> str:
-        return "?"
+        raise KeyError(f"problem {self.code!r} was made without the detail {key!r} its message needs")
 
 
 def problem(
-    code: str,
+    code: Code,
     *,
     cell: str | None = None,
     name: str | None = None,
@@ -211,7 +238,7 @@ def problem(
     if found is not None:
         found = visible(found)  # a cell's text, quoted in reasons, workbooks and the console
     details = {key: shown_safely(value) if isinstance(value, str) else value for key, value in details.items()}
-    values = _Blank(
+    values = _Details(
         details,
         cell=cell or "",
         name=name or "",
@@ -220,6 +247,7 @@ def problem(
         row=noun,
         Row=noun[:1].upper() + noun[1:],
     )
+    values.code = code
     return Problem(
         code=code,
         message=kind.message.format_map(values),
@@ -253,5 +281,5 @@ def fixable_in_place(codes: Iterable[str]) -> bool:
     file they sent (their correction attaches it). A file that could not be read safely, or is not the
     form we issued them (another round's, a replaced or altered one), is answered with a fresh copy of
     their form instead."""
-    found = [CATALOGUE[code].scope for code in codes if code in CATALOGUE]
+    found = [CATALOGUE[Code(code)].scope for code in codes if code in set(Code)]
     return bool(found) and all(scope in (Scope.ROW, Scope.CELL) for scope in found)

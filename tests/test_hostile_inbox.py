@@ -30,7 +30,7 @@ from pipeline.cli import app
 from pipeline.config import load_config
 from pipeline.failures import StageFailed, check_workbook
 from pipeline.forms.layout import FormSpec
-from pipeline.intake import inbox
+from pipeline.intake import inbox, scan
 from pipeline.state import open_state
 from pipeline.text import original, visible
 from pipeline.workspace import Workspace
@@ -316,7 +316,7 @@ def test_a_file_dated_in_the_future_is_taken_in(ws):
 
 
 def test_the_inbox_is_taken_in_chunks_each_a_run(ws, monkeypatch):
-    monkeypatch.setattr(inbox, "CHUNK_FILES", 2)
+    monkeypatch.setattr(scan, "CHUNK_FILES", 2)
     for index, leader in enumerate(LEADERS):
         drop(ws, f"return {index}.xlsx", filled(ws, leader))
     # a duplicate of a file in the first chunk (its very bytes: two fills differ when the seconds turn)
@@ -411,9 +411,9 @@ def test_any_inbox_night_completes_and_every_input_is_decided(template, forms, t
             expected[shown], _ = "waiting", stays.add(name)
         elif kind == "folder":
             stays.add(name)
-            if shown.casefold().endswith(inbox.WORKBOOK_SUFFIXES):
+            if shown.casefold().endswith(scan.WORKBOOK_SUFFIXES):
                 expected[shown + "/"] = "waiting"
-        elif inbox.temporary_name(shown):
+        elif scan.temporary_name(shown):
             expected[shown], _ = "waiting", stays.add(name)
         else:
             expected[shown] = "decided"

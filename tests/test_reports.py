@@ -261,7 +261,7 @@ def test_the_tidy_csv_shows_exactly_the_shareable_workbooks_figures(issued):
     """The public contract for partners' own tools (issue 9): one row per figure, empty where withheld."""
     import csv
 
-    from pipeline.reports.comparison import HIDDEN
+    from pipeline.reports.charts import HIDDEN
 
     people = leaders(issued)
     choices = [MIXED, ALL_COMFORTABLE, {**MIXED, 1: "stretched"}, {**ALL_COMFORTABLE, 2: "panicked"}]
@@ -297,7 +297,7 @@ def test_the_tidy_csv_shows_exactly_the_shareable_workbooks_figures(issued):
 
 
 def test_withheld_figures_sit_right_aligned_like_numbers(issued):
-    from pipeline.reports.comparison import HIDDEN
+    from pipeline.reports.charts import HIDDEN
 
     people = leaders(issued)
     answer(issued, people[:1], MIXED)  # one leader stretched or panicked where eight are comfortable

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.reports.comparison import org_tables
 from pipeline.reports.data import Answer
+from pipeline.reports.figures import org_tables
 from pipeline.reports.publication import Edition, changed_leaders, may_publish
 from pipeline.reports.suppress import safe
 

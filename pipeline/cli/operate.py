@@ -100,12 +100,12 @@ def deploy(
             "No Prefect server to deploy to: set PREFECT_API_URL to your server's address "
             "(e.g. http://prefect.internal:4200/api), or start one here with clb serve --server-only."
         )
-    from pipeline.pool import NameClash
+    from pipeline.pool import DeploymentClash
     from pipeline.pool import deploy as deploy_to_pool
 
     try:
         names = deploy_to_pool(spaces, pool)
-    except NameClash as exc:
+    except DeploymentClash as exc:
         raise fail(escape(str(exc))) from None
     out.print(f"Deployed to work pool '{escape(pool)}' on {escape(url)}:", highlight=False)
     for name in names:

@@ -19,9 +19,9 @@ from typing import Literal
 from pipeline.config import Config, Leader
 from pipeline.files import atomic_write
 from pipeline.forms.layout import form_version
-from pipeline.forms.names import safe_segment, unique_stems
 from pipeline.forms.reference import FormFields
 from pipeline.forms.template import FormTemplate
+from pipeline.names import safe_segment, unique_stems
 from pipeline.state import FormRecord, now
 
 Status = Literal["new", "reissued", "updated", "unchanged"]

@@ -10,7 +10,7 @@ from pipeline.forms.layout import FormSpec
 from pipeline.intake.guard import Limits
 from pipeline.intake.validate import examine
 from pipeline.privacy.tombstones import token_forgotten
-from pipeline.problems import Problem, problem
+from pipeline.problems import Code, Problem, problem
 from pipeline.state import FormRecord, form_by_token, issued_versions, open_state_readonly
 from pipeline.text import visible
 from pipeline.workspace import Workspace
@@ -39,17 +39,19 @@ def check_files(space: Workspace, config: Config, files: list[Path]) -> list[Che
     for path in files:
         shown = visible(str(path))  # a name from outside: never raw to the terminal
         if not path.is_file():
-            results.append(CheckResult(shown, False, None, [problem("not-a-workbook", detail="there is no such file")]))
+            results.append(
+                CheckResult(shown, False, None, [problem(Code.NOT_A_WORKBOOK, detail="there is no such file")])
+            )
             continue
         try:
             size = path.stat().st_size
             data = path.read_bytes() if size <= limits.max_file else b""
         except OSError as exc:
-            why = problem("cannot-open", detail=exc.strerror or type(exc).__name__)
+            why = problem(Code.CANNOT_OPEN, detail=exc.strerror or type(exc).__name__)
             results.append(CheckResult(shown, False, None, [why]))
             continue
         if size > limits.max_file:
-            found = problem("too-large", detail=f"{size / 1024 / 1024:.1f} MB")
+            found = problem(Code.TOO_LARGE, detail=f"{size / 1024 / 1024:.1f} MB")
             results.append(CheckResult(shown, False, None, [found]))
             continue
         examination = examine(

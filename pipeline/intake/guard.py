@@ -26,7 +26,7 @@ from lxml.etree import _Element as Element
 
 from pipeline.cells import column_letters, column_number
 from pipeline.intake.unzip import ZipDamaged, ZipUnsupported, entries, inflate
-from pipeline.problems import Problem, problem
+from pipeline.problems import Code, Problem, problem
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = b"PK\x03\x04"
@@ -101,52 +101,52 @@ def describe_non_zip(data: bytes) -> str:
 def guard(data: bytes, limits: Limits = Limits()) -> Guarded | Problem:
     """Return the inflated parts of a safe .xlsx, or the one problem that stops it."""
     if len(data) > limits.max_file:
-        return problem("too-large", detail=f"{_size(len(data))} (the limit is {_size(limits.max_file)})")
+        return problem(Code.TOO_LARGE, detail=f"{_size(len(data))} (the limit is {_size(limits.max_file)})")
     if data.startswith(OLE_MAGIC):
         if "EncryptionInfo".encode("utf-16-le") in data or b"EncryptedPackage" in data:
-            return problem("encrypted")
-        return problem("not-a-workbook", detail="it is an old Excel 97-2003 (.xls) file; save it as .xlsx")
+            return problem(Code.ENCRYPTED)
+        return problem(Code.NOT_A_WORKBOOK, detail="it is an old Excel 97-2003 (.xls) file; save it as .xlsx")
     if not data.startswith(ZIP_MAGIC):
-        return problem("not-a-workbook", detail=describe_non_zip(data))
+        return problem(Code.NOT_A_WORKBOOK, detail=describe_non_zip(data))
     try:
         infos = entries(data)
     except ZipDamaged:
-        return problem("not-a-workbook", detail="it is a damaged or incomplete zip file")
+        return problem(Code.NOT_A_WORKBOOK, detail="it is a damaged or incomplete zip file")
     except ZipUnsupported as exc:
-        return problem("unsafe-file", detail=str(exc))
+        return problem(Code.UNSAFE_FILE, detail=str(exc))
     if len(infos) > limits.max_parts:
-        return problem("unsafe-file", detail=f"{len(infos)} parts inside (a form has about 12)")
+        return problem(Code.UNSAFE_FILE, detail=f"{len(infos)} parts inside (a form has about 12)")
     names = [info.name for info in infos]
     if len(set(names)) != len(names):
-        return problem("unsafe-file", detail="two parts with the same name")
+        return problem(Code.UNSAFE_FILE, detail="two parts with the same name")
     if "xl/workbook.xml" not in names:
         detail = "it is a zip file that is not an Excel workbook"
         if "word/document.xml" in names:
             detail = "it is a Word document"
         elif "content.xml" in names:
             detail = "it is an OpenDocument file (.ods); save it as .xlsx"
-        return problem("not-a-workbook", detail=detail)
+        return problem(Code.NOT_A_WORKBOOK, detail=detail)
     total = 0
     for info in infos:
         if info.encrypted:
-            return problem("encrypted")
+            return problem(Code.ENCRYPTED)
         if info.size > limits.max_part:
-            return problem("unsafe-file", detail=f"a part inflating to {_size(info.size)} ({info.name})")
+            return problem(Code.UNSAFE_FILE, detail=f"a part inflating to {_size(info.size)} ({info.name})")
         if info.size > limits.ratio_floor and info.size > limits.max_ratio * max(info.compressed, 1):
             ratio = info.size // max(info.compressed, 1)
-            return problem("unsafe-file", detail=f"a zip bomb (part {info.name} compressed {ratio}:1)")
+            return problem(Code.UNSAFE_FILE, detail=f"a zip bomb (part {info.name} compressed {ratio}:1)")
         total += info.size
     if total > limits.max_total:
-        return problem("unsafe-file", detail=f"{_size(total)} once unpacked")
+        return problem(Code.UNSAFE_FILE, detail=f"{_size(total)} once unpacked")
     macro = next(
         (n for n in names if n.lower().endswith("vbaproject.bin") or n.lower().startswith("xl/macrosheets/")),
         None,
     )
     if macro is not None:
-        return problem("macros", detail=macro)
+        return problem(Code.MACROS, detail=macro)
     embedded = next((n for n in names if n.lower().startswith(("xl/embeddings/", "xl/activex/"))), None)
     if embedded is not None:
-        return problem("unsafe-file", detail=f"an embedded object ({embedded})")
+        return problem(Code.UNSAFE_FILE, detail=f"an embedded object ({embedded})")
 
     parts: dict[str, bytes] = {}
     for info in infos:
@@ -155,17 +155,17 @@ def guard(data: bytes, limits: Limits = Limits()) -> Guarded | Problem:
         try:
             body = inflate(data, info)
         except ZipDamaged:
-            return problem("not-a-workbook", detail=f"part {info.name} is damaged")
+            return problem(Code.NOT_A_WORKBOOK, detail=f"part {info.name} is damaged")
         except ZipUnsupported as exc:
-            return problem("unsafe-file", detail=str(exc))
+            return problem(Code.UNSAFE_FILE, detail=str(exc))
         wrong = encoding_problem(body)
         if wrong is not None:
-            return problem("unsafe-file", detail=f"{wrong} in {info.name}")
+            return problem(Code.UNSAFE_FILE, detail=f"{wrong} in {info.name}")
         if _XML_DANGER.search(body):
-            return problem("unsafe-file", detail=f"an XML document type or entity declaration in {info.name}")
+            return problem(Code.UNSAFE_FILE, detail=f"an XML document type or entity declaration in {info.name}")
         parts[info.name] = body
     if "macroEnabled" in parts.get("[Content_Types].xml", b"").decode("utf-8", "replace"):
-        return problem("macros", detail="a macro-enabled workbook (.xlsm)")
+        return problem(Code.MACROS, detail="a macro-enabled workbook (.xlsm)")
     trees: dict[str, Element] = {}
     for name in sorted(_sheet_parts_seen(parts)):
         body = parts[name]
@@ -173,7 +173,7 @@ def guard(data: bytes, limits: Limits = Limits()) -> Guarded | Problem:
             continue  # byte for byte a sheet already checked under these limits (the blank log, the practices)
         found, tree = _outside_area(body, limits)
         if found:
-            return problem("unsafe-file", detail=f"{found} in {name}")
+            return problem(Code.UNSAFE_FILE, detail=f"{found} in {name}")
         if tree is not None:
             trees[name] = tree
             _remember(body, limits)

@@ -17,7 +17,7 @@ from pipeline.intake.fast_reader import UnreadableWorkbook, read_guarded
 from pipeline.intake.guard import Guarded, Limits, guard
 from pipeline.intake.marks import Kind, classify
 from pipeline.intake.reading import Cell, Reading
-from pipeline.problems import CATALOGUE, Problem, Scope, problem
+from pipeline.problems import CATALOGUE, Code, Problem, Scope, problem
 from pipeline.state import FormRecord
 from pipeline.text import visible
 
@@ -72,7 +72,7 @@ def examine(
     try:
         reading = read_guarded(guarded, spec.wanted, spec.follow)
     except UnreadableWorkbook:
-        return Examination(problems=[problem("not-a-workbook", detail="its workbook structure is damaged")])
+        return Examination(problems=[problem(Code.NOT_A_WORKBOOK, detail="its workbook structure is damaged")])
     return check_reading(reading, lookup, spec, current_round, forgotten, versions)
 
 
@@ -87,30 +87,30 @@ def check_reading(
     result = Examination()
     tokens = _stamped(reading, "token")
     if not tokens:
-        result.problems.append(problem("unknown-form", detail="it carries no form reference"))
+        result.problems.append(problem(Code.UNKNOWN_FORM, detail="it carries no form reference"))
         return result
     if len(tokens) > 1:
-        result.problems.append(problem("altered-form", detail="its two form references disagree"))
+        result.problems.append(problem(Code.ALTERED_FORM, detail="its two form references disagree"))
         return result
     result.token = token = tokens.pop()
     form = lookup(token)
     if form is None:
         erased_on = forgotten(token)
         if erased_on is not None:
-            result.problems.append(problem("forgotten", detail=erased_on))
+            result.problems.append(problem(Code.FORGOTTEN, detail=erased_on))
         else:
-            result.problems.append(problem("unknown-form", detail="its form reference is not one we issued"))
+            result.problems.append(problem(Code.UNKNOWN_FORM, detail="its form reference is not one we issued"))
         return result
     result.form = form
     if form.revoked_at is not None:
-        result.problems.append(problem("replaced-form", leader=form.name, detail=form.revoked_at[:10]))
+        result.problems.append(problem(Code.REPLACED_FORM, leader=form.name, detail=form.revoked_at[:10]))
         return result
     if form.round != current_round:
-        result.problems.append(problem("wrong-round", detail=form.round, round=current_round))
+        result.problems.append(problem(Code.WRONG_ROUND, detail=form.round, round=current_round))
         return result
     altered = _alterations(reading, form, spec, versions)
     if altered:
-        result.problems.append(problem("altered-form", detail="; ".join(altered)))
+        result.problems.append(problem(Code.ALTERED_FORM, detail="; ".join(altered)))
         return result
     _check_ticks(reading, spec, result)
     _read_log(reading, spec, result)
@@ -205,7 +205,7 @@ def _check_ticks(reading: Reading, spec: L.FormSpec, result: Examination) -> Non
                 unreadable = True
                 result.problems.append(
                     problem(
-                        "unrecognised-mark",
+                        Code.UNRECOGNISED_MARK,
                         cell=f"{sheet_name}!{coordinate}",
                         name=name,
                         found=mark.raw,
@@ -221,7 +221,7 @@ def _check_ticks(reading: Reading, spec: L.FormSpec, result: Examination) -> Non
         if len(chosen) > 1:
             result.problems.append(
                 problem(
-                    "multiple-ticks",
+                    Code.MULTIPLE_TICKS,
                     cell=row,
                     name=f"p{perspective.number}_*",
                     perspective=perspective.number,
@@ -236,7 +236,7 @@ def _check_ticks(reading: Reading, spec: L.FormSpec, result: Examination) -> Non
         elif not chosen and not unreadable:
             result.problems.append(
                 problem(
-                    "missing-tick",
+                    Code.MISSING_TICK,
                     cell=row,
                     name=f"p{perspective.number}_*",
                     perspective=perspective.number,
@@ -271,7 +271,7 @@ def _read_log(reading: Reading, spec: L.FormSpec, result: Examination) -> None:
                 sheet, coordinate = reading.names[name]
                 result.problems.append(
                     problem(
-                        "formula-in-cell",
+                        Code.FORMULA_IN_CELL,
                         cell=f"{sheet}!{coordinate}",
                         name=name,
                         found=text,

@@ -13,7 +13,7 @@ from email.message import EmailMessage
 from jinja2 import Environment
 
 from pipeline.config import Config, Leader
-from pipeline.forms.names import safe_segment
+from pipeline.names import safe_segment
 from pipeline.text import deadline_text
 
 XLSX = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")

@@ -38,9 +38,9 @@ from pipeline.config import Config, ImapSettings
 from pipeline.contracts import Fetched
 from pipeline.failures import checkpoint
 from pipeline.files import atomic_write
-from pipeline.forms.names import safe_segment
 from pipeline.mail.headers import FIELDS, Evidence, evidence
 from pipeline.mail.structure import Malformed, PartInfo, TooComplex, body_structure, joined, number, parts
+from pipeline.names import safe_segment
 from pipeline.state import Engine, fetched_keys, received_hashes, record_fetched
 from pipeline.text import one_line, visible
 from pipeline.workspace import Workspace

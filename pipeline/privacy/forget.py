@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.files import atomic_write, json_bytes
-from pipeline.forms.names import possible_stems, safe_segment
+from pipeline.names import possible_stems, safe_segment
 from pipeline.privacy.tombstones import pseudonym, salt, token_forgotten
 from pipeline.reports.publication import ERASED as ERASED_MEMBER
 from pipeline.state import Engine, add_tombstone, delete_leader, leader_trace, now

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.config import Config
-from pipeline.forms.names import safe_segment
+from pipeline.names import safe_segment
 from pipeline.privacy.forget import quarantine_copies, rewrite_run_reports
 from pipeline.reports.aggregate import tally
 from pipeline.reports.publication import ERASED as ERASED_MEMBER

@@ -12,7 +12,6 @@ import hashlib
 import json
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 from jinja2 import Environment
 
@@ -20,9 +19,10 @@ from pipeline.config import Config
 from pipeline.contracts import Headline, Withheld
 from pipeline.failures import check_workbook, doing
 from pipeline.files import atomic_write, share
-from pipeline.forms.names import safe_segment, unique_stems
+from pipeline.names import safe_segment, unique_stems
 from pipeline.reports.aggregate import Totals, tally
 from pipeline.reports.data import Answer, RoundData
+from pipeline.reports.figures import Figure
 from pipeline.reports.letters import (
     LETTER_TEMPLATES,
     Context,
@@ -37,6 +37,7 @@ from pipeline.state import (
     Engine,
     IssuedLeader,
     Publication,
+    ResponseRow,
     accepted_notes,
     answers_of,
     current_answers,
@@ -58,20 +59,20 @@ from pipeline.templating import environment
 from pipeline.workspace import Workspace
 
 
-def _answers(rows: list[dict[str, Any]], leaders: dict[str, IssuedLeader]) -> list[Answer]:
+def _answers(rows: list[ResponseRow], leaders: dict[str, IssuedLeader]) -> list[Answer]:
     found = []
     for row in rows:
-        leader = leaders.get(row["leader_id"])
+        leader = leaders.get(row.leader_id)
         found.append(
             Answer(
-                leader_id=row["leader_id"],
-                name=leader.name if leader else row["leader_id"],
+                leader_id=row.leader_id,
+                name=leader.name if leader else row.leader_id,
                 organisation=leader.organisation if leader else "(unknown)",
-                answers=row["answers"],
-                log=row["log"],
-                received_at=row["received_at"],
-                sha256=row["sha256"],
-                file=row["file"],
+                answers=row.answers,
+                log=row.log,
+                received_at=row.received_at,
+                sha256=row.sha256,
+                file=row.file,
             )
         )
     return found
@@ -153,12 +154,12 @@ class Shown:
     latest: Publication | None
 
 
-def published_editions(engine: Engine, config: Config, run_id: str, rows: list[dict[str, Any]]) -> Shown:
+def published_editions(engine: Engine, config: Config, run_id: str, rows: list[ResponseRow]) -> Shown:
     """Each row (perspective) from its own latest edition, publishing a new one where ``may_publish``
     allows it against every edition partners have seen (pipeline/reports/publication.py)."""
     round_id, k = config.settings.round, config.settings.min_group_size
-    current = {row["leader_id"]: row["id"] for row in rows}
-    values_by_id: dict[int, dict[int, str | None]] = {row["id"]: row["answers"] for row in rows}
+    current = {row.leader_id: row.id for row in rows}
+    values_by_id: dict[int, dict[int, str | None]] = {row.id: row.answers for row in rows}
     histories = {
         p.number: publication_history(engine, perspective_key(round_id, p.number))
         for p in config.instrument.perspectives
@@ -209,11 +210,10 @@ def report_paths(round_id: str) -> dict[str, str]:
     }
 
 
-def write_workbooks(
-    space: Workspace, full: RoundData, shareable: RoundData, figures: list[dict[str, Any]]
-) -> list[str]:
+def write_workbooks(space: Workspace, full: RoundData, shareable: RoundData, figures: list[Figure]) -> list[str]:
     """Both editions and the tidy figures, each checked whole before it replaces the last."""
-    from pipeline.reports.comparison import facilitator_workbook, figures_csv, shareable_workbook
+    from pipeline.reports.comparison import facilitator_workbook, shareable_workbook
+    from pipeline.reports.figures import figures_csv
 
     paths = report_paths(full.round)
     with doing(f"writing {paths['facilitator']}"):
@@ -239,10 +239,10 @@ def _write_shared(target: Path, data: bytes, outbox: Path) -> None:
         atomic_write(target, data, shared_from=outbox)
 
 
-def partnership_context(figures: list[dict[str, Any]]) -> dict[tuple[int, str], Context]:
+def partnership_context(figures: list[Figure]) -> dict[tuple[int, str], Context]:
     """The partnership figures a letter may quote: those the shareable edition shows, zeros aside."""
     return {
-        (figure["perspective"], figure["category"]): Context(figure["count"], figure["respondents"])
+        (figure["perspective"], figure["category"]): Context(figure["count"], figure["respondents"] or 0)
         for figure in figures
         if not figure["withheld"] and figure["count"]
     }
@@ -254,7 +254,7 @@ def write_letters(
     config: Config,
     full: RoundData,
     shareable: RoundData,
-    figures: list[dict[str, Any]],
+    figures: list[Figure],
     today: dt.date,
     templates: Environment,
 ) -> list[str]:
@@ -353,7 +353,7 @@ def write_outputs(
     if unchanged and kept:  # a night with nothing new rewrites nothing, and loads no workbook library
         withheld = json.loads(kept)
     else:
-        from pipeline.reports.comparison import shareable_figures, withheld_share
+        from pipeline.reports.figures import shareable_figures, withheld_share
 
         figures = shareable_figures(shareable)
         hidden, total = withheld_share(figures)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, NamedTuple, TypedDict, cast
+from typing import NamedTuple, TypedDict, cast
 
 from sqlalchemy import (
     Connection,
@@ -219,7 +219,21 @@ def _supersede(connection: Connection, round_id: str) -> None:
     )
 
 
-def response_rows(engine: Engine, round_id: str, ids: list[int] | None = None) -> list[dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class ResponseRow:
+    """One response as the outputs read it: whose, what they answered and wrote, the file it came in."""
+
+    id: int
+    leader_id: str
+    round: str
+    sha256: str
+    answers: dict[int, str | None]
+    log: list[dict[str, str]]
+    received_at: str
+    file: str
+
+
+def response_rows(engine: Engine, round_id: str, ids: list[int] | None = None) -> list[ResponseRow]:
     """The round's current responses (or the responses with these ids), with when they were received."""
     query = (
         select(
@@ -240,11 +254,16 @@ def response_rows(engine: Engine, round_id: str, ids: list[int] | None = None) -
     )
     with engine.connect() as connection:
         return [
-            {
-                **row._mapping,
-                "answers": {int(k): v for k, v in json.loads(row.answers).items()},
-                "log": json.loads(row.log),
-            }
+            ResponseRow(
+                row.id,
+                row.leader_id,
+                row.round,
+                row.sha256,
+                {int(k): v for k, v in json.loads(row.answers).items()},
+                json.loads(row.log),
+                row.received_at,
+                row.file,
+            )
             for row in connection.execute(query.order_by(responses.c.id))
         ]
 
