@@ -17,10 +17,10 @@ from pathlib import Path
 from pydantic import ValidationError
 from yaml import YAMLError
 
-from pipeline.config import ROUND_RE
 from pipeline.files import make_private
 from pipeline.instrument import load_instrument
 from pipeline.resources import example_config, find_instrument, shipped_codes, shipped_instruments
+from pipeline.settings import ROUND_RE
 from pipeline.workspace import PRIVATE_UMASK
 
 CONFIG_FILES = ("partnership.yaml", "instrument.yaml", "practices.yaml")

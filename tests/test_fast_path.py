@@ -9,10 +9,10 @@ import zipfile
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.config import text_problem
 from pipeline.forms.issuing import shared_fields
 from pipeline.forms.reference import build_form
 from pipeline.forms.template import FormTemplate
+from pipeline.settings import text_problem
 from tests.formfacts import load
 
 

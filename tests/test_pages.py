@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.config import MAX_TEXT, load_config
+from pipeline.config import load_config
+from pipeline.settings import MAX_TEXT
 from tests.browser import Chromium
 from tests.conftest import EXAMPLE_CONFIG, example_workspace, issue_forms_here, roster_text
 from tests.intake_helpers import drop, filled, forms, nightly

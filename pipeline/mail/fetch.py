@@ -34,13 +34,14 @@ import ssl
 import time
 from dataclasses import dataclass, field
 
-from pipeline.config import Config, ImapSettings
+from pipeline.config import Config
 from pipeline.contracts import Fetched
 from pipeline.failures import checkpoint
 from pipeline.files import atomic_write
 from pipeline.mail.headers import FIELDS, Evidence, evidence
 from pipeline.mail.structure import Malformed, PartInfo, TooComplex, body_structure, joined, number, parts
 from pipeline.names import safe_segment
+from pipeline.settings import ImapSettings
 from pipeline.state import Engine, fetched_keys, received_hashes, record_fetched
 from pipeline.text import one_line, visible
 from pipeline.workspace import Workspace

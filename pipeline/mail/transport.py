@@ -15,8 +15,8 @@ import ssl
 from email.message import EmailMessage
 from pathlib import Path
 
-from pipeline.config import MailSettings
 from pipeline.files import atomic_write
+from pipeline.settings import MailSettings
 
 USERNAME, PASSWORD = "CLB_SMTP_USERNAME", "CLB_SMTP_PASSWORD"
 
