@@ -8,7 +8,7 @@ UV_VERSION := 0.13.9
 UV := $(or $(shell command -v uv 2>/dev/null),.tools/bin/uv)
 RUN := $(UV) run --frozen
 
-.PHONY: setup demo test pytest lint format bench bench-scale fixtures clean
+.PHONY: setup demo test check pytest lint format docs bench bench-scale fixtures clean
 
 setup: .venv/.synced node_modules/.installed
 
@@ -34,6 +34,10 @@ test: lint pytest  ## everything CI runs
 pytest: setup
 	$(RUN) pytest -n 4 --dist worksteal
 
+check: setup  ## the fast tier for the edit loop (about a minute): no real servers, client programs or long property tests
+	$(RUN) ruff check pipeline tests bench
+	$(RUN) pytest -n 4 -m "not integration and not slow" -q
+
 lint: setup
 	$(RUN) ruff check pipeline tests bench
 	$(RUN) ruff format --check pipeline tests bench
@@ -42,6 +46,9 @@ lint: setup
 format: setup
 	$(RUN) ruff format pipeline tests bench
 	$(RUN) ruff check --fix pipeline tests bench
+
+docs: setup  ## rewrite the docs' tables that mirror code (problem codes, tick marks, settings)
+	$(RUN) python -m tests.docs_tables
 
 bench: setup  ## speed and memory figures beside their baselines
 	$(RUN) python -m bench.forms

@@ -1,4 +1,4 @@
-"""Benchmark: many partnerships on one Prefect server at once (issue 15), PostgreSQL beside SQLite.
+"""Benchmark: many partnerships on one Prefect server at once, PostgreSQL beside SQLite.
 
 20 workspaces of 200 leaders, each with 150 returns in its inbox, every nightly run scheduled for the same
 minute, two `clb worker` processes on this machine (tests/scale.py: the same harness as the load test).

@@ -9,7 +9,7 @@ produced. Everything here is plain JSON-ready data
 
 from __future__ import annotations
 
-from typing import NotRequired, TypedDict
+from typing import NotRequired, TypedDict, final
 
 
 class ReportProblem(TypedDict):
@@ -100,6 +100,7 @@ class Headline(TypedDict):
     facilitator_withheld: Withheld
 
 
+@final
 class Fetched(TypedDict):
     """What ``clb fetch`` took from the mailbox."""
 
@@ -109,6 +110,7 @@ class Fetched(TypedDict):
     ignored: list[dict[str, str]]  # message, part, why
 
 
+@final
 class FetchFailed(TypedDict):
     """The mailbox could not be reached or read: the night went on with the inbox as it was."""
 

@@ -53,6 +53,7 @@ class Kind:
     fix: str
     leader: str | None = None  # in the leader's terms, for the correction request; None: not sent
     blocking: bool = True  # False: reported, but does not stop a return being accepted
+    summary: str = field(kw_only=True)  # one line for the problem-code table of docs/intake.md
 
 
 CATALOGUE: dict[Code, Kind] = {
@@ -63,6 +64,7 @@ CATALOGUE: dict[Code, Kind] = {
             Scope.FILE,
             "This is not an Excel workbook: {detail}.",
             "Ask the leader to send the form they were given as an Excel workbook (.xlsx).",
+            summary="not an .xlsx at all (empty, a CSV or PDF renamed, an old .xls, a damaged zip)",
         ),
         Kind(
             Code.ENCRYPTED,
@@ -70,30 +72,37 @@ CATALOGUE: dict[Code, Kind] = {
             "The workbook is locked with a password to open it.",
             "Ask the leader to remove the password (File > Info > Protect Workbook > Encrypt with Password) "
             "and send it again.",
+            summary="locked with a password to open",
         ),
         Kind(
             Code.TOO_LARGE,
             Scope.FILE,
             "The file is {detail}, more than any filled-in form can be.",
             "Do not open it. Ask the leader to send the form they were given, filled in, as .xlsx.",
+            summary="larger than any filled form can be (`max_file_mb`)",
         ),
         Kind(
             Code.UNSAFE_FILE,
             Scope.FILE,
             "The file holds something a form never holds: {detail}.",
             "Do not open it. Ask the leader to send the form they were given, filled in, as .xlsx.",
+            summary="something a form never holds: a zip bomb, an XML DTD or entity, a cell far outside the form, "
+            "an embedded object",
         ),
         Kind(
             Code.MACROS,
             Scope.FILE,
             "The workbook contains macros ({detail}).",
             "Ask the leader to save the form as 'Excel Workbook (.xlsx)' and send it again.",
+            summary="contains VBA macros",
         ),
         Kind(
             Code.CANNOT_OPEN,
             Scope.FILE,
             "The file cannot be opened: {detail}.",
             "Check that the file is yours to read (its permissions), or save the attachment again.",
+            summary="`clb check` only: the file cannot be read (permissions); the nightly run leaves such a file "
+            "waiting",
         ),
         Kind(
             Code.FORGOTTEN,
@@ -101,6 +110,7 @@ CATALOGUE: dict[Code, Kind] = {
             "This form belongs to a leader who asked to be forgotten; their data was erased on {detail}.",
             "Do not use it: delete this file, and tell the sender their form was not taken in. If they now want "
             "to take part again, see 'Forgetting a leader' in docs/data.md.",
+            summary="a form of a leader who asked to be forgotten: not read, not attributed",
         ),
         Kind(
             Code.UNKNOWN_FORM,
@@ -108,6 +118,7 @@ CATALOGUE: dict[Code, Kind] = {
             "This workbook is not a form we issued: {detail}.",
             "Check it is the right attachment. Each leader must fill in the form sent to them; a form copied "
             "from someone else or made from scratch cannot be accepted. Send a new form with clb forms --reissue.",
+            summary="no form reference, or one we never issued",
         ),
         Kind(
             Code.REPLACED_FORM,
@@ -116,6 +127,7 @@ CATALOGUE: dict[Code, Kind] = {
             "Ask the leader to fill in the newest form they were sent.",
             "The form you returned has been replaced by a newer one, sent to you on {detail}. "
             "Please fill in the newest form and send that one.",
+            summary="the leader's earlier form, replaced by `clb forms --reissue`",
         ),
         Kind(
             Code.WRONG_ROUND,
@@ -123,6 +135,7 @@ CATALOGUE: dict[Code, Kind] = {
             "The form is for round {detail}, not the current round {round}.",
             "Ask the leader to fill in the form for round {round}.",
             "The form you returned is for round {detail}. Please fill in the form for round {round} and send that.",
+            summary="a form of another round (named)",
         ),
         Kind(
             Code.ALTERED_FORM,
@@ -131,6 +144,7 @@ CATALOGUE: dict[Code, Kind] = {
             "Ask the leader to fill in an unchanged copy of their form (clb forms --reissue makes a new one).",
             "The form you returned has been changed ({detail}), so we cannot read it reliably. Please fill in "
             "an unchanged copy of the form we sent you (only tick the boxes and type in the log).",
+            summary="version, named cells or wording changed since it was issued, or its two references disagree",
         ),
         Kind(
             Code.MISSING_TICK,
@@ -138,6 +152,7 @@ CATALOGUE: dict[Code, Kind] = {
             "{Row} {perspective}: no box is ticked.",
             "Ask the leader to tick one box for {row} {perspective}.",
             "no box is ticked; please tick the one box that gives your answer.",
+            summary="a perspective with no mark",
         ),
         Kind(
             Code.MULTIPLE_TICKS,
@@ -145,6 +160,7 @@ CATALOGUE: dict[Code, Kind] = {
             "{Row} {perspective}: more than one box is ticked ({detail}).",
             "Ask the leader to keep one tick for {row} {perspective}.",
             "you ticked {detail}; please keep one.",
+            summary="a perspective with more than one mark",
         ),
         Kind(
             Code.UNRECOGNISED_MARK,
@@ -152,6 +168,7 @@ CATALOGUE: dict[Code, Kind] = {
             "{Row} {perspective}: '{found}' in the '{column}' box is not a mark we can read.",
             "Ask the leader to use \u2713 or x in that box.",
             "we found \u2018{found}\u2019, which we cannot read as a mark; please use \u2713 or x.",
+            summary="a mark that cannot be read (the value is quoted)",
         ),
         Kind(
             Code.FORMULA_IN_CELL,
@@ -159,6 +176,7 @@ CATALOGUE: dict[Code, Kind] = {
             "{cell} holds a formula; its displayed text '{found}' was kept as text.",
             "Nothing to do; the text is kept and the formula ignored.",
             blocking=False,
+            summary="a user-log cell holds a formula: its displayed text is kept",
         ),
         Kind(
             Code.HELD_FOR_CONFIRMATION,
@@ -171,6 +189,8 @@ CATALOGUE: dict[Code, Kind] = {
             "answers you sent us earlier, so we have not used it. If it is yours, please send it to us again "
             "from your own email address (it is attached), or reply to say so; if you did not send it, tell "
             "us: your earlier answers stand.",
+            summary="would replace the leader's accepted return but came from another address, or from theirs with "
+            "the mail server finding it forged: held until they send it themselves or you run `clb accept`",
         ),
         Kind(
             Code.SENT_BY_ANOTHER,
@@ -179,6 +199,7 @@ CATALOGUE: dict[Code, Kind] = {
             "theirs because the form inside is the one issued to them.",
             "Nothing to do, unless {leader} did not mean to send it: then ask them.",
             blocking=False,
+            summary="a leader's first return, fetched from another address than theirs",
         ),
     ]
 }

@@ -36,9 +36,11 @@ def text_problem(value: str) -> str | None:
 
 
 class Facilitator(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
     name: str = Field(min_length=1)
+    """Your name, as it appears on every form, message and letter."""
     email: str
+    """Your address: leaders' replies come to it (and mail leaves from it unless `mail.sender` is set)."""
 
     @field_validator("name")
     @classmethod
@@ -62,10 +64,13 @@ class Facilitator(BaseModel):
 class IntakeSettings(BaseModel):
     """How the nightly intake treats returns."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    accept_partial: bool = False  # accept a return whose only problems are in some perspective rows
-    settle_seconds: float = Field(default=5.0, ge=0, le=3600)  # a file changed more recently is left for later
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    accept_partial: bool = False
+    """Accept a return whose only problems are unanswered or unreadable rows (false: quarantine it)."""
+    settle_seconds: float = Field(default=5.0, ge=0, le=3600)
+    """A file changed less than this many seconds ago is still being saved, and waits for the next run."""
     max_file_mb: float = Field(default=5.0, gt=0, le=100)
+    """A larger file is refused unopened (`too-large`); a filled form is about 0.02 MB."""
 
 
 def host_name(value: str, example: str, required: bool) -> str:
@@ -79,16 +84,25 @@ class ImapSettings(BaseModel):
     """Where returns arrive, for `clb fetch`. The username and password are never in a file: only in
     CLB_IMAP_USERNAME and CLB_IMAP_PASSWORD."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
     host: str
+    """The IMAP server where leaders' returns arrive, e.g. outlook.office365.com."""
     port: int = Field(default=993, ge=1, le=65535)
+    """The IMAP server's port."""
     security: Literal["tls", "starttls", "none"] = "tls"
+    """tls (implicit, port 993), starttls, or none (a server on this machine only)."""
     ca_file: str = ""
-    folder: str = "INBOX"  # where leaders' returns arrive
-    processed_folder: str = "clb processed"  # where a message goes once its attachments are taken
-    set_aside_folder: str = "clb not taken"  # where a message goes that could not be read (the reason is reported)
-    max_message_mb: float = Field(default=30, gt=0, le=200)  # a larger message is set aside unread
+    """A private certificate authority to trust, besides the system's."""
+    folder: str = "INBOX"
+    """The folder where leaders' returns arrive."""
+    processed_folder: str = "clb processed"
+    """Where a message goes once its attachments are taken in."""
+    set_aside_folder: str = "clb not taken"
+    """Where a message goes that could not be read (the run report says why)."""
+    max_message_mb: float = Field(default=30, gt=0, le=200)
+    """A larger message is set aside unread."""
     timeout_seconds: float = Field(default=30, gt=0, le=300)
+    """How long to wait for the server before giving up for this night."""
 
     @field_validator("host")
     @classmethod
@@ -107,18 +121,29 @@ class MailSettings(BaseModel):
     """How mail leaves. No host: messages are written as .eml files for the facilitator to send. The
     username and password are never in a file: only in CLB_SMTP_USERNAME and CLB_SMTP_PASSWORD."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
     host: str = ""
+    """Your SMTP server, e.g. smtp.office365.com; empty: messages are saved as .eml files to send yourself."""
     port: int = Field(default=587, ge=1, le=65535)
+    """The SMTP server's port."""
     security: Literal["starttls", "tls", "none"] = "starttls"
-    ca_file: str = ""  # a private certificate authority to trust (besides the system's)
-    sender: str = ""  # the From address; default: the facilitator's
-    reply_to: str = ""  # default: the facilitator's address
+    """starttls, tls (implicit, usually port 465), or none (a server on this machine only)."""
+    ca_file: str = ""
+    """A private certificate authority to trust, besides the system's."""
+    sender: str = ""
+    """The From address; empty: the facilitator's."""
+    reply_to: str = ""
+    """Where leaders' replies go; empty: the facilitator's address."""
     rate_per_minute: int = Field(default=30, ge=1, le=6000)
+    """At most this many messages a minute, as most mail servers ask."""
     retries: int = Field(default=3, ge=0, le=10)
+    """How often a message the server turned away for now is tried again before sending stops for the night."""
     timeout_seconds: float = Field(default=20, gt=0, le=300)
+    """How long to wait for the server to answer."""
     reminder_every_days: int = Field(default=7, ge=1, le=365)
-    imap: ImapSettings | None = None  # returns fetched from a mailbox by `clb fetch` and the nightly run
+    """A leader is reminded at most this often."""
+    imap: ImapSettings | None = None
+    """A mailbox to take returns from, with `clb fetch` and every nightly run (docs/mail.md)."""
 
     @field_validator("sender", "reply_to")
     @classmethod
@@ -137,10 +162,13 @@ class MailSettings(BaseModel):
 class ScheduleSettings(BaseModel):
     """When the scheduled runs happen (used by clb serve)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
     timezone: str = "Europe/London"
+    """The time zone the schedules are in."""
     nightly: str = "0 2 * * *"
+    """When the nightly intake runs, as cron: minute hour day-of-month month day-of-week."""
     reminders: str = "0 9 * * 1"
+    """When reminders are sent, as cron."""
 
     @field_validator("nightly", "reminders")
     @classmethod
@@ -165,10 +193,13 @@ class RetentionSettings(BaseModel):
     """How long personal data is kept, in days after each round's deadline; None keeps it for good.
     ``clb purge`` applies it, and so does every nightly run once any is set (docs/data.md)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    returns_days: int | None = Field(default=None, ge=0, le=36500)  # returned files, user logs, cell text
-    letters_days: int | None = Field(default=None, ge=0, le=36500)  # letters, corrections, drafts, sent log
-    answers_days: int | None = Field(default=None, ge=0, le=36500)  # each leader's answers and forms
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    returns_days: int | None = Field(default=None, ge=0, le=36500)
+    """Returned files, leaders' user logs and text quoted from their cells."""
+    letters_days: int | None = Field(default=None, ge=0, le=36500)
+    """Letters, correction messages, mail drafts and the sent log."""
+    answers_days: int | None = Field(default=None, ge=0, le=36500)
+    """Each leader's forms and answers; the round's totals are kept."""
 
     @property
     def configured(self) -> bool:
@@ -178,17 +209,27 @@ class RetentionSettings(BaseModel):
 class Settings(BaseModel):
     """partnership.yaml."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
     partnership: str
+    """The partnership's name, on every form and letter."""
     facilitator: Facilitator
+    """You."""
     round: str
+    """The round's id, in folder names and on every form: letters, digits, '-', '_' or '.' (e.g. 2027-Q1)."""
     deadline: dt.date
+    """The date leaders are asked to return their form by, written YYYY-MM-DD."""
     min_group_size: int = Field(default=3, ge=2, le=50)
+    """Figures that count fewer leaders than this are never shown to partners."""
     form_password: str = ""
+    """A password for the form's sheet protection: against accidental edits, not a security measure."""
     intake: IntakeSettings = Field(default_factory=IntakeSettings)
+    """How returns are taken in."""
     mail: MailSettings = Field(default_factory=MailSettings)
+    """How mail is sent (and, with `imap`, fetched)."""
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
+    """When `clb serve` runs things."""
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    """How long personal data is kept, in days after each round's deadline; empty: kept for good."""
 
     @field_validator("partnership")
     @classmethod

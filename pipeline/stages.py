@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from pipeline.intake.batch import Night
     from pipeline.intake.check import CheckResult
     from pipeline.mail.fetch import FetchReport
+    from pipeline.mail.status import LeaderStatus
     from pipeline.privacy.audit import Entry
 
 Progress = Callable[[int, int], None]  # (done, total)
@@ -152,7 +153,7 @@ def nightly(
     """The night, in order: the mailbox's returns fetched (when one is set), the inbox taken in, the
     outputs built, leaders told of replaced returns, the retention policy applied (when one is set), and
     the night's report saved whole."""
-    from pipeline.reports.night import save_report
+    from pipeline.night import save_report
 
     with opened(space) as engine:
         config = step("load-config", workspace_config)(space, engine) if config is None else config
@@ -219,8 +220,8 @@ def build_outputs(
 ) -> RunReport:
     """Both comparison editions, the letters that changed and their index; then the night's report,
     which lists them with the round's figures, published as the run's summary and the latest."""
+    from pipeline.night import finish_report
     from pipeline.reports.build import write_outputs
-    from pipeline.reports.night import finish_report
 
     with opened(space, engine) as engine:
         config = config if config is not None else workspace_config(space, engine)
@@ -424,7 +425,7 @@ class Status:
 
     partnership: str
     round: str
-    rows: list[dict[str, Any]]
+    rows: list[LeaderStatus]
     totals: dict[str, int]
     forgotten_on_roster: int
     erasures_unfinished: list[str]  # when each unfinished erasure started

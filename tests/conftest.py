@@ -24,7 +24,27 @@ DATA = Path(__file__).resolve().parent / "data"
 LONG = ("test_scale.py", "test_pool.py", "test_install.py", "test_serve.py", "test_hostile_inbox.py", "test_exits.py")
 
 
+# What `make check` leaves out, for an edit loop of seconds: every test of a real server, a real client
+# program or an installed `clb` in a subprocess (marked `integration` here, not by hand, so a new test
+# that starts one cannot slip into the fast tier).
+SERVICES = {"prefect_engine", "served_engine", "smtp", "mailbox", "dovecot"}
+INTEGRATION_MARKS = {"flow", "clients", "scale"}
+INTEGRATION_FILES = (
+    *LONG,
+    "test_crash.py",
+    "test_staging.py",
+    "test_replacements.py",
+    "test_editions.py",
+    "test_fetch.py",
+)
+
+
 def pytest_collection_modifyitems(config, items):
+    for item in items:
+        marks = {mark.name for mark in item.iter_markers()}
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if marks & INTEGRATION_MARKS or fixtures & SERVICES or item.path.name in INTEGRATION_FILES:
+            item.add_marker(pytest.mark.integration)
     items.sort(key=lambda item: next((i for i, name in enumerate(LONG) if name in item.nodeid), len(LONG)))
 
 

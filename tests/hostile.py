@@ -132,7 +132,7 @@ def excel_checkbox_workbook() -> bytes:
     return buffer.getvalue()
 
 
-# ---------------------------------------------------------------- issue 10: walking round the guard
+# ---------------------------------------------------------------- walking round the guard
 
 
 def self_assessment_part(parts: dict[str, bytes]) -> str:

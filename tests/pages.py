@@ -140,8 +140,8 @@ def workbook_words(path: Path) -> list[str]:
     return words
 
 
-def libreoffice_pdf(source: Path, folder: Path) -> Path:
-    """``source`` printed to PDF by real LibreOffice, with a fresh profile."""
+def libreoffice_pdfs(sources: list[Path], folder: Path) -> list[Path]:
+    """Each of ``sources`` printed to PDF by real LibreOffice, with a fresh profile, in one start."""
     require("soffice")
     profile = folder / "lo-profile"
     result = subprocess.run(
@@ -153,12 +153,12 @@ def libreoffice_pdf(source: Path, folder: Path) -> Path:
             "pdf",
             "--outdir",
             str(folder),
-            str(source),
+            *map(str, sources),
         ],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=600,
     )
-    target = folder / (source.stem + ".pdf")
-    assert result.returncode == 0 and target.exists(), result.stderr
-    return target
+    targets = [folder / (source.stem + ".pdf") for source in sources]
+    assert result.returncode == 0 and all(target.exists() for target in targets), result.stderr
+    return targets

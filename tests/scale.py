@@ -1,4 +1,4 @@
-"""Many partnerships on one Prefect server at once (issue 15), for the work-pool tests and `make bench-scale`.
+"""Many partnerships on one Prefect server at once, for the work-pool tests and `make bench-scale`.
 
 ``make_partnership`` makes a workspace of any number of leaders with returns in its inbox (a few with a
 mistake, so quarantine and corrections are part of the night); ``Engine`` starts a Prefect server on

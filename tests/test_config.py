@@ -174,7 +174,7 @@ def test_missing_files(workspace):
     assert found == {("config/partnership.yaml", ConfigCode.MISSING_FILE), ("config/roster.csv", ConfigCode.NO_ROSTER)}
 
 
-# ---------------------------------------------------------------- issue 10: config types kept
+# ---------------------------------------------------------------- config types kept
 
 
 @pytest.mark.parametrize("written", ["2026.10", "010", "yes", "2026-10-01", "1e3"])

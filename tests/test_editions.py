@@ -1,5 +1,5 @@
 """Partners' editions through the real commands: a replaced return or a forgotten leader never shows as a
-difference between two shareable editions (issue 22, findings 4 and 5). The rule itself, against an
+difference between two shareable editions. The rule itself, against an
 attacker that enumerates every answer, is in test_suppress.py."""
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ import dataclasses
 import io
 import zipfile
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -69,6 +70,7 @@ roster_text = (
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(name=roster_text, organisation=roster_text, role=st.one_of(st.just(""), roster_text))
 def test_fast_equals_reference_for_any_roster_text(example_config, name, organisation, role):

@@ -34,7 +34,7 @@ CASES = [
     ("billion laughs", H.billion_laughs, "unsafe-file", "entity declaration"),
     ("XXE", H.xxe, "unsafe-file", "entity declaration"),
     ("DOCTYPE hidden in UTF-16", H.utf16_smuggled_doctype, "unsafe-file", "UTF-16"),
-    # issue 10: what the parser sees, not what a byte search sees
+    # what the parser sees, not what a byte search sees
     ("UTF-16 without a byte-order mark", H.utf16_without_bom, "unsafe-file", "UTF-16 in xl/workbook.xml"),
     ("another encoding declared loosely", H.declared_encoding, "unsafe-file", "ISO-8859-1"),
     ("far cell in single quotes", H.far_cell_single_quotes, "unsafe-file", "1048576"),

@@ -15,6 +15,8 @@ from pipeline.state import open_state, received
 from tests.conftest import INSTRUMENTS, example_workspace
 from tests.intake_helpers import LEADER, OTHER, drop, filled, nightly
 
+pytestmark = pytest.mark.slow  # hypothesis over whole nights: the full suite only, not make check
+
 
 @pytest.fixture(scope="module", params=INSTRUMENTS)
 def base(request, tmp_path_factory):

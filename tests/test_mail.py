@@ -310,13 +310,13 @@ def test_status_shows_each_leaders_progress(issued, smtp):
     send(issued, "reminders")
     send(issued, "letters")
     rows = {
-        row["email"]: row
+        row.email: row
         for row in leader_status(open_state(issued / "state" / "clb.sqlite"), load_config(issued / "config"))
     }
     today = dt.date.today().isoformat()
-    assert rows[LEADER]["returned"] == today and rows[LEADER]["reminders"] == 0
-    assert (rows[LEADER]["letter"], rows[LEADER]["letter_date"]) == ("sent", today)
-    assert rows[OTHER]["quarantined"] == 1 and rows[OTHER]["reminders"] == 1 and rows[OTHER]["last_reminder"] == today
+    assert rows[LEADER].returned == today and rows[LEADER].reminders == 0
+    assert (rows[LEADER].letter, rows[LEADER].letter_date) == ("sent", today)
+    assert rows[OTHER].quarantined == 1 and rows[OTHER].reminders == 1 and rows[OTHER].last_reminder == today
     assert totals(list(rows.values())) == {
         "leaders": 15,
         "issued": 15,
@@ -347,9 +347,9 @@ def test_a_drafted_message_is_never_called_sent_until_the_facilitator_says_so(is
 
     def rows() -> dict:
         engine = open_state(issued / "state" / "clb.sqlite")
-        return {row["email"]: row for row in leader_status(engine, load_config(issued / "config"))}
+        return {row.email: row for row in leader_status(engine, load_config(issued / "config"))}
 
-    assert (rows()[LEADER]["letter"], rows()[LEADER]["invitation"]) == ("drafted", "drafted")
+    assert (rows()[LEADER].letter, rows()[LEADER].invitation) == ("drafted", "drafted")
     assert totals(list(rows().values()))["letter sent"] == 0
     index = (issued / "outbox" / "letters" / "2026-Q4" / "index.html").read_text()
     assert "letter drafted" in index and "letter sent" not in index
@@ -358,14 +358,14 @@ def test_a_drafted_message_is_never_called_sent_until_the_facilitator_says_so(is
     assert "drafted" in shown.output and "sent " not in shown.output, shown.output
     marked = CliRunner().invoke(app, ["send", "letters", "--mark-sent", "--workspace", str(issued)])
     assert marked.exit_code == 0 and "1 drafted letters recorded as sent" in marked.output
-    assert rows()[LEADER]["letter"] == "sent" and rows()[OTHER]["letter"] == ""
-    assert rows()[LEADER]["invitation"] == "drafted"  # only the kind named
+    assert rows()[LEADER].letter == "sent" and rows()[OTHER].letter == ""
+    assert rows()[LEADER].invitation == "drafted"  # only the kind named
     assert send(issued, "letters")["results"] == []  # nothing drafted twice
 
 
 def test_a_long_name_with_a_comma_stays_one_recipient(workspace, write_roster, smtp):
     """Folding the To: header at 78 characters dropped the quotes round a display name with a comma, so
-    mail clients showed a second, bogus recipient (issue 10). Both the wire and the .eml keep one."""
+    mail clients showed a second, bogus recipient. Both the wire and the .eml keep one."""
     from tests.conftest import issue_forms_here
 
     name = "Professor Elizabeth Alexandra Windsor-Mountbatten, Chief Executive of the Riverside Trust"

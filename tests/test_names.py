@@ -36,7 +36,7 @@ def test_any_text_gives_one_safe_segment(text):
     assert segment.split(".")[0].strip().casefold() not in {"con", "prn", "aux", "nul", "com1", "lpt1"}
 
 
-# ---------------------------------------------------------------- issue 10: two leaders, one path
+# ---------------------------------------------------------------- two leaders, one path
 
 _prefixes = st.sampled_from(["Dr Alexandra Catherine Montgomery-Fitzwilliam " * 2, "A" * 79, "Ana", "ANA", "ana."])
 _names = st.builds(lambda head, tail: (head + tail)[:120], _prefixes, st.text(max_size=30))

@@ -20,7 +20,7 @@ from pipeline.settings import MAX_TEXT
 from tests.browser import Chromium
 from tests.conftest import EXAMPLE_CONFIG, example_workspace, issue_forms_here, roster_text
 from tests.intake_helpers import drop, filled, forms, nightly
-from tests.pages import Printed, libreoffice_pdf, missing, overlaps, read_pdf, scales, workbook_words
+from tests.pages import Printed, libreoffice_pdfs, missing, overlaps, read_pdf, scales, workbook_words
 
 pytestmark = pytest.mark.clients
 MIN_SCALE = 0.70
@@ -101,7 +101,10 @@ def printed(request, tmp_path_factory) -> dict[str, tuple[Printed, list[str]]]:
         "facilitator": reports / f"comparison-{round_id}-facilitator.xlsx",
         "shareable": reports / f"comparison-{round_id}-shareable.xlsx",
     }
-    found = {name: (read_pdf(libreoffice_pdf(path, folder)), workbook_words(path)) for name, path in sources.items()}
+    pdfs = libreoffice_pdfs(list(sources.values()), folder)
+    found = {
+        name: (read_pdf(pdf), workbook_words(path)) for (name, path), pdf in zip(sources.items(), pdfs, strict=True)
+    }
     letters = sorted(
         p for p in (root / "outbox" / "letters").rglob("*.html") if not re.search(r"(\.email|index)\.html$", p.name)
     )

@@ -94,6 +94,7 @@ def cell_xml(coordinate: str, shape: str, value: object, style: str) -> bytes:
     return shapes[shape].encode("utf-8")
 
 
+@pytest.mark.slow
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_generated_cells(form, example_config, data):

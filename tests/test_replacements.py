@@ -1,4 +1,4 @@
-"""Whoever holds a leader's form cannot change their answers silently (issue 22, finding 6), through the
+"""Whoever holds a leader's form cannot change their answers silently, through the
 real commands and a real Dovecot: a return that would replace a leader's accepted one is held when it
 came from another address, or from theirs with the mail server finding it forged; the leader is asked;
 it is accepted when they send it again themselves or the facilitator says so (clb accept); and every

@@ -258,7 +258,7 @@ def test_workbooks_are_written_whole(issued, edition):
 
 
 def test_the_tidy_csv_shows_exactly_the_shareable_workbooks_figures(issued):
-    """The public contract for partners' own tools (issue 9): one row per figure, empty where withheld."""
+    """The public contract for partners' own tools: one row per figure, empty where withheld."""
     import csv
 
     from pipeline.reports.charts import HIDDEN

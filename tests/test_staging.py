@@ -1,5 +1,5 @@
-"""Never delete what was not read, and a refused file costs no more than itself (issue 22, findings 3
-and 13), through the installed `clb nightly`."""
+"""Never delete what was not read, and a refused file costs no more than itself, through the installed
+`clb nightly`."""
 
 from __future__ import annotations
 

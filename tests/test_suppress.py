@@ -1,4 +1,4 @@
-"""Shareable figures against an attacker (issue 9): a partner who knows the roster, who responded, their
+"""Shareable figures against an attacker: a partner who knows the roster, who responded, their
 own answers and one colleague's, and reads the edition, can never pin another leader's answer.
 
 The attacker is literal: it enumerates every assignment of answers to the respondents, keeps those

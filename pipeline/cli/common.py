@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -18,6 +18,8 @@ from rich.markup import escape
 from pipeline.config import ConfigError, load_config
 from pipeline.logs import VERBOSE
 from pipeline.workspace import Workspace, WorkspaceBusy, WorkspaceError, configure_prefect
+
+T = TypeVar("T")
 
 # Exit codes, for cron, systemd timers and the Windows Task Scheduler (docs/reference.md):
 DONE = 0  # done; nothing needs you
@@ -163,7 +165,12 @@ def stop_temporary() -> None:
     TEMPORARY.pop().stop()
 
 
-def run_flow(flow: Any, **parameters: Any) -> Any:
+def _named(flow: object) -> str:
+    """A flow's name as the spinner shows it ("send invitations")."""
+    return str(getattr(flow, "name", "working")).replace("-", " ")
+
+
+def run_flow(flow: Callable[..., T], **parameters: Any) -> T:
     """Run a flow, with a spinner while it works (the engine takes seconds to start); a workspace in use
     (exit 3) and a failed run (exit 4) become one clear message."""
     from prefect.settings import (
@@ -185,7 +192,7 @@ def run_flow(flow: Any, **parameters: Any) -> Any:
                 TEMPORARY[-1].wait_ready()
             server = TEMPORARY[-1].server
             updates |= {PREFECT_API_URL: server.url, PREFECT_API_AUTH_STRING: server.auth}
-        with temporary_settings(updates=updates), err.status(f"clb: {flow.name.replace('-', ' ')}…", spinner="dots"):
+        with temporary_settings(updates=updates), err.status(f"clb: {_named(flow)}…", spinner="dots"):
             return flow(**parameters)
     except EngineError as exc:
         raise fail(f"Prefect's engine could not start: {exc}", code=FAILED) from None

@@ -66,13 +66,12 @@ def run_nightly(workspace: Path) -> int:
             highlight=False,
             soft_wrap=True,
         )
-    fetched = report.get("fetched") or {}
-    if fetched.get("error"):
-        out.print(f"[yellow]The returns mailbox could not be read: {escape(str(fetched['error']))}[/]", highlight=False)
+    fetched = report.get("fetched")
+    error = fetched["error"] if fetched is not None and "error" in fetched else ""
+    if error:
+        out.print(f"[yellow]The returns mailbox could not be read: {escape(error)}[/]", highlight=False)
     needs_you = (
-        bool(report["quarantined"])
-        or any(item.get("needs_you", True) for item in report["waiting"])
-        or bool(fetched.get("error"))
+        bool(report["quarantined"]) or any(item.get("needs_you", True) for item in report["waiting"]) or bool(error)
     )
     return NEEDS_YOU if needs_you else DONE
 
@@ -200,18 +199,18 @@ def status(workspace: WorkspaceOption = Path(".")) -> None:
         table.add_column(column, no_wrap=True)
     table.add_column("Notes", ratio=2, overflow="fold")
     for row in found.rows:
-        notes = [] if row["issued"] else ["no form yet"]
-        if row["reminders"]:
-            plural = "s" if row["reminders"] > 1 else ""
-            notes.append(f"{row['reminders']} reminder{plural}, last {day(row['last_reminder'])}")
-        if row["quarantined"]:
-            notes.append(f"{row['quarantined']} quarantined")
+        notes = [] if row.issued else ["no form yet"]
+        if row.reminders:
+            plural = "s" if row.reminders > 1 else ""
+            notes.append(f"{row.reminders} reminder{plural}, last {day(row.last_reminder)}")
+        if row.quarantined:
+            notes.append(f"{row.quarantined} quarantined")
         table.add_row(
-            escape(row["leader"]),
-            escape(row["organisation"]),
-            said(row["invitation"], row["invited"]),
-            day(row["returned"]),
-            said(row["letter"], row["letter_date"]),
+            escape(row.leader),
+            escape(row.organisation),
+            said(row.invitation, row.invited),
+            day(row.returned),
+            said(row.letter, row.letter_date),
             "; ".join(notes),
         )
     out.print(table)

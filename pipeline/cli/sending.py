@@ -64,8 +64,8 @@ def send(
         to = "" if item["recipient"] == item["leader_id"] else f" (to {item['recipient']})"
         server = "" if item["status"] == "drafted" else item["response"]  # the drafts' folder is said below
         table.add_row(escape(item["leader_id"] + to), item["status"], escape(server))
-    for item in report["skipped"]:
-        table.add_row(escape(item["leader_id"]), "skipped", escape(item["why"]))
+    for skipped in report["skipped"]:
+        table.add_row(escape(skipped["leader_id"]), "skipped", escape(skipped["why"]))
     out.print(table)
     counts: dict[str, int] = {}
     for item in report["results"]:

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich import box
 from rich.markup import escape
 from rich.table import Table
 
 from pipeline.cli.common import out
+
+if TYPE_CHECKING:
+    from pipeline.contracts import ChunkReport
 
 
 def new_table(title: str | None, lines: bool = False) -> Table:
@@ -32,7 +35,7 @@ def said(state: str, date: str) -> str:
     return f"{state}\n{day(date)}" if state else ""
 
 
-def print_report(report: dict[str, Any]) -> None:
+def print_report(report: ChunkReport) -> None:
     """One row per file (decision, leader, file name), then what was wrong with each quarantined one:
     an email address is never split, and the table fits 80 columns."""
     table = new_table(f"Run {report['run_id']}")
@@ -42,16 +45,16 @@ def print_report(report: dict[str, Any]) -> None:
     for item in report["accepted"]:
         note = " (supersedes an earlier return)" if item["supersedes"] else ""
         table.add_row("[green]accepted[/]", item["leader_id"] or "", escape(item["file"] + note))
-    for item in report["duplicates"]:
-        table.add_row("duplicate", "", escape(f"{item['file']} (same as {item['same_as']})"))
-    for item in report["quarantined"]:
-        table.add_row("[red]quarantined[/]", item["leader_id"] or "", escape(item["file"]))
-    for item in report["waiting"]:
-        table.add_row("waiting", "", escape(f"{item['file']}: {item['why']}"))
+    for duplicate in report["duplicates"]:
+        table.add_row("duplicate", "", escape(f"{duplicate['file']} (same as {duplicate['same_as']})"))
+    for quarantined in report["quarantined"]:
+        table.add_row("[red]quarantined[/]", quarantined["leader_id"] or "", escape(quarantined["file"]))
+    for waiting in report["waiting"]:
+        table.add_row("waiting", "", escape(f"{waiting['file']}: {waiting['why']}"))
     out.print(table)
-    for item in report["quarantined"]:
-        out.print(f"[red]{escape(item['file'])}[/]", highlight=False)
-        for found in item["problems"]:
+    for quarantined in report["quarantined"]:
+        out.print(f"[red]{escape(quarantined['file'])}[/]", highlight=False)
+        for found in quarantined["problems"]:
             where = f" {found['cell']}" if found["cell"] else ""
             out.print(f"  {found['code']}{escape(where)}: {escape(found['message'])}", highlight=False)
     out.print(

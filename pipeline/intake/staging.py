@@ -1,8 +1,8 @@
 """Files taken out of the inbox for the run that reads them, so that nothing is deleted that was not read.
 
-A run used to read ``inbox/Form.xlsx``, archive it, and at the end of its chunk unlink the path: a
-corrected form saved over the same name meanwhile (a mail client replacing a saved attachment, a sync
-client) was deleted unread. Now, at the start of its chunk, each ready file is *renamed* into the run's
+Reading ``inbox/Form.xlsx``, archiving it, and at the end of the chunk unlinking the path would delete
+unread a corrected form saved over the same name meanwhile (a mail client replacing a saved attachment, a
+sync client). So at the start of its chunk, each ready file is *renamed* into the run's
 private ``state/staging/<run>/`` (one atomic step on the same file system): from then on the run works
 on a file nobody else can reach, and whatever lands at the inbox name afterwards is a new file for the
 next run. The archive is a hard link to the staged file, so a file is stored once whatever its size and

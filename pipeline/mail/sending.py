@@ -29,6 +29,7 @@ from pipeline.problems import fixable_in_place
 from pipeline.state import (
     DONE,
     HELD,
+    CorrectionRequest,
     Engine,
     FormRecord,
     MailRecord,
@@ -158,11 +159,11 @@ def _letters(planning: _Planning) -> Wanted:
     """Each leader's latest letter, by its content hash: a changed letter is a new message."""
     wanted: Wanted = []
     for row in letters_of_round(planning.engine, planning.config.settings.round):
-        leader = planning.on_roster(row["leader_id"])
+        leader = planning.on_roster(row.leader_id)
         if leader is not None:
-            html = planning.space.root / row["email_path"]
+            html = planning.space.root / row.email_path
             text = html.with_name(html.name.replace(".email.html", ".txt"))
-            wanted.append((leader, row["inputs_hash"], _files_builder(planning, leader, html, text)))
+            wanted.append((leader, row.inputs_hash, _files_builder(planning, leader, html, text)))
     return wanted
 
 
@@ -170,11 +171,11 @@ def _corrections(planning: _Planning) -> Wanted:
     """Each correction request, with the workbook to correct attached."""
     root, wanted = planning.space.root, []
     for row in correction_requests(planning.engine, planning.config.settings.round):
-        leader = planning.on_roster(row["leader_id"])
+        leader = planning.on_roster(row.leader_id)
         if leader is not None:
             attach = _correction_attachment(planning, row, leader)
-            build = _files_builder(planning, leader, root / row["html_path"], root / row["text_path"], attach)
-            wanted.append((leader, str(row["id"]), build))
+            build = _files_builder(planning, leader, root / row.html_path, root / row.text_path, attach)
+            wanted.append((leader, str(row.id), build))
     return wanted
 
 
@@ -275,16 +276,18 @@ def _files_builder(
     return build
 
 
-def _correction_attachment(planning: _Planning, row: dict[str, Any], leader: Leader) -> Callable[[], Attachment | None]:
+def _correction_attachment(
+    planning: _Planning, row: CorrectionRequest, leader: Leader
+) -> Callable[[], Attachment | None]:
     """The leader's own returned workbook when it passed the guard (they fix one cell and send it back);
     a fresh copy of their issued form when the return was unsafe or not a workbook at all."""
     root = planning.space.root
 
     def attach() -> Attachment | None:
-        if fixable_in_place(row["codes"]) or HELD in row["codes"]:  # held: they send it back to confirm
-            returned = root / row["archive_path"]
+        if fixable_in_place(row.codes) or HELD in row.codes:  # held: they send it back to confirm
+            returned = root / row.archive_path
             if returned.is_file():
-                name = Path(row["file"]).name
+                name = Path(row.file).name
                 return Attachment(name if name.lower().endswith(".xlsx") else f"{name}.xlsx", returned.read_bytes())
         form = planning.forms.get(leader.id)
         if form is None or not (root / form.path).is_file():

@@ -2,13 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 from pipeline.config import Config
-from pipeline.state import DONE, Engine, active_forms, current_responses, mail_records, quarantined_files
+from pipeline.state import DONE, Engine, MailRecord, active_forms, current_responses, mail_records, quarantined_files
 
 
-def leader_status(engine: Engine, config: Config) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class LeaderStatus:
+    """One roster leader's progress; dates as YYYY-MM-DD, empty when it has not happened."""
+
+    leader: str
+    organisation: str
+    email: str
+    issued: str
+    invited: str
+    invitation: str  # "sent", "drafted" or "" for the latest invitation: a draft is never called sent
+    reminders: int
+    last_reminder: str
+    returned: str
+    quarantined: int  # quarantined files of theirs this round
+    letter_date: str
+    letter: str  # as invitation
+
+
+def leader_status(engine: Engine, config: Config) -> list[LeaderStatus]:
     round_id = config.settings.round
     forms = active_forms(engine, round_id)
     accepted = current_responses(engine, round_id)
@@ -22,11 +40,11 @@ def leader_status(engine: Engine, config: Config) -> list[dict[str, Any]]:
     for leader in sorted(config.roster, key=lambda item: (item.organisation, item.name)):
         mine = [record for record in mails if record.leader_id == leader.id]
 
-        def last(kind: str, mine: list[Any] = mine) -> str:
+        def last(kind: str, mine: list[MailRecord] = mine) -> str:
             dates = [record.sent_at or "" for record in mine if record.kind == kind]
             return max(dates)[:10] if dates else ""
 
-        def state(kind: str, mine: list[Any] = mine) -> str:
+        def state(kind: str, mine: list[MailRecord] = mine) -> str:
             """ "sent" or "drafted" for the latest of this kind: a draft is never called sent."""
             found = sorted((record.sent_at or "", record.status) for record in mine if record.kind == kind)
             return found[-1][1] if found else ""
@@ -35,32 +53,32 @@ def leader_status(engine: Engine, config: Config) -> list[dict[str, Any]]:
         form = forms.get(leader.id)
         response = accepted.get(leader.id)
         rows.append(
-            {
-                "leader": leader.name,
-                "organisation": leader.organisation,
-                "email": leader.email,
-                "issued": form.issued_at[:10] if form else "",
-                "invited": last("invitation"),
-                "invitation": state("invitation"),
-                "reminders": len(reminders),
-                "last_reminder": last("reminder"),
-                "returned": response.accepted_at[:10] if response else "",
-                "quarantined": quarantined.get(leader.id, 0),
-                "letter_date": last("letter"),
-                "letter": state("letter"),
-            }
+            LeaderStatus(
+                leader=leader.name,
+                organisation=leader.organisation,
+                email=leader.email,
+                issued=form.issued_at[:10] if form else "",
+                invited=last("invitation"),
+                invitation=state("invitation"),
+                reminders=len(reminders),
+                last_reminder=last("reminder"),
+                returned=response.accepted_at[:10] if response else "",
+                quarantined=quarantined.get(leader.id, 0),
+                letter_date=last("letter"),
+                letter=state("letter"),
+            )
         )
     return rows
 
 
-def totals(rows: list[dict[str, Any]]) -> dict[str, int]:
+def totals(rows: list[LeaderStatus]) -> dict[str, int]:
     return {
         "leaders": len(rows),
-        "issued": sum(1 for r in rows if r["issued"]),
-        "invited": sum(1 for r in rows if r["invited"]),
-        "reminded": sum(1 for r in rows if r["reminders"]),
-        "returned": sum(1 for r in rows if r["returned"]),
-        "with quarantined files": sum(1 for r in rows if r["quarantined"]),
-        "letter sent": sum(1 for r in rows if r["letter"] == "sent"),
-        "letter drafted": sum(1 for r in rows if r["letter"] == "drafted"),
+        "issued": sum(1 for r in rows if r.issued),
+        "invited": sum(1 for r in rows if r.invited),
+        "reminded": sum(1 for r in rows if r.reminders),
+        "returned": sum(1 for r in rows if r.returned),
+        "with quarantined files": sum(1 for r in rows if r.quarantined),
+        "letter sent": sum(1 for r in rows if r.letter == "sent"),
+        "letter drafted": sum(1 for r in rows if r.letter == "drafted"),
     }

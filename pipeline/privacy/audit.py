@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pipeline.contracts import AuditAnchor
 from pipeline.state import Engine, database, get_meta, set_meta
 from pipeline.workspace import Workspace
 
@@ -150,7 +151,7 @@ def _anchor(engine: Engine, count: int, last: str) -> None:
     set_meta(engine, ANCHOR, json.dumps(anchor, sort_keys=True))
 
 
-def current_anchor(engine: Engine) -> dict[str, Any] | None:
+def current_anchor(engine: Engine) -> AuditAnchor | None:
     """The trail's anchor as the state keeps it (for the run reports): entries and the last hash."""
     text = get_meta(engine, ANCHOR)
     if not text:

@@ -31,7 +31,7 @@ from pipeline.files import atomic_write, json_bytes
 from pipeline.names import possible_stems, safe_segment
 from pipeline.privacy.tombstones import pseudonym, salt, token_forgotten
 from pipeline.reports.publication import ERASED as ERASED_MEMBER
-from pipeline.state import Engine, add_tombstone, delete_leader, leader_trace, now
+from pipeline.state import Engine, ErasurePlan, add_tombstone, delete_leader, leader_trace, now
 from pipeline.workspace import Workspace
 
 ERASED = "(erased)"
@@ -55,7 +55,7 @@ class Erasure:
     def found(self) -> bool:
         return bool(self.tokens or self.shas or any(self.rows.values()))
 
-    def plan(self, space: Workspace) -> dict[str, Any]:
+    def plan(self, space: Workspace) -> ErasurePlan:
         """What is left to remove, as the state keeps it until the erasure is finished."""
         return {
             "names": sorted(self.names),
@@ -66,7 +66,7 @@ class Erasure:
             "files": sorted(space.relative(path) for path in self.files),
         }
 
-    def add_plan(self, space: Workspace, plan: dict[str, Any]) -> None:
+    def add_plan(self, space: Workspace, plan: ErasurePlan) -> None:
         """Join what an earlier, unfinished erasure still had to remove (files that are still there)."""
         self.names |= set(plan.get("names", []))
         self.tokens |= set(plan.get("tokens", []))

@@ -36,6 +36,7 @@ from pipeline.reports.publication import ERASED, Edition, may_publish, perspecti
 from pipeline.state import (
     Engine,
     IssuedLeader,
+    LetterRecord,
     Publication,
     ResponseRow,
     accepted_notes,
@@ -265,7 +266,7 @@ def write_letters(
     stored = letter_hashes(engine, full.round)
     folder = f"outbox/letters/{safe_segment(full.round)}"
     stems = unique_stems((a.leader_id, a.organisation, a.name) for a in full.answers)
-    written: list[dict[str, str]] = []
+    written: list[LetterRecord] = []
     outputs: list[str] = []
     links: dict[str, str] = {}
     counted = full.counted
@@ -297,9 +298,7 @@ def write_letters(
             atomic_write(space.root / html_path, page.encode("utf-8"))
             atomic_write(space.root / email_path, email.encode("utf-8"))
             atomic_write(space.root / f"{folder}/{stem}.txt", text.encode("utf-8"))
-        written.append(
-            {"leader_id": answer.leader_id, "inputs_hash": digest, "html_path": html_path, "email_path": email_path}
-        )
+        written.append(LetterRecord(answer.leader_id, digest, html_path, email_path))
         outputs += [html_path, email_path, f"{folder}/{stem}.txt"]
     record_letters(engine, full.round, written)
     outputs.append(_index(space, full, links, templates, folder))

@@ -49,7 +49,7 @@ def org_tables(answers: list[Answer], instrument: Instrument, k: int, shareable:
     """Per perspective, the partnership's counts and each organisation's. In the shareable edition, the
     partnership's only, withheld whole where ``suppress.safe`` does not allow them (publication makes that
     rare): an organisation's own counts cannot be shared safely once editions are compared, because the
-    leaders who change between two editions are few in any one organisation (issue 9)."""
+    leaders who change between two editions are few in any one organisation."""
     keys = [t.key for t in instrument.ticks]
     frame = long_table(answers, instrument)
     organisations = sorted({a.organisation for a in answers})

@@ -11,9 +11,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict
 
 import css_inline
 import yaml
@@ -52,6 +53,73 @@ def load_practices(path: Path, instrument: Instrument) -> dict[int, list[int]]:
     return {number: list(data.get(number, suggested)) for number, suggested in defaults.items()}
 
 
+class LetterRow(TypedDict):
+    number: int
+    statement: str
+    activity: str
+    answer: str  # the column's label, or "not answered"
+    key: str  # the column's key, or ""
+
+
+class LetterStep(TypedDict):
+    number: int
+    heading: str
+    text: str
+    shows: str  # "", "zones" or "practices"
+    note: str
+
+
+class Zone(TypedDict):
+    """Step 1: one column and the leader's rows answered in it."""
+
+    title: str
+    items: list[str]
+    key: str
+
+
+class PracticeItem(TypedDict):
+    """Step 2: one row outside the comfort zone and the practices for it."""
+
+    number: int
+    statement: str
+    lead: str
+    practices: list[str]
+    context: str | None  # how many partners feel the same, when the shareable edition shows it
+
+
+class Swatch(TypedDict):
+    key: str
+    colour: str
+    tint: str
+
+
+class LetterContext(TypedDict):
+    """Everything one letter says: what the templates render, and what its inputs hash is made of."""
+
+    name: str
+    organisation: str
+    partnership: str
+    round: str
+    date: str
+    rows: list[LetterRow]
+    row_title: str
+    question: str
+    activity_heading: str
+    steps: list[LetterStep]
+    zones: list[Zone]
+    mentor: str
+    stretch: list[PracticeItem]
+    all_comfortable: str
+    earlier_round: str | None
+    moved: list[str]
+    earlier_log: list[dict[str, str]]
+    log_labels: dict[str, str]
+    copyright: str
+    palette: list[Swatch]
+    code: str
+    title: str
+
+
 @dataclass(frozen=True)
 class Context:
     """The partnership figure for one row and category, when the shareable edition shows it."""
@@ -70,11 +138,11 @@ def letter_context(
     shown: dict[tuple[int, str], Context],
     earlier: EarlierResponse | None,
     counted: dict[int, str | None] | None = None,
-) -> dict[str, Any]:
+) -> LetterContext:
     """Everything one letter says, as plain data. ``counted``: the reader's answers as the published
     partnership figures count them (None when their return came after those figures)."""
     labels = {t.key: t.label for t in instrument.ticks}
-    rows = [
+    rows: list[LetterRow] = [
         {
             "number": p.number,
             "statement": p.statement,
@@ -119,7 +187,7 @@ def letter_context(
     }
 
 
-def _zones(answer: Answer, instrument: Instrument) -> list[dict[str, Any]]:
+def _zones(answer: Answer, instrument: Instrument) -> list[Zone]:
     """Step 1: the leader's rows grouped by their answer, calm to concern."""
     groups: dict[str, list[str]] = {t.key: [] for t in instrument.ticks}
     for p in instrument.perspectives:
@@ -136,15 +204,15 @@ def _practice_items(
     partnership: str,
     shown: dict[tuple[int, str], Context],
     counted: dict[int, str | None] | None,
-) -> list[dict[str, Any]]:
+) -> list[PracticeItem]:
     """The practices to put into play, for each row answered outside the comfort zone, with how many
     partners feel the same there where the shareable edition shows it."""
     by_number = {p.number: p.text for p in instrument.practices}
     answers = instrument.short_labels()
-    items = []
+    items: list[PracticeItem] = []
     for p in instrument.perspectives:
         key = answer.answers.get(p.number)
-        if key not in instrument.concern_keys:
+        if key is None or key not in instrument.concern_keys:
             continue
         figure = shown.get((p.number, key))
         activity = p.activity[:1].lower() + p.activity[1:]
@@ -198,13 +266,13 @@ def template_text(templates: Environment, names: tuple[str, ...] = LETTER_TEMPLA
     return "".join(templates.loader.get_source(templates, name)[0] for name in names)  # type: ignore[union-attr]
 
 
-def inputs_hash(context: dict[str, Any], source: str) -> str:
+def inputs_hash(context: Mapping[str, object], source: str) -> str:
     """What a letter is made from: its data and the templates' text (``template_text``)."""
     payload = json.dumps(context, sort_keys=True, ensure_ascii=False, default=str) + source
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
-def render_letter(context: dict[str, Any], templates: Environment) -> tuple[str, str, str]:
+def render_letter(context: LetterContext, templates: Environment) -> tuple[str, str, str]:
     """The letter as a web page, the same with its CSS inlined for email clients, and as plain text."""
     page = templates.get_template("letter.html.j2").render(**context)
     return page, css_inline.inline(page), templates.get_template("letter.txt.j2").render(**context)

@@ -1,6 +1,6 @@
 """Anonymity for the shareable edition: which counts partners may see.
 
-The threat (README, "Anonymity"): a partner knows the roster (who belongs to which organisation), their
+The threat (docs/outputs.md, "Anonymity"): a partner knows the roster (who belongs to which organisation), their
 own answers, every shareable edition they have received, and possibly the answers of one colleague who
 shares theirs; assume too that they know who has responded. Nothing shown may fix any other leader's
 answer on any perspective: for every leader and perspective, at least two answers must stay consistent

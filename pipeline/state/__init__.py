@@ -11,6 +11,7 @@ from sqlalchemy import Engine  # the one type of SQLAlchemy's that the rest of c
 
 from pipeline.state.erasure import (
     PURGED,
+    ErasurePlan,
     LeaderTrace,
     ReceivedFile,
     add_tombstone,
@@ -79,6 +80,7 @@ from pipeline.state.intake import (
 )
 from pipeline.state.mail import (
     DONE,
+    CorrectionRequest,
     MailRecord,
     MailStatus,
     begin_mail,
@@ -88,6 +90,7 @@ from pipeline.state.mail import (
     mark_drafts_sent,
 )
 from pipeline.state.reports import (
+    LetterRecord,
     Publication,
     Totals,
     current_answers,
@@ -135,12 +138,15 @@ __all__ = [
     "MIGRATIONS",
     "PURGED",
     "SCHEMA_VERSION",
+    "CorrectionRequest",
     "EarlierResponse",
     "Engine",
+    "ErasurePlan",
     "FormRecord",
     "HeldReceipt",
     "IssuedLeader",
     "LeaderTrace",
+    "LetterRecord",
     "MailEvidence",
     "MailRecord",
     "MailStatus",

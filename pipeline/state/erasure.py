@@ -30,12 +30,16 @@ from pipeline.state.schema import (
     round_figures,
 )
 
+ErasurePlan = dict[str, list[str]]  # what is left to remove: names, tokens, shas, file_names, rounds, files
 
-def pending_erasure(engine: Engine, email: str) -> dict[str, Any] | None:
+
+def pending_erasure(engine: Engine, email: str) -> ErasurePlan | None:
     """What an unfinished clb forget of ``email`` still has to remove, or None."""
     with engine.connect() as connection:
         row = connection.execute(select(erasures.c.plan).where(erasures.c.email == email)).first()
-    return None if row is None else dict(json.loads(row.plan))
+    if row is None:
+        return None
+    return {str(key): [str(item) for item in items] for key, items in json.loads(row.plan).items()}
 
 
 def pending_erasures(engine: Engine) -> list[str]:
@@ -47,7 +51,7 @@ def pending_erasures(engine: Engine) -> list[str]:
         return []
 
 
-def record_erasure(engine: Engine, email: str, plan: dict[str, Any]) -> None:
+def record_erasure(engine: Engine, email: str, plan: ErasurePlan) -> None:
     """Record (or bring up to date) what an erasure must remove, before it removes anything."""
     with engine.begin() as connection:
         started = connection.execute(select(erasures.c.started_at).where(erasures.c.email == email)).scalar()

@@ -98,7 +98,21 @@ def finish_mail(engine: Engine, mail_id: int, status: str, response: str, attemp
         )
 
 
-def correction_requests(engine: Engine, round_id: str) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class CorrectionRequest:
+    """A correction request of the round and the returned file it is about, with that file's problem codes."""
+
+    id: int
+    leader_id: str
+    html_path: str
+    text_path: str
+    file: str  # as it was named in the inbox
+    received_id: int
+    archive_path: str
+    codes: list[str]
+
+
+def correction_requests(engine: Engine, round_id: str) -> list[CorrectionRequest]:
     """Every correction request of the round (the mail log says which were sent)."""
     query = (
         select(
@@ -120,4 +134,4 @@ def correction_requests(engine: Engine, round_id: str) -> list[dict[str, Any]]:
         by_file: dict[int, list[str]] = {}
         for row in connection.execute(codes.where(problems.c.received_id.in_([r["received_id"] for r in found]))):
             by_file.setdefault(row.received_id, []).append(row.code)
-    return [{**row, "codes": by_file.get(row["received_id"], [])} for row in found]
+    return [CorrectionRequest(**row, codes=by_file.get(row["received_id"], [])) for row in found]

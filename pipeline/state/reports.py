@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import asdict, dataclass
 
 from sqlalchemy import (
     Engine,
@@ -67,20 +66,31 @@ def letter_hashes(engine: Engine, round_id: str) -> dict[str, str]:
         return {row.leader_id: row.inputs_hash for row in connection.execute(query)}
 
 
-def record_letters(engine: Engine, round_id: str, written: list[dict[str, str]]) -> None:
+def record_letters(engine: Engine, round_id: str, written: list[LetterRecord]) -> None:
     """Remember what each letter was made from, so an unchanged letter is not made again."""
     with engine.begin() as connection:
         for item in written:
             connection.execute(
-                delete(letters).where(letters.c.round == round_id, letters.c.leader_id == item["leader_id"])
+                delete(letters).where(letters.c.round == round_id, letters.c.leader_id == item.leader_id)
             )
-            connection.execute(letters.insert().values(round=round_id, generated_at=now(), **item))
+            connection.execute(letters.insert().values(round=round_id, generated_at=now(), **asdict(item)))
 
 
-def letters_of_round(engine: Engine, round_id: str) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class LetterRecord:
+    """A leader's latest letter: what it was made from (its inputs' hash) and where it is."""
+
+    leader_id: str
+    inputs_hash: str
+    html_path: str
+    email_path: str
+
+
+def letters_of_round(engine: Engine, round_id: str) -> list[LetterRecord]:
+    columns = (letters.c.leader_id, letters.c.inputs_hash, letters.c.html_path, letters.c.email_path)
     with engine.connect() as connection:
-        query = select(letters).where(letters.c.round == round_id).order_by(letters.c.leader_id)
-        return [dict(row._mapping) for row in connection.execute(query)]
+        query = select(*columns).where(letters.c.round == round_id).order_by(letters.c.leader_id)
+        return [LetterRecord(*row) for row in connection.execute(query)]
 
 
 Totals = dict[tuple[int, str], int]  # (row number, answer key) -> how many leaders gave it
