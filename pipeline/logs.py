@@ -15,6 +15,9 @@ from pathlib import Path
 from pipeline.workspace import Workspace
 
 RUN_LOGGERS = ("prefect.flow_runs", "prefect.task_runs", "clb")
+# Prefect's own services, saying at exit that they are still sending events or logs to the server: their
+# housekeeping, not the facilitator's business (and a line wider than the terminal)
+HOUSEKEEPING = ("EventsWorker", "APILogWorker")
 VERBOSE = "CLB_VERBOSE"
 MAX_BYTES, BACKUPS = 5_000_000, 5  # clb.log is renamed clb.log.1 (and so on) past MAX_BYTES
 
@@ -40,6 +43,15 @@ def workspace_logging(space: Workspace) -> None:
         for console in owner.handlers:
             if isinstance(console, logging.StreamHandler) and not isinstance(console, logging.FileHandler):
                 console.setLevel(level)
+                if not any(isinstance(kept, _Housekeeping) for kept in console.filters):
+                    console.addFilter(_Housekeeping())
+
+
+class _Housekeeping(logging.Filter):
+    """Keeps Prefect's housekeeping warnings (``HOUSEKEEPING``) off the console; errors still show."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.name not in HOUSEKEEPING or record.levelno >= logging.ERROR
 
 
 _HANDLERS: dict[Path, logging.Handler] = {}

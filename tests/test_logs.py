@@ -42,3 +42,25 @@ def test_rotation_past_the_size_limit_keeps_every_line_once(workspace, monkeypat
     # another had renamed, so the backups held the lines out of order (and the oldest were deleted early)
     assert [line.split(" INFO ", 1)[1].split(" ", 1)[1] for line in written] == lines
     assert all(path.stat().st_size <= 4_000 + 200 for path in oldest_first)
+
+
+def test_prefects_housekeeping_stays_off_the_console_but_errors_show(workspace):
+    """At exit Prefect's events worker may warn that it is still sending ("Still processing items"): a
+    line the facilitator can do nothing about, wider than their terminal. Errors still reach them."""
+    import io
+
+    root = logging.getLogger()
+    console = logging.StreamHandler(io.StringIO())
+    root.addHandler(console)
+    try:
+        logs.workspace_logging(Workspace.at(workspace))
+        logs.workspace_logging(Workspace.at(workspace))  # a second run in the process: one filter
+        assert sum(isinstance(f, logs._Housekeeping) for f in console.filters) == 1
+        logging.getLogger("EventsWorker").warning("Still processing items: 1 items remaining...")
+        logging.getLogger("EventsWorker").error("could not send events")
+        logging.getLogger("clb").warning("a warning of clb's own")
+    finally:
+        root.removeHandler(console)
+    shown = console.stream.getvalue()
+    assert "Still processing" not in shown
+    assert "could not send events" in shown and "a warning of clb's own" in shown
