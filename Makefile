@@ -32,7 +32,7 @@ test: lint pytest  ## everything CI runs
 
 # pytest-xdist: the long tests (servers, schedules, workers) mostly wait, so four workers on two cores
 pytest: setup
-	$(RUN) pytest -n 4 --dist worksteal
+	$(RUN) pytest -n 4 --dist worksteal --durations=15
 
 check: setup  ## the fast tier for the edit loop (about a minute): no real servers, client programs or long property tests
 	$(RUN) ruff check pipeline tests bench

@@ -9,17 +9,23 @@ can reach any port on 127.0.0.1, gets "401 Unauthorized".
 
 Prefect's database is a record of runs, not the truth (clb's state and run reports are): one that is
 damaged is set aside under a dated name, with a message, and a fresh one is made, so the night goes on.
+A fresh one starts as a copy of the empty database this version of Prefect made once on this machine
+(``blank_database``): building one migrates Prefect's whole schema, two thirds of a first start.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import datetime as dt
+import importlib.metadata
 import os
 import secrets
+import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass
@@ -58,6 +64,7 @@ class LocalServer:
     auth: str
     log: Path
     home: Path
+    keep_blank: bool = False  # its SQLite database was new: once it answers, keep a copy as the blank one
 
     @property
     def url(self) -> str:
@@ -76,6 +83,9 @@ class LocalServer:
                 code = self.process.returncode
                 raise EngineError(f"the Prefect server stopped at start (exit {code}); see {self.log}")
             if answers(self.url, seconds=2):
+                if self.keep_blank:
+                    self.keep_blank = False
+                    keep_blank_database(database_file(self.home))
                 return
             time.sleep(0.2)
         self.stop()
@@ -130,6 +140,9 @@ def launch(
     port = port or free_port(host if host not in ("0.0.0.0", "::") else "127.0.0.1")
     auth = auth or new_login()
     environment = server_environment(home, host, port, auth, database)
+    keep_blank = False
+    if not database and not database_file(home).exists():  # a copy of the blank one, else keep this one
+        keep_blank = not seed_database(database_file(home))
     if temporary:  # as Prefect's own temporary server: no UI, only the services a run needs
         environment |= {"PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1"}
     command = [sys.executable, "-m", "pipeline.engine_server", "--parent", str(os.getpid()), "--host", host]
@@ -143,7 +156,70 @@ def launch(
         process = subprocess.Popen(
             command, env=environment, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, **detach
         )  # type: ignore[call-overload]
-    return LocalServer(process, host, port, auth, log, home)
+    return LocalServer(process, host, port, auth, log, home, keep_blank)
+
+
+# ---------------------------------------------------------------- Prefect's empty database, made once
+
+
+def blank_database() -> Path:
+    """Where this machine keeps the empty, migrated database of the installed Prefect (one file per
+    version, so an upgrade makes its own): in the user's cache folder (CLB_CACHE_HOME, else
+    %LOCALAPPDATA%\\clb on Windows, ~/Library/Caches/clb on macOS, $XDG_CACHE_HOME/clb or ~/.cache/clb)."""
+    if os.environ.get("CLB_CACHE_HOME"):
+        folder = Path(os.environ["CLB_CACHE_HOME"])
+    elif sys.platform == "win32":
+        folder = Path(os.environ.get("LOCALAPPDATA") or Path.home()) / "clb"
+    elif sys.platform == "darwin":
+        folder = Path.home() / "Library" / "Caches" / "clb"
+    else:
+        folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "clb"
+    return folder / f"prefect-{importlib.metadata.version('prefect')}-blank.db"
+
+
+def seed_database(target: Path) -> bool:
+    """Start ``target`` as a copy of the blank database, when there is a sound one; whether it was."""
+    blank = blank_database()
+    if not blank.is_file() or damaged(blank) is not None:
+        return False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=target.parent, prefix=".prefect-", suffix=".db", delete=False) as copy:
+        temporary = Path(copy.name)
+    try:
+        shutil.copyfile(blank, temporary)
+        os.replace(temporary, target)
+    except OSError:
+        temporary.unlink(missing_ok=True)
+        return False
+    return True
+
+
+def keep_blank_database(source: Path) -> None:
+    """Keep a copy of a database Prefect has just made and migrated, as the blank one. The copy is read
+    through SQLite (consistent while the server runs), and without the key Prefect makes for secrets, so
+    that no two databases share one. A cache only: any failure leaves things as they were."""
+    blank = blank_database()
+    if blank.exists() or not source.exists():
+        return
+    with contextlib.suppress(OSError, sqlite3.Error):
+        blank.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=blank.parent, prefix=".blank-", suffix=".db", delete=False) as copy:
+            temporary = Path(copy.name)
+        try:
+            reading = sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=10)
+            writing = sqlite3.connect(temporary)
+            try:
+                reading.backup(writing)
+                with contextlib.suppress(sqlite3.Error):
+                    writing.execute("DELETE FROM configuration WHERE key = 'ENCRYPTION_KEY'")
+                writing.commit()
+                writing.execute("PRAGMA journal_mode=DELETE")
+            finally:
+                reading.close()
+                writing.close()
+            os.replace(temporary, blank)
+        finally:
+            temporary.unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------- Prefect's database

@@ -50,11 +50,28 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session", autouse=True)
 def _own_config_home(tmp_path_factory):
-    """The audit trail's signing key (the user's configuration folder) in a folder of the test run's."""
+    """The audit trail's signing key (the user's configuration folder) and clb's cache in folders of the
+    test run's."""
     import os
 
     os.environ["CLB_CONFIG_HOME"] = str(tmp_path_factory.mktemp("clb-config"))
+    os.environ["CLB_CACHE_HOME"] = str(tmp_path_factory.mktemp("clb-cache"))  # Prefect's blank database
     yield
+
+
+OWN_FOLDERS = ("CLB_CONFIG_HOME", "CLB_CACHE_HOME")  # the test run's stand-ins for the user's folders
+
+
+def outside_env() -> dict[str, str]:
+    """This environment without Prefect's or clb's settings, as a command started by cron or a person
+    sees it, but with the test run's own configuration and cache folders (never the real user's)."""
+    import os
+
+    return {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("PREFECT_", "CLB_")) or key in OWN_FOLDERS
+    }
 
 
 @pytest.fixture(scope="session")

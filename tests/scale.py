@@ -220,9 +220,10 @@ class Load:
         self.engine = engine
         self.roots = roots
         began = time.monotonic()
-        # the first whole minute after clb deploy will have finished (~10 s for 20 workspaces here), with room:
+        # the first whole minute after clb deploy and a server's restart will have finished (~10 s for 20
+        # workspaces here, over 45 s on a loaded CI machine), with room:
         # a minute already past when the schedules arrive would be tomorrow's
-        self.when = next_minute(timedelta(seconds=25 + 1.0 * len(roots)))
+        self.when = next_minute(timedelta(seconds=90 + 1.0 * len(roots)))
         for root in roots:
             schedule_nightly(root, self.when)
         engine.deploy(roots)

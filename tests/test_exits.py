@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.processes import pid_alive
-from tests.conftest import example_workspace
+from tests.conftest import example_workspace, outside_env
 from tests.intake_helpers import LEADER, filled
 
 pytestmark = pytest.mark.flow
@@ -24,7 +24,7 @@ CLB = str(Path(sys.executable).with_name("clb"))
 
 
 def clb(*args: str, **options: object) -> subprocess.CompletedProcess[str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("PREFECT_", "CLB_"))}
+    env = outside_env()
     return subprocess.run([CLB, *args], env=env, capture_output=True, text=True, timeout=300, **options)  # type: ignore[call-overload]
 
 
@@ -57,7 +57,7 @@ def test_a_damaged_prefect_database_is_set_aside_and_files_that_need_you_exit_1(
 
 def test_a_killed_command_leaves_no_server_and_a_crash_never_exits_0(tmp_path):
     root = example_workspace(tmp_path / "ws", issue=True)
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("PREFECT_", "CLB_"))}
+    env = outside_env()
     command = subprocess.Popen(
         [CLB, "nightly", "-w", str(root)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )

@@ -165,11 +165,10 @@ def test_a_failing_night_tells_prefect_no_name_and_the_facilitator_everything(tm
     temporary engine: the screen and the workspace's log say which file; Prefect's database and files
     (states, logs, results) hold neither the leader's name, nor address, nor the file's name. Then clb
     forget: still nothing there."""
-    import os
     import subprocess
     import sys
 
-    from tests.conftest import example_workspace
+    from tests.conftest import example_workspace, outside_env
     from tests.intake_helpers import LEADER as PRIYA
     from tests.intake_helpers import filled, nightly
 
@@ -184,7 +183,7 @@ def test_a_failing_night_tells_prefect_no_name_and_the_facilitator_everything(tm
         connection.exec_driver_sql("delete from letters")
         connection.exec_driver_sql("delete from meta where key like 'outputs%'")
     engine.dispose()
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("PREFECT_", "CLB_"))}
+    env = outside_env()
     clb = str(Path(sys.executable).with_name("clb"))
     failed = subprocess.run([clb, "nightly", "-w", str(root)], env=env, capture_output=True, text=True, timeout=300)
     assert failed.returncode == 4, failed.stdout + failed.stderr
