@@ -48,6 +48,26 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: next((i for i, name in enumerate(LONG) if name in item.nodeid), len(LONG)))
 
 
+@pytest.fixture(autouse=True)
+def _one_load_at_a_time(request, tmp_path_factory):
+    """The 'scale' tests each start PostgreSQL, a Prefect server, workers and many runs: two of them at
+    once on a two-core machine starve every other test's server start. Across pytest-xdist's workers
+    (they share the run's base folder) they take turns; the other tests go on beside them."""
+    if request.node.get_closest_marker("scale") is None:
+        yield
+        return
+    import fcntl
+
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if base.name.startswith("popen-gw") else base
+    with (shared / "scale.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _own_config_home(tmp_path_factory):
     """The audit trail's signing key (the user's configuration folder) and clb's cache in folders of the
