@@ -114,15 +114,35 @@ def instrument_path(code: str) -> Path:
 def example_workspace(root: Path, issue: bool = False, instrument: str = "CLB0.01") -> Path:
     """A workspace at ``root`` holding a copy of the example partnership, with ``instrument`` (its own
     suggested practices, as clb init --instrument makes it), its forms issued if asked."""
+    if issue:  # a copy of the one issued in this process: issuing 15 forms takes seconds, a copy milliseconds
+        shutil.copytree(_issued_once(instrument), root)
+        return root
     shutil.copytree(EXAMPLE_CONFIG, root / "config")
     if instrument != "CLB0.01":
         shutil.copy2(instrument_path(instrument), root / "config" / "instrument.yaml")
         (root / "config" / "practices.yaml").unlink()
     for folder in ("inbox", "outbox"):
         (root / folder).mkdir()
-    if issue:
-        issue_forms_here(root)
     return root
+
+
+_ISSUED: dict[str, Path] = {}
+
+
+def _issued_once(instrument: str) -> Path:
+    """The example partnership with its forms issued, made once per test process and instrument (under
+    the test run's audit key: made after the session's folders are set)."""
+    import atexit
+    import tempfile
+
+    if instrument not in _ISSUED:
+        folder = tempfile.mkdtemp(prefix="clb-issued-")
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        root = Path(folder) / "ws"
+        example_workspace(root, instrument=instrument)
+        issue_forms_here(root)
+        _ISSUED[instrument] = root
+    return _ISSUED[instrument]
 
 
 @pytest.fixture
@@ -169,29 +189,40 @@ def edit_settings(workspace: Path) -> Callable[..., Path]:
 
 
 @pytest.fixture(scope="session")
-def prefect_engine():
-    """One real Prefect engine (temporary server and database) for all flow tests: it takes ~18 s to start."""
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
-
-
-@pytest.fixture(scope="session")
-def served_engine(tmp_path_factory):
-    """One Prefect server of clb's own (pipeline.engine) for the tests that run the installed `clb`
-    commands: the environment that points them at it (each then starts in seconds, not twenty)."""
-    import os
-
+def _test_server(tmp_path_factory):
+    """One Prefect server of clb's own (pipeline.engine: a temporary one, its database a copy of the blank
+    one) for each test process: the flows the tests call and the installed `clb` commands use it."""
     from pipeline.engine import launch
 
     home = tmp_path_factory.mktemp("served-prefect")
     server = launch(home, home / "server.log", temporary=True)
     server.wait_ready()
-    env = {key: value for key, value in os.environ.items() if not key.startswith("PREFECT_")}
-    env |= {"PREFECT_API_URL": server.url, "PREFECT_API_AUTH_STRING": server.auth, "COLUMNS": "200"}
-    yield env
+    yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def prefect_engine(_test_server):
+    """A real Prefect engine for the flows this process calls (as Prefect's prefect_test_harness does,
+    on the process's own server instead of a second one migrated from nothing)."""
+    import prefect.context
+    from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
+
+    api = {PREFECT_API_URL: _test_server.url, PREFECT_API_AUTH_STRING: _test_server.auth}
+    global_context = prefect.context._temporary_global_settings_context  # where copied contexts look too
+    with temporary_settings(updates=api), global_context(prefect.context.get_settings_context()):
+        yield _test_server
+
+
+@pytest.fixture(scope="session")
+def served_engine(_test_server):
+    """For the tests that run the installed `clb` commands: the environment that points them at the
+    process's server (each then starts in seconds, not twenty)."""
+    import os
+
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PREFECT_")}
+    env |= {"PREFECT_API_URL": _test_server.url, "PREFECT_API_AUTH_STRING": _test_server.auth, "COLUMNS": "200"}
+    return env
 
 
 def issue_forms_here(root: Path, reissue: tuple[str, ...] = ()):
@@ -204,9 +235,9 @@ def issue_forms_here(root: Path, reissue: tuple[str, ...] = ()):
 
 @pytest.fixture
 def issued(workspace: Path) -> Path:
-    """A workspace whose 15 example leaders have been issued their forms."""
-    issue_forms_here(workspace)
-    return workspace
+    """A workspace whose 15 example leaders have been issued their forms (a copy of one issued once)."""
+    shutil.rmtree(workspace)
+    return example_workspace(workspace, issue=True)
 
 
 def wait_for_port(port: int, process: object, seconds: float) -> bool:

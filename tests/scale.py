@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tests.conftest import EXAMPLE_CONFIG, free_port
+from tests.prefect_api import flow_runs, nightly_due
 
 CLB = str(Path(sys.executable).with_name("clb"))
 LOCKED = "database is locked"
@@ -135,6 +136,10 @@ class Engine:
         assert done.returncode == 0, done.stderr[-3000:]
         return json.loads(done.stdout)
 
+    def runs(self, *ids: str) -> list[dict]:
+        """Those flow runs as the server has them now (through its REST API: asked every few seconds)."""
+        return flow_runs(self.port, self.auth, list(ids))
+
     def deploy(self, roots: list[Path]) -> str:
         self.roots += [root for root in roots if root not in self.roots]
         command = [CLB, "deploy", "--pool", "clb"] + [arg for root in roots for arg in ("--workspace", str(root))]
@@ -236,11 +241,8 @@ class Load:
         expected = {f"nightly-{root.name}" for root in self.roots}
         deadline = self.when.timestamp() + timeout
         while True:
-            runs = [
-                run
-                for run in self.engine.client("nightly-due", self.when.isoformat())  # type: ignore[union-attr]
-                if run["deployment"] in expected
-            ]
+            due = nightly_due(self.engine.port, self.engine.auth, self.when)
+            runs = [run for run in due if run["deployment"] in expected]
             ended = all(run["state"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED") for run in runs)
             if (len(runs) >= len(expected) and ended) or time.time() > deadline:
                 break

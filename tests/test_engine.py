@@ -78,7 +78,7 @@ def test_the_cache_follows_each_systems_own_folders(monkeypatch, tmp_path):
 def test_a_real_first_start_keeps_the_blank_and_the_next_home_starts_from_it(cache, tmp_path):
     first = engine.launch(tmp_path / "first", tmp_path / "first.log", temporary=True)
     try:
-        first.wait_ready()
+        first.wait_ready(seconds=600)  # a whole migration, beside the suite's other servers: time is not the point
     finally:
         first.stop()
     blank = engine.blank_database()
@@ -88,7 +88,7 @@ def test_a_real_first_start_keeps_the_blank_and_the_next_home_starts_from_it(cac
     second = engine.launch(tmp_path / "second", tmp_path / "second.log", temporary=True)
     try:
         assert second.keep_blank is False  # seeded: nothing to keep
-        second.wait_ready()
+        second.wait_ready(seconds=600)
         assert engine.answers(second.url)
     finally:
         second.stop()

@@ -5,7 +5,6 @@ for them while their row is still on the roster."""
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pytest
@@ -19,13 +18,6 @@ from tests.intake_helpers import drop
 pytestmark = pytest.mark.flow
 
 LEADER = "aisling.byrne@riverside-council.example"  # the demo's first leader: a user log, a letter, mail
-
-
-def _prefect_database() -> Path:
-    from prefect.settings import PREFECT_API_DATABASE_CONNECTION_URL
-
-    url = PREFECT_API_DATABASE_CONNECTION_URL.value()
-    return Path(re.sub(r"^sqlite\+aiosqlite:///", "", url))
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +36,7 @@ def forgotten(prefect_engine, tmp_path_factory):
         "select log from responses where leader_id = ? and superseded_by is null", (LEADER,)
     )
     log = [text for entry in json.loads(row[0]) for text in entry.values()]
+    engine.dispose()  # closed now: the search below reads the database's files while nothing changes them
     words = [LEADER, form.name, form.token, *log]
     before = search(root, words, skip=("config",))
     result = CliRunner().invoke(app, ["forget", LEADER.upper(), "--workspace", str(root), "--yes"])
@@ -51,13 +44,15 @@ def forgotten(prefect_engine, tmp_path_factory):
     return root, words, before, kept, result.output
 
 
-def test_nothing_of_the_leader_is_left_anywhere(forgotten):
+def test_nothing_of_the_leader_is_left_anywhere(forgotten, prefect_engine):
+    from pipeline.engine import database_file
+
     root, words, before, _, output = forgotten
     assert {word for _, word in before} == set(words)  # the search finds each of them before
     assert "remove their row from the roster" in output
     left = search(root, words, skip=("config",))
     assert left == []
-    prefect = _prefect_database()
+    prefect = database_file(prefect_engine.home)  # the server the demo's flows ran on
     assert prefect.is_file()
     assert search(prefect.parent, words) == []  # Prefect's database (and its journal) never held them
 
@@ -72,6 +67,7 @@ def test_the_outputs_are_rebuilt_without_them_and_the_rest_is_intact(forgotten):
     assert len(letters) == 8
     for table in ("forgotten", "forgotten_tokens"):
         assert engine.connect().exec_driver_sql(f"select count(*) from {table}").scalar() == 1
+    engine.dispose()  # the next test searches the database's files: no journal may vanish under it
 
 
 def test_a_form_of_theirs_that_comes_back_is_quarantined_as_forgotten(forgotten):
@@ -85,7 +81,9 @@ def test_a_form_of_theirs_that_comes_back_is_quarantined_as_forgotten(forgotten)
     assert [p["code"] for p in item["problems"]] == ["forgotten"] and item["leader_id"] is None
     summary = stages.issue_forms(Workspace.at(root))
     assert summary.forgotten == [{"email": LEADER, "on": summary.forgotten[0]["on"]}] and summary.new == 0
-    assert LEADER not in active_forms(open_state(root / "state" / "clb.sqlite"), "2026-Q4")
+    engine = open_state(root / "state" / "clb.sqlite")
+    assert LEADER not in active_forms(engine, "2026-Q4")
+    engine.dispose()  # before the search below reads the database's files
     assert LEADER in {leader.id for leader in load_config(root / "config").roster}  # the facilitator removes the row
     # forgetting them again takes the late file too
     again = stages.forget(Workspace.at(root), LEADER)

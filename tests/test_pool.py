@@ -27,7 +27,7 @@ def _ended(
     """Those flow runs once each is in one of ``ends`` (or the test fails after ``seconds``)."""
     deadline = time.monotonic() + seconds
     while True:
-        runs: list[dict] = engine.client("runs", *ids)  # type: ignore[assignment]
+        runs = engine.runs(*ids)
         if len(runs) == len(ids) and all(run["state"] in ends for run in runs):
             return runs
         assert time.monotonic() < deadline, (runs, engine.logs()[-3000:])
@@ -110,7 +110,7 @@ def test_a_worker_killed_mid_run_its_run_is_crashed_and_run_again_to_the_same_en
         while not held.exists() or not held.read_text():
             assert time.monotonic() < deadline and first.poll() is None, engine.logs()[-3000:]
             time.sleep(0.5)
-        assert engine.client("runs", run_id)[0]["state"] == "RUNNING"  # type: ignore[index]
+        assert engine.runs(run_id)[0]["state"] == "RUNNING"
         archived = [path for path in (root / "state" / "archive").rglob("*") if path.is_file()]
         staged = list(root.glob("state/staging/*/0*"))  # taken out of the inbox, not yet cleared
         assert len(archived) == 40 and staged, "not killed in the middle of the intake"

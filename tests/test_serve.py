@@ -3,7 +3,6 @@ call `clb nightly` directly instead."""
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import re
@@ -21,6 +20,7 @@ import pytest
 import yaml
 
 from tests.conftest import example_workspace, free_port
+from tests.prefect_api import api
 
 pytestmark = pytest.mark.flow
 CLB = str(Path(sys.executable).with_name("clb"))
@@ -33,25 +33,6 @@ def make_workspace(root: Path, nightly: str) -> Path:
     data["schedule"] = {"timezone": "Europe/London", "nightly": nightly, "reminders": "0 9 1 1 *"}
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     return root
-
-
-def api(port: int, path: str, body: dict | None = None, auth: str = "", method: str = "POST") -> object:
-    headers = {"Content-Type": "application/json"}
-    if auth:
-        headers["Authorization"] = "Basic " + base64.b64encode(auth.encode()).decode()
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/api{path}", data=json.dumps(body or {}).encode(), headers=headers, method=method
-    )
-    for attempt in range(5):  # SQLite under a busy server answers 503 now and then: Prefect's clients retry too
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                text = response.read()
-                return json.loads(text) if text else None
-        except urllib.error.HTTPError as exc:
-            if exc.code != 503 or attempt == 4:
-                raise
-            time.sleep(1 + attempt)
-    return None
 
 
 def runs(port: int, state: str, auth: str) -> list[dict]:
