@@ -48,6 +48,12 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: next((i for i, name in enumerate(LONG) if name in item.nodeid), len(LONG)))
 
 
+def run_folder(tmp_path_factory) -> Path:
+    """The test run's base folder, shared by all of pytest-xdist's workers (each has its own below it)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if base.name.startswith("popen-gw") else base
+
+
 @pytest.fixture(autouse=True)
 def _one_load_at_a_time(request, tmp_path_factory):
     """The 'scale' tests each start PostgreSQL, a Prefect server, workers and many runs: two of them at
@@ -58,9 +64,7 @@ def _one_load_at_a_time(request, tmp_path_factory):
         return
     import fcntl
 
-    base = tmp_path_factory.getbasetemp()
-    shared = base.parent if base.name.startswith("popen-gw") else base
-    with (shared / "scale.lock").open("a") as lock:
+    with (run_folder(tmp_path_factory) / "scale.lock").open("a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield
@@ -75,7 +79,9 @@ def _own_config_home(tmp_path_factory):
     import os
 
     os.environ["CLB_CONFIG_HOME"] = str(tmp_path_factory.mktemp("clb-config"))
-    os.environ["CLB_CACHE_HOME"] = str(tmp_path_factory.mktemp("clb-cache"))  # Prefect's blank database
+    # Prefect's blank database, one for the whole run: pytest-xdist's workers share the run's base folder
+    # (the blank is written whole by a rename, so two workers making it at once is harmless)
+    os.environ["CLB_CACHE_HOME"] = str(run_folder(tmp_path_factory) / "clb-cache")
     yield
 
 
@@ -196,7 +202,7 @@ def _test_server(tmp_path_factory):
 
     home = tmp_path_factory.mktemp("served-prefect")
     server = launch(home, home / "server.log", temporary=True)
-    server.wait_ready()
+    server.wait_ready(seconds=600)  # beside the load tests' servers, a start can take minutes: not the point here
     yield server
     server.stop()
 
