@@ -21,7 +21,6 @@ import datetime as dt
 import importlib.metadata
 import os
 import secrets
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -31,6 +30,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.files import atomic_write
 from pipeline.processes import WINDOWS, stop
 
 STARTUP_SECONDS = 120  # a first start on a loaded machine (the database is made and migrated)
@@ -182,14 +182,9 @@ def seed_database(target: Path) -> bool:
     blank = blank_database()
     if not blank.is_file() or damaged(blank) is not None:
         return False
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=target.parent, prefix=".prefect-", suffix=".db", delete=False) as copy:
-        temporary = Path(copy.name)
     try:
-        shutil.copyfile(blank, temporary)
-        os.replace(temporary, target)
+        atomic_write(target, blank.read_bytes())  # the owner's only: Prefect keeps its secrets key there
     except OSError:
-        temporary.unlink(missing_ok=True)
         return False
     return True
 

@@ -54,6 +54,7 @@ def test_a_new_home_starts_from_the_blank_and_a_damaged_blank_is_never_used(cach
     assert engine.seed_database(target) is False and not target.exists()  # no blank yet
     engine.keep_blank_database(prefect_like(tmp_path / "first" / "prefect.db"))
     assert engine.seed_database(target) is True
+    assert target.stat().st_mode & 0o777 == 0o600  # Prefect keeps its secrets key there: the owner's only
     assert rows(target, "SELECT version_num FROM alembic_version") == [("head-of-this-version",)]
     engine.blank_database().write_bytes(b"SQLite format 3\x00" + b"\xff" * 200)  # damaged on disk
     other = tmp_path / "other" / "prefect.db"
