@@ -153,7 +153,7 @@ def load_config(config_dir: Path) -> Config:
     )
 
 
-class _TextLoader(yaml.SafeLoader):
+class _TextLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
     """YAML where every value is text as written (only an empty value is null): ``round: 2026.10`` stays
     "2026.10", not the number 2026.1; ``010`` stays "010", not 8; ``yes`` stays "yes", not True; and an
     impossible date is text the settings check can name, not a traceback from the YAML library. The

@@ -1,11 +1,12 @@
-"""The Prefect servers clb starts: a temporary one for a command at a terminal, and `clb serve`'s.
+"""The Prefect servers clb starts: the workspace's engine for commands at a terminal, and `clb serve`'s.
 
-Both run Prefect's own app in a process of ours (``pipeline.engine_server``) that dies with the clb
-process that started it, so a command killed with SIGKILL leaves nothing running. Both require Prefect's
-basic authentication: a random login made for each start (or the operator's own,
-``PREFECT_SERVER_API_AUTH_STRING``), handed to clb's own processes in their environment and, for `clb
-serve`, in the workspace's owner-only ``state/server.json``. Another account on the same machine, which
-can reach any port on 127.0.0.1, gets "401 Unauthorized".
+Both run Prefect's own app in a process of ours (``pipeline.engine_server``). `clb serve`'s dies with
+the process that started it, even one killed with SIGKILL. The workspace's engine is shared by the
+commands run in the workspace and stops itself once unused (``pipeline.workspace_engine``). Both
+require Prefect's basic authentication: a random login made for each start (or the operator's own,
+``PREFECT_SERVER_API_AUTH_STRING``), handed to clb's own processes in their environment and in the
+workspace's owner-only ``state/server.json`` or ``state/engine.json``. Another account on the same
+machine, which can reach any port on 127.0.0.1, gets "401 Unauthorized".
 
 Prefect's database is a record of runs, not the truth (clb's state and run reports are): one that is
 damaged is set aside under a dated name, with a message, and a fresh one is made, so the night goes on.
@@ -31,7 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.files import atomic_write
-from pipeline.processes import WINDOWS, stop
+from pipeline.processes import WINDOWS, pid_alive, stop
+from pipeline.workspace_engine import Running, attach, idle_seconds, leave, replace
 
 STARTUP_SECONDS = 120  # a first start on a loaded machine (the database is made and migrated)
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -133,8 +135,11 @@ def launch(
     auth: str | None = None,
     database: str = "",
     temporary: bool = False,
+    idle: float | None = None,
+    state: Path | None = None,
 ) -> LocalServer:
-    """Start a Prefect server process that dies with this one (it is not waited for: ``wait_ready``)."""
+    """Start a Prefect server process (it is not waited for: ``wait_ready``) that dies with this one, or
+    with ``idle`` and ``state`` the workspace's engine, which outlives it and stops itself when unused."""
     home.mkdir(parents=True, exist_ok=True)
     log.parent.mkdir(parents=True, exist_ok=True)
     port = port or free_port(host if host not in ("0.0.0.0", "::") else "127.0.0.1")
@@ -145,10 +150,15 @@ def launch(
         keep_blank = not seed_database(database_file(home))
     if temporary:  # as Prefect's own temporary server: no UI, only the services a run needs
         environment |= {"PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1"}
-    command = [sys.executable, "-m", "pipeline.engine_server", "--parent", str(os.getpid()), "--host", host]
+    outlives = idle is not None and state is not None
+    lifetime = ["--idle", str(idle), "--state", str(state)] if outlives else ["--parent", str(os.getpid())]
+    command = [sys.executable, "-m", "pipeline.engine_server", *lifetime, "--host", host]
     command += ["--port", str(port), *(["--temporary"] if temporary else [])]
+    flags = subprocess.CREATE_NEW_PROCESS_GROUP if WINDOWS else 0  # type: ignore[attr-defined]
+    if WINDOWS and outlives:
+        flags |= subprocess.DETACHED_PROCESS  # type: ignore[attr-defined]  # no console to close with
     detach: dict[str, object] = (
-        {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}  # type: ignore[attr-defined]
+        {"creationflags": flags}
         if WINDOWS
         else {"start_new_session": True}  # Ctrl-C at the terminal reaches clb, which stops it in order
     )
@@ -260,41 +270,68 @@ def set_aside(path: Path, clock: dt.datetime | None = None) -> Path:
     return target
 
 
-# ---------------------------------------------------------------- the temporary engine of a command
+# ---------------------------------------------------------------- the workspace's engine, for commands
 
 
-class TemporaryEngine:
-    """The Prefect server one clb command runs its flow on, when no server is configured: started early
-    (it comes up while the command imports its libraries), waited for just before the flow, stopped when
-    the command ends (after Prefect has flushed its logs and events), and gone if the command is killed."""
+class SharedEngine:
+    """The Prefect server a clb command runs its flows on when no server is configured: the workspace's
+    engine (``pipeline.workspace_engine``), started by the first command that needs it (early: it comes up
+    while the command imports its libraries), waited for just before the first flow, and left running for
+    the next command; the command stops using it when it ends (after Prefect has flushed its logs)."""
 
-    def __init__(self, home: Path, log: Path, notice: object = None) -> None:
-        self.home, self.log = home, log
+    def __init__(self, state: Path, home: Path, log: Path, notice: object = None) -> None:
+        self.state, self.home, self.log = state, home, log
         self.notice = notice  # called with a message for the person at the terminal
-        self.server: LocalServer | None = None
+        self.running: Running | None = None
+        self.server: LocalServer | None = None  # when this command started it
         self.set_aside: list[tuple[Path, str]] = []
 
+    @property
+    def started(self) -> bool:
+        """Whether this command started the engine (and so waits for a whole start)."""
+        return self.server is not None
+
     def start(self) -> None:
+        self.running, _ = attach(self.state, self._launch)
+        self.saved = {key: os.environ.get(key) for key in ("PREFECT_API_URL", "PREFECT_API_AUTH_STRING")}
+        os.environ["PREFECT_API_URL"] = self.running.url  # for Prefect when it is imported after this
+        os.environ["PREFECT_API_AUTH_STRING"] = self.running.auth
+        atexit.register(self.stop)  # if the command ends without stopping
+
+    def _launch(self, port: int | None = None, auth: str | None = None) -> Running:
         self._check_database(thorough=False)
         self.log.parent.mkdir(parents=True, exist_ok=True)
         self.log.write_bytes(b"")  # this start's output only
-        self.server = launch(self.home, self.log, temporary=True)
-        self.saved = {key: os.environ.get(key) for key in ("PREFECT_API_URL", "PREFECT_API_AUTH_STRING")}
-        os.environ["PREFECT_API_URL"] = self.server.url  # for Prefect when it is imported after this
-        os.environ["PREFECT_API_AUTH_STRING"] = self.server.auth
-        atexit.register(self.stop)  # if the command ends without stopping it
+        self.server = launch(
+            self.home, self.log, port=port, auth=auth, temporary=True, idle=idle_seconds(), state=self.state
+        )
+        return Running(self.server.url, self.server.auth, self.server.pid, str(self.log))
 
     def wait_ready(self) -> None:
-        """Wait for the server; if it does not come up and its database is damaged, set the database
-        aside and start once more on a fresh one."""
-        assert self.server is not None, "start() first"
+        """Wait for the engine. One this command started that does not come up is started once more, on a
+        fresh database when its own was damaged."""
+        assert self.running is not None, "start() first"
+        if self.server is None:
+            self._wait_for(self.running)
+            return
         try:
             self.server.wait_ready()
         except EngineError:
-            if not self._check_database(thorough=True):
-                raise
-            self.server = launch(self.home, self.log, port=self.server.port, auth=self.server.auth, temporary=True)
+            self._check_database(thorough=True)
+            server = self.server
+            self.running = replace(self.state, lambda: self._launch(port=server.port, auth=server.auth))
             self.server.wait_ready()
+
+    def _wait_for(self, running: Running, seconds: float = STARTUP_SECONDS) -> None:
+        """Wait for an engine another command started moments ago."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if answers(running.url, seconds=2):
+                return
+            if not pid_alive(running.pid):
+                raise EngineError(f"the Prefect server another clb command started has stopped; see {running.log}")
+            time.sleep(0.2)
+        raise EngineError(f"the Prefect server did not answer within {seconds:.0f} s; see {running.log}")
 
     def _check_database(self, thorough: bool) -> bool:
         """Set Prefect's database aside when it is damaged; True when it was."""
@@ -312,11 +349,13 @@ class TemporaryEngine:
         return True
 
     def stop(self) -> None:
-        if self.server is not None:
-            self.server.stop()
-            self.server = None
-            for key, value in getattr(self, "saved", {}).items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+        """This command is done with the engine (which stays for the next one)."""
+        if self.running is None:
+            return
+        self.running = None
+        leave(self.state)
+        for key, value in getattr(self, "saved", {}).items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

@@ -23,6 +23,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's, ten times faster, where built
+
 MAX_TICKS = 5  # the colour scheme has five answers, calm to concern (pipeline.colours)
 NUMBER_WORDS = (
     "zero",
@@ -241,7 +243,7 @@ def load_instrument(path: Path, shipped: Iterable[Path] = ()) -> Instrument:
 
 def _read(path: Path) -> Any:
     with path.open(encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
+        return yaml.load(handle, Loader=SafeLoader)
 
 
 def upgrade(data: Any, shipped: Iterable[Path]) -> Any:

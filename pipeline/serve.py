@@ -18,6 +18,7 @@ from pathlib import Path
 from pipeline.engine import LOOPBACK, EngineError, LocalServer, launch, new_login, server_environment
 from pipeline.files import atomic_write
 from pipeline.workspace import SERVED, Workspace, served_list
+from pipeline.workspace_engine import retire
 
 
 class ServeError(Exception):
@@ -64,6 +65,8 @@ def serve(
     """Run the schedules until Ctrl-C or SIGTERM; the server is stopped however this ends. While it runs,
     each workspace's ``state/server.json`` tells clb commands there to use this server. ``database``: the
     server's PostgreSQL; ``run`` False: the server only, for work pool deployments run by workers."""
+    for space in spaces:  # its record of runs is served here from now on, by one server only
+        retire(space.state_dir)
     home = spaces[0].prefect_home
     server = start_server(home, host, port, spaces[0].state_dir / "logs" / "prefect-server.log", database=database)
     environment = server_environment(home, host, port, server.auth, database)

@@ -82,10 +82,53 @@ def _own_config_home(tmp_path_factory):
     # Prefect's blank database, one for the whole run: pytest-xdist's workers share the run's base folder
     # (the blank is written whole by a rename, so two workers making it at once is harmless)
     os.environ["CLB_CACHE_HOME"] = str(run_folder(tmp_path_factory) / "clb-cache")
+    # a workspace's engine that a test's command started stops soon after (each test also stops its own)
+    os.environ["CLB_ENGINE_IDLE_SECONDS"] = "60"
     yield
 
 
-OWN_FOLDERS = ("CLB_CONFIG_HOME", "CLB_CACHE_HOME")  # the test run's stand-ins for the user's folders
+OWN_FOLDERS = ("CLB_CONFIG_HOME", "CLB_CACHE_HOME", "CLB_ENGINE_IDLE_SECONDS")  # the test run's own
+
+
+@pytest.fixture(autouse=True)
+def _engines_stopped(request):
+    """A workspace's engine started by a test's commands is stopped by its process id when the test ends
+    (it would otherwise wait for its idle time, taking CPU from the tests after)."""
+    folder = request.getfixturevalue("tmp_path") if "tmp_path" in request.fixturenames else None
+    yield
+    if folder is not None:
+        stop_engines(folder)
+
+
+def stop_engines(folder: Path, seconds: float = 20) -> list[int]:
+    """Stop every workspace engine whose record is under ``folder``; their process ids."""
+    import json
+    import os
+    import signal
+    import time
+
+    from pipeline.processes import pid_alive
+
+    stopped = []
+    for record in folder.rglob("engine.json"):
+        try:
+            pid = int(json.loads(record.read_text(encoding="utf-8"))["pid"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        try:  # an engine's process only (a test may name its own process as a stand-in)
+            engine = b"pipeline.engine_server" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            engine = False
+        if engine and pid_alive(pid):
+            os.kill(pid, signal.SIGTERM)
+            stopped.append(pid)
+    deadline = time.monotonic() + seconds
+    for pid in stopped:
+        while pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if pid_alive(pid):
+            os.kill(pid, signal.SIGKILL)
+    return stopped
 
 
 def outside_env() -> dict[str, str]:

@@ -90,17 +90,17 @@ def open_workspace(workspace: Path) -> Workspace:
     return space
 
 
-TEMPORARY: list[Any] = []  # the temporary engine this command started, if any
+ENGINE: list[Any] = []  # the workspace's engine this command uses, if any
 
 
 def use_engine(space: Workspace) -> None:
     """Prefect's settings for this workspace, and the server its runs go to: the one PREFECT_API_URL
-    names, the one of a clb serve running for this workspace, or else a temporary one of this command's
-    own (started now: it comes up while the command imports its libraries; ``run_flow`` waits for it, and it
-    stops when the command ends)."""
+    names, the one of a clb serve running for this workspace, or else the workspace's engine (started now
+    if no command has in the last minutes: it comes up while the command imports its libraries;
+    ``run_flow`` waits for it)."""
     from pipeline.workspace import server_answers
 
-    if TEMPORARY:  # this command started one already (clb demo runs several steps)
+    if ENGINE:  # this command has it already (clb demo runs several steps)
         return
     configured = os.environ.get("PREFECT_API_URL")
     url = configure_prefect(space)
@@ -120,23 +120,24 @@ def use_engine(space: Workspace) -> None:
 
         if PREFECT_API_URL.value():
             return
-    from pipeline.engine import TemporaryEngine
+    from pipeline.engine import SharedEngine
 
-    engine = TemporaryEngine(
+    engine = SharedEngine(
+        space.state_dir,
         space.prefect_home,
         space.state_dir / "logs" / "prefect-engine.log",
         notice=lambda message: err.print(f"[yellow]{escape(message)}[/]", highlight=False, soft_wrap=True),
     )
     engine.start()
-    TEMPORARY.append(engine)
+    ENGINE.append(engine)
 
 
 SCOPES: list[str] = []
 
 
 def scoped(command: Callable[..., Any]) -> Callable[..., Any]:
-    """A command that may run flows: a temporary engine it starts stops when it ends (the outermost one:
-    clb demo runs forms, nightly and send on one engine)."""
+    """A command that may run flows: it stops using the workspace's engine when it ends (the outermost
+    one: clb demo runs forms, nightly and send as one user of the engine)."""
 
     @functools.wraps(command)
     def scoped(*args: Any, **kwargs: Any) -> Any:
@@ -146,14 +147,14 @@ def scoped(command: Callable[..., Any]) -> Callable[..., Any]:
         finally:
             SCOPES.pop()
             if not SCOPES:
-                stop_temporary()
+                leave_engine()
 
     return scoped
 
 
-def stop_temporary() -> None:
-    """At the command's end: Prefect's queued logs and events sent, then its temporary server stopped."""
-    if not TEMPORARY:
+def leave_engine() -> None:
+    """At the command's end: Prefect's queued logs and events sent, then the engine left for the next."""
+    if not ENGINE:
         return
     if "prefect" in sys.modules:
         from prefect.events.worker import EventsWorker
@@ -162,7 +163,7 @@ def stop_temporary() -> None:
         for worker in (APILogWorker, EventsWorker):
             with contextlib.suppress(Exception):
                 worker.drain_all(timeout=10)
-    TEMPORARY.pop().stop()
+    ENGINE.pop().stop()
 
 
 def _named(flow: object) -> str:
@@ -187,11 +188,12 @@ def run_flow(flow: Callable[..., T], **parameters: Any) -> T:
     # thread costs a second at the end of every run. Scheduled runs (clb serve) keep them.
     updates: dict[Any, Any] = {PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
     try:
-        if TEMPORARY:
-            with err.status("clb: starting the engine…", spinner="dots"):
-                TEMPORARY[-1].wait_ready()
-            server = TEMPORARY[-1].server
-            updates |= {PREFECT_API_URL: server.url, PREFECT_API_AUTH_STRING: server.auth}
+        if ENGINE:
+            engine = ENGINE[-1]
+            starting = "clb: starting the engine (once in a while: later commands use it)…"
+            with err.status(starting if engine.started else "clb: connecting…", spinner="dots"):
+                engine.wait_ready()
+            updates |= {PREFECT_API_URL: engine.running.url, PREFECT_API_AUTH_STRING: engine.running.auth}
         with temporary_settings(updates=updates), err.status(f"clb: {_named(flow)}…", spinner="dots"):
             return flow(**parameters)
     except EngineError as exc:

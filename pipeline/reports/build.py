@@ -12,6 +12,7 @@ import hashlib
 import json
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jinja2 import Environment
 
@@ -22,7 +23,6 @@ from pipeline.files import atomic_write, share
 from pipeline.names import safe_segment, unique_stems
 from pipeline.reports.aggregate import Totals, tally
 from pipeline.reports.data import Answer, RoundData
-from pipeline.reports.figures import Figure
 from pipeline.reports.letters import (
     LETTER_TEMPLATES,
     Context,
@@ -58,6 +58,9 @@ from pipeline.state import (
 )
 from pipeline.templating import environment
 from pipeline.workspace import Workspace
+
+if TYPE_CHECKING:  # the workbook libraries load only on a night that writes workbooks
+    from pipeline.reports.figures import Figure
 
 
 def _answers(rows: list[ResponseRow], leaders: dict[str, IssuedLeader]) -> list[Answer]:
