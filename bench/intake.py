@@ -190,6 +190,41 @@ def main() -> None:
             f"({big_accepted:,} accepted; intake and outputs, one process, no Prefect)"
         )
     print(f"Baselines before issue 10 (same machine): {BASELINE}")
+    whole = (seconds + output_seconds) / count * 1000
+    table = [  # issue 24's figures: each beside its yardstick, from this one run
+        ("intake per return", f"{per:.2f} ms", f"calamine {cal:.2f} ms", per / cal, "<= 3x", "5.0x"),
+        (
+            "whole night per return, outputs too",
+            f"{whole:.2f} ms",
+            f"calamine {cal:.2f} ms",
+            whole / cal,
+            "<= 6x",
+            "17x",
+        ),
+        (
+            "outputs per leader",
+            f"{output_seconds / max(accepted, 1) * 1000:.2f} ms",
+            "2 ms",
+            output_seconds / max(accepted, 1) / 0.002,
+            "<= 1x",
+            "6.1 ms",
+        ),
+    ]
+    if args.memory_returns:
+        table.append(
+            (
+                "peak memory, 10,000 returns",
+                f"{big_rss / 1024:.0f} MiB",
+                "200 MiB",
+                big_rss / 1024 / 200,
+                "<= 1x",
+                "208 MiB",
+            )
+        )
+    print("Beside their yardsticks (issue 24; whole night: intake and outputs in one process, no Prefect):")
+    print(f"  {'':38}{'figure':>10}  {'yardstick':<18}{'ratio':>7}  {'goal':<7}{'before':>8}")
+    for name, figure, yardstick, ratio, goal, before in table:
+        print(f"  {name:38}{figure:>10}  {yardstick:<18}{ratio:>6.2f}x  {goal:<7}{before:>8}")
     print("Guard on hostile files (time, peak Python memory):")
     for label, ms, mib in guard_hostile():
         print(f"  {label:34}{ms:>10.1f} ms {mib:>8.1f} MiB")

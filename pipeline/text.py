@@ -15,6 +15,7 @@ of problems, the reader's user log); writers check with ``is_visible`` and never
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 
 # C0 and C1 controls and DEL; bidi embeddings, overrides and isolates; line and paragraph separators;
@@ -53,7 +54,15 @@ def visible(text: str, lines: bool = False) -> str:
 
 
 def is_visible(text: str, lines: bool = False) -> bool:
-    """True when ``text`` holds nothing unsafe (it may be written as it is)."""
+    """True when ``text`` holds nothing unsafe (it may be written as it is). Every value a letter prints
+    is checked, so the common cases are quick: printable ASCII, and text seen before."""
+    if text.isascii() and text.isprintable():
+        return True
+    return _is_visible(text, lines)
+
+
+@functools.lru_cache(maxsize=8192)
+def _is_visible(text: str, lines: bool) -> bool:
     return not (_UNSAFE_IN_LINES if lines else _UNSAFE_RE).search(text)
 
 

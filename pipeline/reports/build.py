@@ -19,7 +19,7 @@ from jinja2 import Environment
 from pipeline.config import Config
 from pipeline.contracts import Headline, Withheld
 from pipeline.failures import check_workbook, doing
-from pipeline.files import atomic_write, share
+from pipeline.files import atomic_write, settle, share
 from pipeline.names import safe_segment, unique_stems
 from pipeline.reports.aggregate import Totals, tally
 from pipeline.reports.data import Answer, RoundData
@@ -298,11 +298,12 @@ def write_letters(
             continue
         with doing(f"writing the letter {html_path}", public=f"writing letter {len(written) + 1} of the round"):
             page, email, text = render_letter(context, templates)
-            atomic_write(space.root / html_path, page.encode("utf-8"))
-            atomic_write(space.root / email_path, email.encode("utf-8"))
-            atomic_write(space.root / f"{folder}/{stem}.txt", text.encode("utf-8"))
+            atomic_write(space.root / html_path, page.encode("utf-8"), durable=False)
+            atomic_write(space.root / email_path, email.encode("utf-8"), durable=False)
+            atomic_write(space.root / f"{folder}/{stem}.txt", text.encode("utf-8"), durable=False)
         written.append(LetterRecord(answer.leader_id, digest, html_path, email_path))
         outputs += [html_path, email_path, f"{folder}/{stem}.txt"]
+    settle([space.root / path for path in outputs])  # on the disk before the state says they are written
     record_letters(engine, full.round, written)
     outputs.append(_index(space, full, links, templates, folder))
     return outputs
