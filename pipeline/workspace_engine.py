@@ -88,6 +88,19 @@ def read_record(state: Path) -> Running | None:
     return running if pid_alive(running.pid) else None
 
 
+def running_engine(state: Path) -> str | None:
+    """A sentence on the workspace's engine for `clb status`, when it is running."""
+    running = read_record(state)
+    if running is None:
+        return None
+    minutes = idle_seconds() / 60
+    after = f"{minutes:.0f} minutes" if minutes >= 2 else f"{idle_seconds():.0f} seconds"
+    return (
+        f"The workspace's engine is running (process {running.pid}, {running.url.removesuffix('/api')}); "
+        f"it stops by itself after {after} unused."
+    )
+
+
 def write_record(state: Path, running: Running) -> None:
     """Name the engine (owner-only: it holds the server's login)."""
     record = {"url": running.url, "auth": running.auth, "pid": running.pid, "log": running.log}

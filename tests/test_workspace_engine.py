@@ -43,9 +43,13 @@ def test_two_commands_share_a_running_engine_and_a_dead_ones_record_is_ignored(t
     assert first == second == we.read_record(state)
     assert [int(p.name) for p in we.users_dir(state).iterdir()] == [os.getpid()]
     assert oct(we.record_file(state).stat().st_mode & 0o777) == "0o600"  # it holds the server's login
+    assert we.running_engine(state) == (
+        f"The workspace's engine is running (process {os.getpid()}, http://127.0.0.1:4321); it stops by "
+        "itself after 60 seconds unused."  # CLB_ENGINE_IDLE_SECONDS, as the tests set it
+    )
 
     we.write_record(state, we.Running("http://127.0.0.1:4321/api", "clb:old", dead_pid(), "log"))
-    assert we.read_record(state) is None  # a server that stopped without a word
+    assert we.read_record(state) is None and we.running_engine(state) is None  # it stopped without a word
     _, started = we.attach(state, start)
     assert started and len(starts) == 2
 

@@ -24,6 +24,7 @@ from pipeline.cli.common import (
 from pipeline.cli.tables import day, new_table, print_report, said, shown_path
 from pipeline.config import load_config
 from pipeline.workspace import WorkspaceBusy, workspace_lock
+from pipeline.workspace_engine import running_engine
 
 
 @scoped
@@ -228,3 +229,6 @@ def status(workspace: WorkspaceOption = Path(".")) -> None:
             "the files it names are no longer open.",
             highlight=False,
         )
+    engine = running_engine(space.state_dir)
+    if engine:
+        out.print(f"[dim]{escape(engine)}[/]", highlight=False)
