@@ -73,12 +73,13 @@ def record_letters(engine: Engine, round_id: str, written: list[LetterRecord]) -
         return
     made = now()
     with engine.begin() as connection:
-        for start in range(0, len(written), 500):  # within SQLite's limit of bound values
-            ids = [item.leader_id for item in written[start : start + 500]]
+        for start in range(0, len(written), 500):  # within SQLite's limit of bound values, and little memory
+            chunk = written[start : start + 500]
+            ids = [item.leader_id for item in chunk]
             connection.execute(delete(letters).where(letters.c.round == round_id, letters.c.leader_id.in_(ids)))
-        connection.execute(
-            letters.insert(), [{"round": round_id, "generated_at": made, **asdict(item)} for item in written]
-        )
+            connection.execute(
+                letters.insert(), [{"round": round_id, "generated_at": made, **asdict(item)} for item in chunk]
+            )
 
 
 @dataclass(frozen=True)
