@@ -28,11 +28,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-
-from filelock import FileLock, Timeout
+from typing import TYPE_CHECKING
 
 from pipeline.files import atomic_write
 from pipeline.processes import pid_alive
+
+if TYPE_CHECKING:  # loaded only by the commands that use the engine (clb status reads its record only)
+    from filelock import FileLock
 
 IDLE_SECONDS = 15 * 60
 IDLE_SETTING = "CLB_ENGINE_IDLE_SECONDS"
@@ -62,6 +64,8 @@ def users_dir(state: Path) -> Path:
 
 def engine_lock(state: Path) -> FileLock:
     """The lock every decision about the engine is taken under (an OS lock: a killed holder frees it)."""
+    from filelock import FileLock
+
     state.mkdir(parents=True, exist_ok=True)
     return FileLock(state / "engine.lock", timeout=LOCK_SECONDS, preserve_lock_file=True, thread_local=False)
 
@@ -196,6 +200,8 @@ def watch_idle(state: Path, idle: float, quiet_for: Callable[[], float], stop: C
     """The engine's watch (a thread of the server): every few seconds, stop when ``should_stop`` says so.
     The lock is taken without waiting (a command deciding now will be using the engine) and kept until the
     process ends, so no command finds a stopping engine."""
+    from filelock import Timeout
+
     lock = engine_lock(state) if state.is_dir() else None
     while True:
         time.sleep(min(5.0, max(0.5, idle / 4)))
