@@ -56,17 +56,17 @@ def visible(text: str, lines: bool = False) -> str:
 def is_visible(text: str, lines: bool = False) -> bool:
     """True when ``text`` holds nothing unsafe (it may be written as it is). Every value a letter prints
     is checked, so the common cases are quick: printable ASCII, and short text seen before (the same
-    perspective's or practice's words in every letter; a leader's own words are not kept)."""
+    perspective's or practice's words in every letter; text over 400 characters is never kept)."""
     if text.isascii() and text.isprintable():
         return True
-    if len(text) > 400:
-        return not (_UNSAFE_IN_LINES if lines else _UNSAFE_RE).search(text)
-    return _is_visible(text, lines)
+    return (_searched if len(text) > 400 else _remembered)(text, lines)
 
 
-@functools.lru_cache(maxsize=2048)
-def _is_visible(text: str, lines: bool) -> bool:
+def _searched(text: str, lines: bool) -> bool:
     return not (_UNSAFE_IN_LINES if lines else _UNSAFE_RE).search(text)
+
+
+_remembered = functools.lru_cache(maxsize=2048)(_searched)
 
 
 def shown_safely(text: str, lines: bool = False) -> str:
