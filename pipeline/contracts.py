@@ -98,6 +98,10 @@ class Headline(TypedDict):
     shareable_published_at: str | None
     shareable_withheld: Withheld
     facilitator_withheld: Withheld
+    stage: str  # open | chasing | closed (pipeline.rounds.Stage)
+    closes_on: str  # the round's last day (deadline and grace), YYYY-MM-DD
+    closed_at: str | None
+    stage_text: str  # where the round stands, in a sentence for the facilitator
 
 
 @final
@@ -156,3 +160,4 @@ class SendReport(TypedDict):
     mode: str
     results: list[SendResult]
     skipped: list[Skipped]
+    warning: str  # what the facilitator should know before these go ("" when nothing)

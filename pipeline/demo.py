@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipeline.files import make_private
+from pipeline.init import set_deadline
 from pipeline.names import safe_segment
 from pipeline.workspace import PRIVATE_UMASK
 
@@ -41,6 +43,7 @@ def prepare_demo(
     for folder in ("inbox", "outbox", "state"):
         (target / folder).mkdir()
     (target / DEMO_MARKER).write_text("made by clb demo; removed by the next clb demo\n", encoding="utf-8")
+    set_deadline(target / "config" / "partnership.yaml", dt.date.today() + dt.timedelta(days=14))
     mail: dict[str, object] = {}
     if imap:
         host, port = host_port(imap, "--imap", "127.0.0.1:1143")

@@ -200,13 +200,14 @@ def publish_report_task(workspace: Workspace, report: RunReport) -> None:
 
 
 @flow(name="nightly", flow_run_name=_dated("nightly"), log_prints=False, persist_result=False)
-def nightly(workspace: str = ".") -> RunReport:
-    """The night (``stages.nightly``), each step a task; then its report as Prefect artifacts."""
+def nightly(workspace: str = ".", close: bool = False) -> RunReport:
+    """The night (``stages.nightly``), each step a task; then its report as Prefect artifacts. ``close``:
+    the round closes after this night's intake (`clb close`), whatever its deadline."""
     from pipeline import stages
 
     space = _workspace(workspace)
-    with _reported(space, "nightly run"), _one_at_a_time(space):
-        report = stages.nightly(space, step=_task)
+    with _reported(space, "closing the round" if close else "nightly run"), _one_at_a_time(space):
+        report = stages.nightly(space, step=_task, close=close)
         publish_report_task(space, report)
         logging.getLogger("clb").info(
             "run %s: %d accepted, %d quarantined, %d duplicates, %d waiting",
@@ -222,12 +223,12 @@ def nightly(workspace: str = ".") -> RunReport:
 # ---------------------------------------------------------------- mail
 
 
-def _send(workspace: str, kind: str, dry_run: bool, resend: bool) -> SendReport:
+def _send(workspace: str, kind: str, dry_run: bool, resend: bool, early: bool = False) -> SendReport:
     from pipeline import stages
 
     space = _workspace(workspace)
     with _reported(space, f"sending {kind}"), _one_at_a_time(space):
-        return _task("send-mail", stages.send)(space, kind, None, dry_run, resend)
+        return _task("send-mail", stages.send)(space, kind, None, dry_run, resend, early=early)
 
 
 @flow(name="send-invitations", persist_result=False)
@@ -243,9 +244,9 @@ def send_reminders(workspace: str = ".", dry_run: bool = False, resend: bool = F
 
 
 @flow(name="send-letters", persist_result=False)
-def send_letters(workspace: str = ".", dry_run: bool = False, resend: bool = False) -> SendReport:
-    """Email each leader their feedback letter."""
-    return _send(workspace, "letters", dry_run, resend)
+def send_letters(workspace: str = ".", dry_run: bool = False, resend: bool = False, now: bool = False) -> SendReport:
+    """Email each leader their feedback letter, once the round has closed (``now``: before, with a warning)."""
+    return _send(workspace, "letters", dry_run, resend, early=now)
 
 
 @flow(name="send-corrections", persist_result=False)
@@ -260,7 +261,7 @@ def send_notices(workspace: str = ".", dry_run: bool = False, resend: bool = Fal
     return _send(workspace, "notices", dry_run, resend)
 
 
-SEND_FLOWS = {
+SEND_FLOWS: dict[str, Callable[..., SendReport]] = {
     "invitations": send_invitations,
     "reminders": send_reminders,
     "letters": send_letters,

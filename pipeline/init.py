@@ -8,6 +8,7 @@ file, or the code of one shipped with clb). Nothing that already holds a workspa
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import shutil
@@ -68,12 +69,17 @@ def instrument_file(given: str) -> Path:
 
 
 def init_workspace(
-    target: Path, source: Path | None = None, round_id: str | None = None, instrument: str | None = None
+    target: Path,
+    source: Path | None = None,
+    round_id: str | None = None,
+    instrument: str | None = None,
+    deadline: dt.date | None = None,
 ) -> Made:
     """Make ``target`` a workspace: config/ copied from ``source_config(source)``, the workspace's own
-    templates/ too when it has some, and empty inbox/, outbox/ and state/. ``round_id`` replaces the
-    round in partnership.yaml, keeping its comments. ``instrument`` (see ``instrument_file``) replaces the
-    instrument; its own suggested practices are used, so the source's practices.yaml is left out."""
+    templates/ too when it has some, and empty inbox/, outbox/ and state/. ``round_id`` and ``deadline``
+    replace those in partnership.yaml, keeping its comments; the example partnership gets a deadline four
+    weeks on, so that every step can be tried at once. ``instrument`` (see ``instrument_file``) replaces
+    the instrument; its own suggested practices are used, so the source's practices.yaml is left out."""
     root = target.expanduser().resolve()
     tool = instrument_file(instrument) if instrument is not None else None
     os.umask(PRIVATE_UMASK)  # the roster and everything to come: the owner's only
@@ -82,6 +88,8 @@ def init_workspace(
             f"--round {round_id!r} cannot be a round id: use letters, digits, '-', '_' or '.', starting and "
             "ending with a letter or digit, at most 40 characters (e.g. 2027-Q1)"
         )
+    if deadline is not None and deadline < dt.date.today():
+        raise InitError(f"--deadline {deadline} is in the past: give the date leaders should return their form by")
     if root.is_file():
         raise InitError(f"{root} is a file; give a folder for the new workspace")
     taken = [name for name in ("config", *FOLDERS) if (root / name).exists()]
@@ -106,6 +114,10 @@ def init_workspace(
             shutil.copy2(config / name, staging / name)
     if round_id is not None:
         _set_round(staging / "partnership.yaml", round_id)
+    if deadline is None and source is None:
+        deadline = dt.date.today() + dt.timedelta(days=28)
+    if deadline is not None:
+        set_deadline(staging / "partnership.yaml", deadline)
     make_private(staging)
     staging.rename(root / "config")  # all of config/ or none of it
     templates = config.parent / "templates"
@@ -115,6 +127,15 @@ def init_workspace(
     for folder in FOLDERS:
         (root / folder).mkdir(exist_ok=True)
     return Made(root, config, round_id, tool)
+
+
+def set_deadline(path: Path, deadline: dt.date) -> None:
+    """Write ``deadline`` into partnership.yaml, keeping its comments."""
+    text = path.read_text(encoding="utf-8")
+    changed, count = re.subn(r"(?m)^deadline:[^#\n]*", f"deadline: {deadline.isoformat()}", text, count=1)
+    if not count:
+        changed = text.rstrip("\n") + f"\ndeadline: {deadline.isoformat()}\n"
+    path.write_text(changed, encoding="utf-8")
 
 
 def _set_round(path: Path, round_id: str) -> None:

@@ -140,6 +140,8 @@ class MailSettings(BaseModel):
     """How often a message the server turned away for now is tried again before sending stops for the night."""
     timeout_seconds: float = Field(default=20, gt=0, le=300)
     """How long to wait for the server to answer."""
+    reminder_after_days: int = Field(default=7, ge=0, le=365)
+    """The first reminder goes no sooner than this many days after the invitation was sent (or marked sent)."""
     reminder_every_days: int = Field(default=7, ge=1, le=365)
     """A leader is reminded at most this often."""
     imap: ImapSettings | None = None
@@ -218,6 +220,12 @@ class Settings(BaseModel):
     """The round's id, in folder names and on every form: letters, digits, '-', '_' or '.' (e.g. 2027-Q1)."""
     deadline: dt.date
     """The date leaders are asked to return their form by, written YYYY-MM-DD."""
+    close_after_days: int = Field(default=0, ge=0, le=365)
+    """The round closes this many days after the deadline (the first nightly run after it, or `clb close`
+    sooner): a final intake, the partners' figures published, the letters made final."""
+    shareable: Literal["close", "nightly"] = "close"
+    """When partners' figures are published: `close`, once, when the round closes, counting every return
+    the rules allow; `nightly`, an interim edition whenever enough new returns allow one."""
     min_group_size: int = Field(default=3, ge=2, le=50)
     """Figures that count fewer leaders than this are never shown to partners."""
     form_password: str = ""

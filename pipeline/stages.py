@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pipeline.config import Config, load_config
 from pipeline.privacy.audit import record
-from pipeline.state import Engine, database
+from pipeline.state import Closed, Engine, database
 from pipeline.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -89,6 +89,10 @@ def pseudonyms(space: Workspace, emails: Sequence[str]) -> dict[str, str]:
         return {email if email == "all" else pseudonym(engine, email, key): email for email in emails}
 
 
+class DeadlinePassed(ValueError):
+    """Forms would be written with a deadline in the past: the run cannot go on until it is set."""
+
+
 def issue_forms(
     space: Workspace,
     config: Config | None = None,
@@ -104,6 +108,7 @@ def issue_forms(
     from pipeline.forms.template import FormTemplate
     from pipeline.privacy.retention import remember_deadline
     from pipeline.privacy.tombstones import forgotten_on, leave_out, pseudonym, salt
+    from pipeline.rounds import deadline_problem
     from pipeline.state import active_forms, record_forms
 
     clock = _Clock(timings)
@@ -117,6 +122,9 @@ def issue_forms(
         issued = active_forms(engine, config.settings.round)
         plan = plan_forms(config, issued, wanted, file_hash=lambda path: file_sha256(space.root / path))
         clock.lap("plan")
+        problem = deadline_problem(config.settings, dt.date.today())
+        if problem and plan.count("unchanged") < len(plan.forms):
+            raise DeadlinePassed(problem)
         written: dict[str, str] = {}
         if plan.count("unchanged") < len(plan.forms):
             template = FormTemplate(config.instrument, shared_fields(config))
@@ -148,18 +156,24 @@ def issue_forms(
 
 
 def nightly(
-    space: Workspace, config: Config | None = None, run_id: str | None = None, step: Step[Any] = plainly
+    space: Workspace,
+    config: Config | None = None,
+    run_id: str | None = None,
+    step: Step[Any] = plainly,
+    close: bool = False,
+    today: dt.date | None = None,
 ) -> RunReport:
     """The night, in order: the mailbox's returns fetched (when one is set), the inbox taken in, the
-    outputs built, leaders told of replaced returns, the retention policy applied (when one is set), and
-    the night's report saved whole."""
+    round closed when ``close`` is asked or its last day has passed, the outputs built, leaders told of
+    replaced returns, the retention policy applied (when one is set), and the night's report saved whole."""
     from pipeline.night import save_report
 
     with opened(space) as engine:
         config = step("load-config", workspace_config)(space, engine) if config is None else config
         fetched = step("fetch-returns", fetch_for_night)(space, config, engine) if config.settings.mail.imap else None
         night = step("take-in-returns", take_in)(space, config, run_id, engine)
-        report: RunReport = step("build-outputs", build_outputs)(space, night, config, None, engine)
+        step("close-round", close_when_due)(space, config, close, today, engine)
+        report: RunReport = step("build-outputs", build_outputs)(space, night, config, today, engine)
         report["notices"] = step("send-notices", send)(space, "notices", config, engine=engine)
         if fetched is not None:
             report["fetched"] = fetched
@@ -167,6 +181,23 @@ def nightly(
             report["purged"] = step("apply-retention", purge)(space, config, None, False, engine)
         step("save-run-report", save_report)(space, report, engine)
     return report
+
+
+def close_when_due(
+    space: Workspace, config: Config, asked: bool, today: dt.date | None = None, engine: Engine | None = None
+) -> Closed | None:
+    """Close the round when the facilitator asks (``clb close``) or its last day has passed; a closed
+    round stays closed. Returns its close, or None while it is open."""
+    from pipeline.rounds import due_to_close
+    from pipeline.state import close_round, round_closed
+
+    with opened(space, engine) as engine:
+        round_id = config.settings.round
+        closed = round_closed(engine, round_id)
+        if closed is None and (asked or due_to_close(config.settings, today or dt.date.today())):
+            closed = close_round(engine, round_id, "clb close" if asked else "the deadline")
+            record(space, "round-closed", engine, round=round_id, by=closed.by)
+        return closed
 
 
 def fetch(space: Workspace, config: Config | None = None, engine: Engine | None = None) -> FetchReport:
@@ -276,16 +307,18 @@ def send(
     resend: bool = False,
     today: dt.date | None = None,
     engine: Engine | None = None,
+    early: bool = False,
     **timing: Any,
 ) -> SendReport:
     """Send (or, with no SMTP host, write as .eml drafts) one kind of message to every leader who should
-    get it now; ``dry_run`` writes .eml files and records nothing."""
+    get it now; ``dry_run`` writes .eml files and records nothing; ``early``: letters before the round
+    has closed (``clb send letters --now``), with a warning."""
     from pipeline.mail.sending import deliver, plan, singular
     from pipeline.mail.transport import EmlTransport, SmtpTransport
 
     with opened(space, engine) as engine:
         config = config if config is not None else workspace_config(space, engine)
-        outgoing, skipped = plan(kind, space, engine, config, today or dt.date.today(), resend)
+        outgoing, skipped, warning = plan(kind, space, engine, config, today or dt.date.today(), resend, early)
         folder = space.outbox / "mail"
         if dry_run:
             results = deliver(outgoing, EmlTransport(folder / "dry-run"), None, config, written=True, **timing)
@@ -300,7 +333,7 @@ def send(
         outcome = Counter(result["status"] for result in results)
         how = "dry-run" if dry_run else ("drafts" if not config.settings.mail.host else "smtp")
         record(space, "send", engine, kind=kind, mode=how, results=dict(sorted(outcome.items())), skipped=len(skipped))
-    return {"kind": kind, "mode": mode, "results": results, "skipped": skipped}
+    return {"kind": kind, "mode": mode, "results": results, "skipped": skipped, "warning": warning}
 
 
 def mark_sent(space: Workspace, kind: str) -> int:
@@ -429,13 +462,15 @@ class Status:
     totals: dict[str, int]
     forgotten_on_roster: int
     erasures_unfinished: list[str]  # when each unfinished erasure started
+    stage_text: str = ""  # where the round stands (pipeline.rounds)
 
 
 def status(space: Workspace) -> Status | None:
     """Read-only: None when nothing has happened in the workspace yet."""
     from pipeline.mail.status import leader_status, totals
     from pipeline.privacy.tombstones import forgotten_on, leave_out
-    from pipeline.state import open_state_readonly, pending_erasures
+    from pipeline.rounds import stage, stage_text
+    from pipeline.state import open_state_readonly, pending_erasures, round_closed
 
     config = load_config(space.config)
     engine = open_state_readonly(space.database)
@@ -446,7 +481,13 @@ def status(space: Workspace) -> Status | None:
         config = leave_out(config, gone)  # named nowhere, on screen neither
         rows = leader_status(engine, config)
         settings = config.settings
-        return Status(settings.partnership, settings.round, rows, totals(rows), len(gone), pending_erasures(engine))
+        closed = round_closed(engine, settings.round)
+        invited = any(row.invitation in ("drafted", "sent") for row in rows)
+        at = stage(closed is not None, invited)
+        words = stage_text(settings, at, closed.at[:10] if closed else "", closed.by if closed else "")
+        return Status(
+            settings.partnership, settings.round, rows, totals(rows), len(gone), pending_erasures(engine), words
+        )
     finally:
         engine.dispose()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import shutil
 from collections.abc import Callable
@@ -15,6 +16,9 @@ from pipeline.config import Config, load_config
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE_CONFIG = REPO / "config"
+# The tests' rounds end on this day (a Friday): the example's own deadline passes with the calendar, and a
+# round past its deadline closes itself, refuses new forms and sends no reminders.
+TEST_DEADLINE = dt.date(2099, 12, 18)
 DATA = Path(__file__).resolve().parent / "data"
 
 
@@ -160,13 +164,22 @@ def instrument_path(code: str) -> Path:
     return path
 
 
+def copy_example_config(target: Path) -> Path:
+    """The example partnership's config/ at ``target``, its round ending on ``TEST_DEADLINE``."""
+    from pipeline.init import set_deadline
+
+    shutil.copytree(EXAMPLE_CONFIG, target)
+    set_deadline(target / "partnership.yaml", TEST_DEADLINE)
+    return target
+
+
 def example_workspace(root: Path, issue: bool = False, instrument: str = "CLB0.01") -> Path:
     """A workspace at ``root`` holding a copy of the example partnership, with ``instrument`` (its own
     suggested practices, as clb init --instrument makes it), its forms issued if asked."""
     if issue:  # a copy of the one issued in this process: issuing 15 forms takes seconds, a copy milliseconds
         shutil.copytree(_issued_once(instrument), root)
         return root
-    shutil.copytree(EXAMPLE_CONFIG, root / "config")
+    copy_example_config(root / "config")
     if instrument != "CLB0.01":
         shutil.copy2(instrument_path(instrument), root / "config" / "instrument.yaml")
         (root / "config" / "practices.yaml").unlink()

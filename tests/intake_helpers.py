@@ -61,9 +61,9 @@ def drop(root: Path, name: str, data: bytes, age: float | None = None) -> Path:
     return path
 
 
-def nightly(root: Path) -> RunReport:
-    """The nightly stages (intake, then outputs) without the engine."""
-    return stages.nightly(Workspace.at(root))
+def nightly(root: Path, close: bool = False) -> RunReport:
+    """The nightly stages (intake, then outputs) without the engine; ``close``: as `clb close`."""
+    return stages.nightly(Workspace.at(root), close=close)
 
 
 LEADER = "priya.raman@riverside-council.example"

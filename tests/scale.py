@@ -14,7 +14,6 @@ import gc
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from tests.conftest import EXAMPLE_CONFIG, free_port
+from tests.conftest import copy_example_config, free_port
 from tests.prefect_api import flow_runs, nightly_due
 
 CLB = str(Path(sys.executable).with_name("clb"))
@@ -39,7 +38,7 @@ def make_partnership(root: Path, index: int, leaders: int = 200, returns: int = 
     from pipeline.state import active_forms, open_state
     from pipeline.workspace import Workspace
 
-    shutil.copytree(EXAMPLE_CONFIG, root / "config")
+    copy_example_config(root / "config")
     lines = ["organisation,name,email,role"]
     for n in range(leaders):
         lines.append(f"Organisation {n % 6} of partnership {index},Leader {n:03d},leader{n}@org{n % 6}.example,Role")
@@ -107,7 +106,9 @@ class Engine:
         }
         self.workers: list[subprocess.Popen[bytes]] = []
         self.roots: list[Path] = []  # the workspaces deployed: the workers may run these
+        began = time.monotonic()
         self.server = self._start()
+        self.start_seconds = time.monotonic() - began  # how long a (re)start takes on this machine now
 
     def _start(self) -> object:
         from pipeline.serve import start_server
@@ -225,10 +226,12 @@ class Load:
         self.engine = engine
         self.roots = roots
         began = time.monotonic()
-        # the first whole minute after clb deploy and a server's restart will have finished (~10 s for 20
-        # workspaces here, over 45 s on a loaded CI machine), with room:
-        # a minute already past when the schedules arrive would be tomorrow's
-        self.when = next_minute(timedelta(seconds=90 + 1.0 * len(roots)))
+        # the first whole minute after clb deploy and a server's restart will have finished, with room: a
+        # minute already past when the schedules arrive would be tomorrow's. Both are measured against the
+        # server's first start on this machine now (deploy ~1 start, a restart ~1; 11 and 10 s against 14 s
+        # here, over 45 s together on a loaded CI machine), rather than a fixed lead that waits for the
+        # slowest machine everywhere
+        self.when = next_minute(timedelta(seconds=3 * engine.start_seconds + 15 + 1.0 * len(roots)))
         for root in roots:
             schedule_nightly(root, self.when)
         engine.deploy(roots)

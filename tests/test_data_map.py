@@ -33,7 +33,7 @@ def test_every_folder_a_night_writes_is_on_the_map(tmp_path):
     for kind in ("invitations", "reminders"):
         mail_run(Workspace.at(root), kind, load_config(root / "config"))
     simulate_returns(root)
-    nightly(root)
+    nightly(root, close=True)
     for kind in ("letters", "corrections"):
         mail_run(Workspace.at(root), kind, load_config(root / "config"))
     places = named()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from typer.testing import CliRunner
 
 from pipeline.cli import app
@@ -25,6 +27,7 @@ def test_init_makes_a_workspace_ready_for_forms_and_says_what_next(tmp_path):
     assert config.settings.round == "2027-Q1" and len(config.roster) == 15
     text = (target / "config" / "partnership.yaml").read_text(encoding="utf-8")
     assert text.count("\n# ") >= 5 and "round: 2027-Q1\n" in text  # its comments kept
+    assert config.settings.deadline == dt.date.today() + dt.timedelta(days=28)  # every step can be tried now
     assert "1. Edit config/partnership.yaml" in result.output and "clb forms && clb send invitations" in result.output
 
 
@@ -47,10 +50,12 @@ def test_init_from_an_earlier_round_copies_its_settings_roster_and_templates(tmp
     (earlier / "templates").mkdir()
     (earlier / "templates" / "invitation.txt.j2").write_text("Our own wording\n")
     (earlier / "inbox" / "a return.xlsx").write_bytes(b"not copied")
-    result = runner.invoke(app, ["init", str(tmp_path / "q2"), "--from", str(earlier), "--round", "2027-Q2"])
+    command = ["init", str(tmp_path / "q2"), "--from", str(earlier), "--round", "2027-Q2", "--deadline", "2099-06-30"]
+    result = runner.invoke(app, command)
     assert result.exit_code == 0, result.output
     config = load_config(tmp_path / "q2" / "config")
     assert config.settings.round == "2027-Q2" and [leader.email for leader in config.roster] == ["p@c.example"]
+    assert config.settings.deadline == dt.date(2099, 6, 30)
     assert (tmp_path / "q2" / "templates" / "invitation.txt.j2").read_text() == "Our own wording\n"
     assert list((tmp_path / "q2" / "inbox").iterdir()) == []
 
@@ -60,6 +65,8 @@ def test_init_refuses_a_bad_round_or_source_before_making_anything(tmp_path):
     assert bad.exit_code == 2 and "cannot be a round id" in bad.output
     missing = runner.invoke(app, ["init", str(tmp_path / "ws"), "--from", str(tmp_path / "nowhere")])
     assert missing.exit_code == 2 and "holds no partnership.yaml" in missing.output
+    past = runner.invoke(app, ["init", str(tmp_path / "ws"), "--deadline", "2026-01-05"])
+    assert past.exit_code == 2 and "--deadline 2026-01-05 is in the past" in past.output
     assert not (tmp_path / "ws").exists()
 
 

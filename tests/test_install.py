@@ -66,7 +66,7 @@ def _shown_width(line: str) -> int:
     return sum(0 if unicodedata.combining(c) else 1 for c in line)
 
 
-def test_the_guide_takes_an_empty_folder_to_forms_returns_and_letters(installed, tmp_path):
+def test_the_guide_takes_an_empty_folder_to_forms_returns_a_close_and_letters(installed, tmp_path):
     commands = guide_commands()
     assert commands[0].startswith("clb init") and "clb forms" in commands and "clb nightly" in commands
     home = tmp_path / "home"
@@ -94,8 +94,10 @@ def test_the_guide_takes_an_empty_folder_to_forms_returns_and_letters(installed,
     assert len(list((workspace / "outbox" / "forms").rglob("*.xlsx"))) == 15
     assert list((workspace / "outbox" / "reports").rglob("*-shareable.xlsx"))
     assert list((workspace / "outbox" / "letters").rglob("index.html"))
-    for kind in ("invitation", "correction", "reminder", "letter"):
+    for kind in ("invitation", "correction", "letter"):
         assert list((workspace / "outbox" / "mail" / kind).glob("*.eml")), kind
+    assert not (workspace / "outbox" / "mail" / "reminder").exists()  # the invitations are drafts, unsent
+    assert "clb close" in commands and commands.index("clb close") < commands.index("clb send letters")
     assert not (installed.parent / "lib").joinpath("templates").exists()  # shipped inside the package
 
 

@@ -147,7 +147,10 @@ def test_the_demo_runs_end_to_end_on_every_instrument(prefect_engine, tmp_path, 
     result = CliRunner().invoke(app, ["demo", "--workspace", str(root), "--instrument", code])
     assert result.exit_code == 0, result.output
     assert load_config(root / "config").instrument == instrument
-    report = json.loads((root / "outbox" / "runs" / "latest.json").read_text(encoding="utf-8"))
+    nights = [json.loads(p.read_text(encoding="utf-8")) for p in (root / "outbox" / "runs").glob("*/summary.json")]
+    [report] = [night for night in nights if night["accepted"]]  # then the close, with nothing new
+    latest = json.loads((root / "outbox" / "runs" / "latest.json").read_text(encoding="utf-8"))
+    assert len(nights) == 2 and latest["round"]["stage"] == "closed" and not latest["accepted"]
     counts = {key: len(report[key]) for key in ("accepted", "quarantined", "duplicates", "waiting")}
     assert counts == {"accepted": 10, "quarantined": 6, "duplicates": 1, "waiting": 1}
     found = {p["code"] for q in report["quarantined"] for p in q["problems"]}

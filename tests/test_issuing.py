@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from pipeline.forms.issuing import (
     IssueSummary,
     file_sha256,
@@ -88,10 +90,36 @@ def test_changed_details_or_damaged_file_rewrite_with_the_same_token(workspace, 
     summary = issue(workspace)
     assert (summary.updated, summary.written) == (1, 1)
     assert load(target).properties["clb_token"] == tokens["zofia.nowak@riverside-nhs.example"]
-    edit_settings(deadline="2027-01-08")
+    edit_settings(deadline="2100-01-08")
     summary = issue(workspace)
     assert (summary.updated, summary.written) == (15, 15)
     assert {k: v.token for k, v in current(workspace).items()} == tokens
+
+
+def test_a_deadline_in_the_past_is_refused_before_any_form_is_written(workspace, edit_settings):
+    """Every form prints the deadline: one in the past is refused with what to write instead, and so is
+    moving an issued round's deadline into the past (every form would be rewritten with it)."""
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+    from pipeline.stages import DeadlinePassed
+
+    edit_settings(deadline="2026-01-05")
+    refused = CliRunner().invoke(app, ["forms", "--workspace", str(workspace)])
+    assert refused.exit_code == 2, refused.output
+    said = " ".join(refused.output.split())
+    assert "No forms made: the deadline 05 January 2026" in said and "is in the past" in said
+    assert "write the date leaders should return their form by, as YYYY-MM-DD" in said
+    assert not (workspace / "outbox" / "forms").exists()
+    with pytest.raises(DeadlinePassed):
+        issue(workspace)  # the stage itself, whoever calls it
+    edit_settings(deadline="2099-12-18")
+    assert issue(workspace).written == 15
+    out = {form.path: (workspace / form.path).read_bytes() for form in current(workspace).values()}
+    edit_settings(deadline="2026-01-05")
+    with pytest.raises(DeadlinePassed):
+        issue(workspace)
+    assert {form.path: (workspace / form.path).read_bytes() for form in current(workspace).values()} == out
 
 
 def test_hostile_roster_text_makes_safe_files_that_stay_text(workspace, write_roster):

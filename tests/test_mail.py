@@ -51,7 +51,7 @@ def test_invitations_carry_each_leaders_own_form(issued, smtp):
         assert envelope["mail_from"] == "sam.okafor@riverside-partnership.example"
         plain = message.get_body(("plain",)).get_content()
         html = message.get_body(("html",)).get_content()
-        assert "Friday 18 December 2026" in plain and "Friday 18 December 2026" in html
+        assert "Friday 18 December 2099" in plain and "Friday 18 December 2099" in html
         [attachment] = list(message.iter_attachments())
         assert attachment.get_content() == (issued / forms[recipient.casefold()].path).read_bytes()
         assert attachment.get_filename().endswith(".xlsx")
@@ -152,28 +152,68 @@ def test_dry_run_writes_eml_whatever_the_settings_and_records_nothing(issued, sm
     assert mail_records(open_state(issued / "state" / "clb.sqlite"), "2026-Q4") == []
 
 
-def test_reminders_go_only_to_leaders_without_a_return_at_most_every_n_days(issued, smtp):
-    use_server(issued, smtp.port, reminder_every_days=7)
+def test_reminders_chase_politely(issued, smtp):
+    """No reminder inside the gap after the invitation, none to a leader who returned, none while their
+    quarantined return's correction is unsent or recent, at most every n days, none after the close;
+    a reminder after a refused return says so."""
+    use_server(issued, smtp.port, reminder_every_days=7, reminder_after_days=3)
     send(issued, "invitations")
     drop(issued, "back.xlsx", filled(issued, LEADER))
+    drop(issued, "half.xlsx", filled(issued, OTHER, {1: "comfortable"}))  # quarantined: rows left empty
     nightly(issued)
     today = dt.date.today()
-    first = send(issued, "reminders", today=today)
-    recipients = {r["recipient"] for r in first["results"]}
-    assert len(recipients) == 14 and LEADER not in recipients
+    early = send(issued, "reminders", today=today + dt.timedelta(days=2))
+    assert early["results"] == [] and len(early["skipped"]) == 14
+    assert all(f"the first reminder goes from {today + dt.timedelta(days=3)}" in s["why"] for s in early["skipped"])
+
+    week = send(issued, "reminders", today=today + dt.timedelta(days=3))
+    recipients = {r["recipient"] for r in week["results"]}
+    assert len(recipients) == 13 and not {LEADER, OTHER} & recipients
+    [other] = [s["why"] for s in week["skipped"] if s["leader_id"] == OTHER]
+    assert other == "their return is quarantined and its correction is not sent yet: clb send corrections"
     reminder = parsed(smtp.received()[-1][1])
-    assert (
-        "reminder" in reminder["Subject"] and "Friday 18 December 2026" in reminder.get_body(("plain",)).get_content()
-    )
-    assert send(issued, "reminders", today=today + dt.timedelta(days=3))["results"] == []
-    assert len(send(issued, "reminders", today=today + dt.timedelta(days=8))["results"]) == 14
+    body = reminder.get_body(("plain",)).get_content()
+    assert "reminder" in reminder["Subject"] and "Friday 18 December 2099" in body
+    assert "could not accept" not in body
+    assert send(issued, "reminders", today=today + dt.timedelta(days=9))["results"] == []  # reminded on day 3
+
+    send(issued, "corrections")  # today: OTHER is asked to fix their return, and not chased meanwhile
+    skipped = send(issued, "reminders", today=today + dt.timedelta(days=5))["skipped"]
+    assert f"asked on {today} to correct their return" in [s["why"] for s in skipped if s["leader_id"] == OTHER]
+    later = send(issued, "reminders", today=today + dt.timedelta(days=14))["results"]
+    assert len(later) == 14 and OTHER in {r["recipient"] for r in later}
+    [to_other] = [parsed(raw) for envelope, raw in smtp.received() if envelope["rcpt_tos"] == [OTHER]][-1:]
+    said = " ".join(to_other.get_body(("plain",)).get_content().split())
+    came = dt.date.today()
+    assert f"We received a form from you on {came.strftime('%A')} {came.day} {came:%B %Y}, but could not" in said
+
+    nightly(issued, close=True)
+    closed = send(issued, "reminders", today=today + dt.timedelta(days=30))
+    assert closed["results"] == [] and {s["why"][:16] for s in closed["skipped"]} == {"the round closed"}
+
+
+def test_a_drafted_invitation_is_no_invitation_until_marked_sent(issued):
+    """Without an SMTP host invitations are drafts: reminders wait until the facilitator says they sent
+    them, and count the gap from then."""
+    from pipeline.stages import mark_sent
+
+    send(issued, "invitations")
+    today = dt.date.today()
+    drafted = send(issued, "reminders", today=today + dt.timedelta(days=30))
+    assert drafted["results"] == []
+    assert {s["why"] for s in drafted["skipped"]} == {
+        "the invitation is only a draft: send it, then clb send invitations --mark-sent"
+    }
+    assert mark_sent(Workspace.at(issued), "invitations") == 15
+    assert send(issued, "reminders", today=today + dt.timedelta(days=6))["results"] == []
+    assert len(send(issued, "reminders", today=today + dt.timedelta(days=7))["results"]) == 15
 
 
 def test_a_letter_goes_only_to_its_own_leader_whatever_the_return_says(issued, smtp):
     use_server(issued, smtp.port)
     data = filled(issued, LEADER, MIXED, log_project=f"please send this to {OTHER}", log_outcome=f"cc: {OTHER}")
     drop(issued, "mine.xlsx", data)
-    nightly(issued)
+    nightly(issued, close=True)
     report = send(issued, "letters")
     assert [(r["recipient"], r["status"]) for r in report["results"]] == [(LEADER, "sent")]
     [(envelope, raw)] = smtp.received()
@@ -306,17 +346,20 @@ def test_status_shows_each_leaders_progress(issued, smtp):
     send(issued, "invitations")
     drop(issued, "back.xlsx", filled(issued, LEADER))
     drop(issued, "broken.xlsx", filled(issued, OTHER, {1: "comfortable"}))
-    nightly(issued)
-    send(issued, "reminders")
+    nightly(issued, close=False)
+    send(issued, "corrections")
+    today = dt.date.today()
+    send(issued, "reminders", today=today + dt.timedelta(days=7))  # a week on: OTHER too, told what they sent
+    nightly(issued, close=True)
     send(issued, "letters")
     rows = {
         row.email: row
         for row in leader_status(open_state(issued / "state" / "clb.sqlite"), load_config(issued / "config"))
     }
-    today = dt.date.today().isoformat()
-    assert rows[LEADER].returned == today and rows[LEADER].reminders == 0
-    assert (rows[LEADER].letter, rows[LEADER].letter_date) == ("sent", today)
-    assert rows[OTHER].quarantined == 1 and rows[OTHER].reminders == 1 and rows[OTHER].last_reminder == today
+    assert rows[LEADER].returned == today.isoformat() and rows[LEADER].reminders == 0
+    assert (rows[LEADER].letter, rows[LEADER].letter_date) == ("sent", today.isoformat())
+    assert rows[OTHER].quarantined == 1 and rows[OTHER].reminders == 1
+    assert rows[OTHER].last_reminder == today.isoformat()  # when it went
     assert totals(list(rows.values())) == {
         "leaders": 15,
         "issued": 15,
@@ -340,7 +383,7 @@ def test_a_drafted_message_is_never_called_sent_until_the_facilitator_says_so(is
     send(issued, "invitations")
     drop(issued, "back.xlsx", filled(issued, LEADER))
     drop(issued, "broken.xlsx", filled(issued, OTHER, {1: "comfortable"}))
-    nightly(issued)
+    nightly(issued, close=True)
     send(issued, "letters")
     send(issued, "corrections")
     nightly(issued)  # the letters index and the tracker are rebuilt from the mail log
@@ -361,6 +404,21 @@ def test_a_drafted_message_is_never_called_sent_until_the_facilitator_says_so(is
     assert rows()[LEADER].letter == "sent" and rows()[OTHER].letter == ""
     assert rows()[LEADER].invitation == "drafted"  # only the kind named
     assert send(issued, "letters")["results"] == []  # nothing drafted twice
+
+
+def test_letters_wait_for_the_close_unless_asked_now_with_a_warning(issued):
+    for leader in (LEADER, OTHER):
+        drop(issued, f"{leader}.xlsx", filled(issued, leader, MIXED))
+    nightly(issued)
+    held = send(issued, "letters")
+    assert held["results"] == [] and len(held["skipped"]) == 2 and held["warning"] == ""
+    assert held["skipped"][0]["why"] == "the round is open: letters go once it closes (clb close), or now with --now"
+    early = send(issued, "letters", early=True)
+    assert [r["status"] for r in early["results"]] == ["drafted"] * 2
+    assert early["warning"].startswith("The round is still open and 13 leaders have not returned a form")
+    nightly(issued, close=True)
+    final = send(issued, "letters")
+    assert final["warning"] == "" and final["skipped"] == []
 
 
 def test_a_long_name_with_a_comma_stays_one_recipient(workspace, write_roster, smtp):

@@ -56,27 +56,66 @@ def varied(root: Path, people: list[str]) -> None:
         answer(root, [leader], list(ALL.values())[index % 3])
 
 
-def test_two_refresh_attack_learns_nothing_about_one_late_leader(issued):
+def partners_figures(root: Path) -> list[tuple[str, ...]]:
+    """What partners' figures show: every figure of the shareable CSV, without the count of those who
+    have answered so far (which says how many returns came, not what any of them answered)."""
+    import csv
+
+    path = root / "outbox" / "reports" / ROUND / f"comparison-{ROUND}-shareable.csv"
+    rows = csv.DictReader(io.StringIO(path.read_text(encoding="utf-8")))
+    return [(r["perspective"], r["category"], r["count"], r["withheld"], r["respondents"]) for r in rows]
+
+
+def test_two_refresh_attack_learns_nothing_about_one_late_leader(issued, edit_settings):
+    edit_settings(shareable="nightly")  # interim editions: the attack compares them
     people = leaders(issued)
     varied(issued, people[:6])
     first = nightly(issued)
-    published = shareable(issued).read_bytes()
+    published = partners_figures(issued)
     assert any(p.endswith("shareable.xlsx") for p in first["outputs"])
-    assert "Based on 6 leaders' responses" in book(shareable(issued))["Summary"]["A2"].value
+    note = book(shareable(issued))["Summary"]["A2"].value
+    assert "counts every leader who has answered it: 6 leaders have answered so far" in note
 
     answer(issued, people[6:7], ALL_COMFORTABLE)  # one late leader
     nightly(issued)
-    assert shareable(issued).read_bytes() == published, "a single late return must not change partners' figures"
+    assert partners_figures(issued) == published, "a single late return must not change partners' figures"
+    summary = book(shareable(issued))["Summary"]
+    assert "From 6 of the 7 leaders who have answered so far" in summary["A2"].value  # and they say so
+    rows = [line for line in summary.iter_rows(values_only=True) if isinstance(line[0], int)][:7]
+    heading = next(line for line in summary.iter_rows(values_only=True) if "Counted" in line)
+    assert (heading.index("Counted"), heading.index("Answered so far")) == (5, 9)
+    assert [(line[5], line[9]) for line in rows] == [(6, 7)] * 7  # counted, of those who have answered
     assert "All 7 accepted responses" in book(facilitator(issued))["Summary"]["A2"].value
 
     answer(issued, people[7:10], ALL_COMFORTABLE)  # four changed, but all alike: comparing would pin them
     nightly(issued)
-    assert shareable(issued).read_bytes() == published
+    assert partners_figures(issued) == published
 
     varied(issued, people[10:15])  # now the nine changed answers are varied enough to be shown together
     nightly(issued)
-    assert shareable(issued).read_bytes() != published
-    assert "Based on 15 leaders' responses" in book(shareable(issued))["Summary"]["A2"].value
+    assert partners_figures(issued) != published
+    assert "counts every leader who has answered it: 15 leaders" in book(shareable(issued))["Summary"]["A2"].value
+
+
+def test_figures_wait_for_the_close_then_count_every_return_the_rules_allow(issued):
+    """The facilitator's round: returns in layers of 6, 4 and 2 over three nights. By default partners
+    see nothing until the close, then one edition of all twelve, which no later layer could have
+    reached on its own; every figure says whom it counts."""
+    people = leaders(issued)
+    layers = [people[:6], people[6:10], people[10:12]]
+    for layer in layers:
+        varied(issued, layer) if layer is layers[0] else answer(issued, layer, ALL_COMFORTABLE)
+        report = nightly(issued)
+        assert report["round"]["stage"] != "closed" and report["round"]["shareable_responses"] == 0
+        assert all(r[2] == "" for r in partners_figures(issued))  # nothing published while the round is open
+        note = book(shareable(issued))["Summary"]["A2"].value
+        assert note.startswith("Partners' figures are published once, when the round closes"), note
+    report = nightly(issued, close=True)
+    assert report["round"]["stage"] == "closed" and report["round"]["shareable_responses"] == 12
+    figures = partners_figures(issued)
+    assert {r[4] for r in figures} == {"12"} and {r[3] for r in figures} == {"false"}, figures
+    assert "counts every leader who has answered it: 12 leaders" in book(shareable(issued))["Summary"]["A2"].value
+    assert "The round closed on" in report["round"]["stage_text"]
 
 
 def test_shareable_edition_holds_no_names_emails_or_words(issued, edit_settings):
@@ -206,17 +245,17 @@ def test_partnership_context_only_where_the_shareable_edition_shows_it(issued):
     answer(issued, people[:6], MIXED)  # six identical returns: showing them would disclose every answer
     report = nightly(issued)
     pages = [(issued / p).read_text() for p in report["outputs"] if p.endswith(".html") and "index" not in p]
-    assert pages and not any("in the latest partnership figures" in page for page in pages)
+    assert pages and not any("'s figures, " in html.unescape(page) for page in pages)  # nothing quoted
 
     answer(issued, people[6:9], ALL_COMFORTABLE)  # now perspective 2 reads 6 stretched, 3 comfortable
-    report = nightly(issued)
+    report = nightly(issued, close=True)
     letters = [p for p in report["outputs"] if p.endswith(".html") and "email" not in p and "index" not in p]
-    texts = [" ".join((issued / p).read_text().split()) for p in letters]
-    assert any(
-        "5 other leaders of the 9 in the latest partnership figures (you among them) would also feel stretched" in text
-        for text in texts
-    )
-    assert not any("6 of the 9" in text for text in texts)  # the reader is never one of "the others"
+    texts = [html.unescape(" ".join((issued / p).read_text().split())) for p in letters]
+    partnership = load_config(issued / "config").settings.partnership
+    said = f"Of the 9 leaders in {partnership}'s figures, 6 feel stretched here: you and 5 others."
+    assert sum(said in text for text in texts) == 6, texts[0]  # the reader is never one of "the others"
+    calm = f"Of the 9 leaders in {partnership}'s figures, 3 feel"
+    assert not any(calm in text for text in texts)  # only rows outside the comfort zone have practices
 
 
 def test_movement_since_the_previous_round(issued, edit_settings):
@@ -267,11 +306,12 @@ def test_the_tidy_csv_shows_exactly_the_shareable_workbooks_figures(issued):
     choices = [MIXED, ALL_COMFORTABLE, {**MIXED, 1: "stretched"}, {**ALL_COMFORTABLE, 2: "panicked"}]
     for index, leader in enumerate(people[:12]):
         answer(issued, [leader], choices[index % len(choices)])
-    report = nightly(issued)
+    report = nightly(issued, close=True)
     path = issued / "outbox" / "reports" / ROUND / f"comparison-{ROUND}-shareable.csv"
     assert f"outbox/reports/{ROUND}/comparison-{ROUND}-shareable.csv" in report["outputs"]
     rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
-    assert list(rows[0]) == ["group", "perspective", "category", "count", "withheld", "respondents"]
+    columns = ["group", "perspective", "category", "count", "withheld", "respondents", "answered_so_far"]
+    assert list(rows[0]) == columns and {row["answered_so_far"] for row in rows} == {"12"}
     keys = ["comfortable", "stretched", "panicked"]
     from_csv = {(r["group"], int(r["perspective"]), r["category"]): r for r in rows}
     workbook = book(shareable(issued))
@@ -318,7 +358,7 @@ def test_charts_read_top_down_in_calm_to_concern_colours(issued):
     from pipeline.colours import scheme
 
     varied(issued, leaders(issued)[:6])
-    nightly(issued)
+    nightly(issued, close=True)
     c, a = (
         "{http://schemas.openxmlformats.org/drawingml/2006/chart}",
         "{http://schemas.openxmlformats.org/drawingml/2006/main}",

@@ -13,9 +13,10 @@ from pipeline.stages import send as mail_run
 from pipeline.state import open_state, responses, round_figures
 from pipeline.workspace import Workspace
 from tests.bytesearch import search
+from tests.conftest import TEST_DEADLINE
 from tests.intake_helpers import LEADER, OTHER, drop, filled
 
-DEADLINE = dt.date(2026, 12, 18)
+DEADLINE = TEST_DEADLINE
 LOG = "Estates board, November 2026"
 
 
@@ -25,7 +26,7 @@ def _round(workspace, edit_settings):
     stages.issue_forms(space)
     drop(workspace, "mine.xlsx", filled(workspace, LEADER, log_project=LOG))
     drop(workspace, "maybe.xlsx", filled(workspace, OTHER, p1_comfortable="perhaps"))
-    stages.build_outputs(space, stages.take_in(space))
+    stages.nightly(space, close=True)
     config = stages.workspace_config(space)
     for kind in ("corrections", "letters"):
         mail_run(space, kind, config)
@@ -85,10 +86,11 @@ def test_each_kind_goes_when_its_time_comes_and_the_totals_stay(workspace, edit_
 
 
 def test_the_nightly_run_applies_the_policy(workspace, edit_settings):
-    edit_settings(deadline="2026-01-05", retention={"returns_days": 0})
+    edit_settings(retention={"returns_days": 0})
     space = Workspace.at(workspace)
     stages.issue_forms(space)
     drop(workspace, "mine.xlsx", filled(workspace, LEADER, log_project=LOG))
+    edit_settings(deadline="2026-01-05")  # a round long past its deadline: the night closes it, and purges
     report = stages.nightly(space)
     assert report["purged"] and "returned files" in report["purged"][0]
     assert not [p for p in (workspace / "state" / "archive").rglob("*") if p.is_file()]
@@ -99,7 +101,7 @@ def test_a_purged_round_is_still_compared_by_its_totals(workspace, edit_settings
 
     space = _round(workspace, edit_settings)
     stages.purge(space, today=_after(730))  # everything goes, the totals stay
-    edit_settings(round="2027-Q1", deadline="2027-03-31")
+    edit_settings(round="2027-Q1", deadline=str(DEADLINE + dt.timedelta(days=90)))
     space = Workspace.at(workspace)
     stages.issue_forms(space)
     drop(workspace, "next.xlsx", filled(workspace, LEADER, {n: "comfortable" for n in range(1, 8)}))

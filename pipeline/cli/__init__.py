@@ -20,6 +20,7 @@ for command in (
     setup.init,
     setup.forms,
     round.nightly,
+    round.close,
     round.fetch,
     round.check,
     sending.send,

@@ -79,6 +79,8 @@ def demo(
         out.print(f"Simulated {made} returned files in {workspace.resolve() / 'inbox'}", highlight=False)
     run_nightly(workspace)  # the demo's quarantined returns are part of the show, not a failure
     send_demo_mail(workspace, "corrections")
+    out.print("\n[bold]Closing the round[/] (clb close): partners' figures published, letters final", highlight=False)
+    run_nightly(workspace, close=True)
     send_demo_mail(workspace, "letters")
     out.print(
         "\n[bold]Where to look:[/] forms in outbox/forms/, the run report in outbox/runs/latest.json, "

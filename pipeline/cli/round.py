@@ -1,4 +1,4 @@
-"""A round's nights: clb nightly, fetch, check, accept, status."""
+"""A round's nights and its close: clb nightly, close, fetch, check, accept, status."""
 
 from __future__ import annotations
 
@@ -43,14 +43,32 @@ def nightly(workspace: WorkspaceOption = Path(".")) -> None:
         raise typer.Exit(code)
 
 
-def run_nightly(workspace: Path) -> int:
-    """Run the nightly flow and show its report; the exit code: NEEDS_YOU when a file was quarantined, or
-    waits for something other than time, or the mailbox could not be read."""
+@scoped
+def close(workspace: WorkspaceOption = Path(".")) -> None:
+    """Close the round now: take in what the inbox holds, publish the partners' figures and make the
+    letters final.
+
+    The first nightly run after the deadline (and its grace, close_after_days) does the same. Returns
+    that come later are still taken in and shown to you; they reach partners only when enough of them
+    allow a new edition. Then send the letters: clb send letters.
+
+    [bold]Example:[/] clb close --workspace ~/partnerships/riverside
+    """
+    code = run_nightly(workspace, close=True)
+    if code != DONE:
+        out.print("Some files need you (above): exit code 1.", highlight=False)
+        raise typer.Exit(code)
+
+
+def run_nightly(workspace: Path, close: bool = False) -> int:
+    """Run the nightly flow (and close the round, with ``close``) and show its report; the exit code:
+    NEEDS_YOU when a file was quarantined, or waits for something other than time, or the mailbox could
+    not be read."""
     space = open_workspace(workspace)
     use_engine(space)
     from pipeline.flows import nightly as nightly_flow
 
-    report = run_flow(nightly_flow, workspace=str(space.root))
+    report = run_flow(nightly_flow, workspace=str(space.root), close=close)
     print_report(report)
     figures = report["round"]
     out.print(
@@ -58,6 +76,7 @@ def run_nightly(workspace: Path) -> int:
         f"{figures['outstanding']} outstanding; {len(report['outputs'])} files written.",
         highlight=False,
     )
+    out.print(figures["stage_text"], highlight=False)
     out.print(f"Run report: [bold]{space.outbox / 'runs' / report['run_id'] / 'summary.json'}[/]", highlight=False)
     notices = report.get("notices")
     if notices and notices["results"]:
@@ -216,6 +235,7 @@ def status(workspace: WorkspaceOption = Path(".")) -> None:
         )
     out.print(table)
     out.print(", ".join(f"{name}: {count}" for name, count in found.totals.items()), highlight=False)
+    out.print(found.stage_text, highlight=False)
     gone = found.forgotten_on_roster
     if gone:
         out.print(

@@ -29,12 +29,17 @@ def send(
             help="Record that you sent this kind's drafts (.eml files) yourself: from now on they count as sent.",
         ),
     ] = False,
+    now: Annotated[
+        bool,
+        typer.Option("--now", help="letters: send them before the round has closed (they may change by the close)."),
+    ] = False,
 ) -> None:
     """Send one kind of message to every leader who should get it now.
 
-    invitations: each leader's own form. reminders: leaders with no accepted return (at most every N days).
-    letters: each leader's feedback letter. corrections: what to fix in a quarantined return. notices: a
-    leader's accepted return was replaced (every nightly run sends these by itself).
+    invitations: each leader's own form. reminders: leaders with no accepted return, a week after their
+    invitation went, then at most every N days, until the round closes. letters: each leader's feedback
+    letter, once the round has closed (clb close; --now sends them before). corrections: what to fix in a
+    quarantined return. notices: a leader's accepted return was replaced (every nightly run sends these).
     Nothing is sent twice unless you say --resend. With no SMTP host in config/partnership.yaml, each message
     is a draft in outbox/mail/<kind>/: open it in Outlook or Thunderbird and press Send; then
     clb send <kind> --mark-sent records that you did. Until then clb calls them drafted, never sent.
@@ -55,7 +60,12 @@ def send(
     use_engine(space)
     from pipeline.flows import SEND_FLOWS
 
-    report = run_flow(SEND_FLOWS[kind], workspace=str(space.root), dry_run=dry_run, resend=resend)
+    if now and kind != "letters":
+        raise fail("--now is for letters only: the other messages go when they are due")
+    early = {"now": True} if now else {}
+    report = run_flow(SEND_FLOWS[kind], workspace=str(space.root), dry_run=dry_run, resend=resend, **early)
+    if report["warning"]:
+        out.print(f"[yellow]{escape(report['warning'])}[/]", highlight=False)
     table = new_table(f"clb send {kind}: {report['mode']}")
     table.add_column("Leader", no_wrap=True)
     table.add_column("Result", no_wrap=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +12,7 @@ from rich.markup import escape
 from pipeline.cli.common import WorkspaceOption, fail, open_workspace, out, run_flow, scoped, use_engine
 from pipeline.cli.tables import new_table
 from pipeline.config import load_config
+from pipeline.rounds import deadline_problem
 
 
 def init(
@@ -24,6 +26,15 @@ def init(
         ),
     ] = None,
     round_id: Annotated[str | None, typer.Option("--round", help="The round id, e.g. 2027-Q1.")] = None,
+    deadline: Annotated[
+        dt.datetime | None,
+        typer.Option(
+            "--deadline",
+            formats=["%Y-%m-%d"],
+            help="The date leaders return their form by, YYYY-MM-DD.",
+            show_default="four weeks on, for the example; the earlier workspace's, with --from",
+        ),
+    ] = None,
     instrument: Annotated[
         str | None,
         typer.Option(
@@ -38,12 +49,12 @@ def init(
     It starts from clb's example partnership, every setting explained in config/partnership.yaml, or with
     --from from an earlier partnership or round. An existing workspace is never overwritten.
 
-    [bold]Example:[/] clb init ~/partnerships/riverside --round 2027-Q1
+    [bold]Example:[/] clb init ~/partnerships/riverside --round 2027-Q1 --deadline 2027-03-31
     """
     from pipeline.init import InitError, init_workspace, next_steps
 
     try:
-        made = init_workspace(folder, source, round_id, instrument)
+        made = init_workspace(folder, source, round_id, instrument, deadline.date() if deadline else None)
     except InitError as exc:
         raise fail(str(exc)) from None
     out.print("Made the workspace:", highlight=False)
@@ -82,7 +93,11 @@ def forms(
 def issue(workspace: Path, reissue: list[str]) -> None:
     """Issue the forms (the issue-forms flow) and show what changed."""
     space = open_workspace(workspace)
-    headings = load_config(space.config).roster_headings
+    config = load_config(space.config)
+    problem = deadline_problem(config.settings, dt.date.today())
+    if problem:
+        raise fail(f"No forms made: {problem}.")
+    headings = config.roster_headings
     if headings:
         taken = ", ".join(f"'{escape(written)}' as {field}" for written, field in headings)
         out.print(f"Roster columns read: {taken}.", highlight=False)

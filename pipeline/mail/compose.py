@@ -63,8 +63,11 @@ def message(
     return mail
 
 
-def form_message(config: Config, templates: Environment, kind: str, leader: Leader, form: bytes) -> EmailMessage:
-    """An invitation or a reminder, with the leader's own form attached."""
+def form_message(
+    config: Config, templates: Environment, kind: str, leader: Leader, form: bytes, already: str = ""
+) -> EmailMessage:
+    """An invitation or a reminder, with the leader's own form attached; ``already``: what a reminder
+    says they sent before (a return we could not accept)."""
     settings = config.settings
     context = {
         "name": leader.name,
@@ -74,6 +77,7 @@ def form_message(config: Config, templates: Environment, kind: str, leader: Lead
         "facilitator_name": settings.facilitator.name,
         "facilitator_email": settings.facilitator.email,
         "min_group_size": settings.min_group_size,
+        "already": already,
         **config.instrument.message_words(),
     }
     html = templates.get_template(f"{kind}.html.j2").render(**context)

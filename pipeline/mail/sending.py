@@ -33,14 +33,18 @@ from pipeline.state import (
     Engine,
     FormRecord,
     MailRecord,
+    MailStatus,
     active_forms,
     begin_mail,
     correction_requests,
     current_responses,
     finish_mail,
+    held_receipts,
     letters_of_round,
     mail_records,
+    quarantined_files,
     replacements,
+    round_closed,
     senders_by_sha256,
 )
 from pipeline.templating import environment
@@ -83,7 +87,9 @@ class _Planning:
     resend: bool
     forms: dict[str, FormRecord]
     log: dict[tuple[str, str, str], MailRecord]
+    early: bool = False  # letters before the close (--now)
     skipped: list[Skipped] = field(default_factory=list)
+    warning: str = ""
     roster: dict[str, Leader] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -104,14 +110,21 @@ class _Planning:
 
 
 def plan(
-    kind: str, space: Workspace, engine: Engine, config: Config, today: dt.date, resend: bool = False
-) -> tuple[list[Outgoing], list[Skipped]]:
-    """What this kind of message would send now, and what it skips and why."""
+    kind: str,
+    space: Workspace,
+    engine: Engine,
+    config: Config,
+    today: dt.date,
+    resend: bool = False,
+    early: bool = False,
+) -> tuple[list[Outgoing], list[Skipped], str]:
+    """What this kind of message would send now, what it skips and why, and what the facilitator should
+    know before it goes."""
     if kind not in KINDS:
         raise ValueError(f"unknown kind of message {kind!r}; choose one of {', '.join(KINDS)}")
     round_id = config.settings.round
     log = {(r.kind, r.leader_id, r.item): r for r in mail_records(engine, round_id)}
-    planning = _Planning(kind, space, engine, config, today, resend, active_forms(engine, round_id), log)
+    planning = _Planning(kind, space, engine, config, today, resend, active_forms(engine, round_id), log, early)
     templates = environment(space.root)
     if kind in ("invitations", "reminders"):
         wanted = _form_messages(planning, templates)
@@ -121,44 +134,141 @@ def plan(
         wanted = _notices(planning, templates)
     else:
         wanted = _corrections(planning)
-    return _not_yet_sent(planning, wanted), planning.skipped
+    return _not_yet_sent(planning, wanted), planning.skipped, planning.warning
 
 
 Wanted = list[tuple[Leader, str, Builder]]  # who, the item (token, date, letter hash, correction id), how
 
 
 def _form_messages(planning: _Planning, templates: Environment) -> Wanted:
-    """Invitations to every leader with a form; reminders to those invited who have not returned it,
-    at most every ``reminder_every_days``."""
+    """Invitations to every leader with a form; reminders to those invited who have not returned it
+    (``_why_not_remind``)."""
     config, today = planning.config, planning.today
-    accepted = current_responses(planning.engine, config.settings.round) if planning.kind == "reminders" else {}
-    every = dt.timedelta(days=config.settings.mail.reminder_every_days)
+    chase = _Chase.read(planning) if planning.kind == "reminders" else None
     wanted: Wanted = []
     for leader in config.roster:
         form = planning.forms.get(leader.id)
         if form is None:
             planning.skip(leader.id, "no form issued yet (run clb forms)")
             continue
-        if planning.kind == "reminders":
-            if leader.id in accepted:
+        already = ""
+        if chase is not None:
+            if leader.id in chase.accepted:
                 continue
-            mine = [r for r in planning.log.values() if r.leader_id == leader.id and r.status in DONE]
-            if not any(r.kind == "invitation" for r in mine):
-                planning.skip(leader.id, "not invited yet (clb send invitations)")
+            why = chase.why_not(leader.id)
+            if why:
+                planning.skip(leader.id, why)
                 continue
-            last = max((r.sent_at for r in mine if r.kind == "reminder" and r.sent_at), default=None)
-            if last and dt.datetime.fromisoformat(last).date() + every > today and not planning.resend:
-                planning.skip(leader.id, f"reminded on {last[:10]}")
-                continue
+            already = chase.already(leader.id)
         item = form.token if planning.kind == "invitations" else today.isoformat()
-        wanted.append((leader, item, _form_builder(planning, templates, leader, planning.space.root / form.path)))
+        path = planning.space.root / form.path
+        wanted.append((leader, item, _form_builder(planning, templates, leader, path, already)))
     return wanted
 
 
+@dataclass
+class _Chase:
+    """What reminders are decided from: chase politely. A reminder goes only to a leader invited at least
+    ``reminder_after_days`` ago (sent, or marked sent: a draft nobody sent is no invitation), at most every
+    ``reminder_every_days``, never after the round's close, and never while a return of theirs waits for
+    their word or for a correction we have not sent or sent only lately. It says what they sent before."""
+
+    planning: _Planning
+    accepted: set[str]
+    closed: str
+    held: dict[str, str]  # leader -> when the return awaiting their word came
+    quarantined: dict[str, str]  # leader -> when their latest quarantined return came
+    corrections: dict[str, list[MailRecord | None]]  # leader -> the mail of each correction request
+
+    @classmethod
+    def read(cls, planning: _Planning) -> _Chase:
+        engine, round_id = planning.engine, planning.config.settings.round
+        closed = round_closed(engine, round_id)
+        quarantined: dict[str, str] = {}
+        for problem in quarantined_files(engine, round_id):
+            if problem["leader_id"]:
+                quarantined[problem["leader_id"]] = max(
+                    quarantined.get(problem["leader_id"], ""), problem["received_at"]
+                )
+        corrections: dict[str, list[MailRecord | None]] = {}
+        for request in correction_requests(engine, round_id):
+            done = planning.log.get(("correction", request.leader_id, str(request.id)))
+            corrections.setdefault(request.leader_id, []).append(done if done and done.status in DONE else None)
+        return cls(
+            planning,
+            set(current_responses(engine, round_id)),
+            closed.at[:10] if closed else "",
+            {held.leader_id: held.received_at for held in held_receipts(engine, round_id)},
+            quarantined,
+            corrections,
+        )
+
+    def _mine(self, leader_id: str, kind: str, status: tuple[str, ...]) -> list[MailRecord]:
+        log = self.planning.log.values()
+        return [r for r in log if r.leader_id == leader_id and r.kind == kind and r.status in status and r.sent_at]
+
+    def why_not(self, leader_id: str) -> str:
+        """Why this leader is not reminded today, or "" when they are."""
+        mail, today, resend = self.planning.config.settings.mail, self.planning.today, self.planning.resend
+        if self.closed:
+            return f"the round closed on {self.closed}: no reminders after the close"
+        sent = self._mine(leader_id, "invitation", (MailStatus.SENT.value,))
+        if not sent:
+            if self._mine(leader_id, "invitation", (MailStatus.DRAFTED.value,)):
+                return "the invitation is only a draft: send it, then clb send invitations --mark-sent"
+            return "not invited yet (clb send invitations)"
+        invited = max(dt.date.fromisoformat(r.sent_at[:10]) for r in sent if r.sent_at)
+        first = invited + dt.timedelta(days=mail.reminder_after_days)
+        if first > today and not resend:
+            return f"invited on {invited}: the first reminder goes from {first} (reminder_after_days)"
+        if leader_id in self.held:
+            return f"a return from them ({self.held[leader_id][:10]}) waits for their word: see clb status"
+        if leader_id in self.quarantined:
+            asked = self.corrections.get(leader_id, [])
+            if not asked or any(record is None for record in asked):
+                return "their return is quarantined and its correction is not sent yet: clb send corrections"
+            last = max(record.sent_at[:10] for record in asked if record and record.sent_at)
+            if dt.date.fromisoformat(last) + dt.timedelta(days=mail.reminder_every_days) > today and not resend:
+                return f"asked on {last} to correct their return"
+        reminded = self._mine(leader_id, "reminder", DONE)  # a reminder's item is the day it was for
+        last_reminder = max((r.item for r in reminded), default=None)
+        every = dt.timedelta(days=mail.reminder_every_days)
+        if last_reminder and dt.date.fromisoformat(last_reminder[:10]) + every > today and not resend:
+            return f"reminded on {last_reminder[:10]}"
+        return ""
+
+    def already(self, leader_id: str) -> str:
+        """What the reminder says they sent before: a return we could not accept, and our reply."""
+        if leader_id not in self.quarantined:
+            return ""
+        came = deadline_text(dt.date.fromisoformat(self.quarantined[leader_id][:10]))
+        asked = [r.sent_at[:10] for r in self.corrections.get(leader_id, []) if r and r.sent_at]
+        wrote = f"; we wrote on {deadline_text(dt.date.fromisoformat(max(asked)))} to say what to fix" if asked else ""
+        return f"We received a form from you on {came}, but could not accept it{wrote}."
+
+
 def _letters(planning: _Planning) -> Wanted:
-    """Each leader's latest letter, by its content hash: a changed letter is a new message."""
+    """Each leader's latest letter, by its content hash: a changed letter is a new message. Letters go
+    once the round has closed, when partners' figures are final; ``early`` sends them before, and warns
+    how many leaders are still out."""
     wanted: Wanted = []
-    for row in letters_of_round(planning.engine, planning.config.settings.round):
+    settings = planning.config.settings
+    if round_closed(planning.engine, settings.round) is None:
+        out = len(
+            {leader.id for leader in planning.config.roster} - set(current_responses(planning.engine, settings.round))
+        )
+        if not planning.early:
+            for row in letters_of_round(planning.engine, settings.round):
+                planning.skip(
+                    row.leader_id, "the round is open: letters go once it closes (clb close), or now with --now"
+                )
+            return wanted
+        planning.warning = (
+            f"The round is still open and {out} leader{'s have' if out != 1 else ' has'} not returned a form: "
+            "these letters quote partners' figures as they stand now, and a leader's letter is sent again if "
+            "it changes by the close."
+        )
+    for row in letters_of_round(planning.engine, settings.round):
         leader = planning.on_roster(row.leader_id)
         if leader is not None:
             html = planning.space.root / row.email_path
@@ -256,10 +366,12 @@ def _not_yet_sent(planning: _Planning, wanted: Wanted) -> list[Outgoing]:
     return outgoing
 
 
-def _form_builder(planning: _Planning, templates: Environment, leader: Leader, path: Path) -> Builder:
+def _form_builder(
+    planning: _Planning, templates: Environment, leader: Leader, path: Path, already: str = ""
+) -> Builder:
     def build() -> tuple[EmailMessage, str | None]:
         data = path.read_bytes()
-        message = form_message(planning.config, templates, planning.single, leader, data)
+        message = form_message(planning.config, templates, planning.single, leader, data, already)
         return message, hashlib.sha256(data).hexdigest()
 
     return build

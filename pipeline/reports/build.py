@@ -33,6 +33,7 @@ from pipeline.reports.letters import (
     template_text,
 )
 from pipeline.reports.publication import ERASED, Edition, may_publish, perspective_key
+from pipeline.rounds import closes_on, publishes, stage, stage_text
 from pipeline.state import (
     Engine,
     IssuedLeader,
@@ -54,6 +55,7 @@ from pipeline.state import (
     record_letters,
     record_publication,
     response_rows,
+    round_closed,
     set_meta,
 )
 from pipeline.templating import environment
@@ -88,7 +90,11 @@ def round_data(engine: Engine, config: Config, run_id: str) -> tuple[RoundData, 
     leaders = leaders_of_round(engine, settings.round)
     rows = response_rows(engine, settings.round)
     answers = _answers(rows, leaders)
-    shown = published_editions(engine, config, run_id, rows)
+    closed = round_closed(engine, settings.round)
+    shown = published_editions(engine, config, run_id, rows, publishes(settings, closed is not None))
+    answered = {
+        p.number: sum(1 for a in answers if a.answers.get(p.number) is not None) for p in config.instrument.perspectives
+    }
     full = RoundData(
         partnership=settings.partnership,
         round=settings.round,
@@ -107,6 +113,12 @@ def round_data(engine: Engine, config: Config, run_id: str) -> tuple[RoundData, 
         published_counts=shown.counts,
         published_respondents=shown.respondents,
         counted=shown.counted,
+        answered=answered,
+        returned=len(answers),
+        closed_at=closed.at if closed else "",
+        closed_by=closed.by if closed else "",
+        closes_on=closes_on(settings).isoformat(),
+        publishing=settings.shareable,
         published_note=(
             f"Partners' figures as last published on {shown.latest.published_at[:10]}, from "
             f"{shown.respondents} leaders' responses."
@@ -158,9 +170,12 @@ class Shown:
     latest: Publication | None
 
 
-def published_editions(engine: Engine, config: Config, run_id: str, rows: list[ResponseRow]) -> Shown:
+def published_editions(
+    engine: Engine, config: Config, run_id: str, rows: list[ResponseRow], publishing: bool = True
+) -> Shown:
     """Each row (perspective) from its own latest edition, publishing a new one where ``may_publish``
-    allows it against every edition partners have seen (pipeline/reports/publication.py)."""
+    allows it against every edition partners have seen (pipeline/reports/publication.py); with
+    ``publishing`` false (the round is open and figures wait for its close), only what was published."""
     round_id, k = config.settings.round, config.settings.min_group_size
     current = {row.leader_id: row.id for row in rows}
     values_by_id: dict[int, dict[int, str | None]] = {row.id: row.answers for row in rows}
@@ -179,7 +194,7 @@ def published_editions(engine: Engine, config: Config, run_id: str, rows: list[R
         values = {rid: answers.get(p.number) for rid, answers in values_by_id.items()}
         editions = [Edition(h.response_ids, h.counts if h.counts is not None else _counted(h, values)) for h in history]
         now_counted = {leader: (rid, values[rid]) for leader, rid in current.items()}
-        if may_publish(editions, now_counted, values, k):
+        if publishing and may_publish(editions, now_counted, values, k):
             chosen = {leader: rid for leader, (rid, answer) in now_counted.items() if answer is not None}
             tally = dict(Counter(answer for _, answer in now_counted.values() if answer is not None))
             record_publication(engine, perspective_key(round_id, p.number), run_id, chosen, tally)
@@ -246,7 +261,9 @@ def _write_shared(target: Path, data: bytes, outbox: Path) -> None:
 def partnership_context(figures: list[Figure]) -> dict[tuple[int, str], Context]:
     """The partnership figures a letter may quote: those the shareable edition shows, zeros aside."""
     return {
-        (figure["perspective"], figure["category"]): Context(figure["count"], figure["respondents"] or 0)
+        (figure["perspective"], figure["category"]): Context(
+            figure["count"], figure["respondents"] or 0, figure["answered_so_far"]
+        )
         for figure in figures
         if not figure["withheld"] and figure["count"]
     }
@@ -368,6 +385,8 @@ def write_outputs(
             )
         set_meta(engine, f"outputs-withheld:{full.round}", json.dumps(withheld))
         set_meta(engine, f"outputs:{full.round}", key)
+    invited = any(kinds.get("invitation") in ("drafted", "sent") for kinds in full.mail.values())
+    now_at = stage(bool(full.closed_at), invited)
     headline: Headline = {
         "round": full.round,
         "responses": len(full.answers),
@@ -378,6 +397,10 @@ def write_outputs(
         "shareable_published_at": shareable.generated_at if shareable.published_counts else None,
         "shareable_withheld": withheld,
         "facilitator_withheld": {"withheld": 0},
+        "stage": now_at.value,
+        "closes_on": full.closes_on,
+        "closed_at": full.closed_at or None,
+        "stage_text": stage_text(config.settings, now_at, full.closed_at[:10], full.closed_by),
     }
     return outputs, headline
 
@@ -402,5 +425,6 @@ def _fingerprint(
         "mail": sorted((leader, sorted(kinds.items())) for leader, kinds in full.mail.items()),
         "senders": sorted((leader, notes) for leader, notes in full.senders.items()),
         "rounds": sorted((r, sorted(totals.items())) for r, totals in full.rounds.items()),
+        "closed": full.closed_at,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode("utf-8")).hexdigest()

@@ -26,7 +26,7 @@ from pipeline.reports.charts import (
     heat,
     stacked_chart,
 )
-from pipeline.reports.data import Answer, RoundData
+from pipeline.reports.data import Answer, RoundData, whom_counted
 from pipeline.reports.facilitator_sheets import (
     quarantine_sheet,
     responses_sheet,
@@ -67,12 +67,13 @@ def summary_sheet(
     counted: pd.DataFrame | None = None,
 ) -> None:
     """The summary table and chart, from ``answers`` or, for partners, from the ``counted`` table of the
-    published editions (``published_table``)."""
+    published editions (``published_table``): then each row says whom it counts (Counted) beside the
+    leaders who have answered it so far."""
     sheet = workbook.create_sheet("Summary")
     instrument, keys = data.instrument, [t.key for t in data.instrument.ticks]
     counts = counted if counted is not None else summary(long_table(answers, instrument), instrument)
     shares = percentages(counts, keys)
-    widths = figure_widths((10, 40), len(keys))
+    widths = figure_widths((10, 40), len(keys)) + (() if counted is None else (10.0,))
     top = title(
         sheet,
         f"How leaders answered the {instrument.count_words()}: {data.partnership}, round {data.round}",
@@ -87,8 +88,9 @@ def summary_sheet(
         instrument.row_title,
         "Statement",
         *[f"{data.headings[k]} (leaders)" for k in keys],
-        "Answered",
+        "Answered" if counted is None else "Counted",
         *[f"{data.headings[k]} (share)" for k in keys],
+        *([] if counted is None else ["Answered so far"]),
     ]
     rows: list[FigureRow] = []
     shown_any = False
@@ -103,6 +105,7 @@ def summary_sheet(
                 [None if off else int(counts.loc[p.number, key]) for key, off in zip(keys, hidden, strict=True)],
                 None if all(hidden) else int(counts.loc[p.number, "answered"]),
                 [None if off else float(shares.loc[p.number, key]) for key, off in zip(keys, hidden, strict=True)],
+                () if counted is None else (data.answered.get(p.number, 0),),
             )
         )
     share_column = 3 + len(keys) + 1
@@ -145,11 +148,7 @@ def shareable_workbook(data: RoundData, figures: list[Figure]) -> bytes:
     """Aggregates only, no names and no free text, from the published snapshot (``figures``: its
     ``shareable_figures``, counted once by the caller)."""
     workbook = new_workbook()
-    note = (
-        f"Based on {data.published_respondents} leaders' responses. {data.published_note}"
-        if data.published_respondents
-        else "Not enough responses have been received yet to show any figures."
-    )
+    note = whom_counted(data)
     masks = by_org_sheet(workbook, data, [], shareable=True)
     summary_sheet(workbook, data, [], masks, note, counted=published_table(data))
     workbook.move_sheet("Summary", offset=-1)
@@ -158,7 +157,8 @@ def shareable_workbook(data: RoundData, figures: list[Figure]) -> bytes:
         data,
         "shareable edition (for every partner)",
         [
-            ["Responses counted", data.published_respondents],
+            ["Responses counted", f"{data.published_respondents} of the {data.returned} answered so far"],
+            ["Round status", f"closed on {data.closed_at[:10]}" if data.closed_at else f"open until {data.closes_on}"],
             ["Figures withheld", _withheld_text(*withheld_share(figures))],
             [
                 "What is withheld",
@@ -167,6 +167,12 @@ def shareable_workbook(data: RoundData, figures: list[Figure]) -> bytes:
                 "leaders gave another: then no leader's answer can be worked out, even by a partner who knows "
                 f"their own and one colleague's answers. Otherwise the {data.instrument.row_noun} shows {HIDDEN}. "
                 "Organisations' own figures are not shared.",
+            ],
+            [
+                "When it is published",
+                "Every night, whenever enough new returns allow it (shareable: nightly)."
+                if data.publishing == "nightly"
+                else "Once, when the round closes, counting every return the rules above allow.",
             ],
             [
                 "When it changes",

@@ -52,6 +52,12 @@ class RoundData:
     mail: dict[str, dict[str, str]] = field(default_factory=dict)  # leader id -> kind -> drafted | sent | ...
     senders: dict[str, list[str]] = field(default_factory=dict)  # leader id -> notes: returns mailed by others
     rounds: dict[str, dict[tuple[int, str], int]] = field(default_factory=dict)  # earlier rounds' totals
+    answered: dict[int, int] = field(default_factory=dict)  # per row: leaders who have answered it so far
+    returned: int = 0  # leaders whose return is accepted so far
+    closed_at: str = ""  # when the round closed ("" while it is open)
+    closed_by: str = ""  # what closed it: "clb close" or "the deadline"
+    closes_on: str = ""  # its last day, YYYY-MM-DD
+    publishing: str = "close"  # when partners' figures are published (settings.shareable)
 
     @property
     def labels(self) -> dict[str, str]:
@@ -62,3 +68,32 @@ class RoundData:
     def headings(self) -> dict[str, str]:
         """The same, capitalised for column headings."""
         return {key: label[:1].upper() + label[1:] for key, label in self.labels.items()}
+
+
+def whom_counted(data: RoundData) -> str:
+    """What partners' figures count, truthfully: never "based on 12" over a count of 6. Per row, the
+    Counted and Answered-so-far columns say the same in figures."""
+    k, noun = data.min_group_size, data.instrument.row_noun
+    returned = f"{data.returned} leader{'s have' if data.returned != 1 else ' has'} answered so far"
+    if not data.published_counts:
+        if data.publishing == "close" and not data.closed_at:
+            return f"Partners' figures are published once, when the round closes (after {data.closes_on}): {returned}."
+        return (
+            f"Not enough responses to show any figures yet: {returned}. A {noun} is shown once at least {k} "
+            "leaders have answered it, in a way that never shows what any one of them answered."
+        )
+    counted = {number: sum(tally.values()) for number, tally in data.published_counts.items()}
+    behind = [number for number, answered in data.answered.items() if counted.get(number, 0) < answered]
+    if not behind:
+        return f"Each {noun} counts every leader who has answered it: {returned}."
+    later = (
+        f"at least {k} more have answered and comparing the editions cannot show what any one of them answered"
+        if data.publishing == "nightly" or data.closed_at
+        else "the round closes"
+    )
+    rows = ", ".join(str(number) for number in sorted(behind))
+    return (
+        f"From {data.published_respondents} of the {data.returned} leaders who have answered so far. For "
+        f"{noun}{'s' if len(behind) > 1 else ''} {rows}, the figures count fewer leaders than have answered "
+        f"(the Counted and Answered so far columns): the others will be added when {later}."
+    )

@@ -31,11 +31,12 @@ class FigureRow:
     counts: list[int | None]
     answered: int | None
     shares: list[float | None]
+    tail: tuple[Any, ...] = ()  # cells after the shares (partners' table: the leaders answered so far)
 
     def cells(self) -> list[Any]:
         """The row as the sheet's cells, a withheld figure as ``HIDDEN``."""
         shown = [*self.counts, self.answered, *self.shares]
-        return [self.group, self.label, *(HIDDEN if value is None else value for value in shown)]
+        return [self.group, self.label, *(HIDDEN if value is None else value for value in shown), *self.tail]
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ def figure_row(group: str | int, label: str | int, counts: list[int]) -> FigureR
     return FigureRow(group, label, list(counts), answered, [count / answered if answered else 0.0 for count in counts])
 
 
-FIGURE_COLUMNS = ("group", "perspective", "category", "count", "withheld", "respondents")
+FIGURE_COLUMNS = ("group", "perspective", "category", "count", "withheld", "respondents", "answered_so_far")
 
 
 class Figure(TypedDict):
@@ -95,7 +96,8 @@ class Figure(TypedDict):
     category: str
     count: int | None
     withheld: bool
-    respondents: int | None
+    respondents: int | None  # the leaders this figure counts
+    answered_so_far: int  # the leaders who have answered the perspective: more than counted until they are added
 
 
 PARTNERSHIP_GROUP = "Partnership"
@@ -145,12 +147,13 @@ def shareable_figures(data: RoundData) -> list[Figure]:
                     int(table.loc[p.number, t.key]),
                     bool(masks[p.number][t.key]),
                     answered,
+                    data.answered.get(p.number, 0),
                 )
             )
     return figures
 
 
-def _figure(group: str, number: int, key: str, count: int, withheld: bool, answered: int) -> Figure:
+def _figure(group: str, number: int, key: str, count: int, withheld: bool, answered: int, so_far: int) -> Figure:
     return {
         "group": group,
         "perspective": number,
@@ -158,6 +161,7 @@ def _figure(group: str, number: int, key: str, count: int, withheld: bool, answe
         "count": None if withheld else int(count),
         "withheld": withheld,
         "respondents": None if withheld else answered,
+        "answered_so_far": so_far,
     }
 
 
@@ -175,6 +179,7 @@ def figures_csv(figures: list[Figure]) -> bytes:
                 "" if figure["count"] is None else figure["count"],
                 "true" if figure["withheld"] else "false",
                 "" if figure["respondents"] is None else figure["respondents"],
+                figure["answered_so_far"],
             ]
         )
     return buffer.getvalue().encode("utf-8")

@@ -125,7 +125,8 @@ class Context:
     """The partnership figure for one row and category, when the shareable edition shows it."""
 
     count: int
-    answered: int
+    answered: int  # the leaders the figure counts
+    so_far: int = 0  # the leaders who have answered the perspective so far (more, until they are counted)
 
 
 def letter_context(
@@ -244,18 +245,16 @@ def _moved(answer: Answer, instrument: Instrument, earlier: EarlierResponse | No
 def _context(
     partnership: str, figure: Context, feeling: str, counted: dict[int, str | None] | None, number: int, key: str
 ) -> str:
-    """How many other leaders feel the same here: never counting the reader among "the others"."""
+    """How many leaders feel the same here, saying whom the figure counts: never counting the reader among
+    "the others", and never hiding that the figure counts fewer leaders than have answered."""
+    whom = f"Of the {figure.answered} leaders in {partnership}'s figures"
+    if figure.so_far > figure.answered:
+        whom += f" ({figure.so_far} have answered so far; the others are not counted yet)"
     if counted is not None and counted.get(number) == key:
         others = figure.count - 1
-        who = f"{others} other leader{'s' if others != 1 else ''}"
-        return (
-            f"In {partnership}, {who} of the {figure.answered} in the latest partnership figures (you among "
-            f"them) would also feel {feeling} here."
-        )
-    return (
-        f"In {partnership}, {figure.count} of the {figure.answered} leaders in the latest partnership figures "
-        f"would also feel {feeling} here (those figures do not include this answer of yours yet)."
-    )
+        also = f"you and {others} other{'s' if others != 1 else ''}" if others else "you alone"
+        return f"{whom}, {figure.count} feel {feeling} here: {also}."
+    return f"{whom}, {figure.count} feel {feeling} here. Your own answer is not in those figures yet."
 
 
 LETTER_TEMPLATES = ("letter.html.j2", "letter.txt.j2")

@@ -2,7 +2,7 @@
 
 schema: the tables, opening the database once per run (``database``), migrations, ``meta``; forms:
 issued forms; intake: runs, received files, responses, held returns; reports: editions, letters, earlier
-rounds; mail: the sent log; fetched: mailbox evidence; erasure: clb forget and retention.
+rounds; rounds: a round's close; mail: the sent log; fetched: mailbox evidence; erasure: clb forget and retention.
 """
 
 from __future__ import annotations
@@ -101,6 +101,7 @@ from pipeline.state.reports import (
     record_letters,
     record_publication,
 )
+from pipeline.state.rounds import Closed, close_round, round_closed
 from pipeline.state.schema import (
     MIGRATIONS,
     SCHEMA_VERSION,
@@ -138,6 +139,7 @@ __all__ = [
     "MIGRATIONS",
     "PURGED",
     "SCHEMA_VERSION",
+    "Closed",
     "CorrectionRequest",
     "EarlierResponse",
     "Engine",
@@ -168,6 +170,7 @@ __all__ = [
     "answers_of",
     "begin_mail",
     "begin_run",
+    "close_round",
     "compact",
     "correction_requests",
     "corrections",
@@ -232,6 +235,7 @@ __all__ = [
     "replacements",
     "response_rows",
     "responses",
+    "round_closed",
     "round_figures",
     "round_first_seen",
     "round_forms",

@@ -68,7 +68,7 @@ def mark_drafts_sent(engine: Engine, round_id: str, kind: str, note: str) -> int
         result = connection.execute(
             update(mail)
             .where(mail.c.round == round_id, mail.c.kind == kind, mail.c.status == MailStatus.DRAFTED)
-            .values(status="sent", response=note)
+            .values(status="sent", response=note, sent_at=now())  # sent by then: reminders count from it
         )
         return int(result.rowcount or 0)
 
