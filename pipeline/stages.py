@@ -320,11 +320,12 @@ def send(
         config = config if config is not None else workspace_config(space, engine)
         outgoing, skipped, warning = plan(kind, space, engine, config, today or dt.date.today(), resend, early)
         folder = space.outbox / "mail"
+        stems = draft_stems(config)
         if dry_run:
-            results = deliver(outgoing, EmlTransport(folder / "dry-run"), None, config, written=True, **timing)
+            results = deliver(outgoing, EmlTransport(folder / "dry-run", stems), None, config, written=True, **timing)
             mode = f"dry run: .eml files in {folder / 'dry-run'}, nothing recorded"
         elif not config.settings.mail.host:
-            results = deliver(outgoing, EmlTransport(folder), engine, config, written=True, **timing)
+            results = deliver(outgoing, EmlTransport(folder, stems), engine, config, written=True, **timing)
             mode = f"no SMTP host set: drafts to send yourself in {folder / singular(kind)}"
         else:
             mail = config.settings.mail
@@ -336,15 +337,24 @@ def send(
     return {"kind": kind, "mode": mode, "results": results, "skipped": skipped, "warning": warning}
 
 
-def mark_sent(space: Workspace, kind: str) -> int:
-    """The facilitator sent this kind's drafts themselves: from now on they count as sent."""
+def draft_stems(config: Config) -> dict[str, str]:
+    """Each leader's drafts' name, by address: ``<organisation>/<name>``, as their form and letter."""
+    from pipeline.names import unique_stems
+
+    return unique_stems((leader.email.casefold(), leader.organisation, leader.name) for leader in config.roster)
+
+
+def mark_sent(space: Workspace, kind: str, to: Sequence[str] = ()) -> int:
+    """The facilitator sent this kind's drafts themselves (to ``to`` only, when given): from now on they
+    count as sent."""
     from pipeline.mail.sending import singular
     from pipeline.state import mark_drafts_sent
 
     with opened(space) as engine:
         config = workspace_config(space, engine)
         note = f"sent by the facilitator from the draft (recorded {dt.date.today().isoformat()})"
-        marked = mark_drafts_sent(engine, config.settings.round, singular(kind), note)
+        leaders = [address.strip().casefold() for address in to] or None
+        marked = mark_drafts_sent(engine, config.settings.round, singular(kind), note, leaders)
         record(space, "send", engine, kind=kind, mode="marked-sent", results={"sent": marked}, skipped=0)
     return marked
 

@@ -215,7 +215,7 @@ def test_a_draft_round_trips_through_a_real_mail_store(issued, dovecot):
     from pipeline.stages import send as mail_run
 
     mail_run(Workspace.at(issued), "invitations", load_config(issued / "config"))
-    path = sorted((issued / "outbox" / "mail" / "invitation").glob("*.eml"))[0]
+    path = sorted((issued / "outbox" / "mail" / "invitation").rglob("*.eml"))[0]
     client = dovecot.client()
     try:
         client.create('"Drafts"')

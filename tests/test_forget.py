@@ -32,9 +32,10 @@ def forgotten(prefect_engine, tmp_path_factory):
     engine = open_state(root / "state" / "clb.sqlite")
     form = active_forms(engine, "2026-Q4")[LEADER]
     kept = (root / form.path).read_bytes()
-    (row,) = engine.connect().exec_driver_sql(
-        "select log from responses where leader_id = ? and superseded_by is null", (LEADER,)
-    )
+    with engine.connect() as connection:  # closed before the search: a connection left to the collector
+        (row,) = connection.exec_driver_sql(  # would close, and take SQLite's -shm file, in the middle of it
+            "select log from responses where leader_id = ? and superseded_by is null", (LEADER,)
+        )
     log = [text for entry in json.loads(row[0]) for text in entry.values()]
     engine.dispose()  # closed now: the search below reads the database's files while nothing changes them
     words = [LEADER, form.name, form.token, *log]

@@ -95,7 +95,7 @@ def test_the_guide_takes_an_empty_folder_to_forms_returns_a_close_and_letters(in
     assert list((workspace / "outbox" / "reports").rglob("*-shareable.xlsx"))
     assert list((workspace / "outbox" / "letters").rglob("index.html"))
     for kind in ("invitation", "correction", "letter"):
-        assert list((workspace / "outbox" / "mail" / kind).glob("*.eml")), kind
+        assert list((workspace / "outbox" / "mail" / kind).rglob("*.eml")), kind
     assert not (workspace / "outbox" / "mail" / "reminder").exists()  # the invitations are drafts, unsent
     assert "clb close" in commands and commands.index("clb close") < commands.index("clb send letters")
     assert not (installed.parent / "lib").joinpath("templates").exists()  # shipped inside the package

@@ -181,11 +181,11 @@ def test_the_demo_runs_end_to_end_on_every_instrument(prefect_engine, tmp_path, 
     for body in bodies:
         assert f"Tool {instrument.code}" in body and "STEP 1" in body
     mail = root / "outbox" / "mail"
-    assert [len(list((mail / kind).glob("*.eml"))) for kind in ("invitation", "correction", "letter")] == [15, 3, 9]
+    assert [len(list((mail / kind).rglob("*.eml"))) for kind in ("invitation", "correction", "letter")] == [15, 3, 9]
     import email
     from email import policy
 
-    for path in (mail / "invitation").glob("*.eml"):  # some names are encoded (José): read them as mail
+    for path in (mail / "invitation").rglob("*.eml"):  # some names are encoded (José): read them as mail
         message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
         assert f"your {code} self-assessment form" in str(message["Subject"])
         (attachment,) = list(message.iter_attachments())  # type: ignore[attr-defined]

@@ -131,7 +131,7 @@ def test_without_smtp_settings_messages_are_drafts_recorded_once(issued):
     """A draft opens in Outlook with a Send button (X-Unsent: 1) and carries no Date or Message-ID, which
     would make it look received; recipient, subject, both bodies and the form are kept."""
     report = send(issued, "invitations")
-    files = sorted((issued / "outbox" / "mail" / "invitation").glob("*.eml"))
+    files = sorted((issued / "outbox" / "mail" / "invitation").rglob("*.eml"))
     assert len(files) == 15 and {r["status"] for r in report["results"]} == {"drafted"}
     draft = parsed(files[0].read_bytes())
     assert draft["X-Unsent"] == "1" and draft["Date"] is None and draft["Message-ID"] is None
@@ -141,14 +141,14 @@ def test_without_smtp_settings_messages_are_drafts_recorded_once(issued):
     [attachment] = list(draft.iter_attachments())
     assert attachment.get_filename().endswith(".xlsx") and attachment.get_content()[:2] == b"PK"
     assert send(issued, "invitations")["results"] == []
-    assert len(list((issued / "outbox" / "mail" / "invitation").glob("*.eml"))) == 15
+    assert len(list((issued / "outbox" / "mail" / "invitation").rglob("*.eml"))) == 15
 
 
 def test_dry_run_writes_eml_whatever_the_settings_and_records_nothing(issued, smtp):
     use_server(issued, smtp.port)
     report = send(issued, "invitations", dry_run=True)
     assert len(report["results"]) == 15 and smtp.received() == []
-    assert len(list((issued / "outbox" / "mail" / "dry-run" / "invitation").glob("*.eml"))) == 15
+    assert len(list((issued / "outbox" / "mail" / "dry-run" / "invitation").rglob("*.eml"))) == 15
     assert mail_records(open_state(issued / "state" / "clb.sqlite"), "2026-Q4") == []
 
 
@@ -430,7 +430,7 @@ def test_a_long_name_with_a_comma_stays_one_recipient(workspace, write_roster, s
     write_roster([["Riverside Council", name, "liz@riverside.example", "Chief Executive"]])
     issue_forms_here(workspace)
     send(workspace, "invitations", dry_run=True)
-    [draft] = (workspace / "outbox" / "mail" / "dry-run" / "invitation").glob("*.eml")
+    [draft] = (workspace / "outbox" / "mail" / "dry-run" / "invitation").rglob("*.eml")
     use_server(workspace, smtp.port)
     send(workspace, "invitations")
     [(envelope, raw)] = smtp.received()
@@ -470,3 +470,33 @@ def test_a_version_1_database_is_brought_up_to_date_once(tmp_path):
         assert "authentication" in columns
     raw = sqlite3.connect(path)
     assert {row[0] for row in raw.execute("select status from mail")} == {"drafted", "refused", "sent"}
+
+
+def test_one_current_draft_per_leader_and_kind_named_by_the_leader(issued):
+    """A draft sent again replaces the leader's current draft, which moves to superseded/ and is never
+    marked sent; --mark-sent --to marks one leader's; clb forget finds drafts by address, not name."""
+    from pipeline.privacy.forget import drafts_to
+    from pipeline.stages import mark_sent
+
+    config = load_config(issued / "config")
+    priya = next(leader for leader in config.roster if leader.email == LEADER)
+    folder = issued / "outbox" / "mail" / "invitation"
+    send(issued, "invitations")
+    current = folder / priya.organisation / f"{priya.name}.eml"
+    assert len(list(folder.rglob("*.eml"))) == 15 and current.is_file()
+    first = current.read_bytes()
+    again = send(issued, "invitations", resend=True)
+    assert {r["response"] for r in again["results"] if r["recipient"] == LEADER} == {
+        f"drafted as {priya.organisation}/{priya.name}.eml"
+    }
+    [moved] = (folder / "superseded" / priya.organisation).glob(f"{priya.name} *.eml")
+    assert moved.read_bytes() == first and len(list((folder / "superseded").rglob("*.eml"))) == 15
+    assert len([p for p in folder.rglob("*.eml") if "superseded" not in p.parts]) == 15
+    records = mail_records(open_state(issued / "state" / "clb.sqlite"), "2026-Q4", "invitation")
+    assert sorted(r.status for r in records) == ["drafted"] * 15 + ["superseded"] * 15
+    old = next(r for r in records if r.leader_id == LEADER and r.status == "superseded")
+    assert old.response == f"superseded: drafted as superseded/{priya.organisation}/{moved.name}"
+
+    assert mark_sent(Workspace.at(issued), "invitations", [LEADER.upper()]) == 1
+    assert mark_sent(Workspace.at(issued), "invitations") == 14  # the superseded drafts were never sent
+    assert drafts_to(issued / "outbox" / "mail", LEADER) == {current, moved}

@@ -48,7 +48,7 @@ def answers_now(root: Path) -> dict[int, str | None]:
 def notices(root: Path) -> list[email.message.EmailMessage]:
     folder = root / "outbox" / "mail" / "notice"
     found = [
-        email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in sorted(folder.glob("*.eml"))
+        email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in sorted(folder.rglob("*.eml"))
     ]
     return found  # type: ignore[return-value]
 

@@ -29,6 +29,10 @@ def send(
             help="Record that you sent this kind's drafts (.eml files) yourself: from now on they count as sent.",
         ),
     ] = False,
+    to: Annotated[
+        list[str] | None,
+        typer.Option("--to", help="With --mark-sent: only the drafts to this leader (by email). Repeat for several."),
+    ] = None,
     now: Annotated[
         bool,
         typer.Option("--now", help="letters: send them before the round has closed (they may change by the close)."),
@@ -54,9 +58,11 @@ def send(
     if mark_sent:
         from pipeline import stages
 
-        marked = stages.mark_sent(space, kind)
+        marked = stages.mark_sent(space, kind, to or ())
         out.print(f"{marked} drafted {kind} recorded as sent.", highlight=False)
         return
+    if to:
+        raise fail("--to goes with --mark-sent: the drafts you sent to those leaders")
     use_engine(space)
     from pipeline.flows import SEND_FLOWS
 

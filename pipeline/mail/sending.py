@@ -46,6 +46,7 @@ from pipeline.state import (
     replacements,
     round_closed,
     senders_by_sha256,
+    supersede_drafts,
 )
 from pipeline.templating import environment
 from pipeline.text import deadline_text
@@ -476,6 +477,9 @@ def deliver(
                 sleep(min(2.0**attempts, 60.0))
         if engine is not None and mail_id is not None:
             finish_mail(engine, mail_id, status, response, attempts)
+            if status == MailStatus.DRAFTED:
+                moved = getattr(transport, "last_moved", None)
+                supersede_drafts(engine, config.settings.round, item.kind, item.leader.id, mail_id, moved)
         results.append(
             {
                 "leader_id": item.leader.id,

@@ -7,6 +7,7 @@ Failures are sorted once, here: a 4xx reply, a refused or dropped connection and
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import email
 import email.policy
 import os
@@ -16,6 +17,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from pipeline.files import atomic_write
+from pipeline.names import safe_segment
 from pipeline.settings import MailSettings
 
 USERNAME, PASSWORD = "CLB_SMTP_USERNAME", "CLB_SMTP_PASSWORD"
@@ -138,18 +140,36 @@ class SmtpTransport:
             self.connection = None
 
 
-class EmlTransport:
-    """Write each message as a draft .eml file: Outlook and Thunderbird open it ready to send."""
+SUPERSEDED = "superseded"  # the folder of each kind's drafts that a newer one replaced
 
-    def __init__(self, folder: Path) -> None:
+
+class EmlTransport:
+    """Write each message as a draft .eml file: Outlook and Thunderbird open it ready to send. A leader
+    has one current draft of each kind, named by their name (``stems``: address -> ``<organisation>/<name>``,
+    as their form and letter are); the draft it replaces moves to ``<kind>/superseded/``, dated."""
+
+    def __init__(self, folder: Path, stems: dict[str, str] | None = None) -> None:
         self.folder = folder
+        self.stems = stems or {}
+        self.last_moved: str | None = None  # where the last send moved the draft it replaced
 
     def send(self, mail: EmailMessage, sender: str, recipient: str) -> str:
         kind = str(mail["X-CLB-Kind"] or "mail")
-        stem = f"{recipient} {str(mail['Message-ID']).strip('<>').split('@')[0][-8:]}"
+        stem = self.stems.get(recipient.casefold()) or safe_segment(recipient)
         path = self.folder / kind / f"{stem}.eml"
+        self.last_moved = None
+        if path.exists():
+            when = dt.datetime.fromtimestamp(path.stat().st_mtime).strftime("%Y-%m-%d %H%M%S")
+            moved = self.folder / kind / SUPERSEDED / f"{stem} {when}.eml"
+            for n in range(2, 1000):
+                if not moved.exists():
+                    break
+                moved = moved.with_name(f"{stem} {when} {n}.eml")
+            moved.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, moved)
+            self.last_moved = moved.relative_to(self.folder / kind).as_posix()
         atomic_write(path, draft(mail).as_bytes(policy=FILE))
-        return f"drafted as {path.name}"
+        return f"drafted as {path.relative_to(self.folder / kind).as_posix()}"
 
     def close(self) -> None:
         return None

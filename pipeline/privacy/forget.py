@@ -91,9 +91,25 @@ def find(space: Workspace, engine: Engine, email: str) -> Erasure:
     found.files = {space.root / path for path in trace.paths}
     for run_id, sha256 in trace.quarantined:
         found.files |= quarantine_copies(space, run_id, sha256)
-    found.files |= {path for path in (space.outbox / "mail").rglob("*.eml") if path.name.startswith(f"{leader} ")}
+    found.files |= drafts_to(space.outbox / "mail", leader)
     found.files |= _letters_by_name(space, found, trace.organisations)
     found.files = {path for path in found.files if path.is_file()}
+    return found
+
+
+def drafts_to(folder: Path, address: str) -> set[Path]:
+    """Every .eml draft under ``folder`` addressed to ``address`` (read from its To header: drafts are
+    named by the leader's name, which may have changed since)."""
+    from email.parser import BytesHeaderParser
+    from email.utils import getaddresses
+
+    found = set()
+    parser = BytesHeaderParser()
+    for path in folder.rglob("*.eml"):
+        with path.open("rb") as handle:
+            headers = parser.parse(handle)
+        if any(mailbox.casefold() == address for _, mailbox in getaddresses(headers.get_all("To", []))):
+            found.add(path)
     return found
 
 

@@ -133,7 +133,7 @@ def _find(space: Workspace, engine: Engine, step: Step, unclaimed_before: str = 
         step.files |= {space.root / path for path in letter_files + correction_files}
         step.rows = len(letter_files) // 3 + len(correction_files) // 2 + len(sent)
         for kind, response in sent:
-            drafted = re.match(r"drafted as (.+\.eml)$", response or "")
+            drafted = re.search(r"drafted as (.+\.eml)$", response or "")
             if drafted:
                 step.files.add(space.outbox / "mail" / kind / drafted.group(1))
         step.files.add(space.outbox / "letters" / safe_segment(step.round) / "index.html")

@@ -88,6 +88,7 @@ from pipeline.state.mail import (
     finish_mail,
     mail_records,
     mark_drafts_sent,
+    supersede_drafts,
 )
 from pipeline.state.reports import (
     LetterRecord,
@@ -243,6 +244,7 @@ __all__ = [
     "runs",
     "senders_by_sha256",
     "set_meta",
+    "supersede_drafts",
     "table_counts",
     "tombstoned_addresses",
     "tombstoned_token",

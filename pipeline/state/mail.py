@@ -30,6 +30,7 @@ class MailStatus(StrEnum):
     SENT = "sent"  # accepted by the SMTP server (or a draft the facilitator says they sent)
     DEFERRED = "deferred"  # to be tried again
     REFUSED = "refused"  # for good
+    SUPERSEDED = "superseded"  # a draft a newer draft of the same kind replaced before it was sent
 
 
 DONE = (MailStatus.SENT.value, MailStatus.DRAFTED.value)
@@ -61,16 +62,41 @@ def mail_records(engine: Engine, round_id: str, kind: str | None = None) -> list
     return [MailRecord(**row) for row in found]
 
 
-def mark_drafts_sent(engine: Engine, round_id: str, kind: str, note: str) -> int:
-    """Record that the facilitator sent this kind's drafts themselves: drafted becomes sent, with ``note``
-    as the reply. Returns how many."""
+def mark_drafts_sent(engine: Engine, round_id: str, kind: str, note: str, leaders: list[str] | None = None) -> int:
+    """Record that the facilitator sent this kind's current drafts themselves (to ``leaders`` only, when
+    given): drafted becomes sent, with ``note`` as the reply. Returns how many."""
+    query = update(mail).where(mail.c.round == round_id, mail.c.kind == kind, mail.c.status == MailStatus.DRAFTED)
+    if leaders is not None:
+        query = query.where(mail.c.leader_id.in_(leaders))
     with engine.begin() as connection:
         result = connection.execute(
-            update(mail)
-            .where(mail.c.round == round_id, mail.c.kind == kind, mail.c.status == MailStatus.DRAFTED)
-            .values(status="sent", response=note, sent_at=now())  # sent by then: reminders count from it
-        )
+            query.values(status="sent", response=note, sent_at=now())
+        )  # reminders count from it
         return int(result.rowcount or 0)
+
+
+def supersede_drafts(engine: Engine, round_id: str, kind: str, leader_id: str, newer: int, moved: str | None) -> None:
+    """The leader's earlier drafts of this kind are replaced by draft ``newer``: never to be marked sent.
+    The latest of them was moved to ``moved`` (its path under the kind's folder), which its record says."""
+    with engine.begin() as connection:
+        older = connection.execute(
+            select(mail.c.id, mail.c.response)
+            .where(
+                mail.c.round == round_id,
+                mail.c.kind == kind,
+                mail.c.leader_id == leader_id,
+                mail.c.status == MailStatus.DRAFTED,
+                mail.c.id < newer,
+            )
+            .order_by(mail.c.id.desc())
+        ).all()
+        for index, row in enumerate(older):
+            said = f"drafted as {moved}" if index == 0 and moved else (row.response or "")
+            connection.execute(
+                update(mail)
+                .where(mail.c.id == row.id)
+                .values(status=MailStatus.SUPERSEDED, response=f"superseded: {said}")
+            )
 
 
 def begin_mail(engine: Engine, **values: Any) -> int:
