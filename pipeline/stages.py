@@ -332,9 +332,20 @@ def send(
             results = deliver(outgoing, SmtpTransport(mail), engine, config, **timing)
             mode = f"sent through {mail.host}:{mail.port} ({mail.security})"
         outcome = Counter(result["status"] for result in results)
+        if results and not dry_run:  # the letters index and the tracker say what the mail log says, now
+            refresh_outputs(space, engine, config, today)
         how = "dry-run" if dry_run else ("drafts" if not config.settings.mail.host else "smtp")
         record(space, "send", engine, kind=kind, mode=how, results=dict(sorted(outcome.items())), skipped=len(skipped))
     return {"kind": kind, "mode": mode, "results": results, "skipped": skipped, "warning": warning}
+
+
+def refresh_outputs(space: Workspace, engine: Engine, config: Config, today: dt.date | None = None) -> None:
+    """The round's outputs made again after mail was sent or marked sent, so that the letters index and
+    the response tracker say at once what clb status says (only what changed is written)."""
+    from pipeline.reports.build import write_outputs
+    from pipeline.state import now
+
+    write_outputs(space, engine, config, "sent-" + now().replace(":", "").replace("-", "")[:15], today)
 
 
 def draft_stems(config: Config) -> dict[str, str]:
@@ -355,6 +366,8 @@ def mark_sent(space: Workspace, kind: str, to: Sequence[str] = ()) -> int:
         note = f"sent by the facilitator from the draft (recorded {dt.date.today().isoformat()})"
         leaders = [address.strip().casefold() for address in to] or None
         marked = mark_drafts_sent(engine, config.settings.round, singular(kind), note, leaders)
+        if marked:
+            refresh_outputs(space, engine, config)
         record(space, "send", engine, kind=kind, mode="marked-sent", results={"sent": marked}, skipped=0)
     return marked
 

@@ -372,6 +372,15 @@ def test_status_shows_each_leaders_progress(issued, smtp):
     }
 
 
+def tracker(root: Path) -> dict[str, str]:
+    """The facilitator workbook's Response tracker: each leader's detail, by email."""
+    import openpyxl
+
+    book = openpyxl.load_workbook(root / "outbox" / "reports" / "2026-Q4" / "comparison-2026-Q4-facilitator.xlsx")
+    rows = book["Response tracker"].iter_rows(values_only=True)
+    return {str(row[2]): str(row[-1]) for row in rows if row[2] and "@" in str(row[2])}
+
+
 def test_a_drafted_message_is_never_called_sent_until_the_facilitator_says_so(issued):
     """No SMTP host: letters are drafts. clb status, the letters index and the tracker say drafted; the
     facilitator sends them from Outlook and records it with clb send letters --mark-sent."""
@@ -385,8 +394,7 @@ def test_a_drafted_message_is_never_called_sent_until_the_facilitator_says_so(is
     drop(issued, "broken.xlsx", filled(issued, OTHER, {1: "comfortable"}))
     nightly(issued, close=True)
     send(issued, "letters")
-    send(issued, "corrections")
-    nightly(issued)  # the letters index and the tracker are rebuilt from the mail log
+    send(issued, "corrections")  # the letters index and the tracker say so at once, not after a night
 
     def rows() -> dict:
         engine = open_state(issued / "state" / "clb.sqlite")
@@ -399,9 +407,13 @@ def test_a_drafted_message_is_never_called_sent_until_the_facilitator_says_so(is
     assert "correction drafted" in index and "correction requested" not in index
     shown = CliRunner().invoke(app, ["status", "--workspace", str(issued)], env={"COLUMNS": "120"})
     assert "drafted" in shown.output and "sent " not in shown.output, shown.output
+    assert tracker(issued)[LEADER].endswith("; letter drafted")
+    assert tracker(issued)[OTHER].endswith("correction drafted")
     marked = CliRunner().invoke(app, ["send", "letters", "--mark-sent", "--workspace", str(issued)])
     assert marked.exit_code == 0 and "1 drafted letters recorded as sent" in marked.output
     assert rows()[LEADER].letter == "sent" and rows()[OTHER].letter == ""
+    index = (issued / "outbox" / "letters" / "2026-Q4" / "index.html").read_text()
+    assert "letter sent" in index and tracker(issued)[LEADER].endswith("; letter sent")  # at once, too
     assert rows()[LEADER].invitation == "drafted"  # only the kind named
     assert send(issued, "letters")["results"] == []  # nothing drafted twice
 

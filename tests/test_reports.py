@@ -277,6 +277,9 @@ def test_movement_since_the_previous_round(issued, edit_settings):
     letter = next(p for p in report["outputs"] if p.endswith(".html") and "email" not in p and "index" not in p)
     page = (issued / letter).read_text()
     assert "Since round 2026-Q4" in page and "Perspective 3: comfortable → a bit panicked" in page
+    assert page.index("Your answers") < page.index("Since round") < page.index("Step 1")  # beside the answers
+    text = (issued / letter.replace(".html", ".txt")).read_text()
+    assert text.index("YOUR ANSWERS") < text.index("SINCE ROUND") < text.index("STEP 1")
     rounds = book(issued / "outbox" / "reports" / "2027-Q1" / "comparison-2027-Q1-facilitator.xlsx")["Rounds"]
     movements = [row[6].value for row in rounds.iter_rows(min_row=5) if row[0].value]
     assert "comfortable → a bit panicked" in movements and "no change" in movements

@@ -10,6 +10,7 @@ from rich.markup import escape
 
 from pipeline.cli.common import NEEDS_YOU, WorkspaceOption, fail, open_workspace, out, run_flow, scoped, use_engine
 from pipeline.cli.tables import new_table
+from pipeline.config import load_config
 
 
 @scoped
@@ -73,15 +74,18 @@ def send(
     if report["warning"]:
         out.print(f"[yellow]{escape(report['warning'])}[/]", highlight=False)
     table = new_table(f"clb send {kind}: {report['mode']}")
-    table.add_column("Leader", no_wrap=True)
+    table.add_column("Leader", overflow="fold", ratio=1)
+    table.add_column("Email", no_wrap=True)  # an address is never split
     table.add_column("Result", no_wrap=True)
     table.add_column("Server", overflow="fold", ratio=1)
+    names = {leader.id: leader.name for leader in load_config(space.config).roster}
     for item in report["results"]:
-        to = "" if item["recipient"] == item["leader_id"] else f" (to {item['recipient']})"
         server = "" if item["status"] == "drafted" else item["response"]  # the drafts' folder is said below
-        table.add_row(escape(item["leader_id"] + to), item["status"], escape(server))
+        name = names.get(item["leader_id"], "")
+        table.add_row(escape(name), item["recipient"], item["status"], escape(server))
     for skipped in report["skipped"]:
-        table.add_row(escape(skipped["leader_id"]), "skipped", escape(skipped["why"]))
+        name = names.get(skipped["leader_id"], "")
+        table.add_row(escape(name), skipped["leader_id"], "skipped", escape(skipped["why"]))
     out.print(table)
     counts: dict[str, int] = {}
     for item in report["results"]:
