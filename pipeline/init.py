@@ -18,7 +18,7 @@ from pathlib import Path
 from pydantic import ValidationError
 from yaml import YAMLError
 
-from pipeline.files import make_private
+from pipeline.files import atomic_write, make_private
 from pipeline.instrument import load_instrument
 from pipeline.resources import example_config, find_instrument, shipped_codes, shipped_instruments
 from pipeline.settings import ROUND_RE
@@ -113,7 +113,7 @@ def init_workspace(
         if (config / name).is_file():
             shutil.copy2(config / name, staging / name)
     if round_id is not None:
-        _set_round(staging / "partnership.yaml", round_id)
+        set_round(staging / "partnership.yaml", round_id)
     if deadline is None and source is None:
         deadline = dt.date.today() + dt.timedelta(days=28)
     if deadline is not None:
@@ -129,21 +129,23 @@ def init_workspace(
     return Made(root, config, round_id, tool)
 
 
+def set_settings(path: Path, **values: str) -> None:
+    """Write top-level keys of partnership.yaml (``round``, ``deadline``) in one replace, keeping its
+    comments: the file is the old one or the new one, never half."""
+    text = path.read_text(encoding="utf-8")
+    for key, value in values.items():
+        text, count = re.subn(rf"(?m)^{key}:[^#\n]*", f"{key}: {value}", text, count=1)
+        if not count:
+            text = text.rstrip("\n") + f"\n{key}: {value}\n"
+    atomic_write(path, text.encode("utf-8"))
+
+
 def set_deadline(path: Path, deadline: dt.date) -> None:
-    """Write ``deadline`` into partnership.yaml, keeping its comments."""
-    text = path.read_text(encoding="utf-8")
-    changed, count = re.subn(r"(?m)^deadline:[^#\n]*", f"deadline: {deadline.isoformat()}", text, count=1)
-    if not count:
-        changed = text.rstrip("\n") + f"\ndeadline: {deadline.isoformat()}\n"
-    path.write_text(changed, encoding="utf-8")
+    set_settings(path, deadline=deadline.isoformat())
 
 
-def _set_round(path: Path, round_id: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    changed, count = re.subn(r"(?m)^round:.*$", f"round: {round_id}", text, count=1)
-    if not count:
-        changed = text.rstrip("\n") + f"\nround: {round_id}\n"
-    path.write_text(changed, encoding="utf-8")
+def set_round(path: Path, round_id: str) -> None:
+    set_settings(path, round=round_id)
 
 
 def next_steps(made: Made) -> list[tuple[str, str]]:

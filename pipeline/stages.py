@@ -152,6 +152,41 @@ def issue_forms(
     return summary
 
 
+class NewRoundRefused(ValueError):
+    """The next round cannot start yet; the message says why and what to do."""
+
+
+def new_round(space: Workspace, round_id: str, deadline: dt.date, today: dt.date | None = None) -> str:
+    """The next round in this workspace: the same roster and settings, a new round id and deadline in
+    partnership.yaml (its comments kept). The round before must be closed, so that its figures and letters
+    are final; its answers stay, so letters show movement and Rounds compared fills. Returns the round
+    it follows."""
+    from pipeline.init import set_settings
+    from pipeline.settings import ROUND_RE
+    from pipeline.state import leaders_of_round, round_closed
+
+    config = load_config(space.config)
+    current = config.settings.round
+    if not ROUND_RE.match(round_id):
+        raise NewRoundRefused(
+            f"{round_id!r} cannot be a round id: use letters, digits, '-', '_' or '.', starting and ending with "
+            "a letter or digit (e.g. 2027-Q3)"
+        )
+    if deadline < (today or dt.date.today()):
+        raise NewRoundRefused(f"the deadline {deadline} is in the past: give the date leaders return their form by")
+    with opened(space) as engine:
+        if round_id == current or leaders_of_round(engine, round_id):
+            raise NewRoundRefused(f"round {round_id} has been run in this workspace already: choose a new id")
+        if leaders_of_round(engine, current) and round_closed(engine, current) is None:
+            raise NewRoundRefused(
+                f"round {current} is still open: close it first with clb close (its partners' figures and "
+                "letters are made final then), then start the next one"
+            )
+        set_settings(space.config / "partnership.yaml", round=round_id, deadline=deadline.isoformat())
+        record(space, "round-new", engine, round=round_id, follows=current, deadline=deadline.isoformat())
+    return current
+
+
 # ---------------------------------------------------------------- the night
 
 

@@ -56,6 +56,7 @@ def test_init_from_an_earlier_round_copies_its_settings_roster_and_templates(tmp
     config = load_config(tmp_path / "q2" / "config")
     assert config.settings.round == "2027-Q2" and [leader.email for leader in config.roster] == ["p@c.example"]
     assert config.settings.deadline == dt.date(2099, 6, 30)
+    assert "run clb round new in that workspace instead" in " ".join(result.output.split())
     assert (tmp_path / "q2" / "templates" / "invitation.txt.j2").read_text() == "Our own wording\n"
     assert list((tmp_path / "q2" / "inbox").iterdir()) == []
 

@@ -35,6 +35,7 @@ for command in (
     demo.demo,
 ):
     app.command()(command)
+app.add_typer(round.rounds, name="round")
 
 
 def main() -> None:

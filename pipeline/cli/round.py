@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Annotated
 
@@ -41,6 +42,41 @@ def nightly(workspace: WorkspaceOption = Path(".")) -> None:
     if code != DONE:
         out.print("Some files need you (above): exit code 1.", highlight=False)
         raise typer.Exit(code)
+
+
+rounds = typer.Typer(help="The next round in this workspace: clb round new ROUND --deadline YYYY-MM-DD.")
+
+
+@rounds.command("new")
+@scoped
+def new_round(
+    round_id: Annotated[str, typer.Argument(help="The new round's id, e.g. 2027-Q3.", show_default=False)],
+    deadline: Annotated[
+        dt.datetime,
+        typer.Option("--deadline", formats=["%Y-%m-%d"], help="The date leaders return their form by, YYYY-MM-DD."),
+    ],
+    workspace: WorkspaceOption = Path("."),
+) -> None:
+    """Start the next round in this workspace: the same roster and settings, a new round and deadline.
+
+    The round before must be closed (clb close). Its answers stay: the next round's letters show how each
+    leader's answers moved, and the workbook's Rounds compared sheet compares the rounds. Then make the
+    forms and send them: clb forms && clb send invitations.
+
+    [bold]Example:[/] clb round new 2027-Q3 --deadline 2027-09-30 --workspace ~/partnerships/riverside
+    """
+    space = open_workspace(workspace)
+    from pipeline import stages
+
+    try:
+        follows = stages.new_round(space, round_id, deadline.date())
+    except stages.NewRoundRefused as exc:
+        raise fail(f"No new round: {exc}.") from None
+    out.print(
+        f"Round {escape(round_id)} follows round {escape(follows)}, due back by {deadline:%d %B %Y}. "
+        "Next: clb forms && clb send invitations",
+        highlight=False,
+    )
 
 
 @scoped

@@ -61,6 +61,12 @@ def init(
     out.print(f"  {escape(str(made.root))}", highlight=False, soft_wrap=True)  # whole, to copy
     if made.instrument is not None:
         out.print(f"with the instrument from {escape(str(made.instrument))}", highlight=False, soft_wrap=True)
+    if source is not None:
+        out.print(
+            "It starts without the earlier workspace's history: for the next round of the same partnership, "
+            "run clb round new in that workspace instead, so that letters show how answers moved.",
+            highlight=False,
+        )
     out.print("Next:", highlight=False)
     for number, (step, what) in enumerate(next_steps(made), start=1):
         out.print(f"  {number}. {step}", highlight=False)
