@@ -43,7 +43,7 @@ def _stress_workspace(root: Path) -> Path:
     settings["partnership"] = _long("Greater Riverside", ["and", "Upper", "Valley", "Community", "Safety", "Board"])
     settings["facilitator"]["name"] = _long("Dr", ["Alexandra-Josephine", "Montgomery-Fitzwilliam"], 60)
     settings["round"] = "2026-autumn-partnership-review-round-02"  # 40 characters, the most a round id may have
-    settings["deadline"] = "2026-09-30"  # the longest weekday and month names
+    settings["deadline"] = "2099-09-30"  # a Wednesday in September: the longest weekday and month names
     (root / "config" / "partnership.yaml").write_text(yaml.safe_dump(settings), encoding="utf-8")
     rows = []
     for org in range(15):
@@ -70,7 +70,7 @@ def _stress_workspace(root: Path) -> Path:
         if index in (3, 4):
             choices.pop(5)  # quarantined: perspective 5 left empty
         drop(root, f"return {index:02d}.xlsx", filled(root, leader, choices, **log))
-    nightly(root)
+    nightly(root, close=True)  # partners' figures published
     return root
 
 
@@ -81,7 +81,7 @@ def _example_workspace(root: Path, instrument: str = "CLB0.01") -> Path:
     prepare_demo(EXAMPLE_CONFIG, root, instrument=None if instrument == "CLB0.01" else instrument_path(instrument))
     issue_forms_here(root)
     simulate_returns(root)
-    nightly(root)
+    nightly(root, close=True)  # partners' figures published
     return root
 
 
