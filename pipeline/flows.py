@@ -223,42 +223,54 @@ def nightly(workspace: str = ".", close: bool = False) -> RunReport:
 # ---------------------------------------------------------------- mail
 
 
-def _send(workspace: str, kind: str, dry_run: bool, resend: bool, early: bool = False) -> SendReport:
+def _send(
+    workspace: str, kind: str, dry_run: bool, resend: bool, early: bool = False, to: list[str] | None = None
+) -> SendReport:
     from pipeline import stages
 
     space = _workspace(workspace)
     with _reported(space, f"sending {kind}"), _one_at_a_time(space):
-        return _task("send-mail", stages.send)(space, kind, None, dry_run, resend, early=early)
+        return _task("send-mail", stages.send)(space, kind, None, dry_run, resend, early=early, to=to or [])
 
 
 @flow(name="send-invitations", persist_result=False)
-def send_invitations(workspace: str = ".", dry_run: bool = False, resend: bool = False) -> SendReport:
+def send_invitations(
+    workspace: str = ".", dry_run: bool = False, resend: bool = False, to: list[str] | None = None
+) -> SendReport:
     """Email every leader their own form."""
-    return _send(workspace, "invitations", dry_run, resend)
+    return _send(workspace, "invitations", dry_run, resend, to=to)
 
 
 @flow(name="send-reminders", flow_run_name=_dated("reminders"), persist_result=False)
-def send_reminders(workspace: str = ".", dry_run: bool = False, resend: bool = False) -> SendReport:
+def send_reminders(
+    workspace: str = ".", dry_run: bool = False, resend: bool = False, to: list[str] | None = None
+) -> SendReport:
     """Remind the leaders who have not returned their form (at most every N days)."""
-    return _send(workspace, "reminders", dry_run, resend)
+    return _send(workspace, "reminders", dry_run, resend, to=to)
 
 
 @flow(name="send-letters", persist_result=False)
-def send_letters(workspace: str = ".", dry_run: bool = False, resend: bool = False, now: bool = False) -> SendReport:
+def send_letters(
+    workspace: str = ".", dry_run: bool = False, resend: bool = False, now: bool = False, to: list[str] | None = None
+) -> SendReport:
     """Email each leader their feedback letter, once the round has closed (``now``: before, with a warning)."""
-    return _send(workspace, "letters", dry_run, resend, early=now)
+    return _send(workspace, "letters", dry_run, resend, early=now, to=to)
 
 
 @flow(name="send-corrections", persist_result=False)
-def send_corrections(workspace: str = ".", dry_run: bool = False, resend: bool = False) -> SendReport:
+def send_corrections(
+    workspace: str = ".", dry_run: bool = False, resend: bool = False, to: list[str] | None = None
+) -> SendReport:
     """Email each leader whose return was quarantined the problems to correct."""
-    return _send(workspace, "corrections", dry_run, resend)
+    return _send(workspace, "corrections", dry_run, resend, to=to)
 
 
 @flow(name="send-notices", persist_result=False)
-def send_notices(workspace: str = ".", dry_run: bool = False, resend: bool = False) -> SendReport:
+def send_notices(
+    workspace: str = ".", dry_run: bool = False, resend: bool = False, to: list[str] | None = None
+) -> SendReport:
     """Tell each leader whose accepted return was replaced (every nightly run does it too)."""
-    return _send(workspace, "notices", dry_run, resend)
+    return _send(workspace, "notices", dry_run, resend, to=to)
 
 
 SEND_FLOWS: dict[str, Callable[..., SendReport]] = {

@@ -343,17 +343,20 @@ def send(
     today: dt.date | None = None,
     engine: Engine | None = None,
     early: bool = False,
+    to: Sequence[str] = (),
     **timing: Any,
 ) -> SendReport:
     """Send (or, with no SMTP host, write as .eml drafts) one kind of message to every leader who should
     get it now; ``dry_run`` writes .eml files and records nothing; ``early``: letters before the round
-    has closed (``clb send letters --now``), with a warning."""
+    has closed (``clb send letters --now``), with a warning; ``to``: only these leaders (addresses, or
+    their pseudonyms: what the flow is given)."""
     from pipeline.mail.sending import deliver, plan, singular
     from pipeline.mail.transport import EmlTransport, SmtpTransport
 
     with opened(space, engine) as engine:
         config = config if config is not None else workspace_config(space, engine)
-        outgoing, skipped, warning = plan(kind, space, engine, config, today or dt.date.today(), resend, early)
+        only = addresses(engine, config, to)
+        outgoing, skipped, warning = plan(kind, space, engine, config, today or dt.date.today(), resend, early, only)
         folder = space.outbox / "mail"
         stems = draft_stems(config)
         if dry_run:
@@ -372,6 +375,63 @@ def send(
         how = "dry-run" if dry_run else ("drafts" if not config.settings.mail.host else "smtp")
         record(space, "send", engine, kind=kind, mode=how, results=dict(sorted(outcome.items())), skipped=len(skipped))
     return {"kind": kind, "mode": mode, "results": results, "skipped": skipped, "warning": warning}
+
+
+def addresses(engine: Engine, config: Config, given: Sequence[str]) -> list[str]:
+    """Roster addresses from what a command was given: addresses, or their pseudonyms (``pseudonyms``)."""
+    from pipeline.privacy.tombstones import pseudonym, salt
+
+    if not given:
+        return []
+    key = salt(engine)
+    by_pseudonym = {pseudonym(engine, leader.id, key): leader.id for leader in config.roster}
+    return [by_pseudonym.get(item, item) for item in given]
+
+
+def send_test(space: Workspace, kind: str, to: str, today: dt.date | None = None) -> tuple[str, str]:
+    """One sample of this kind as it would go now, to ``to`` (the facilitator) instead of the leader:
+    through the SMTP server when one is set, else as a draft in outbox/mail/test/. Nothing is recorded.
+    Returns (whose message it is, what happened); ("", why) when there is nothing to sample."""
+    import email.utils
+
+    from pipeline.mail.compose import sender
+    from pipeline.mail.sending import plan
+    from pipeline.mail.transport import (
+        SAMPLE_OF,
+        EmlTransport,
+        PermanentMailError,
+        SmtpTransport,
+        TransientMailError,
+    )
+    from pipeline.settings import EMAIL_RE
+
+    if not EMAIL_RE.match(to):
+        raise ValueError(f"--test-to {to!r} is not an email address like name@example.org")
+    with opened(space) as engine:
+        config = workspace_config(space, engine)
+        outgoing, skipped, _ = plan(kind, space, engine, config, today or dt.date.today(), resend=True, early=True)
+        if not outgoing:
+            return "", f"no {kind} to sample: " + (skipped[0]["why"] if skipped else "nobody would get one")
+        first = outgoing[0]
+        mail, _ = first.build()
+        del mail["To"]
+        mail["To"] = email.utils.formataddr((config.settings.facilitator.name, to))
+        subject = str(mail["Subject"])
+        del mail["Subject"]
+        mail["Subject"] = f"[test: as {first.leader.name} would get it] {subject}"
+        mail[SAMPLE_OF] = first.leader.email  # clb forget finds the sample by it; retention clears samples
+        transport = (
+            SmtpTransport(config.settings.mail)
+            if config.settings.mail.host
+            else EmlTransport(space.outbox / "mail" / "test")
+        )
+        try:
+            said = transport.send(mail, sender(config)[1], to)
+        except (PermanentMailError, TransientMailError) as exc:
+            said = f"not sent: {exc}"
+        finally:
+            transport.close()
+        return first.leader.name, said
 
 
 def refresh_outputs(space: Workspace, engine: Engine, config: Config, today: dt.date | None = None) -> None:

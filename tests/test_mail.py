@@ -512,3 +512,53 @@ def test_one_current_draft_per_leader_and_kind_named_by_the_leader(issued):
     assert mark_sent(Workspace.at(issued), "invitations", [LEADER.upper()]) == 1
     assert mark_sent(Workspace.at(issued), "invitations") == 14  # the superseded drafts were never sent
     assert drafts_to(issued / "outbox" / "mail", LEADER) == {current, moved}
+
+
+def test_to_some_leaders_only_and_a_sample_to_the_facilitator_first(issued, smtp):
+    """--to (an address, or the pseudonym the flow is given) sends, sends again or marks only those
+    leaders'; --test-to sends one sample, addressed and titled as a test, and records nothing."""
+    from pipeline.stages import pseudonyms, send_test
+
+    use_server(issued, smtp.port)
+    space = Workspace.at(issued)
+    one = send(issued, "invitations", to=[LEADER.upper()])
+    assert [r["recipient"] for r in one["results"]] == [LEADER] and one["skipped"] == []
+    hidden = list(pseudonyms(space, [OTHER]))
+    assert hidden != [OTHER] and [r["recipient"] for r in send(issued, "invitations", to=hidden)["results"]] == [OTHER]
+    again = send(issued, "invitations", resend=True, to=[OTHER, "nobody@example.org"])
+    assert [r["recipient"] for r in again["results"]] == [OTHER]
+    assert again["skipped"] == [{"leader_id": "nobody@example.org", "why": "not on the roster"}]
+    assert len(send(issued, "invitations")["results"]) == 13
+
+    drop(issued, "back.xlsx", filled(issued, LEADER, MIXED))
+    nightly(issued, close=True)
+    before = len(mail_records(open_state(issued / "state" / "clb.sqlite"), "2026-Q4"))
+    whose, said = send_test(space, "letters", "sam@example.org")
+    assert whose == "Priya Raman" and said.startswith("250")
+    envelope, raw = smtp.received()[-1]
+    sample = parsed(raw)
+    assert envelope["rcpt_tos"] == ["sam@example.org"] and "[test: as Priya Raman would get it]" in sample["Subject"]
+    assert "YOUR ANSWERS" in sample.get_body(("plain",)).get_content()
+    assert len(mail_records(open_state(issued / "state" / "clb.sqlite"), "2026-Q4")) == before  # nothing recorded
+    assert send(issued, "letters")["results"][0]["recipient"] == LEADER  # the real one still goes
+    with pytest.raises(ValueError, match="is not an email address"):
+        send_test(space, "letters", "sam at example")
+
+
+def test_a_sample_draft_from_the_command_line(issued):
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    shown = CliRunner().invoke(
+        app, ["send", "invitations", "--test-to", "sam@example.org", "--workspace", str(issued)], env={"COLUMNS": "200"}
+    )
+    assert shown.exit_code == 0, shown.output
+    said = " ".join(shown.output.split())
+    assert "Sample of invitations, as Priya Raman would get it, to sam@example.org: drafted as sam@" in said
+    [draft] = (issued / "outbox" / "mail" / "test" / "invitation").glob("*.eml")
+    assert parsed(draft.read_bytes())["To"].addresses[0].addr_spec == "sam@example.org"
+    assert mail_records(open_state(issued / "state" / "clb.sqlite"), "2026-Q4") == []
+    from pipeline.privacy.forget import drafts_to
+
+    assert drafts_to(issued / "outbox" / "mail", LEADER) == {draft}  # clb forget finds whose sample it is

@@ -32,7 +32,11 @@ def send(
     ] = False,
     to: Annotated[
         list[str] | None,
-        typer.Option("--to", help="With --mark-sent: only the drafts to this leader (by email). Repeat for several."),
+        typer.Option("--to", help="Only this leader (by email), to send, send again or mark sent. Repeat for several."),
+    ] = None,
+    test_to: Annotated[
+        str | None,
+        typer.Option("--test-to", help="Send (or draft) one sample to this address, yourself, first; record nothing."),
     ] = None,
     now: Annotated[
         bool,
@@ -62,14 +66,30 @@ def send(
         marked = stages.mark_sent(space, kind, to or ())
         out.print(f"{marked} drafted {kind} recorded as sent.", highlight=False)
         return
-    if to:
-        raise fail("--to goes with --mark-sent: the drafts you sent to those leaders")
+    if test_to:
+        from pipeline import stages
+
+        try:
+            whose, said = stages.send_test(space, kind, test_to)
+        except ValueError as exc:
+            raise fail(str(exc)) from None
+        out.print(
+            f"Sample of {kind}, as {escape(whose)} would get it, to {escape(test_to)}: {escape(said)}"
+            if whose
+            else escape(said),
+            highlight=False,
+        )
+        return
     use_engine(space)
     from pipeline.flows import SEND_FLOWS
 
     if now and kind != "letters":
         raise fail("--now is for letters only: the other messages go when they are due")
-    early = {"now": True} if now else {}
+    early: dict[str, object] = {"now": True} if now else {}
+    if to:
+        from pipeline import stages
+
+        early["to"] = list(stages.pseudonyms(space, to))  # Prefect keeps a flow's parameters: never an address
     report = run_flow(SEND_FLOWS[kind], workspace=str(space.root), dry_run=dry_run, resend=resend, **early)
     if report["warning"]:
         out.print(f"[yellow]{escape(report['warning'])}[/]", highlight=False)

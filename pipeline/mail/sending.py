@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
@@ -118,9 +118,10 @@ def plan(
     today: dt.date,
     resend: bool = False,
     early: bool = False,
+    only: Sequence[str] = (),
 ) -> tuple[list[Outgoing], list[Skipped], str]:
-    """What this kind of message would send now, what it skips and why, and what the facilitator should
-    know before it goes."""
+    """What this kind of message would send now (to the leaders ``only`` names, when given), what it skips
+    and why, and what the facilitator should know before it goes."""
     if kind not in KINDS:
         raise ValueError(f"unknown kind of message {kind!r}; choose one of {', '.join(KINDS)}")
     round_id = config.settings.round
@@ -135,6 +136,13 @@ def plan(
         wanted = _notices(planning, templates)
     else:
         wanted = _corrections(planning)
+    if only:
+        chosen = {address.casefold() for address in only}
+        wanted = [item for item in wanted if item[0].id in chosen]
+        planning.skipped = [skip for skip in planning.skipped if skip["leader_id"] in chosen]
+        planning.skipped += [
+            {"leader_id": a, "why": "not on the roster"} for a in sorted(chosen - planning.roster.keys())
+        ]
     return _not_yet_sent(planning, wanted), planning.skipped, planning.warning
 
 

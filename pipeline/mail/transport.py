@@ -141,6 +141,8 @@ class SmtpTransport:
 
 
 SUPERSEDED = "superseded"  # the folder of each kind's drafts that a newer one replaced
+SAMPLE_OF = "X-CLB-Sample-Of"  # a sample sent to the facilitator (clb send --test-to): whose message it is
+SAMPLES = "test"  # the folder of outbox/mail/ where samples are drafted
 
 
 class EmlTransport:

@@ -103,12 +103,15 @@ def drafts_to(folder: Path, address: str) -> set[Path]:
     from email.parser import BytesHeaderParser
     from email.utils import getaddresses
 
+    from pipeline.mail.transport import SAMPLE_OF
+
     found = set()
     parser = BytesHeaderParser()
     for path in folder.rglob("*.eml"):
         with path.open("rb") as handle:
             headers = parser.parse(handle)
-        if any(mailbox.casefold() == address for _, mailbox in getaddresses(headers.get_all("To", []))):
+        whose = [*headers.get_all("To", []), *headers.get_all(SAMPLE_OF, [])]
+        if any(mailbox.casefold() == address for _, mailbox in getaddresses(whose)):
             found.add(path)
     return found
 

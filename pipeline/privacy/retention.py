@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.config import Config
+from pipeline.mail.transport import SAMPLES
 from pipeline.names import safe_segment
 from pipeline.privacy.forget import quarantine_copies, rewrite_run_reports
 from pipeline.reports.aggregate import tally
@@ -137,6 +138,7 @@ def _find(space: Workspace, engine: Engine, step: Step, unclaimed_before: str = 
             if drafted:
                 step.files.add(space.outbox / "mail" / kind / drafted.group(1))
         step.files.add(space.outbox / "letters" / safe_segment(step.round) / "index.html")
+        step.files |= set((space.outbox / "mail" / SAMPLES).rglob("*.eml"))  # the facilitator's samples
     else:
         paths, step.rows = round_forms(engine, step.round)
         step.files |= {space.root / path for path in paths}
