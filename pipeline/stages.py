@@ -389,49 +389,13 @@ def addresses(engine: Engine, config: Config, given: Sequence[str]) -> list[str]
 
 
 def send_test(space: Workspace, kind: str, to: str, today: dt.date | None = None) -> tuple[str, str]:
-    """One sample of this kind as it would go now, to ``to`` (the facilitator) instead of the leader:
-    through the SMTP server when one is set, else as a draft in outbox/mail/test/. Nothing is recorded.
-    Returns (whose message it is, what happened); ("", why) when there is nothing to sample."""
-    import email.utils
+    """One sample of this kind as it would go now, to ``to`` (the facilitator) instead of the leader,
+    recorded nowhere (``mail.sample``). Returns (whose message it is, what happened)."""
+    from pipeline.mail.sample import send_sample
 
-    from pipeline.mail.compose import sender
-    from pipeline.mail.sending import plan
-    from pipeline.mail.transport import (
-        SAMPLE_OF,
-        EmlTransport,
-        PermanentMailError,
-        SmtpTransport,
-        TransientMailError,
-    )
-    from pipeline.settings import EMAIL_RE
-
-    if not EMAIL_RE.match(to):
-        raise ValueError(f"--test-to {to!r} is not an email address like name@example.org")
     with opened(space) as engine:
         config = workspace_config(space, engine)
-        outgoing, skipped, _ = plan(kind, space, engine, config, today or dt.date.today(), resend=True, early=True)
-        if not outgoing:
-            return "", f"no {kind} to sample: " + (skipped[0]["why"] if skipped else "nobody would get one")
-        first = outgoing[0]
-        mail, _ = first.build()
-        del mail["To"]
-        mail["To"] = email.utils.formataddr((config.settings.facilitator.name, to))
-        subject = str(mail["Subject"])
-        del mail["Subject"]
-        mail["Subject"] = f"[test: as {first.leader.name} would get it] {subject}"
-        mail[SAMPLE_OF] = first.leader.email  # clb forget finds the sample by it; retention clears samples
-        transport = (
-            SmtpTransport(config.settings.mail)
-            if config.settings.mail.host
-            else EmlTransport(space.outbox / "mail" / "test")
-        )
-        try:
-            said = transport.send(mail, sender(config)[1], to)
-        except (PermanentMailError, TransientMailError) as exc:
-            said = f"not sent: {exc}"
-        finally:
-            transport.close()
-        return first.leader.name, said
+        return send_sample(space, engine, config, kind, to, today or dt.date.today())
 
 
 def refresh_outputs(space: Workspace, engine: Engine, config: Config, today: dt.date | None = None) -> None:

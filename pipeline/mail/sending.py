@@ -23,6 +23,7 @@ from jinja2 import Environment
 
 from pipeline.config import Config, Leader
 from pipeline.contracts import SendResult, Skipped
+from pipeline.mail.chase import Chase
 from pipeline.mail.compose import Attachment, form_filename, form_message, message, sender
 from pipeline.mail.transport import PermanentMailError, TransientMailError
 from pipeline.problems import fixable_in_place
@@ -39,10 +40,8 @@ from pipeline.state import (
     correction_requests,
     current_responses,
     finish_mail,
-    held_receipts,
     letters_of_round,
     mail_records,
-    quarantined_files,
     replacements,
     round_closed,
     senders_by_sha256,
@@ -153,7 +152,10 @@ def _form_messages(planning: _Planning, templates: Environment) -> Wanted:
     """Invitations to every leader with a form; reminders to those invited who have not returned it
     (``_why_not_remind``)."""
     config, today = planning.config, planning.today
-    chase = _Chase.read(planning) if planning.kind == "reminders" else None
+    chase = None
+    if planning.kind == "reminders":
+        settings = planning.config.settings
+        chase = Chase.read(planning.engine, settings.round, settings.mail, planning.log, today, planning.resend)
     wanted: Wanted = []
     for leader in config.roster:
         form = planning.forms.get(leader.id)
@@ -173,87 +175,6 @@ def _form_messages(planning: _Planning, templates: Environment) -> Wanted:
         path = planning.space.root / form.path
         wanted.append((leader, item, _form_builder(planning, templates, leader, path, already)))
     return wanted
-
-
-@dataclass
-class _Chase:
-    """What reminders are decided from: chase politely. A reminder goes only to a leader invited at least
-    ``reminder_after_days`` ago (sent, or marked sent: a draft nobody sent is no invitation), at most every
-    ``reminder_every_days``, never after the round's close, and never while a return of theirs waits for
-    their word or for a correction we have not sent or sent only lately. It says what they sent before."""
-
-    planning: _Planning
-    accepted: set[str]
-    closed: str
-    held: dict[str, str]  # leader -> when the return awaiting their word came
-    quarantined: dict[str, str]  # leader -> when their latest quarantined return came
-    corrections: dict[str, list[MailRecord | None]]  # leader -> the mail of each correction request
-
-    @classmethod
-    def read(cls, planning: _Planning) -> _Chase:
-        engine, round_id = planning.engine, planning.config.settings.round
-        closed = round_closed(engine, round_id)
-        quarantined: dict[str, str] = {}
-        for problem in quarantined_files(engine, round_id):
-            if problem["leader_id"]:
-                quarantined[problem["leader_id"]] = max(
-                    quarantined.get(problem["leader_id"], ""), problem["received_at"]
-                )
-        corrections: dict[str, list[MailRecord | None]] = {}
-        for request in correction_requests(engine, round_id):
-            done = planning.log.get(("correction", request.leader_id, str(request.id)))
-            corrections.setdefault(request.leader_id, []).append(done if done and done.status in DONE else None)
-        return cls(
-            planning,
-            set(current_responses(engine, round_id)),
-            closed.at[:10] if closed else "",
-            {held.leader_id: held.received_at for held in held_receipts(engine, round_id)},
-            quarantined,
-            corrections,
-        )
-
-    def _mine(self, leader_id: str, kind: str, status: tuple[str, ...]) -> list[MailRecord]:
-        log = self.planning.log.values()
-        return [r for r in log if r.leader_id == leader_id and r.kind == kind and r.status in status and r.sent_at]
-
-    def why_not(self, leader_id: str) -> str:
-        """Why this leader is not reminded today, or "" when they are."""
-        mail, today, resend = self.planning.config.settings.mail, self.planning.today, self.planning.resend
-        if self.closed:
-            return f"the round closed on {self.closed}: no reminders after the close"
-        sent = self._mine(leader_id, "invitation", (MailStatus.SENT.value,))
-        if not sent:
-            if self._mine(leader_id, "invitation", (MailStatus.DRAFTED.value,)):
-                return "the invitation is only a draft: send it, then clb send invitations --mark-sent"
-            return "not invited yet (clb send invitations)"
-        invited = max(dt.date.fromisoformat(r.sent_at[:10]) for r in sent if r.sent_at)
-        first = invited + dt.timedelta(days=mail.reminder_after_days)
-        if first > today and not resend:
-            return f"invited on {invited}: the first reminder goes from {first} (reminder_after_days)"
-        if leader_id in self.held:
-            return f"a return from them ({self.held[leader_id][:10]}) waits for their word: see clb status"
-        if leader_id in self.quarantined:
-            asked = self.corrections.get(leader_id, [])
-            if not asked or any(record is None for record in asked):
-                return "their return is quarantined and its correction is not sent yet: clb send corrections"
-            last = max(record.sent_at[:10] for record in asked if record and record.sent_at)
-            if dt.date.fromisoformat(last) + dt.timedelta(days=mail.reminder_every_days) > today and not resend:
-                return f"asked on {last} to correct their return"
-        reminded = self._mine(leader_id, "reminder", DONE)  # a reminder's item is the day it was for
-        last_reminder = max((r.item for r in reminded), default=None)
-        every = dt.timedelta(days=mail.reminder_every_days)
-        if last_reminder and dt.date.fromisoformat(last_reminder[:10]) + every > today and not resend:
-            return f"reminded on {last_reminder[:10]}"
-        return ""
-
-    def already(self, leader_id: str) -> str:
-        """What the reminder says they sent before: a return we could not accept, and our reply."""
-        if leader_id not in self.quarantined:
-            return ""
-        came = deadline_text(dt.date.fromisoformat(self.quarantined[leader_id][:10]))
-        asked = [r.sent_at[:10] for r in self.corrections.get(leader_id, []) if r and r.sent_at]
-        wrote = f"; we wrote on {deadline_text(dt.date.fromisoformat(max(asked)))} to say what to fix" if asked else ""
-        return f"We received a form from you on {came}, but could not accept it{wrote}."
 
 
 def _letters(planning: _Planning) -> Wanted:

@@ -186,6 +186,12 @@ def shareable_workbook(data: RoundData, figures: list[Figure]) -> bytes:
     return save_workbook(workbook, stamp(data.generated_at))
 
 
+def _unpublished(data: RoundData) -> str:
+    if data.publishing == "close" and not data.closed_at:
+        return "published when the round closes (clb close, or the first nightly run after its last day)"
+    return "not published yet: too few answers to show any without giving one away"
+
+
 def _withheld_text(withheld: int, figures: int) -> str:
     if not figures:
         return "no figures yet"
@@ -220,7 +226,8 @@ def facilitator_workbook(data: RoundData) -> bytes:
             ["Leaders on the roster", len(data.roster)],
             ["Quarantined files", len({q["id"] for q in data.quarantined})],
             ["Figures withheld", "none: this edition shows everything"],
-            ["Shareable edition", data.published_note or "not published yet"],
+            ["Round status", f"closed on {data.closed_at[:10]}" if data.closed_at else f"open until {data.closes_on}"],
+            ["Shareable edition", data.published_note or _unpublished(data)],
         ],
     )
     return save_workbook(workbook, stamp(data.generated_at))
