@@ -25,7 +25,15 @@ DATA = Path(__file__).resolve().parent / "data"
 # The tests that take minutes (real servers, workers, schedules, an installed wheel): started first, so
 # that with pytest-xdist (make test runs -n 4 --dist worksteal) they run beside everything else instead
 # of after it.
-LONG = ("test_scale.py", "test_pool.py", "test_install.py", "test_serve.py", "test_hostile_inbox.py", "test_exits.py")
+LONG = (
+    "test_scale.py",
+    "test_pool.py",
+    "test_install.py",
+    "test_serve.py",
+    "test_round.py",
+    "test_hostile_inbox.py",
+    "test_exits.py",
+)
 
 
 # What `make check` leaves out, for an edit loop of seconds: every test of a real server, a real client
