@@ -7,7 +7,6 @@ backup is one folder.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
@@ -190,30 +189,26 @@ class WorkspaceBusy(Exception):
 @contextmanager
 def workspace_lock(workspace: Workspace, wait_seconds: float = 0.0) -> Iterator[None]:
     """Hold the workspace for one run. A second run waits up to ``wait_seconds``, then refuses with a
-    message saying which run holds it. The lock is an OS file lock, so a killed run never leaves it held."""
+    message saying which run holds it (``state/run.holder``). The lock is an OS file lock (``filelock``:
+    flock on POSIX, LockFileEx on Windows), so a killed run never leaves it held."""
+    from filelock import FileLock, Timeout
+
     workspace.state_dir.mkdir(parents=True, exist_ok=True)
-    path = workspace.state_dir / "run.lock"
-    with path.open("a+") as handle:
-        deadline = time.monotonic() + wait_seconds
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    handle.seek(0)
-                    holder = handle.read().strip() or "another clb run"
-                    raise WorkspaceBusy(
-                        f"{workspace.root} is in use by {holder}. Wait for it to finish and run again."
-                    ) from None
-                time.sleep(0.2)
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"process {os.getpid()} since {time.strftime('%Y-%m-%d %H:%M:%S')}")
-        handle.flush()
+    holder = workspace.state_dir / "run.holder"
+    lock = FileLock(workspace.state_dir / "run.lock", thread_local=False)
+    try:
+        lock.acquire(timeout=wait_seconds, poll_interval=0.2)
+    except Timeout:
         try:
-            yield
-        finally:
-            handle.seek(0)
-            handle.truncate()
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            who = holder.read_text(encoding="utf-8").strip()
+        except OSError:
+            who = ""
+        raise WorkspaceBusy(
+            f"{workspace.root} is in use by {who or 'another clb run'}. Wait for it to finish and run again."
+        ) from None
+    try:
+        holder.write_text(f"process {os.getpid()} since {time.strftime('%Y-%m-%d %H:%M:%S')}", encoding="utf-8")
+        yield
+    finally:
+        holder.unlink(missing_ok=True)
+        lock.release()

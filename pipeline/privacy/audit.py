@@ -15,7 +15,6 @@ the trail so that it verifies then takes more than write access to the workspace
 
 from __future__ import annotations
 
-import fcntl
 import getpass
 import hashlib
 import hmac
@@ -68,29 +67,27 @@ def record(space: Workspace, action: str, engine: Engine | None = None, **detail
     """Append one line for ``action`` (after a ``config-changed`` line when config/ differs from the
     last line that recorded it), then anchor the trail in the state (``engine``: the run's database,
     else it is opened for this)."""
+    from filelock import FileLock
+
     path = audit_path(space)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a+b") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            handle.seek(0)
-            lines = handle.read().splitlines()
-            previous = _digest(lines[-1]) if lines else START
-            count = len(lines)
-            hashes = config_hashes(space)
-            if hashes != _last_config(lines):
-                previous = _append(handle, previous, "config-changed", {"files": hashes})
-                count += 1
-            previous = _append(handle, previous, action, details)
-            handle.flush()
-            os.fsync(handle.fileno())
-            if engine is not None:
-                _anchor(engine, count + 1, previous)
-            else:
-                with database(space.database) as opened:
-                    _anchor(opened, count + 1, previous)
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with FileLock(path.with_name("audit.lock"), thread_local=False), path.open("a+b") as handle:
+        handle.seek(0)
+        lines = handle.read().splitlines()
+        previous = _digest(lines[-1]) if lines else START
+        count = len(lines)
+        hashes = config_hashes(space)
+        if hashes != _last_config(lines):
+            previous = _append(handle, previous, "config-changed", {"files": hashes})
+            count += 1
+        previous = _append(handle, previous, action, details)
+        handle.flush()
+        os.fsync(handle.fileno())
+        if engine is not None:
+            _anchor(engine, count + 1, previous)
+        else:
+            with database(space.database) as opened:
+                _anchor(opened, count + 1, previous)
 
 
 def key_path() -> Path:
