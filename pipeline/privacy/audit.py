@@ -49,8 +49,9 @@ def _digest(line: bytes) -> str:
 def _who() -> str:
     try:
         user = getpass.getuser()
-    except (KeyError, OSError):  # no name for this uid (a container)
-        user = f"uid {os.getuid()}"
+    except (KeyError, OSError, ImportError):  # no name for this uid (a container); no pwd (Windows, no USERNAME)
+        uid = getattr(os, "getuid", None)
+        user = f"uid {uid()}" if uid is not None else "an unnamed account"
     return f"{user}@{socket.gethostname()}"
 
 
