@@ -38,10 +38,13 @@ def deadline_problem(settings: Settings, today: dt.date) -> str | None:
     )
 
 
-def stage(closed: bool, invited: bool) -> Stage:
-    if closed:
-        return Stage.CLOSED
-    return Stage.CHASING if invited else Stage.OPEN
+def standing(settings: Settings, closed_at: str, closed_by: str, invited: bool) -> tuple[Stage, str]:
+    """Where the round stands (``closed_at`` "" while open), and that in a sentence for the facilitator:
+    what clb status and the night's report say."""
+    if closed_at:
+        return Stage.CLOSED, stage_text(settings, Stage.CLOSED, closed_at[:10], closed_by)
+    now_at = Stage.CHASING if invited else Stage.OPEN
+    return now_at, stage_text(settings, now_at, "", "")
 
 
 def publishes(settings: Settings, closed: bool) -> bool:

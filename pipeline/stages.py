@@ -107,7 +107,7 @@ def issue_forms(
     from pipeline.forms.issuing import file_sha256, issued_records, plan_forms, shared_fields, summarise, write_forms
     from pipeline.forms.template import FormTemplate
     from pipeline.privacy.retention import remember_deadline
-    from pipeline.privacy.tombstones import forgotten_on, leave_out, pseudonym, salt
+    from pipeline.privacy.tombstones import forgotten_on, leave_out
     from pipeline.rounds import deadline_problem
     from pipeline.state import active_forms, record_forms
 
@@ -116,17 +116,16 @@ def issue_forms(
         config = config if config is not None else load_config(space.config)
         gone = forgotten_on(engine, [leader.id for leader in config.roster])
         config = leave_out(config, gone)
-        key = salt(engine)
-        by_pseudonym = {pseudonym(engine, leader.id, key): leader.id for leader in config.roster}
-        wanted = [by_pseudonym.get(item, item) for item in reissue]
+        wanted = addresses(engine, config, reissue)
         issued = active_forms(engine, config.settings.round)
         plan = plan_forms(config, issued, wanted, file_hash=lambda path: file_sha256(space.root / path))
         clock.lap("plan")
+        writing = plan.count("unchanged") < len(plan.forms)
         problem = deadline_problem(config.settings, dt.date.today())
-        if problem and plan.count("unchanged") < len(plan.forms):
+        if problem and writing:
             raise DeadlinePassed(problem)
         written: dict[str, str] = {}
-        if plan.count("unchanged") < len(plan.forms):
+        if writing:
             template = FormTemplate(config.instrument, shared_fields(config))
             clock.lap("template")
             total = len(plan.forms)
@@ -310,19 +309,26 @@ def build_outputs(
     return report
 
 
+def stamped(prefix: str) -> str:
+    """The id of outputs made outside a night (``rebuilt-20261203T201500``): what made them, and when."""
+    from pipeline.state import now
+
+    return f"{prefix}-" + now().replace(":", "").replace("-", "")[:15]
+
+
 def rebuild_outputs(
     space: Workspace, rounds: Sequence[str], config: Config | None = None, engine: Engine | None = None
 ) -> list[str]:
     """Build the outputs of each of ``rounds`` again from the state as it is now, as if they had never
     been built (after clb forget has removed a leader from them); the current round's last."""
     from pipeline.reports.build import write_outputs
-    from pipeline.state import delete_meta, now
+    from pipeline.state import delete_meta
 
     with opened(space, engine) as engine:
         config = config if config is not None else workspace_config(space, engine)
         current = config.settings.round
         written: list[str] = []
-        run_id = "rebuilt-" + now().replace(":", "").replace("-", "")[:15]
+        run_id = stamped("rebuilt")
         for round_id in [*sorted(set(rounds) - {current}), current]:
             delete_meta(engine, f"outputs:{round_id}")
             settings = config.settings.model_copy(update={"round": round_id})
@@ -402,9 +408,8 @@ def refresh_outputs(space: Workspace, engine: Engine, config: Config, today: dt.
     """The round's outputs made again after mail was sent or marked sent, so that the letters index and
     the response tracker say at once what clb status says (only what changed is written)."""
     from pipeline.reports.build import write_outputs
-    from pipeline.state import now
 
-    write_outputs(space, engine, config, "sent-" + now().replace(":", "").replace("-", "")[:15], today)
+    write_outputs(space, engine, config, stamped("sent"), today)
 
 
 def draft_stems(config: Config) -> dict[str, str]:
@@ -551,7 +556,7 @@ def status(space: Workspace) -> Status | None:
     """Read-only: None when nothing has happened in the workspace yet."""
     from pipeline.mail.status import leader_status, totals
     from pipeline.privacy.tombstones import forgotten_on, leave_out
-    from pipeline.rounds import stage, stage_text
+    from pipeline.rounds import standing
     from pipeline.state import open_state_readonly, pending_erasures, round_closed
 
     config = load_config(space.config)
@@ -565,8 +570,7 @@ def status(space: Workspace) -> Status | None:
         settings = config.settings
         closed = round_closed(engine, settings.round)
         invited = any(row.invitation in ("drafted", "sent") for row in rows)
-        at = stage(closed is not None, invited)
-        words = stage_text(settings, at, closed.at[:10] if closed else "", closed.by if closed else "")
+        _, words = standing(settings, closed.at if closed else "", closed.by if closed else "", invited)
         return Status(
             settings.partnership, settings.round, rows, totals(rows), len(gone), pending_erasures(engine), words
         )

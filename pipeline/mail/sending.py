@@ -55,6 +55,8 @@ KINDS = ("invitations", "reminders", "letters", "corrections", "notices")
 
 
 class Transport(Protocol):
+    last_moved: str | None  # the draft the last send replaced, moved aside (drafts only)
+
     def send(self, mail: EmailMessage, sender: str, recipient: str) -> str: ...
 
     def close(self) -> None: ...
@@ -149,8 +151,8 @@ Wanted = list[tuple[Leader, str, Builder]]  # who, the item (token, date, letter
 
 
 def _form_messages(planning: _Planning, templates: Environment) -> Wanted:
-    """Invitations to every leader with a form; reminders to those invited who have not returned it
-    (``_why_not_remind``)."""
+    """Invitations to every leader with a form; reminders to those invited who have not returned it, as
+    ``mail.chase.Chase`` allows."""
     config, today = planning.config, planning.today
     chase = None
     if planning.kind == "reminders":
@@ -183,22 +185,22 @@ def _letters(planning: _Planning) -> Wanted:
     how many leaders are still out."""
     wanted: Wanted = []
     settings = planning.config.settings
+    rows = letters_of_round(planning.engine, settings.round)
     if round_closed(planning.engine, settings.round) is None:
-        out = len(
-            {leader.id for leader in planning.config.roster} - set(current_responses(planning.engine, settings.round))
-        )
         if not planning.early:
-            for row in letters_of_round(planning.engine, settings.round):
+            for row in rows:
                 planning.skip(
                     row.leader_id, "the round is open: letters go once it closes (clb close), or now with --now"
                 )
             return wanted
+        returned = set(current_responses(planning.engine, settings.round))
+        out = sum(1 for leader in planning.config.roster if leader.id not in returned)
         planning.warning = (
             f"The round is still open and {out} leader{'s have' if out != 1 else ' has'} not returned a form: "
             "these letters quote partners' figures as they stand now, and a leader's letter is sent again if "
             "it changes by the close."
         )
-    for row in letters_of_round(planning.engine, settings.round):
+    for row in rows:
         leader = planning.on_roster(row.leader_id)
         if leader is not None:
             html = planning.space.root / row.email_path
@@ -407,7 +409,7 @@ def deliver(
         if engine is not None and mail_id is not None:
             finish_mail(engine, mail_id, status, response, attempts)
             if status == MailStatus.DRAFTED:
-                moved = getattr(transport, "last_moved", None)
+                moved = transport.last_moved
                 supersede_drafts(engine, config.settings.round, item.kind, item.leader.id, mail_id, moved)
         results.append(
             {

@@ -55,6 +55,7 @@ class SmtpTransport:
         self.settings = settings
         self.environ = dict(os.environ if environ is None else environ)
         self.connection: smtplib.SMTP | None = None
+        self.last_moved: str | None = None  # a server replaces no draft
 
     def _context(self) -> ssl.SSLContext:
         context = ssl.create_default_context()

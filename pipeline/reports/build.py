@@ -33,7 +33,7 @@ from pipeline.reports.letters import (
     template_text,
 )
 from pipeline.reports.publication import ERASED, Edition, may_publish, perspective_key
-from pipeline.rounds import closes_on, publishes, stage, stage_text
+from pipeline.rounds import closes_on, publishes, standing
 from pipeline.state import (
     Engine,
     IssuedLeader,
@@ -386,7 +386,7 @@ def write_outputs(
         set_meta(engine, f"outputs-withheld:{full.round}", json.dumps(withheld))
         set_meta(engine, f"outputs:{full.round}", key)
     invited = any(kinds.get("invitation") in ("drafted", "sent") for kinds in full.mail.values())
-    now_at = stage(bool(full.closed_at), invited)
+    now_at, words = standing(config.settings, full.closed_at, full.closed_by, invited)
     headline: Headline = {
         "round": full.round,
         "responses": len(full.answers),
@@ -400,7 +400,7 @@ def write_outputs(
         "stage": now_at.value,
         "closes_on": full.closes_on,
         "closed_at": full.closed_at or None,
-        "stage_text": stage_text(config.settings, now_at, full.closed_at[:10], full.closed_by),
+        "stage_text": words,
     }
     return outputs, headline
 

@@ -158,7 +158,7 @@ def shareable_workbook(data: RoundData, figures: list[Figure]) -> bytes:
         "shareable edition (for every partner)",
         [
             ["Responses counted", f"{data.published_respondents} of the {data.returned} answered so far"],
-            ["Round status", f"closed on {data.closed_at[:10]}" if data.closed_at else f"open until {data.closes_on}"],
+            ["Round status", _round_status(data)],
             ["Figures withheld", _withheld_text(*withheld_share(figures))],
             [
                 "What is withheld",
@@ -184,6 +184,10 @@ def shareable_workbook(data: RoundData, figures: list[Figure]) -> bytes:
         ],
     )
     return save_workbook(workbook, stamp(data.generated_at))
+
+
+def _round_status(data: RoundData) -> str:
+    return f"closed on {data.closed_at[:10]}" if data.closed_at else f"open until {data.closes_on}"
 
 
 def _unpublished(data: RoundData) -> str:
@@ -226,7 +230,7 @@ def facilitator_workbook(data: RoundData) -> bytes:
             ["Leaders on the roster", len(data.roster)],
             ["Quarantined files", len({q["id"] for q in data.quarantined})],
             ["Figures withheld", "none: this edition shows everything"],
-            ["Round status", f"closed on {data.closed_at[:10]}" if data.closed_at else f"open until {data.closes_on}"],
+            ["Round status", _round_status(data)],
             ["Shareable edition", data.published_note or _unpublished(data)],
         ],
     )
