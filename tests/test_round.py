@@ -78,6 +78,8 @@ def test_a_round_from_invitations_to_the_close_and_the_next_round(tmp_path, serv
     assert len([p for p in letters.rglob("*.eml") if "superseded" not in p.parts]) == 12  # one per leader
     assert clb(env, root, "send", "letters").count("nothing to send; 0 skipped") == 1
     assert clb(env, root, "send", "reminders").count("nothing to send; 0 skipped") == 1  # all have returned
+    said = clb(env, root, "send", "reminders", "--to", "[red]boom[/red]@x")  # as typed: no markup, no pseudonym
+    assert "[red]boom[/red]@x skipped not on the roster" in said
     engine = open_state(root / "state" / "clb.sqlite")
     assert [r.kind for r in mail_records(engine, "2026-Q4") if r.kind == "reminder"] == []
     engine.dispose()

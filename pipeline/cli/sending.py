@@ -86,10 +86,12 @@ def send(
     if now and kind != "letters":
         raise fail("--now is for letters only: the other messages go when they are due")
     early: dict[str, object] = {"now": True} if now else {}
+    typed_as: dict[str, str] = {}
     if to:
         from pipeline import stages
 
-        early["to"] = list(stages.pseudonyms(space, to))  # Prefect keeps a flow's parameters: never an address
+        typed_as = stages.pseudonyms(space, to)
+        early["to"] = list(typed_as)  # Prefect keeps a flow's parameters: never an address
     report = run_flow(SEND_FLOWS[kind], workspace=str(space.root), dry_run=dry_run, resend=resend, **early)
     if report["warning"]:
         out.print(f"[yellow]{escape(report['warning'])}[/]", highlight=False)
@@ -102,10 +104,11 @@ def send(
     for item in report["results"]:
         server = "" if item["status"] == "drafted" else item["response"]  # the drafts' folder is said below
         name = names.get(item["leader_id"], "")
-        table.add_row(escape(name), item["recipient"], item["status"], escape(server))
+        table.add_row(escape(name), escape(item["recipient"]), item["status"], escape(server))
     for skipped in report["skipped"]:
         name = names.get(skipped["leader_id"], "")
-        table.add_row(escape(name), skipped["leader_id"], "skipped", escape(skipped["why"]))
+        shown = typed_as.get(skipped["leader_id"], skipped["leader_id"])  # an unknown --to, as it was typed
+        table.add_row(escape(name), escape(shown), "skipped", escape(skipped["why"]))
     out.print(table)
     counts: dict[str, int] = {}
     for item in report["results"]:
