@@ -8,6 +8,7 @@ Nothing downstream ever sees a config that failed a check.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import difflib
 import io
@@ -130,6 +131,7 @@ class Config:
     roster: tuple[Leader, ...]
     roster_file: str
     roster_headings: tuple[tuple[str, str], ...] = ()  # (heading as written, field) where they differ
+    roster_heading_row: int = 1  # the row holding the headings, as the spreadsheet numbers it
 
 
 def load_config(config_dir: Path) -> Config:
@@ -140,7 +142,7 @@ def load_config(config_dir: Path) -> Config:
     )
     settings = _load_model(config_dir / SETTINGS_FILE, _load_settings, problems)
     headings: dict[str, str] = {}
-    roster, roster_file = load_roster(config_dir, problems, headings)
+    roster, roster_file, heading_row = load_roster(config_dir, problems, headings)
     if problems:
         raise ConfigError(problems)
     assert instrument is not None and settings is not None
@@ -150,6 +152,7 @@ def load_config(config_dir: Path) -> Config:
         roster=tuple(roster),
         roster_file=roster_file,
         roster_headings=tuple(headings.items()),
+        roster_heading_row=heading_row,
     )
 
 
@@ -229,9 +232,10 @@ def _load_model(path: Path, loader: Any, problems: list[ConfigProblem]) -> Any:
 
 def load_roster(
     config_dir: Path, problems: list[ConfigProblem], headings: dict[str, str] | None = None
-) -> tuple[list[Leader], str]:
-    """Read roster.csv or roster.xlsx (never both) into leaders, appending problems instead of raising.
-    ``headings`` receives each heading that was read as a field of another name ("Email address": email)."""
+) -> tuple[list[Leader], str, int]:
+    """Read roster.csv or roster.xlsx (never both) into leaders, appending problems instead of raising;
+    with the file's name and its headings' row. ``headings`` receives each heading that was read as a
+    field of another name ("Email address": email)."""
     csv_path, xlsx_path = config_dir / ROSTER_CSV, config_dir / ROSTER_XLSX
     if csv_path.exists() and xlsx_path.exists():
         problems.append(
@@ -243,7 +247,7 @@ def load_roster(
                 ConfigCode.TWO_ROSTERS,
             )
         )
-        return [], ""
+        return [], "", 1
     if xlsx_path.exists():
         label, rows = f"config/{ROSTER_XLSX}", _xlsx_rows(xlsx_path, problems)
     elif csv_path.exists():
@@ -252,15 +256,18 @@ def load_roster(
         problems.append(
             ConfigProblem("config/roster.csv", "", "", "is missing; list the leaders there", ConfigCode.NO_ROSTER)
         )
-        return [], ""
+        return [], "", 1
     if rows is None:
-        return [], label
-    return parse_roster(rows, label, problems, headings), label
+        return [], label, 1
+    return parse_roster(rows, label, problems, headings), label, heading_index(rows) + 1
 
 
 def _csv_rows(path: Path, problems: list[ConfigProblem]) -> list[list[str]] | None:
+    data = path.read_bytes()
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        # Excel's "Unicode Text" is UTF-16 with a byte-order mark; "CSV UTF-8" starts with one too
+        utf16 = data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+        text = data.decode("utf-16") if utf16 else data.decode("utf-8-sig")
     except UnicodeDecodeError:
         problems.append(
             ConfigProblem(
@@ -272,7 +279,19 @@ def _csv_rows(path: Path, problems: list[ConfigProblem]) -> list[list[str]] | No
             )
         )
         return None
-    return [list(row) for row in csv.reader(io.StringIO(text, newline=""))]
+    return split_rows(text)
+
+
+SEPARATORS = (",", ";", "\t")
+
+
+def split_rows(text: str) -> list[list[str]]:
+    """A CSV roster's rows, split by the separator its spreadsheet used: Excel writes ';' where the
+    decimal mark is a comma (most of Europe), and its "Unicode Text" is tab-separated. The separator is
+    the one whose split of the top rows names the most roster fields; on a tie (a file of one column, or
+    of no known heading) a comma, so that the problems name the columns as a comma splits them."""
+    candidates = [[list(row) for row in csv.reader(io.StringIO(text, newline=""), delimiter=sep)] for sep in SEPARATORS]
+    return max(candidates, key=lambda rows: max(map(_known_fields, rows[:HEADING_ROWS]), default=0))
 
 
 def _xlsx_rows(path: Path, problems: list[ConfigProblem]) -> list[list[str]] | None:
@@ -291,6 +310,23 @@ def _xlsx_rows(path: Path, problems: list[ConfigProblem]) -> list[list[str]] | N
         workbook.close()
 
 
+HEADING_ROWS = 10  # how far down a roster's headings are looked for (below a title, a date, a blank row)
+
+
+def _known_fields(row: list[str]) -> int:
+    """How many of the roster's fields a row names, as headings."""
+    return len({field_of(cell) for cell in row if cell.strip()} & set(KNOWN_COLUMNS))
+
+
+def heading_index(rows: list[list[str]]) -> int:
+    """The row (from 0) holding the headings: the first of the top rows naming the most roster fields.
+    A spreadsheet often has a title above its headings; a row naming no field at all is never taken, so
+    that a roster with no heading is reported at row 1, where the headings belong."""
+    counts = [_known_fields(row) for row in rows[:HEADING_ROWS]]
+    best = max(counts, default=0)
+    return counts.index(best) if best else 0
+
+
 def field_of(heading: str) -> str:
     """The roster field a column heading names: "E-mail address" is email, "Organization" organisation;
     any other heading is kept as it is (casefolded), an extra column."""
@@ -301,12 +337,15 @@ def field_of(heading: str) -> str:
 def parse_roster(
     rows: list[list[str]], label: str, problems: list[ConfigProblem], headings: dict[str, str] | None = None
 ) -> list[Leader]:
-    """Check the header and every row; rows are numbered as a spreadsheet shows them (header = row 1)."""
+    """Check the headings and every row below them; rows are numbered as a spreadsheet shows them. The
+    headings are usually row 1; a title, a date or a blank row above them is left out (heading_index)."""
     if not rows:
         empty = "is empty; its first row must be organisation,name,email,role"
         problems.append(ConfigProblem(label, "", "", empty, ConfigCode.ROSTER_EMPTY))
         return []
-    written = [cell.strip() for cell in rows[0]]
+    top = heading_index(rows)
+    at = f"row {top + 1}"
+    written = [cell.strip() for cell in rows[top]]
     while written and written[-1] == "":
         written.pop()
     header = [field_of(cell) for cell in written]
@@ -317,7 +356,7 @@ def parse_roster(
             both = " and ".join(repr(t) for t in taken)
             same = len({t.casefold() for t in taken}) == 1
             message = "appears twice in the heading" if same else f"{both} both read as '{known}'"
-            problems.append(ConfigProblem(label, "row 1", known, f"{message}; keep one", ConfigCode.HEADING_TWICE))
+            problems.append(ConfigProblem(label, at, known, f"{message}; keep one", ConfigCode.HEADING_TWICE))
             ok = False
         elif taken and taken[0].casefold() != known and headings is not None:
             headings[taken[0]] = known
@@ -326,7 +365,7 @@ def parse_roster(
             problems.append(
                 ConfigProblem(
                     label,
-                    "row 1",
+                    at,
                     "",
                     f"column {index + 1} has no heading; name it or delete it",
                     ConfigCode.HEADING_BLANK,
@@ -335,7 +374,7 @@ def parse_roster(
             ok = False
         elif header.count(name) > 1 and header.index(name) == index and name not in KNOWN_COLUMNS:
             problems.append(
-                ConfigProblem(label, "row 1", name, "appears twice in the heading; keep one", ConfigCode.HEADING_TWICE)
+                ConfigProblem(label, at, name, "appears twice in the heading; keep one", ConfigCode.HEADING_TWICE)
             )
             ok = False
     for required in REQUIRED_COLUMNS:
@@ -348,14 +387,14 @@ def parse_roster(
                 else f" (a heading such as '{required}', '{names[0]}' or '{names[1]}' is read as {required})"
             )
             missing = f"the column '{required}' is missing{hint}"
-            problems.append(ConfigProblem(label, "row 1", required, missing, ConfigCode.COLUMN_MISSING))
+            problems.append(ConfigProblem(label, at, required, missing, ConfigCode.COLUMN_MISSING))
             ok = False
     if not ok:
         return []
 
     leaders: list[Leader] = []
     seen: dict[str, int] = {}
-    for number, raw in enumerate(rows[1:], start=2):
+    for number, raw in enumerate(rows[top + 1 :], start=top + 2):
         cells = [cell.strip() for cell in raw] + [""] * max(0, len(header) - len(raw))
         if not any(cells):
             continue

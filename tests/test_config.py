@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 
 import openpyxl
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from pipeline.config import ConfigCode, ConfigError, ConfigProblem, load_config
+from pipeline.config import SEPARATORS, ConfigCode, ConfigError, ConfigProblem, load_config, split_rows
 
 GOOD = ["Riverside City Council", "Priya Raman", "priya@council.example", "Director"]
 
@@ -140,6 +144,72 @@ def test_roster_saved_by_excel_with_bom_and_windows_encoding(workspace):
     path.write_bytes("organisation,name,email\nCouncil,Si\xe2n,s@c.example\n".encode("cp1252"))
     [problem] = problems(workspace)
     assert "CSV UTF-8" in problem.message
+
+
+# Excel's exports as they come: "CSV UTF-8" where the decimal mark is a comma (semicolons, a byte-order
+# mark, CRLF), "Unicode Text" (UTF-16 with a byte-order mark, tabs), and the plain comma file
+EXPORTS = {
+    "excel-europe": (";", "utf-8-sig"),
+    "excel-unicode-text": ("\t", "utf-16"),
+    "comma": (",", "utf-8"),
+}
+
+
+@pytest.mark.parametrize("export", EXPORTS)
+def test_a_roster_is_read_whatever_separator_and_encoding_its_spreadsheet_chose(workspace, export):
+    separator, encoding = EXPORTS[export]
+    rows = [["Organisation", "Name", "Email", "Role"], ["Council", "Siân Ó", "s@c.example", "Director; housing"]]
+    rows.append(["Trust", "Tomás", "t@t.example", "Chief, nursing"])
+    text = "\r\n".join(separator.join(f'"{c}"' if separator in c else c for c in row) for row in rows)
+    (workspace / "config" / "roster.csv").write_bytes(text.encode(encoding))
+    config = load_config(workspace / "config")
+    assert [(leader.name, leader.role, leader.row) for leader in config.roster] == [
+        ("Siân Ó", "Director; housing", 2),
+        ("Tomás", "Chief, nursing", 3),
+    ]
+
+
+@given(
+    rows=st.lists(st.lists(st.text(max_size=12), min_size=4, max_size=4), max_size=6),
+    separator=st.sampled_from(SEPARATORS),
+)
+def test_any_roster_written_with_any_separator_reads_back_as_written(rows, separator):
+    written = io.StringIO()
+    csv.writer(written, delimiter=separator).writerows([["organisation", "name", "email", "role"], *rows])
+    assert split_rows(written.getvalue()) == [["organisation", "name", "email", "role"], *rows]
+
+
+def test_a_semicolon_roster_with_a_bad_row_is_told_about_the_row_not_the_separator(workspace):
+    text = "\ufefforganisation;name;email\r\nCouncil;Priya;not-an-address\r\n"
+    (workspace / "config" / "roster.csv").write_bytes(text.encode())
+    [problem] = problems(workspace)
+    assert (problem.code, problem.where, problem.field) == (ConfigCode.BAD_EMAIL, "row 2", "email")
+
+
+@pytest.mark.parametrize("above", [[["Partnership roster 2026"]], [["Leaders"], ["as of 1 December"], []]])
+def test_headings_below_a_title_are_found_and_rows_keep_their_numbers(workspace, above):
+    (workspace / "config" / "roster.csv").unlink()
+    book = openpyxl.Workbook()
+    for row in above:
+        book.active.append(row)
+    book.active.append(["Organisation", "Full name", "E-mail address"])
+    book.active.append(["Council", "Priya", "p@c.example"])
+    book.active.append(["Council", "", "q@c.example"])
+    book.save(workspace / "config" / "roster.xlsx")
+    [problem] = problems(workspace)
+    assert (problem.where, problem.field, problem.code) == (f"row {len(above) + 3}", "name", ConfigCode.EMPTY_CELL)
+    book.active.delete_rows(len(above) + 3)
+    book.save(workspace / "config" / "roster.xlsx")
+    config = load_config(workspace / "config")
+    assert [(leader.name, leader.row) for leader in config.roster] == [("Priya", len(above) + 2)]
+    assert config.roster_heading_row == len(above) + 1
+
+
+def test_a_roster_with_no_headings_is_told_so_at_row_1(workspace, write_roster):
+    (workspace / "config" / "roster.csv").write_text("Council,Priya,p@c.example\n", encoding="utf-8")
+    found = problems(workspace)
+    assert {(p.code, p.where) for p in found} == {(ConfigCode.COLUMN_MISSING, "row 1")}
+    assert len(found) == 3
 
 
 @pytest.mark.parametrize("round_id", ["../2026", "2026 Q4", "a..b", "-x", "Q4/2026", "x" * 41, "con\x00"])
