@@ -128,6 +128,13 @@ class AuditAnchor(TypedDict):
     last: str
 
 
+class Held(TypedDict):
+    """An output another program held open (Excel on Windows), so its new edition went beside it."""
+
+    file: str  # workspace-relative, as in ``outputs``
+    written_to: str
+
+
 class RunReport(ChunkReport):
     """A night: its chunks' decisions together, the files written for people, the round's figures."""
 
@@ -138,6 +145,7 @@ class RunReport(ChunkReport):
     purged: NotRequired[list[str]]  # what the retention policy removed, when one is set
     audit: NotRequired[AuditAnchor]  # the audit trail as far as it reached (privacy/audit.py checks it)
     notices: NotRequired[SendReport]  # replacement notices sent or drafted after the intake
+    held: NotRequired[list[Held]]  # outputs open in another program: their new editions are beside them
 
 
 class SendResult(TypedDict):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import json
 import os
 import tempfile
@@ -78,3 +80,39 @@ def atomic_write(path: Path, data: bytes, shared_from: Path | None = None, durab
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+
+
+BESIDE_TRIES = 9  # "(new)", "(new 2)" … "(new 9)": a facilitator who opens each new one too
+
+
+def beside(path: Path, number: int = 1) -> Path:
+    """Where a new edition of ``path`` goes while ``path`` is held: ``comparison-… (new).xlsx``."""
+    return path.with_name(f"{path.stem} (new{'' if number == 1 else f' {number}'}){path.suffix}")
+
+
+def waiting_beside(path: Path) -> list[Path]:
+    """The new editions written beside ``path`` while it was held, not yet put in its place."""
+    pattern = f"{glob.escape(path.stem)} (new*){glob.escape(path.suffix)}"
+    return sorted(found for found in path.parent.glob(pattern) if found.is_file())
+
+
+def write_output(path: Path, data: bytes, shared_from: Path | None = None) -> Path | None:
+    """Write an output people open (a workbook, the figures' CSV) in its place, as ``atomic_write``;
+    None when it went there. On Windows a file open in Excel cannot be replaced (a sharing violation,
+    PermissionError): the new edition is then written beside it (``beside``) and that path returned, so
+    that the night goes on and says where it is. Once the file is free, the next write puts the edition
+    in its place and removes those written beside it (one still open elsewhere stays for a later night)."""
+    try:
+        atomic_write(path, data, shared_from)
+    except PermissionError:
+        if not path.is_file():
+            raise  # not a file held open: a folder clb may not write to, which a person must fix
+        for number in range(1, BESIDE_TRIES + 1):
+            with contextlib.suppress(PermissionError):  # that one is open too
+                atomic_write(beside(path, number), data, shared_from)
+                return beside(path, number)
+        raise
+    for old in waiting_beside(path):
+        with contextlib.suppress(OSError):
+            old.unlink()
+    return None

@@ -4,7 +4,7 @@ anchor. Not intake's: the stages make it once the outputs are built."""
 
 from __future__ import annotations
 
-from pipeline.contracts import Headline, RunReport
+from pipeline.contracts import Headline, Held, RunReport
 from pipeline.files import atomic_write, json_bytes
 from pipeline.intake.batch import Night
 from pipeline.privacy.audit import current_anchor
@@ -15,7 +15,14 @@ from pipeline.state import (
 from pipeline.workspace import Workspace
 
 
-def finish_report(space: Workspace, night: Night, outputs: list[str], headline: Headline, engine: Engine) -> RunReport:
+def finish_report(
+    space: Workspace,
+    night: Night,
+    outputs: list[str],
+    headline: Headline,
+    engine: Engine,
+    held: list[Held] | None = None,
+) -> RunReport:
     """The night's report from its chunks' reports, with the files written for people to read and the
     round's figures; published as the night's summary and as the latest."""
     parts = night.reports
@@ -31,6 +38,8 @@ def finish_report(space: Workspace, night: Night, outputs: list[str], headline: 
         "outputs": outputs,
         "round": headline,
     }
+    if held:
+        report["held"] = held
     save_report(space, report, engine)
     return report
 

@@ -36,7 +36,8 @@ from pipeline.workspace import ATTEMPTS, Workspace, workspace_slot
 
 DEFAULT_POOL = "clb"
 HEARTBEAT_SECONDS = 30  # Prefect's shortest interval between a flow run's heartbeats
-SILENT_SECONDS = 90  # three heartbeats missed: the run's process is gone
+SILENT_SECONDS = 90  # three heartbeats missed: the run's process is gone (clb deploy --crash-after)
+FEWEST_SILENT_SECONDS = 45  # one and a half heartbeats: any less and a busy live run could be marked crashed
 CRASHED = "clb: mark silent runs crashed"
 AGAIN = "clb: run crashed runs again"
 
@@ -69,10 +70,11 @@ def deployments(spaces: Sequence[Workspace], entrypoint_type: Any = None) -> lis
     return found
 
 
-def deploy(spaces: Sequence[Workspace], pool: str = DEFAULT_POOL) -> list[str]:
+def deploy(spaces: Sequence[Workspace], pool: str = DEFAULT_POOL, crash_after: int = SILENT_SECONDS) -> list[str]:
     """Register each workspace's deployments to the process work pool ``pool`` (made when missing), with
     their cron schedules and time zones, and give each workspace its concurrency limit of one. Run again
-    after changing a schedule: deployments are updated in place. Returns the deployments' names."""
+    after changing a schedule: deployments are updated in place. A run silent for ``crash_after`` seconds
+    is marked crashed and run again (``ensure_automations``). Returns the deployments' names."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import WorkPoolCreate
     from prefect.deployments.runner import deploy as prefect_deploy
@@ -87,7 +89,7 @@ def deploy(spaces: Sequence[Workspace], pool: str = DEFAULT_POOL) -> list[str]:
         except ObjectNotFound:
             client.create_work_pool(WorkPoolCreate(name=pool, type="process"))
     ensure_slots(spaces)
-    ensure_automations()
+    ensure_automations(max(crash_after, FEWEST_SILENT_SECONDS))
     prefect_deploy(*found, work_pool_name=pool, print_next_steps_message=False, ignore_warnings=True)
     return [deployment.name for deployment in found]
 
@@ -134,8 +136,9 @@ def ensure_slots(spaces: Sequence[Workspace]) -> None:
                 )
 
 
-def ensure_automations() -> None:
-    """The two automations that recover clb's runs from a dead worker, made or brought up to date. They
+def ensure_automations(silent: int = SILENT_SECONDS) -> None:
+    """The two automations that recover clb's runs from a dead worker, made or brought up to date: a run
+    with no heartbeat for ``silent`` seconds is marked crashed, and a crashed run is scheduled again. They
     concern flow runs tagged ``clb`` only (every clb deployment's runs are)."""
     from datetime import timedelta
 
@@ -152,7 +155,7 @@ def ensure_automations() -> None:
     wanted = [
         Automation(
             name=CRASHED,
-            description=f"A running clb run that has sent no heartbeat for {SILENT_SECONDS} s is marked crashed "
+            description=f"A running clb run that has sent no heartbeat for {silent} s is marked crashed "
             "(its worker or machine stopped). Made by clb deploy.",
             trigger=EventTrigger(
                 match=runs,
@@ -162,14 +165,14 @@ def ensure_automations() -> None:
                 for_each={"prefect.resource.id"},
                 posture=Posture.Proactive,
                 threshold=1,
-                within=timedelta(seconds=SILENT_SECONDS),
+                within=timedelta(seconds=silent),
             ),
             actions=[
                 ChangeFlowRunState(
                     name=None,
                     force=False,
                     state=StateType.CRASHED,
-                    message=f"No heartbeat for {SILENT_SECONDS} s: the worker running it stopped.",
+                    message=f"No heartbeat for {silent} s: the worker running it stopped.",
                 )
             ],
         ),

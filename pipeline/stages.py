@@ -26,7 +26,7 @@ from pipeline.state import Closed, Engine, database
 from pipeline.workspace import Workspace
 
 if TYPE_CHECKING:
-    from pipeline.contracts import Accepted, Fetched, FetchFailed, RunReport, SendReport
+    from pipeline.contracts import Accepted, Fetched, FetchFailed, Held, RunReport, SendReport
     from pipeline.forms.issuing import IssueSummary
     from pipeline.intake.batch import Night
     from pipeline.intake.check import CheckResult
@@ -290,8 +290,8 @@ def build_outputs(
 
     with opened(space, engine) as engine:
         config = config if config is not None else workspace_config(space, engine)
-        outputs, headline = write_outputs(space, engine, config, night.run_id, today)
-        report = finish_report(space, night, outputs, headline, engine)
+        outputs, headline, held = write_outputs(space, engine, config, night.run_id, today)
+        report = finish_report(space, night, outputs, headline, engine, held)
         codes = Counter(p["code"] for q in report["quarantined"] for p in q["problems"])
         record(
             space,
@@ -318,9 +318,10 @@ def stamped(prefix: str) -> str:
 
 def rebuild_outputs(
     space: Workspace, rounds: Sequence[str], config: Config | None = None, engine: Engine | None = None
-) -> list[str]:
+) -> tuple[list[str], list[Held]]:
     """Build the outputs of each of ``rounds`` again from the state as it is now, as if they had never
-    been built (after clb forget has removed a leader from them); the current round's last."""
+    been built (after clb forget has removed a leader from them); the current round's last. With the
+    outputs another program held open: their new editions went beside them."""
     from pipeline.reports.build import write_outputs
     from pipeline.state import delete_meta
 
@@ -328,13 +329,15 @@ def rebuild_outputs(
         config = config if config is not None else workspace_config(space, engine)
         current = config.settings.round
         written: list[str] = []
+        held: list[Held] = []
         run_id = stamped("rebuilt")
         for round_id in [*sorted(set(rounds) - {current}), current]:
             delete_meta(engine, f"outputs:{round_id}")
             settings = config.settings.model_copy(update={"round": round_id})
-            outputs, _ = write_outputs(space, engine, dataclasses.replace(config, settings=settings), run_id)
-            written += outputs
-    return written
+            made = write_outputs(space, engine, dataclasses.replace(config, settings=settings), run_id)
+            written += made.paths
+            held += made.held
+    return written, held
 
 
 # ---------------------------------------------------------------- mail
@@ -481,7 +484,9 @@ def forget(space: Workspace, email: str, confirm: Callable[[list[str]], bool] = 
             return Forgotten([], [])
         record_erasure(engine, found.email, found.plan(space))  # before anything is removed
         left = erase(space, engine, found)
-        rebuild_outputs(space, sorted(found.rounds), engine=engine)
+        _, held = rebuild_outputs(space, sorted(found.rounds), engine=engine)
+        # an output open in another program still shows them: removed by the next run, once it is closed
+        left += [space.root / entry["file"] for entry in held]
         if left:
             found.files = set(left)
             record_erasure(engine, found.email, found.plan(space))

@@ -66,22 +66,35 @@ def run_folder(tmp_path_factory) -> Path:
     return base.parent if base.name.startswith("popen-gw") else base
 
 
+SCALE_AT_ONCE = 2  # of the three 'scale' tests; the third waits for one of them to end
+
+
 @pytest.fixture(autouse=True)
-def _one_load_at_a_time(request, tmp_path_factory):
-    """The 'scale' tests each start PostgreSQL, a Prefect server, workers and many runs: two of them at
-    once on a two-core machine starve every other test's server start. Across pytest-xdist's workers
-    (they share the run's base folder) they take turns; the other tests go on beside them."""
+def _loads_take_turns(request, tmp_path_factory):
+    """The 'scale' tests each start PostgreSQL, a Prefect server, workers and many runs: all three at once
+    on a two-core machine starve every other test's server start, and one at a time makes them the
+    suite's longest path (~10 minutes, most of it waiting for schedules and heartbeats). Across
+    pytest-xdist's workers (they share the run's base folder) two run at once; the others go on beside."""
     if request.node.get_closest_marker("scale") is None:
         yield
         return
-    import fcntl
+    import time
 
-    with (run_folder(tmp_path_factory) / "scale.lock").open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    from filelock import FileLock, Timeout
+
+    slots = [FileLock(run_folder(tmp_path_factory) / f"scale-{n}.lock") for n in range(SCALE_AT_ONCE)]
+    while True:
+        for slot in slots:
+            try:
+                slot.acquire(timeout=0)
+            except Timeout:
+                continue
+            try:
+                yield
+            finally:
+                slot.release()
+            return
+        time.sleep(1)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -141,9 +141,10 @@ class Engine:
         """Those flow runs as the server has them now (through its REST API: asked every few seconds)."""
         return flow_runs(self.port, self.auth, list(ids))
 
-    def deploy(self, roots: list[Path]) -> str:
+    def deploy(self, roots: list[Path], *options: str) -> str:
         self.roots += [root for root in roots if root not in self.roots]
-        command = [CLB, "deploy", "--pool", "clb"] + [arg for root in roots for arg in ("--workspace", str(root))]
+        command = [CLB, "deploy", "--pool", "clb", *options]
+        command += [arg for root in roots for arg in ("--workspace", str(root))]
         done = subprocess.run(command, env=self.env, capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, done.stdout + done.stderr
         return done.stdout

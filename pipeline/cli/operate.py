@@ -84,6 +84,15 @@ def deploy(
         ),
     ] = None,
     pool: Annotated[str, typer.Option("--pool", help="The Prefect process work pool (made if missing).")] = "clb",
+    crash_after: Annotated[
+        int,
+        typer.Option(
+            "--crash-after",
+            min=45,
+            help="Seconds without a heartbeat after which a run's worker is taken for dead: the run is marked "
+            "crashed and run again by another worker (heartbeats come every 30 s).",
+        ),
+    ] = 90,
 ) -> None:
     """Register each workspace's nightly and reminders runs, with their schedules, to a Prefect work pool.
 
@@ -104,7 +113,7 @@ def deploy(
     from pipeline.pool import deploy as deploy_to_pool
 
     try:
-        names = deploy_to_pool(spaces, pool)
+        names = deploy_to_pool(spaces, pool, crash_after)
     except DeploymentClash as exc:
         raise fail(escape(str(exc))) from None
     out.print(f"Deployed to work pool '{escape(pool)}' on {escape(url)}:", highlight=False)

@@ -22,7 +22,7 @@ from pipeline.cli.common import (
     scoped,
     use_engine,
 )
-from pipeline.cli.tables import day, new_table, print_report, said, shown_path
+from pipeline.cli.tables import day, new_table, print_held, print_report, said, shown_path
 from pipeline.config import load_config
 from pipeline.workspace import WorkspaceBusy, workspace_lock
 from pipeline.workspace_engine import running_engine
@@ -113,6 +113,7 @@ def run_nightly(workspace: Path, close: bool = False) -> int:
         highlight=False,
     )
     out.print(figures["stage_text"], highlight=False)
+    print_held(space.root, report.get("held", []))
     out.print(f"Run report: [bold]{space.outbox / 'runs' / report['run_id'] / 'summary.json'}[/]", highlight=False)
     notices = report.get("notices")
     if notices and notices["results"]:

@@ -14,7 +14,7 @@ from rich.table import Table
 from pipeline.cli.common import out
 
 if TYPE_CHECKING:
-    from pipeline.contracts import ChunkReport
+    from pipeline.contracts import ChunkReport, Held
 
 
 def new_table(title: str | None, lines: bool = False) -> Table:
@@ -61,6 +61,17 @@ def print_report(report: ChunkReport) -> None:
         f"{len(report['accepted'])} accepted, {len(report['quarantined'])} quarantined, "
         f"{len(report['duplicates'])} duplicates, {len(report['waiting'])} waiting"
     )
+
+
+def print_held(root: Path, held: list[Held]) -> None:
+    """Each output another program held open (Excel, on Windows), and where its new edition is."""
+    for entry in held:
+        file, new = shown_path(str(root / entry["file"])), shown_path(str(root / entry["written_to"]))
+        out.print(
+            f"[yellow]{escape(file)} is open in another program[/], so the new edition is {escape(new)}. "
+            "Close the old one: the next run puts the new edition in its place.",
+            highlight=False,
+        )
 
 
 def shown_path(name: str) -> str:

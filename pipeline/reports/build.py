@@ -12,14 +12,14 @@ import hashlib
 import json
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from jinja2 import Environment
 
 from pipeline.config import Config
-from pipeline.contracts import Headline, Withheld
+from pipeline.contracts import Headline, Held, Withheld
 from pipeline.failures import check_workbook, doing
-from pipeline.files import atomic_write, settle, share
+from pipeline.files import atomic_write, settle, share, waiting_beside, write_output
 from pipeline.names import safe_segment, unique_stems
 from pipeline.reports.aggregate import Totals, tally
 from pipeline.reports.data import Answer, RoundData
@@ -229,33 +229,52 @@ def report_paths(round_id: str) -> dict[str, str]:
     }
 
 
-def write_workbooks(space: Workspace, full: RoundData, shareable: RoundData, figures: list[Figure]) -> list[str]:
-    """Both editions and the tidy figures, each checked whole before it replaces the last."""
+def write_workbooks(
+    space: Workspace, full: RoundData, shareable: RoundData, figures: list[Figure]
+) -> tuple[list[str], list[Held]]:
+    """Both editions and the tidy figures, each checked whole before it replaces the last; with those
+    another program held open, whose new editions went beside them (files.write_output)."""
     from pipeline.reports.comparison import facilitator_workbook, shareable_workbook
     from pipeline.reports.figures import figures_csv
 
     paths = report_paths(full.round)
+    held: list[Held] = []
+
+    def place(path: str, data: bytes, shared: bool) -> None:
+        written = (
+            _write_shared(space.root / path, data, space.outbox) if shared else write_output(space.root / path, data)
+        )
+        if written is not None:
+            held.append({"file": path, "written_to": written.relative_to(space.root).as_posix()})
+
     with doing(f"writing {paths['facilitator']}"):
         data = facilitator_workbook(full)
         check_workbook(data, paths["facilitator"])
-        atomic_write(space.root / paths["facilitator"], data)
+        place(paths["facilitator"], data, shared=False)
     with doing(f"writing {paths['shareable']}"):
-        target = space.root / paths["shareable"]
         data = shareable_workbook(shareable, figures)
         check_workbook(data, paths["shareable"])
-        _write_shared(target, data, space.outbox)
+        place(paths["shareable"], data, shared=True)
     with doing(f"writing {paths['figures']}"):
-        _write_shared(space.root / paths["figures"], figures_csv(figures), space.outbox)
-    return [paths["facilitator"], paths["shareable"], paths["figures"]]
+        place(paths["figures"], figures_csv(figures), shared=True)
+    written = [paths["facilitator"], paths["shareable"], paths["figures"]]
+    return _as_written(written, held), held
 
 
-def _write_shared(target: Path, data: bytes, outbox: Path) -> None:
+def _as_written(paths: list[str], held: list[Held]) -> list[str]:
+    """The paths as written: a held file's new edition where it went."""
+    beside = {entry["file"]: entry["written_to"] for entry in held}
+    return [beside.get(path, path) for path in paths]
+
+
+def _write_shared(target: Path, data: bytes, outbox: Path) -> Path | None:
     """A shareable output: written only when it changed (partners compare editions by their bytes),
-    and readable by others (pipeline.files.share), as the facilitator passes it on."""
-    if target.exists() and target.read_bytes() == data:
+    and readable by others (pipeline.files.share), as the facilitator passes it on. Where it went
+    instead, when another program held it (files.write_output)."""
+    if target.exists() and target.read_bytes() == data and not waiting_beside(target):
         share(target, outbox)
-    else:
-        atomic_write(target, data, shared_from=outbox)
+        return None
+    return write_output(target, data, shared_from=outbox)
 
 
 def partnership_context(figures: list[Figure]) -> dict[tuple[int, str], Context]:
@@ -354,11 +373,20 @@ def _index(space: Workspace, full: RoundData, links: dict[str, str], templates: 
     return path
 
 
+class Written(NamedTuple):
+    """What ``write_outputs`` wrote: the paths (workspace-relative), the round's headline figures, and the
+    outputs another program held open, whose new editions went beside them."""
+
+    paths: list[str]
+    headline: Headline
+    held: list[Held]
+
+
 def write_outputs(
     space: Workspace, engine: Engine, config: Config, run_id: str, today: dt.date | None = None
-) -> tuple[list[str], Headline]:
-    """Everything a nightly run writes for people to read: the paths written (workspace-relative), and
-    the round's headline figures."""
+) -> Written:
+    """Everything a nightly run writes for people to read. A night with nothing new writes nothing,
+    unless an earlier edition still waits beside a file that was held open."""
     full, shareable = round_data(engine, config, run_id)
     returned = {a.leader_id for a in full.answers}
     templates = environment(space.root)
@@ -366,9 +394,14 @@ def write_outputs(
     stored = get_meta(engine, f"outputs:{full.round}")
     paths = report_paths(full.round)
     index = space.root / "outbox" / "letters" / safe_segment(full.round) / "index.html"
-    unchanged = stored == key and index.exists() and all((space.root / p).exists() for p in paths.values())
+    unchanged = (
+        stored == key
+        and index.exists()
+        and all((space.root / p).exists() and not waiting_beside(space.root / p) for p in paths.values())
+    )
     kept = get_meta(engine, f"outputs-withheld:{full.round}")
     outputs: list[str] = []
+    held: list[Held] = []
     withheld: Withheld
     if unchanged and kept:  # a night with nothing new rewrites nothing, and loads no workbook library
         withheld = json.loads(kept)
@@ -379,7 +412,7 @@ def write_outputs(
         hidden, total = withheld_share(figures)
         withheld = {"withheld": hidden, "figures": total}
         if not unchanged:
-            outputs = write_workbooks(space, full, shareable, figures)
+            outputs, held = write_workbooks(space, full, shareable, figures)
             outputs += write_letters(
                 space, engine, config, full, shareable, figures, today or dt.date.today(), templates
             )
@@ -402,7 +435,7 @@ def write_outputs(
         "closed_at": full.closed_at or None,
         "stage_text": words,
     }
-    return outputs, headline
+    return Written(outputs, headline, held)
 
 
 def _fingerprint(
