@@ -84,3 +84,47 @@ def possible_stems(key: str, organisation: str, name: str) -> set[str]:
         tag = f" ({make(key)})"
         stems.add(f"{organisation}/{safe_segment(name[: MAX_SEGMENT - len(tag)]) + tag}")
     return stems
+
+
+# Windows without long paths enabled refuses a path of more than 259 characters (MAX_PATH, 260, with its
+# closing NUL), the folders above the workspace included. These are the longest places a leader's stem
+# goes, with the longest of what surrounds it (a run's id, a superseded draft's date and number, a
+# correction's tag), so that a roster whose stems fit them fits everywhere clb writes for a leader.
+LONGEST_PLACES = (
+    "outbox/letters/{round}/{stem}.email.html",
+    "outbox/mail/invitation/superseded/{stem} 2026-12-31 235959 999.eml",
+    "outbox/mail/correction/superseded/{stem} 2026-12-31 235959 999.eml",
+    "outbox/corrections/20261231-235959-abcdef/{stem} 01234567.html",
+)
+WINDOWS_PATH_LIMIT = 259
+
+
+def longest_path(root: str, round_id: str, stem: str) -> int:
+    """The length of the longest path clb writes for a leader of this ``stem``, under ``root`` (absolute,
+    as the system counts it: ``C:\\Users\\…``)."""
+    longest = max(len(place.format(round=safe_segment(round_id), stem=stem)) for place in LONGEST_PLACES)
+    return len(root.rstrip("\\/")) + 1 + longest
+
+
+def too_long(root: str, round_id: str, stems: dict[str, str], limit: int) -> list[tuple[str, int]]:
+    """Each (key, length) whose longest path would pass ``limit`` characters, longest first."""
+    lengths = {key: longest_path(root, round_id, stem) for key, stem in stems.items()}
+    return sorted(((key, n) for key, n in lengths.items() if n > limit), key=lambda item: (-item[1], item[0]))
+
+
+def path_limit() -> int | None:
+    """The longest path this system takes, where it is short enough to matter: Windows' 259 characters
+    unless long paths are enabled (the LongPathsEnabled setting, which Python honours); None elsewhere
+    (macOS and Linux take 1,024 and 4,096)."""
+    import sys
+
+    if sys.platform != "win32":
+        return None
+    try:  # pragma: no cover - Windows only
+        import winreg
+
+        with winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, r"SYSTEM\CurrentControlSet\Control\FileSystem") as key:
+            enabled, _ = winreg.QueryValueEx(key, "LongPathsEnabled")
+        return None if enabled == 1 else WINDOWS_PATH_LIMIT
+    except OSError:  # pragma: no cover - Windows only
+        return WINDOWS_PATH_LIMIT

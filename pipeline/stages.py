@@ -93,6 +93,35 @@ class DeadlinePassed(ValueError):
     """Forms would be written with a deadline in the past: the run cannot go on until it is set."""
 
 
+class PathsTooLong(ValueError):
+    """Leaders' files would pass the longest path this system takes: none is written until it is fixed."""
+
+
+def paths_problem(space: Workspace, config: Config, limit: int | None = None) -> str | None:
+    """Why some leaders' files could not be written on this system (Windows without long paths: 259
+    characters, the workspace's folders included), and what to do; None when they all fit. ``limit``:
+    this system's (``names.path_limit``) unless given."""
+    from pipeline.names import path_limit, too_long, unique_stems
+
+    limit = limit if limit is not None else path_limit()
+    if limit is None:
+        return None
+    stems = unique_stems((leader.id, leader.organisation, leader.name) for leader in config.roster)
+    over = too_long(str(space.root), config.settings.round, stems, limit)
+    if not over:
+        return None
+    names = {leader.id: leader.name for leader in config.roster}
+    key, longest = over[0]
+    shorter = longest - limit
+    return (
+        f"{len(over)} leaders' files would have paths longer than this computer allows ({limit + 1} characters "
+        f"with the folders above the workspace; the longest, for {names[key]}, would be {longest}). Move the "
+        f"workspace to a folder at least {shorter} characters shorter (such as C:\\clb\\{space.root.name}), "
+        "shorten the longest organisation or leader names in the roster, or ask your IT team to enable "
+        "long paths in Windows (the setting LongPathsEnabled)"
+    )
+
+
 def issue_forms(
     space: Workspace,
     config: Config | None = None,
@@ -124,6 +153,9 @@ def issue_forms(
         problem = deadline_problem(config.settings, dt.date.today())
         if problem and writing:
             raise DeadlinePassed(problem)
+        problem = paths_problem(space, config)
+        if problem and writing:
+            raise PathsTooLong(problem)
         written: dict[str, str] = {}
         if writing:
             template = FormTemplate(config.instrument, shared_fields(config))

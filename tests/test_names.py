@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -87,3 +88,82 @@ def test_long_names_sharing_80_characters_get_two_forms(workspace, write_roster)
 
         reading = read_guarded(guard((workspace / record.path).read_bytes()), {}, ())  # type: ignore[arg-type]
         assert reading.properties["clb_token"] == record.token
+
+
+def test_names_that_differ_by_case_or_unicode_normalisation_get_their_own_files():
+    """On Windows and macOS 'NHS Trust/Ana' and 'nhs trust/ana' are one file, and so are José written
+    composed (NFC) and decomposed (NFD, as macOS types it)."""
+    from pipeline.names import unique_stems
+
+    nfc, nfd = "Jos\u00e9 Alvarez", "Jose\u0301 Alvarez"
+    people = [("a@x.example", "NHS Trust", "Ana"), ("b@x.example", "nhs trust", "ana")]
+    stems = unique_stems([*people, ("c@x.example", "Council", nfc), ("d@x.example", "Council", nfd)])
+    assert len({stem.casefold() for stem in stems.values()}) == 4
+    assert stems["c@x.example"] != stems["d@x.example"] and all(s == s.strip() for s in stems.values())
+    assert stems["d@x.example"].startswith("Council/" + nfc)  # both composed, as every name clb writes
+
+
+def test_the_longest_path_a_leader_gets_is_found_before_it_is_written(tmp_path):
+    """Every file a night writes for a leader (form, letter, correction, quarantined copy, mail drafts)
+    is within names.longest_path, so checking it when the forms are made covers the whole round."""
+    from pipeline import stages
+    from pipeline.config import load_config
+    from pipeline.demo import prepare_demo, simulate_returns
+    from pipeline.names import longest_path, unique_stems
+    from pipeline.workspace import Workspace
+    from tests.conftest import EXAMPLE_CONFIG, issue_forms_here
+    from tests.intake_helpers import nightly
+
+    root = prepare_demo(EXAMPLE_CONFIG, tmp_path / "ws")
+    issue_forms_here(root)
+    simulate_returns(root)
+    nightly(root)
+    config = load_config(root / "config")
+    for _ in range(2):  # a second draft moves the first to superseded/, dated
+        stages.send(Workspace.at(root), "invitations", resend=True)
+    assert list((root / "outbox" / "mail" / "invitation" / "superseded").rglob("*.eml"))
+    stems = unique_stems((leader.id, leader.organisation, leader.name) for leader in config.roster)
+    checked = 0
+    for path in (root / "outbox").rglob("*"):
+        for stem in stems.values():
+            if path.is_file() and stem in path.relative_to(root).as_posix():
+                assert len(str(path)) <= longest_path(str(root), config.settings.round, stem), path
+                checked += 1
+    assert checked > 4 * len(stems)
+
+
+def test_forms_are_not_made_where_their_paths_would_be_too_long(workspace, write_roster, monkeypatch):
+    """Windows without long paths (simulated: the limit it reports) refuses a path over 259 characters:
+    clb forms says so, for whom, and what to do, before writing anything."""
+    from typer.testing import CliRunner
+
+    from pipeline import names, stages
+    from pipeline.cli import app
+    from pipeline.config import load_config
+    from pipeline.workspace import Workspace
+
+    long_name = "Professor Elizabeth Alexandra Mary Windsor-Mountbatten of the Riverside Partnership"
+    write_roster(
+        [
+            ["Riverside Council", "Priya Raman", "priya@riverside.example", ""],
+            ["Riverside Council", long_name, "liz@riverside.example", ""],
+        ]
+    )
+    space = Workspace.at(workspace)
+    config = load_config(space.config)
+    stems = names.unique_stems((leader.id, leader.organisation, leader.name) for leader in config.roster)
+    fits = names.longest_path(str(space.root), config.settings.round, stems["priya@riverside.example"])
+    assert stages.paths_problem(space, config, limit=10_000) is None
+    problem = stages.paths_problem(space, config, limit=fits)
+    assert problem is not None and problem.startswith("1 leaders' files would have paths longer")
+    assert long_name in problem and "LongPathsEnabled" in problem and "Priya" not in problem
+
+    monkeypatch.setattr(names, "path_limit", lambda: fits)
+    result = CliRunner().invoke(app, ["forms", "--workspace", str(workspace)])
+    assert result.exit_code == 2, result.output
+    assert "No forms made" in result.output and long_name in " ".join(result.output.split())
+    assert not (workspace / "outbox" / "forms").exists()
+    with pytest.raises(stages.PathsTooLong):  # the flow's stage refuses as well (a scheduled or pool run)
+        stages.issue_forms(space)
+    monkeypatch.setattr(names, "path_limit", lambda: None)  # macOS, Linux, or long paths enabled
+    assert stages.issue_forms(space).written == 2

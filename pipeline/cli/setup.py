@@ -103,6 +103,11 @@ def issue(workspace: Path, reissue: list[str]) -> None:
     problem = deadline_problem(config.settings, dt.date.today())
     if problem:
         raise fail(f"No forms made: {problem}.")
+    from pipeline.stages import paths_problem
+
+    problem = paths_problem(space, config)
+    if problem:
+        raise fail(f"No forms made: {escape(problem)}.")
     headings = config.roster_headings
     if headings:
         taken = ", ".join(f"'{escape(written)}' as {field}" for written, field in headings)
