@@ -87,7 +87,7 @@ def checkpoint(name: str) -> None:
     this process's id to CLB_HOLD_FILE and wait: to be killed from outside (the work-pool tests), or until
     that file is removed (the tests that change the inbox under a running night). Tests only."""
     if os.environ.get("CLB_CRASH_AT") == name:
-        os.kill(os.getpid(), signal.SIGKILL)
+        os.kill(os.getpid(), getattr(signal, "SIGKILL", signal.SIGTERM))  # Windows: TerminateProcess, as abrupt
     if os.environ.get("CLB_HOLD_AT") == name:
         held = Path(os.environ["CLB_HOLD_FILE"])
         held.write_text(str(os.getpid()), encoding="utf-8")

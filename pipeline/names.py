@@ -16,7 +16,16 @@ from collections.abc import Callable, Iterable
 MAX_SEGMENT = 80
 _FORBIDDEN = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f]')
 _SPACES = re.compile(r"\s+")
-_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
+# Windows' device names, with or without an extension: its superscript digits count as digits there
+_RESERVED = {
+    "con",
+    "prn",
+    "aux",
+    "nul",
+    "conin$",
+    "conout$",
+    *(f"{device}{digit}" for device in ("com", "lpt") for digit in "0123456789\u00b9\u00b2\u00b3"),
+}
 
 
 def safe_segment(text: str, fallback: str = "unnamed") -> str:

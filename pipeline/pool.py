@@ -218,9 +218,9 @@ def worker_command(pool: str = DEFAULT_POOL, limit: int | None = None) -> list[s
 
 def run_worker(pool: str = DEFAULT_POOL, limit: int | None = None, served: str = "") -> NoReturn:
     """Become Prefect's worker (this process, so that stopping or killing `clb worker` by its process id
-    stops the worker itself). Its flow runs send heartbeats, so that a run whose worker dies is noticed
-    (``ensure_automations``), and inherit ``served`` (``workspace.served_list``): the workspaces they may
-    run."""
+    stops the worker itself: POSIX only, so `clb worker` refuses on Windows). Its flow runs send
+    heartbeats, so that a run whose worker dies is noticed (``ensure_automations``), and inherit ``served``
+    (``workspace.served_list``): the workspaces they may run."""
     from pipeline.workspace import SERVED
 
     environment = {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(HEARTBEAT_SECONDS), **os.environ, SERVED: served}

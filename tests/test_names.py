@@ -22,6 +22,7 @@ def test_traversal_reserved_and_hostile_names():
     assert safe_segment("..") == "unnamed"
     assert safe_segment("CON") == "_CON"
     assert safe_segment("lpt1.txt") == "_lpt1.txt"
+    assert safe_segment("CONOUT$") == "_CONOUT$" and safe_segment("COM\u00b9.xlsx") == "_COM\u00b9.xlsx"
     assert safe_segment('a/b\\c:d*e?f"g<h>i|j') == "a-b-c-d-e-f-g-h-i-j"
     assert safe_segment('=HYPERLINK("http://x","y")') == "=HYPERLINK(-http---x-,-y-)"
     assert len(safe_segment("n" * 300)) == MAX_SEGMENT

@@ -69,3 +69,37 @@ def test_a_second_run_is_refused_naming_the_first(tmp_path):
         holder.wait()
     with workspace_lock(Workspace.at(root)):  # a killed holder leaves nothing held
         pass
+
+
+def test_clb_worker_says_on_windows_that_it_is_for_a_server(tmp_path, monkeypatch):
+    """The one POSIX-only command (it becomes Prefect's worker process, os.execve) says so on Windows,
+    and what to use there, instead of starting a worker that could not be stopped by its process id."""
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app, operate
+
+    monkeypatch.setattr(operate, "POSIX_WORKER", False)
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")
+    root = example_workspace(tmp_path / "riverside")
+    result = CliRunner().invoke(app, ["worker", "--pool", "clb", "--workspace", str(root)])
+    assert result.exit_code == 2
+    said = " ".join(result.output.split())
+    assert "clb worker runs on a Linux or macOS server" in said and "clb serve" in said
+
+
+def test_a_console_without_the_names_code_page_prints_them_as_question_marks(tmp_path):
+    """A Windows console or Task Scheduler log in cp1252 cannot show 王小明 or 🚒: clb status prints '?'
+    in their place and ends normally (it raised UnicodeEncodeError), in the console's own encoding."""
+    from tests.conftest import issue_forms_here
+
+    root = example_workspace(tmp_path / "riverside")
+    roster = "organisation,name,email,role\nRiverside Fire 🚒,王小明,wang@fire.example,Chief — “Ops”\n"
+    (root / "config" / "roster.csv").write_text(roster, encoding="utf-8")
+    issue_forms_here(root)
+    clb = os.path.join(os.path.dirname(sys.executable), "clb")
+    env = {**os.environ, "PYTHONIOENCODING": "cp1252", "COLUMNS": "120"}
+    done = subprocess.run([clb, "status", "-w", str(root)], capture_output=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr.decode("cp1252", "replace")
+    shown = done.stdout.decode("cp1252")  # what the console shows: its own code page, throughout
+    assert "??? | Riverside Fire ? |" in shown and "leaders: 1, issued: 1" in shown
+    assert b"UnicodeEncodeError" not in done.stderr

@@ -38,6 +38,16 @@ for command in (
 app.add_typer(round.rounds, name="round")
 
 
+def speak_any_console() -> None:
+    """A name the console's code page lacks (王小明 on a cp1252 Windows console, or in the file the Task
+    Scheduler writes) prints as '?' instead of stopping the command with a UnicodeEncodeError. The
+    encoding is kept, so a file of the output still opens in Notepad."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None and (stream.encoding or "").replace("-", "").lower() != "utf8":
+            reconfigure(errors="replace")
+
+
 def main() -> None:
     """The console entry point. Once clb has finished, and every exit handler has run (Prefect's
     flushing its logs and events among them), the process ends at once: unloading the hundreds of modules
@@ -51,6 +61,7 @@ def main() -> None:
         os._exit(ending["code"])
 
     atexit.register(finish)
+    speak_any_console()
     try:
         app()
     except SystemExit as exc:

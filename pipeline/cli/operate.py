@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -122,6 +123,9 @@ def deploy(
     out.print(f"Start workers with: clb worker --pool {escape(pool)}", highlight=False)
 
 
+POSIX_WORKER = sys.platform != "win32"  # clb worker replaces its process with Prefect's (pool.run_worker)
+
+
 def worker(
     pool: Annotated[str, typer.Option("--pool", help="The work pool to take runs from.")] = "clb",
     workspace: Annotated[
@@ -155,6 +159,12 @@ def worker(
 
     [bold]Example:[/] clb worker --pool clb --workspaces-in /srv/partnerships
     """
+    if not POSIX_WORKER:
+        raise fail(
+            "clb worker runs on a Linux or macOS server: it becomes Prefect's worker process, so that stopping "
+            "it by its process id stops the worker, which Windows cannot do. On Windows, run the partnership's "
+            "schedules with clb serve instead, or start workers on a Linux server that sees the workspaces."
+        )
     if "PREFECT_API_URL" not in os.environ:
         raise fail("Set PREFECT_API_URL to the Prefect server's address, e.g. http://127.0.0.1:4200/api.")
     if not workspace and not workspaces_in:
