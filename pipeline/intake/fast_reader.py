@@ -23,6 +23,7 @@ from lxml.etree import _Element as Element
 
 from pipeline.cells import column_letters, column_number
 from pipeline.intake.guard import Guarded, parse_xml
+from pipeline.intake.ods import GuardedOds, read_ods
 from pipeline.intake.reading import (
     EMPTY,
     Cell,
@@ -53,6 +54,8 @@ def read_guarded(guarded: Guarded, wanted: Mapping[str, Collection[str]], follow
     if not isinstance(guarded, Guarded):
         raise TypeError("the fast reader only reads files the guard has passed")
     try:
+        if isinstance(guarded, GuardedOds):
+            return read_ods(guarded, wanted, follow)
         reading, paths = _workbook(guarded)
         targets = cell_targets(reading, wanted, follow)
         reading.cells = _tree_cells(guarded, paths, targets)

@@ -99,7 +99,8 @@ def describe_non_zip(data: bytes) -> str:
 
 
 def guard(data: bytes, limits: Limits = Limits()) -> Guarded | Problem:
-    """Return the inflated parts of a safe .xlsx, or the one problem that stops it."""
+    """Return the inflated parts of a safe .xlsx (or .ods: pipeline/intake/ods.py), or the one problem
+    that stops it."""
     if len(data) > limits.max_file:
         return problem(Code.TOO_LARGE, detail=f"{_size(len(data))} (the limit is {_size(limits.max_file)})")
     if data.startswith(OLE_MAGIC):
@@ -119,13 +120,6 @@ def guard(data: bytes, limits: Limits = Limits()) -> Guarded | Problem:
     names = [info.name for info in infos]
     if len(set(names)) != len(names):
         return problem(Code.UNSAFE_FILE, detail="two parts with the same name")
-    if "xl/workbook.xml" not in names:
-        detail = "it is a zip file that is not an Excel workbook"
-        if "word/document.xml" in names:
-            detail = "it is a Word document"
-        elif "content.xml" in names:
-            detail = "it is an OpenDocument file (.ods); save it as .xlsx"
-        return problem(Code.NOT_A_WORKBOOK, detail=detail)
     total = 0
     for info in infos:
         if info.encrypted:
@@ -138,6 +132,15 @@ def guard(data: bytes, limits: Limits = Limits()) -> Guarded | Problem:
         total += info.size
     if total > limits.max_total:
         return problem(Code.UNSAFE_FILE, detail=f"{_size(total)} once unpacked")
+    if "xl/workbook.xml" not in names:
+        from pipeline.intake.ods import guard_ods, is_ods
+
+        if is_ods(names, data):
+            return guard_ods(data, infos, limits)
+        detail = "it is a zip file that is not an Excel workbook"
+        if "word/document.xml" in names:
+            detail = "it is a Word document"
+        return problem(Code.NOT_A_WORKBOOK, detail=detail)
     macro = next(
         (n for n in names if n.lower().endswith("vbaproject.bin") or n.lower().startswith("xl/macrosheets/")),
         None,

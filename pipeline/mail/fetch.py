@@ -2,7 +2,7 @@
 
 For every message in the configured folder, clb asks the server for its size, its evidence headers
 (``headers``) and its structure (``structure``), then fetches only the parts that can be forms: each
-attachment named like a workbook (.xlsx, .xls, .xlsm), found however deep (a forwarded message inside a
+attachment named like a workbook (.xlsx, .ods, .xls, .xlsm), found however deep (a forwarded message inside a
 message included), is saved into ``inbox/mail/`` under a name made from its sha256, and recorded with
 the sender, Message-ID, date and the server's Authentication-Results as evidence; then the message is
 moved to the processed folder. The order makes a crash at any point safe: a saved attachment is recorded
@@ -47,7 +47,7 @@ from pipeline.text import one_line, visible
 from pipeline.workspace import Workspace
 
 USERNAME, PASSWORD = "CLB_IMAP_USERNAME", "CLB_IMAP_PASSWORD"
-WORKBOOK = re.compile(r"\.(xlsx|xlsm|xls)$", re.IGNORECASE)
+WORKBOOK = re.compile(r"\.(xlsx|xlsm|xls|ods)$", re.IGNORECASE)  # the intake reads each by its content
 FOLDER = "mail"  # under inbox/
 BASE64_GROWTH = 1.4  # a part's size as sent, base64 with line breaks, against its bytes
 

@@ -35,7 +35,8 @@ def require_uno() -> None:
 
 
 def libreoffice_fill(source: Path, target: Path, fills: dict[str, tuple[str, object]]) -> None:
-    """Open ``source`` in real LibreOffice, fill cells by defined name, save as .xlsx at ``target``."""
+    """Open ``source`` in real LibreOffice, fill cells by defined name, save at ``target`` (as .xlsx, or
+    as .ods or .xls by its suffix)."""
     require_uno()
     spec = target.with_suffix(".fills.json")
     spec.write_text(json.dumps(fills), encoding="utf-8")
@@ -49,11 +50,15 @@ def libreoffice_fill(source: Path, target: Path, fills: dict[str, tuple[str, obj
     assert result.returncode == 0, result.stderr
 
 
+GNUMERIC_EXPORTS = {".xlsx": "Gnumeric_Excel:xlsx2", ".ods": "Gnumeric_OpenCalc:odf", ".xls": "Gnumeric_Excel:excel_biff8"}
+
+
 def gnumeric_resave(source: Path, target: Path) -> None:
-    """Load ``source`` in Gnumeric and save it again as .xlsx, as ssconvert does."""
+    """Load ``source`` in Gnumeric and save it again (as .xlsx, or .ods or .xls by ``target``'s suffix), as
+    ssconvert does."""
     require("ssconvert")
     result = subprocess.run(
-        ["ssconvert", "--export-type=Gnumeric_Excel:xlsx2", str(source), str(target)],
+        ["ssconvert", f"--export-type={GNUMERIC_EXPORTS[target.suffix.lower()]}", str(source), str(target)],
         capture_output=True,
         text=True,
         timeout=120,

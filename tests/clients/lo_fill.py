@@ -1,4 +1,5 @@
-"""Fill cells of a workbook in real LibreOffice and save it as .xlsx, as a leader would.
+"""Fill cells of a workbook in real LibreOffice and save it as .xlsx (or .ods, .xls, by the target's
+suffix), as a leader would.
 
 Run with the system Python that has LibreOffice's UNO bridge (Debian: python3-uno), not the project's
 venv:  /usr/bin/python3 lo_fill.py IN.xlsx OUT.xlsx FILLS.json
@@ -68,9 +69,9 @@ def main(source, target, fills_path):
             else:
                 cell.setValue(value)
         document.calculateAll()
-        document.storeToURL(
-            uno.systemPathToFileUrl(os.path.abspath(target)), (prop("FilterName", "Calc MS Excel 2007 XML"),)
-        )
+        filters = {".ods": "calc8", ".xls": "MS Excel 97"}
+        kind = filters.get(os.path.splitext(target)[1].lower(), "Calc MS Excel 2007 XML")
+        document.storeToURL(uno.systemPathToFileUrl(os.path.abspath(target)), (prop("FilterName", kind),))
         document.close(True)
     finally:
         office.terminate()

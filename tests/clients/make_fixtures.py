@@ -29,6 +29,8 @@ def main() -> None:
         for name, token, fills, expected in [
             ("libreoffice-complete.xlsx", "fixture-token-complete", S.COMPLETE, S.COMPLETE_COUNTS),
             ("libreoffice-problems.xlsx", "fixture-token-problems", S.PROBLEMS, S.PROBLEMS_COUNTS),
+            ("libreoffice-complete.ods", "fixture-token-complete", S.COMPLETE, S.COMPLETE_COUNTS),
+            ("libreoffice-problems.ods", "fixture-token-problems", S.PROBLEMS, S.PROBLEMS_COUNTS),
         ]:
             source = folder / f"{token}.xlsx"
             source.write_bytes(build_form(instrument, S.fields(token)))
@@ -42,13 +44,14 @@ def main() -> None:
         token = "fixture-token-gnumeric"
         typed = folder / "typed.xlsx"
         typed.write_bytes(fill(build_form(instrument, S.fields(token)), instrument, S.GNUMERIC))
-        gnumeric_resave(typed, TARGET / "gnumeric-complete.xlsx")
-        manifest["files"]["gnumeric-complete.xlsx"] = {
-            "program": "Gnumeric",
-            "token": token,
-            "marks_per_row": S.GNUMERIC_COUNTS,
-            "entered": S.GNUMERIC,
-        }
+        for name in ("gnumeric-complete.xlsx", "gnumeric-complete.ods"):
+            gnumeric_resave(typed, TARGET / name)
+            manifest["files"][name] = {
+                "program": "Gnumeric",
+                "token": token,
+                "marks_per_row": S.GNUMERIC_COUNTS,
+                "entered": S.GNUMERIC,
+            }
     (TARGET / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"wrote {len(manifest['files'])} files to {TARGET}")
 
