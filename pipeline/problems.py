@@ -64,7 +64,7 @@ CATALOGUE: dict[Code, Kind] = {
             Scope.FILE,
             "This is not an Excel workbook: {detail}.",
             "Ask the leader to send the form they were given as an Excel workbook (.xlsx).",
-            summary="not an .xlsx or .ods at all (empty, a CSV or PDF renamed, an old .xls, a damaged zip)",
+            summary="not a workbook at all (empty, a CSV or PDF renamed, a Word file, a damaged zip or .xls)",
         ),
         Kind(
             Code.ENCRYPTED,

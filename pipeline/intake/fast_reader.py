@@ -32,6 +32,7 @@ from pipeline.intake.reading import (
     needs_font,
     parse_reference,
 )
+from pipeline.intake.xls import GuardedXls, read_xls
 
 MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
@@ -56,6 +57,8 @@ def read_guarded(guarded: Guarded, wanted: Mapping[str, Collection[str]], follow
     try:
         if isinstance(guarded, GuardedOds):
             return read_ods(guarded, wanted, follow)
+        if isinstance(guarded, GuardedXls):
+            return read_xls(guarded, wanted, follow)
         reading, paths = _workbook(guarded)
         targets = cell_targets(reading, wanted, follow)
         reading.cells = _tree_cells(guarded, paths, targets)

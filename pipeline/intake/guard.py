@@ -99,14 +99,16 @@ def describe_non_zip(data: bytes) -> str:
 
 
 def guard(data: bytes, limits: Limits = Limits()) -> Guarded | Problem:
-    """Return the inflated parts of a safe .xlsx (or .ods: pipeline/intake/ods.py), or the one problem
-    that stops it."""
+    """Return the inflated parts of a safe .xlsx (or a safe .ods or .xls: pipeline/intake/ods.py, xls.py),
+    or the one problem that stops it."""
     if len(data) > limits.max_file:
         return problem(Code.TOO_LARGE, detail=f"{_size(len(data))} (the limit is {_size(limits.max_file)})")
     if data.startswith(OLE_MAGIC):
         if "EncryptionInfo".encode("utf-16-le") in data or b"EncryptedPackage" in data:
             return problem(Code.ENCRYPTED)
-        return problem(Code.NOT_A_WORKBOOK, detail="it is an old Excel 97-2003 (.xls) file; save it as .xlsx")
+        from pipeline.intake.xls import guard_xls
+
+        return guard_xls(data, limits)
     if not data.startswith(ZIP_MAGIC):
         return problem(Code.NOT_A_WORKBOOK, detail=describe_non_zip(data))
     try:

@@ -50,7 +50,11 @@ def libreoffice_fill(source: Path, target: Path, fills: dict[str, tuple[str, obj
     assert result.returncode == 0, result.stderr
 
 
-GNUMERIC_EXPORTS = {".xlsx": "Gnumeric_Excel:xlsx2", ".ods": "Gnumeric_OpenCalc:odf", ".xls": "Gnumeric_Excel:excel_biff8"}
+GNUMERIC_EXPORTS = {
+    ".xlsx": "Gnumeric_Excel:xlsx2",
+    ".ods": "Gnumeric_OpenCalc:odf",
+    ".xls": "Gnumeric_Excel:excel_biff8",
+}
 
 
 def gnumeric_resave(source: Path, target: Path) -> None:

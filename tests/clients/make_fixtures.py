@@ -31,6 +31,8 @@ def main() -> None:
             ("libreoffice-problems.xlsx", "fixture-token-problems", S.PROBLEMS, S.PROBLEMS_COUNTS),
             ("libreoffice-complete.ods", "fixture-token-complete", S.COMPLETE, S.COMPLETE_COUNTS),
             ("libreoffice-problems.ods", "fixture-token-problems", S.PROBLEMS, S.PROBLEMS_COUNTS),
+            ("libreoffice-complete.xls", "fixture-token-complete", S.COMPLETE, S.COMPLETE_COUNTS),
+            ("libreoffice-problems.xls", "fixture-token-problems", S.PROBLEMS, S.PROBLEMS_COUNTS),
         ]:
             source = folder / f"{token}.xlsx"
             source.write_bytes(build_form(instrument, S.fields(token)))
@@ -44,7 +46,7 @@ def main() -> None:
         token = "fixture-token-gnumeric"
         typed = folder / "typed.xlsx"
         typed.write_bytes(fill(build_form(instrument, S.fields(token)), instrument, S.GNUMERIC))
-        for name in ("gnumeric-complete.xlsx", "gnumeric-complete.ods"):
+        for name in ("gnumeric-complete.xlsx", "gnumeric-complete.ods", "gnumeric-complete.xls"):
             gnumeric_resave(typed, TARGET / name)
             manifest["files"][name] = {
                 "program": "Gnumeric",

@@ -1,5 +1,6 @@
-"""A form saved as OpenDocument (.ods) is read, checked and accepted as the .xlsx it was: by the same
-checks, with the same guard. The files are written by real LibreOffice and real Gnumeric."""
+"""A form saved as OpenDocument (.ods) or as Excel 97-2003 (.xls) is read, checked and accepted as the
+.xlsx it was: by the same checks, behind the same guard. The files are written by real LibreOffice and
+real Gnumeric."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 import subprocess
 import sys
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -19,14 +21,16 @@ from pipeline.forms.layout import FormSpec
 from pipeline.intake.fast_reader import read_guarded
 from pipeline.intake.guard import Guarded, Limits, guard
 from pipeline.intake.ods import GuardedOds
+from pipeline.intake.reading import Cell
 from pipeline.intake.validate import examine
+from pipeline.intake.xls import GuardedXls
 from pipeline.problems import Code
 from pipeline.state import form_by_token, open_state
 from tests.conftest import DATA, EXAMPLE_CONFIG
 from tests.intake_helpers import LEADER, MIXED, OTHER, drop, filled, forms
 
 SPEC = FormSpec.of(load_config(EXAMPLE_CONFIG).instrument)
-KEPT = sorted((DATA / "returns").glob("*.ods"))
+KEPT = sorted((DATA / "returns").glob("*.ods")) + sorted((DATA / "returns").glob("*.xls"))
 CONTENT = "content.xml"
 
 
@@ -37,14 +41,18 @@ def read(data: bytes):
 
 
 @pytest.mark.parametrize("path", KEPT, ids=lambda p: p.name)
-def test_an_ods_reads_exactly_as_the_xlsx_its_program_saved_from_the_same_form(path):
-    """LibreOffice filled one form and saved it both ways; Gnumeric saved one typed form both ways."""
-    guarded, ods = read(path.read_bytes())
+def test_each_format_reads_exactly_as_the_xlsx_its_program_saved_from_the_same_form(path):
+    """LibreOffice filled one form and saved it three ways; Gnumeric saved one typed form three ways. The
+    formula LibreOffice makes of a TRUE (=TRUE()) is seen in each."""
+    guarded, other = read(path.read_bytes())
     _, xlsx = read(path.with_suffix(".xlsx").read_bytes())
-    assert isinstance(guarded, GuardedOds)
-    assert (ods.names, ods.sheets) == (xlsx.names, xlsx.sheets) and len(ods.names) >= 45
-    assert {k: v for k, v in ods.properties.items() if k.startswith("clb_")} == xlsx.properties
-    assert ods.cells == xlsx.cells and len(ods.cells) >= 59
+    assert isinstance(guarded, GuardedOds if path.suffix == ".ods" else GuardedXls)
+    assert (other.names, other.sheets) == (xlsx.names, xlsx.sheets) and len(other.names) >= 45
+    if path.suffix == ".ods":  # an .xls's document properties are not read: the data sheet has the reference
+        assert {k: v for k, v in other.properties.items() if k.startswith("clb_")} == xlsx.properties
+    assert other.cells == xlsx.cells and len(other.cells) >= 59
+    if path.name.startswith("libreoffice-complete"):
+        assert other.named("p3_panicked") == xlsx.named("p3_panicked") == Cell(True, True)
 
 
 def ods_parts() -> dict[str, bytes]:
@@ -145,77 +153,152 @@ def test_any_damage_to_an_ods_is_decided_never_raised(data):
     assert result.problems  # a form nobody issued, or damaged: either way a decided problem
 
 
+def xls_records(data: bytes) -> list[tuple[int, int, int]]:
+    """(type, offset in the file, length) of each record of the workbook stream, as xlrd finds it."""
+    import struct
+
+    import xlrd
+
+    book = xlrd.open_workbook(file_contents=data, logfile=io.StringIO(), on_demand=True)
+    found, at, end = [], book.base, book.base + book.stream_len
+    while at + 4 <= end:
+        kind, length = struct.unpack_from("<HH", book.mem, at)
+        found.append((kind, at, length))
+        at += 4 + length
+    assert book.mem == data  # the stream lies in the file as it is: offsets in it are offsets in the file
+    return found
+
+
+def changed(data: bytes, at: int, new: bytes) -> bytes:
+    return data[:at] + new + data[at + len(new) :]
+
+
+def test_the_guard_refuses_in_an_xls_what_it_refuses_in_an_xlsx():
+    import struct
+
+    data = (DATA / "returns" / "libreoffice-complete.xls").read_bytes()
+    records = xls_records(data)
+    # an Excel 4.0 macro sheet: a sheet's type byte in its BOUNDSHEET record
+    _, at, _ = next(r for r in records if r[0] == 0x0085)
+    code, message = problem_of_bytes(changed(data, at + 4 + 5, b"\x01"))
+    assert code == Code.MACROS and "macro sheet" in message
+    # a password: a record of the globals turned into FILEPASS
+    _, at, _ = next(r for r in records if r[0] == 0x00E1)  # INTERFACEHDR, harmless to lose
+    assert problem_of_bytes(changed(data, at, struct.pack("<H", 0x002F)))[0] == Code.ENCRYPTED
+    # a text cell moved far below the form
+    _, at, _ = next(r for r in records if r[0] == 0x00FD)  # LABELSST: row, column, …
+    code, message = problem_of_bytes(changed(data, at + 4, struct.pack("<H", 60000)))
+    assert code == Code.UNSAFE_FILE and "far outside the form" in message and "60001" in message
+    # an Office document with no workbook in it (a Word file's container)
+    other = data.replace("Workbook".encode("utf-16-le"), "WordDocu".encode("utf-16-le"))
+    code, message = problem_of_bytes(other)
+    assert code == Code.NOT_A_WORKBOOK and "not a workbook (Word?)" in message
+    # a VBA project's stream
+    name = "_VBA_PROJECT_CUR".encode("utf-16-le")
+    assert problem_of_bytes(data + name)[0] == Code.MACROS
+
+
+def problem_of_bytes(data: bytes) -> tuple[str, str]:
+    found = guard(data)
+    assert not isinstance(found, Guarded), "the guard passed a hostile .xls"
+    return found.code, found.message
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_any_damage_to_an_xls_is_decided_never_raised(data):
+    """Bytes flipped, cut or repeated anywhere in an .xls (its container, its records): examine gives
+    problems or answers, never an exception."""
+    whole = bytearray((DATA / "returns" / "gnumeric-complete.xls").read_bytes())
+    for _ in range(data.draw(st.integers(1, 6))):
+        at = data.draw(st.integers(0, len(whole) - 1))
+        how = data.draw(st.sampled_from(["flip", "flip", "cut", "repeat"]))
+        if how == "flip":
+            whole[at] = data.draw(st.integers(0, 255))
+        elif how == "cut":
+            del whole[at : at + data.draw(st.integers(1, 600))]
+        else:
+            whole[at:at] = whole[at : at + data.draw(st.integers(1, 600))]
+    result = examine(bytes(whole), lambda token: None, SPEC, "2026-Q4", Limits())
+    assert result.problems
+
+
 # ---------------------------------------------------------------- real programs, real commands
 
 
+@dataclass
+class Saved:
+    """Four leaders' returns as the programs saved them: (leader, file, the answers it holds)."""
+
+    files: list[tuple[str, Path, dict[int, str]]]
+
+
 @pytest.fixture
-def saved_as_ods(issued, tmp_path):
-    """Priya's issued form filled in real LibreOffice and saved as .ods; Tom's typed form saved as .ods
-    by real Gnumeric."""
+def saved(issued, tmp_path) -> Saved:
+    """Priya's issued form filled in real LibreOffice and saved as .ods, and a third leader's as .xls; Tom's
+    and a fourth leader's typed forms saved by real Gnumeric as .ods and .xls."""
     from tests.clients import gnumeric_resave, libreoffice_fill
 
     record = forms(issued)
-    priya = tmp_path / "priya.ods"
+    third, fourth = sorted(set(record) - {LEADER, OTHER})[:2]
     fills = {"p1_comfortable": ("string", "✓"), "p2_stretched": ("string", "x"), "p3_panicked": ("formula", "=TRUE()")}
     fills |= {"p4_comfortable": ("value", 1), "p5_stretched": ("string", "X"), "p6_stretched": ("string", "✔")}
     fills |= {"p7_panicked": ("string", "✓"), "log_project": ("string", "Night-time economy, Sept–Nov")}
-    libreoffice_fill(issued / record[LEADER].path, priya, fills)
-    typed = tmp_path / "tom.xlsx"
-    typed.write_bytes(filled(issued, OTHER))
-    tom = tmp_path / "tom.ods"
-    gnumeric_resave(typed, tom)
-    return priya, tom
+    files = []
+    for leader, name in ((LEADER, "priya.ods"), (third, "third.xls")):
+        libreoffice_fill(issued / record[leader].path, tmp_path / name, fills)
+        files.append((leader, tmp_path / name, PRIYA))
+    for leader, name in ((OTHER, "tom.ods"), (fourth, "fourth.xls")):
+        typed = tmp_path / f"{name}.xlsx"
+        typed.write_bytes(filled(issued, leader))
+        gnumeric_resave(typed, tmp_path / name)
+        files.append((leader, tmp_path / name, MIXED))
+    return Saved(files)
 
 
-PRIYA = {
-    1: "comfortable",
-    2: "stretched",
-    3: "panicked",
-    4: "comfortable",
-    5: "stretched",
-    6: "stretched",
-    7: "panicked",
-}
+PRIYA = {1: "comfortable", 2: "stretched", 3: "panicked", 4: "comfortable", 5: "stretched", 6: "stretched"}
+PRIYA[7] = "panicked"
 
 
 @pytest.mark.clients
-def test_ods_from_libreoffice_and_gnumeric_are_checked_as_their_xlsx(issued, saved_as_ods):
-    priya, tom = saved_as_ods
+def test_ods_and_xls_from_libreoffice_and_gnumeric_are_checked_as_their_xlsx(issued, saved):
     engine = open_state(issued / "state" / "clb.sqlite")
     spec = FormSpec.of(load_config(issued / "config").instrument)
 
     def check(data: bytes):
         return examine(data, lambda token: form_by_token(engine, token), spec, "2026-Q4")
 
-    first, second = check(priya.read_bytes()), check(tom.read_bytes())
-    assert (first.leader_id, first.problems, first.answers) == (LEADER, [], PRIYA)
-    assert first.log[0]["project"] == "Night-time economy, Sept–Nov"
-    assert (second.leader_id, second.problems, second.answers) == (OTHER, [], MIXED)
+    for leader, path, answers in saved.files:
+        result = check(path.read_bytes())
+        assert (result.leader_id, result.problems, result.answers) == (leader, [], answers), path.name
+        if answers is PRIYA:  # typed in LibreOffice
+            assert result.log[0]["project"] == "Night-time economy, Sept–Nov"
     # the same problem found in the same cell, whichever format: two ticks on a row
-    twice = check(filled(issued, OTHER, p1_stretched="✓"))
-    typed = priya.with_name("twice.xlsx")
-    typed.write_bytes(filled(issued, OTHER, p1_stretched="✓"))
     from tests.clients import gnumeric_resave
 
-    gnumeric_resave(typed, typed.with_suffix(".ods"))
-    again = check(typed.with_suffix(".ods").read_bytes())
-    assert [(p.code, p.cell) for p in again.problems] == [(p.code, p.cell) for p in twice.problems] != []
+    twice = check(filled(issued, OTHER, p1_stretched="✓"))
+    typed = saved.files[0][1].with_name("twice.xlsx")
+    typed.write_bytes(filled(issued, OTHER, p1_stretched="✓"))
+    for suffix in (".ods", ".xls"):
+        gnumeric_resave(typed, typed.with_suffix(suffix))
+        again = check(typed.with_suffix(suffix).read_bytes())
+        assert [(p.code, p.cell) for p in again.problems] == [(p.code, p.cell) for p in twice.problems] != []
     engine.dispose()
 
 
 @pytest.mark.clients
-def test_an_ods_dropped_in_the_inbox_and_one_sent_by_mail_are_accepted_by_clb_nightly(
-    issued, saved_as_ods, served_engine
-):
+def test_ods_and_xls_dropped_in_the_inbox_or_sent_by_mail_are_accepted_by_clb_nightly(issued, saved, served_engine):
     from tests.imap_server import Dovecot
     from tests.test_fetch import message, use_mailbox
 
-    priya, tom = saved_as_ods
-    drop(issued, "Priya CLB form.ods", priya.read_bytes())
+    (priya, priya_ods, _), (third, third_xls, _), (tom, tom_ods, _), (fourth, fourth_xls, _) = saved.files
+    drop(issued, "Priya CLB form.ods", priya_ods.read_bytes())
+    drop(issued, "CLB form (old Excel).xls", fourth_xls.read_bytes())
     server = Dovecot()
     try:
         use_mailbox(issued, server.port)
-        server.append(message(OTHER, "My form", [("Tom CLB form.ods", tom.read_bytes())], "<ods@council.example>"))
+        server.append(message(tom, "My form", [("Tom CLB form.ods", tom_ods.read_bytes())], "<ods@council.example>"))
+        server.append(message(third, "Form", [("CLB.xls", third_xls.read_bytes())], "<xls@council.example>"))
         clb = str(Path(sys.executable).with_name("clb"))
         done = subprocess.run(
             [clb, "nightly", "-w", str(issued)],
@@ -229,10 +312,11 @@ def test_an_ods_dropped_in_the_inbox_and_one_sent_by_mail_are_accepted_by_clb_ni
         server.stop()
     report = json.loads((issued / "outbox" / "runs" / "latest.json").read_text(encoding="utf-8"))
     accepted = {item["leader_id"]: item["file"] for item in report["accepted"]}
-    assert set(accepted) == {LEADER, OTHER} and report["quarantined"] == []
-    assert accepted[OTHER].endswith("Tom CLB form.ods") and "2 accepted" in done.stdout
+    assert set(accepted) == {priya, third, tom, fourth} and report["quarantined"] == []
+    assert accepted[tom].endswith("Tom CLB form.ods") and accepted[third].endswith("CLB.xls")
+    assert "4 accepted" in done.stdout
     answers = {leader: response.answers for leader, response in current(issued).items()}
-    assert answers == {LEADER: PRIYA, OTHER: MIXED}
+    assert answers == {leader: expected for leader, _, expected in saved.files}
 
 
 def current(root: Path):
