@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -22,18 +23,29 @@ TEST_DEADLINE = dt.date(2099, 12, 18)
 DATA = Path(__file__).resolve().parent / "data"
 
 
-# The tests that take minutes (real servers, workers, schedules, an installed wheel): started first, so
-# that with pytest-xdist (make test runs -n 4 --dist worksteal) they run beside everything else instead
-# of after it.
-LONG = (
-    "test_scale.py",
-    "test_pool.py",
-    "test_install.py",
-    "test_serve.py",
-    "test_round.py",
-    "test_hostile_inbox.py",
-    "test_exits.py",
-)
+SCALE_AT_ONCE = 2  # of the three 'scale' tests; the third waits for one of them to end
+
+
+# The tests that take minutes (real servers, workers, schedules, an installed wheel), with their usual
+# seconds on this 2-core machine under `make test` (--durations): each pytest-xdist worker starts with a
+# share of them (``lanes``), so that they run beside each other and everything else, not one after another.
+LONG = {
+    "test_scale.py::": 200,
+    "test_round.py::": 190,
+    "test_pool.py::test_a_worker_killed": 180,
+    "test_pool.py::test_two_workers": 160,
+    "test_serve.py::test_serve_runs": 155,
+    "test_install.py::": 140,
+    "test_replacements.py::test_a_forged": 130,
+    "test_replacements.py::test_a_replacement_from_another": 115,
+    "test_replacements.py::test_a_replacement_from_the_leaders": 75,
+    "test_hostile_inbox.py::test_any_inbox_night": 75,
+    "test_editions.py::test_a_replaced": 70,
+    "test_workspace_engine.py::test_commands_share": 60,
+    "test_instruments.py::test_the_demo_runs": 55,
+    "test_exits.py::test_a_damaged": 55,
+}
+SCALE_FILES = ("test_scale.py", "test_pool.py")  # the 'scale' tests: at most SCALE_AT_ONCE at once
 
 
 # What `make check` leaves out, for an edit loop of seconds: every test of a real server, a real client
@@ -42,7 +54,7 @@ LONG = (
 SERVICES = {"prefect_engine", "served_engine", "smtp", "mailbox", "dovecot"}
 INTEGRATION_MARKS = {"flow", "clients", "scale"}
 INTEGRATION_FILES = (
-    *LONG,
+    *{key.split("::")[0] for key in LONG},
     "test_crash.py",
     "test_staging.py",
     "test_replacements.py",
@@ -57,16 +69,43 @@ def pytest_collection_modifyitems(config, items):
         fixtures = set(getattr(item, "fixturenames", ()))
         if marks & INTEGRATION_MARKS or fixtures & SERVICES or item.path.name in INTEGRATION_FILES:
             item.add_marker(pytest.mark.integration)
-    items.sort(key=lambda item: next((i for i, name in enumerate(LONG) if name in item.nodeid), len(LONG)))
+    items[:] = lanes(items, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+
+
+def weight(item) -> float:
+    return next((seconds for key, seconds in LONG.items() if key in item.nodeid), 0)
+
+
+def lanes(items: list, workers: int) -> list:
+    """The items in the order pytest-xdist's worksteal hands them out: each worker first gets a run of
+    consecutive items (len // workers of what is left), and idle workers later steal from the end of the
+    busiest one's queue. The long tests go at the head of those runs, longest first onto the least loaded
+    worker, so that every worker starts on its share of them; a 'scale' test never starts a worker's run
+    when SCALE_AT_ONCE of them already do (it would wait for a slot, idle), but follows another test."""
+    long = sorted((item for item in items if weight(item)), key=lambda item: -weight(item))
+    rest = [item for item in items if not weight(item)]
+    heads: list[list] = [[] for _ in range(workers)]
+    loads = [0.0] * workers
+    for item in long:
+        scale = item.path.name in SCALE_FILES
+        starting = sum(1 for head in heads if head and head[0].path.name in SCALE_FILES)
+        allowed = [w for w in range(workers) if not (scale and not heads[w] and starting >= SCALE_AT_ONCE)]
+        chosen = min(allowed or range(workers), key=lambda w: loads[w])
+        heads[chosen].append(item)
+        loads[chosen] += weight(item)
+    ordered, left = [], len(items)
+    for worker, head in enumerate(heads):
+        share = left // (workers - worker)
+        ordered += head + rest[: max(0, share - len(head))]
+        rest = rest[max(0, share - len(head)) :]
+        left -= share
+    return ordered + rest
 
 
 def run_folder(tmp_path_factory) -> Path:
     """The test run's base folder, shared by all of pytest-xdist's workers (each has its own below it)."""
     base = tmp_path_factory.getbasetemp()
     return base.parent if base.name.startswith("popen-gw") else base
-
-
-SCALE_AT_ONCE = 2  # of the three 'scale' tests; the third waits for one of them to end
 
 
 @pytest.fixture(autouse=True)

@@ -11,7 +11,6 @@ scheduler, work pool and workers do.
 from __future__ import annotations
 
 import gc
-import json
 import os
 import re
 import signal
@@ -23,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tests.conftest import copy_example_config, free_port
-from tests.prefect_api import flow_runs, nightly_due
+from tests.prefect_api import ask, flow_runs, nightly_due
 
 CLB = str(Path(sys.executable).with_name("clb"))
 LOCKED = "database is locked"
@@ -125,17 +124,9 @@ class Engine:
         self.server = self._start()
 
     def client(self, *args: str) -> object:
-        """tests/pool_client.py's answer, as JSON (its own process: the test process has its own engine)."""
-        done = subprocess.run(
-            [sys.executable, "-m", "tests.pool_client", *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=180,
-            cwd=Path(__file__).parents[1],
-        )
-        assert done.returncode == 0, done.stderr[-3000:]
-        return json.loads(done.stdout)
+        """The server's answer to one of tests/prefect_api.ask's questions (through its REST API: a process
+        with Prefect's client would cost seconds of CPU each time)."""
+        return ask(self.port, self.auth, *args)
 
     def runs(self, *ids: str) -> list[dict]:
         """Those flow runs as the server has them now (through its REST API: asked every few seconds)."""
