@@ -298,7 +298,11 @@ def test_ods_and_xls_dropped_in_the_inbox_or_sent_by_mail_are_accepted_by_clb_ni
     try:
         use_mailbox(issued, server.port)
         server.append(message(tom, "My form", [("Tom CLB form.ods", tom_ods.read_bytes())], "<ods@council.example>"))
-        server.append(message(third, "Form", [("CLB.xls", third_xls.read_bytes())], "<xls@council.example>"))
+        pa = "pa.to.the.director@riverside.example"  # sends it for them: accepted on its form, with a note
+        server.append(message(pa, "Form", [("CLB.xls", third_xls.read_bytes())], "<xls@council.example>"))
+        # nothing to take: a scan, and a question; both shown on screen and in the run report
+        server.append(message(priya, "Scan", [("scan0001.pdf", b"%PDF-1.4 a scan")], "<pdf@council.example>"))
+        server.append(message(tom, "Deadline?", [], "<q@council.example>", text="When is the deadline?"))
         clb = str(Path(sys.executable).with_name("clb"))
         done = subprocess.run(
             [clb, "nightly", "-w", str(issued)],
@@ -314,7 +318,12 @@ def test_ods_and_xls_dropped_in_the_inbox_or_sent_by_mail_are_accepted_by_clb_ni
     accepted = {item["leader_id"]: item["file"] for item in report["accepted"]}
     assert set(accepted) == {priya, third, tom, fourth} and report["quarantined"] == []
     assert accepted[tom].endswith("Tom CLB form.ods") and accepted[third].endswith("CLB.xls")
-    assert "4 accepted" in done.stdout
+    said = " ".join(done.stdout.split())
+    assert "4 accepted" in said
+    assert f"Not taken from {priya}: Scan: scan0001.pdf: not a workbook (application/pdf)" in said
+    assert f"Not taken from {tom}: Deadline?: no attachment: nothing to take" in said
+    assert f"It came by email from {pa}, not from the leader's own address" in said  # a PA sent it
+    assert len(report["fetched"]["ignored"]) == 2 and len(report["fetched"]["saved"]) == 2
     answers = {leader: response.answers for leader, response in current(issued).items()}
     assert answers == {leader: expected for leader, _, expected in saved.files}
 

@@ -22,7 +22,7 @@ from pipeline.cli.common import (
     scoped,
     use_engine,
 )
-from pipeline.cli.tables import day, new_table, print_held, print_report, said, shown_path
+from pipeline.cli.tables import day, new_table, print_held, print_not_taken, print_report, said, shown_path
 from pipeline.config import load_config
 from pipeline.workspace import WorkspaceBusy, workspace_lock
 from pipeline.workspace_engine import running_engine
@@ -127,6 +127,10 @@ def run_nightly(workspace: Path, close: bool = False) -> int:
     error = fetched["error"] if fetched is not None and "error" in fetched else ""
     if error:
         out.print(f"[yellow]The returns mailbox could not be read: {escape(error)}[/]", highlight=False)
+    elif fetched is not None and "ignored" in fetched:
+        print_not_taken(fetched["ignored"])
+        if fetched["ignored"]:
+            out.print("Read those in your mail program, where they were filed as processed.", highlight=False)
     needs_you = (
         bool(report["quarantined"]) or any(item.get("needs_you", True) for item in report["waiting"]) or bool(error)
     )
@@ -161,11 +165,7 @@ def fetch(workspace: WorkspaceOption = Path(".")) -> None:
     for item in report.saved:
         table.add_row(escape(item["sender"]), escape(item["file"].removeprefix("inbox/")))
     out.print(table)
-    for item in report.ignored:
-        part = f" {item['part']}:" if item["part"] else ""
-        out.print(
-            f"[yellow]Not taken[/] from {escape(item['message'])}:{escape(part)} {escape(item['why'])}", highlight=False
-        )
+    print_not_taken(report.ignored)
     out.print(
         f"{report.messages} messages, {len(report.saved)} forms saved into inbox/, "
         f"{report.already} taken before; run clb nightly to take them in.",

@@ -52,6 +52,9 @@ def print_report(report: ChunkReport) -> None:
     for waiting in report["waiting"]:
         table.add_row("waiting", "", escape(f"{waiting['file']}: {waiting['why']}"))
     out.print(table)
+    for item in report["accepted"]:
+        for remark in item["notes"]:
+            out.print(f"{escape(item['file'])}: {escape(remark['message'])}", highlight=False, soft_wrap=True)
     for quarantined in report["quarantined"]:
         out.print(f"[red]{escape(quarantined['file'])}[/]", highlight=False)
         for found in quarantined["problems"]:
@@ -61,6 +64,18 @@ def print_report(report: ChunkReport) -> None:
         f"{len(report['accepted'])} accepted, {len(report['quarantined'])} quarantined, "
         f"{len(report['duplicates'])} duplicates, {len(report['waiting'])} waiting"
     )
+
+
+def print_not_taken(ignored: list[dict[str, str]]) -> None:
+    """Each message (or attachment) the mailbox held that was not taken as a form, with its sender and
+    subject and why: the facilitator reads it in their mail program ('clb processed')."""
+    for item in ignored:
+        part = f" {item['part']}:" if item["part"] else ""
+        out.print(
+            f"[yellow]Not taken[/] from {escape(item['message'])}:{escape(part)} {escape(item['why'])}",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def print_held(root: Path, held: list[Held]) -> None:
