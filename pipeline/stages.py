@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from pipeline.intake.batch import Night
     from pipeline.intake.check import CheckResult
     from pipeline.mail.fetch import FetchReport
-    from pipeline.mail.status import LeaderStatus
+    from pipeline.mail.status import LeaderStatus, Unplaced
     from pipeline.privacy.audit import Entry
 
 Progress = Callable[[int, int], None]  # (done, total)
@@ -587,11 +587,12 @@ class Status:
     forgotten_on_roster: int
     erasures_unfinished: list[str]  # when each unfinished erasure started
     stage_text: str = ""  # where the round stands (pipeline.rounds)
+    unplaced: list[Unplaced] = dataclasses.field(default_factory=list)  # files we could not place
 
 
 def status(space: Workspace) -> Status | None:
     """Read-only: None when nothing has happened in the workspace yet."""
-    from pipeline.mail.status import leader_status, totals
+    from pipeline.mail.status import leader_status, totals, unplaced_files
     from pipeline.privacy.tombstones import forgotten_on, leave_out
     from pipeline.rounds import standing
     from pipeline.state import open_state_readonly, pending_erasures, round_closed
@@ -609,7 +610,14 @@ def status(space: Workspace) -> Status | None:
         invited = any(row.invitation in ("drafted", "sent") for row in rows)
         _, words = standing(settings, closed.at if closed else "", closed.by if closed else "", invited)
         return Status(
-            settings.partnership, settings.round, rows, totals(rows), len(gone), pending_erasures(engine), words
+            settings.partnership,
+            settings.round,
+            rows,
+            totals(rows),
+            len(gone),
+            pending_erasures(engine),
+            words,
+            unplaced_files(engine, settings.round),
         )
     finally:
         engine.dispose()

@@ -92,26 +92,33 @@ def test_returns_arrive_from_the_mailbox_once_each_attributed_by_their_form(issu
     dovecot.append(message(LEADER, "Also my notes", [("notes.pdf", b"%PDF-1.4 not a form")], "<5@council.example>"))
     dovecot.append(message(LEADER, "Question", [], "<6@council.example>", text="When is the deadline?"))
 
+    stranger = "someone@elsewhere.example"  # not on the roster: their PDF is not taken
+    dovecot.append(message(stranger, "Notes", [("notes.pdf", b"%PDF-1.4 not a form")], "<7@elsewhere.example>"))
+
     report = fetch(issued, dovecot)
-    assert report["messages"] == 6 and report["already"] == 1
-    assert sorted(item["sender"] for item in report["saved"]) == sorted(
-        [LEADER, "pa.to.tom@riverside-council.example", "office@riverside.example", "office@riverside.example"]
+    assert report["messages"] == 7 and report["already"] == 1
+    assert sorted(item["sender"] for item in report["saved"]) == sorted(  # a leader's PDF too: it is placed
+        [LEADER, LEADER, "pa.to.tom@riverside-council.example", "office@riverside.example", "office@riverside.example"]
     )
     assert sorted(item["why"] for item in report["ignored"]) == [
         "no attachment: nothing to take",
         "not a workbook (application/pdf)",
     ]
     saved = sorted((issued / "inbox" / "mail").glob("*.xlsx"))
-    assert len(saved) == 4 and dovecot.count("INBOX") == 0 and dovecot.count("clb processed") == 6
+    assert len(saved) == 4 and len(list((issued / "inbox" / "mail").glob("* notes.pdf"))) == 1
+    assert dovecot.count("INBOX") == 0 and dovecot.count("clb processed") == 7
 
     again = fetch(issued, dovecot)  # nothing new
     assert again["messages"] == 0 and again["saved"] == []
     dovecot.append(normal)  # the same message once more, after it was taken in
-    nightly(issued)
+    first = nightly(issued)
     assert fetch(issued, dovecot)["saved"] == [] and len(list((issued / "inbox").rglob("*.xlsx"))) == 0
 
     run = nightly(issued)  # the night after: nothing more
     assert run["accepted"] == []
+    # the leader's PDF came with her form, which is in: not asked for again, and not placed beside her
+    [pdf] = [item for item in first["quarantined"] if item["file"].endswith("notes.pdf")]
+    assert pdf["leader_id"] is None and pdf["correction_request"] is None
 
 
 def test_a_return_sent_by_someone_else_is_accepted_on_its_form_with_a_note(issued, dovecot):
@@ -168,12 +175,15 @@ def test_clb_fetch_says_what_it_took_and_what_it_left(issued, dovecot):
 
     use_mailbox(issued, dovecot.port)
     dovecot.append(message(LEADER, "My form", [("CLB form.xlsx", filled(issued, LEADER))], "<1@council.example>"))
-    dovecot.append(message(LEADER, "Notes", [("notes.pdf", b"%PDF-1.4")], "<2@council.example>"))
+    dovecot.append(message("x@elsewhere.example", "Notes", [("notes.pdf", b"%PDF-1.4")], "<2@elsewhere.example>"))
     result = CliRunner().invoke(app, ["fetch", "--workspace", str(issued)], env={**dovecot.environ(), "COLUMNS": "100"})
     assert result.exit_code == 0, result.output
     said = " ".join(result.output.split())
-    assert LEADER in said and "not a workbook (application/pdf)" in said
-    assert "2 messages, 1 forms saved into inbox/" in said
+    assert (
+        LEADER in said
+        and "Not taken from x@elsewhere.example: Notes: notes.pdf: not a workbook (application/pdf)" in said
+    )
+    assert "2 messages, 1 files saved into inbox/" in said
     refused = CliRunner().invoke(
         app, ["fetch", "--workspace", str(issued)], env={"CLB_IMAP_USERNAME": "returns", "CLB_IMAP_PASSWORD": "wrong"}
     )
@@ -187,7 +197,8 @@ def test_odd_attachments_are_reported_never_taken_and_never_stop_the_others(issu
     data["intake"] = {**(data.get("intake") or {}), "max_file_mb": 1}
     settings.write_text(yaml.safe_dump(data), encoding="utf-8")
     odd = EmailMessage()
-    odd["From"], odd["Subject"], odd["Message-ID"] = LEADER, "Odd", "<odd@x.example>"
+    helper = "it.helpdesk@elsewhere.example"  # not on the roster: only what is named like a workbook is taken
+    odd["From"], odd["Subject"], odd["Message-ID"] = helper, "Odd", "<odd@x.example>"
     odd.set_content("See attached.")
     odd.add_attachment(b"\x78\x9f\x3e\x22" * 100, maintype="application", subtype="ms-tnef", filename="winmail.dat")
     odd.add_attachment(b"PK\x03\x04 zipped", maintype="application", subtype="zip", filename="forms.zip")
@@ -197,7 +208,7 @@ def test_odd_attachments_are_reported_never_taken_and_never_stop_the_others(issu
     odd.add_attachment(filled(issued, LEADER), maintype=XLSX[0], subtype=XLSX[1], filename="real.xlsx")
     dovecot.append(bytes(odd))
     report = fetch(issued, dovecot)
-    assert [item["sender"] for item in report["saved"]] == [LEADER]
+    assert [item["sender"] for item in report["saved"]] == [helper]
     assert sorted((item["part"], item["why"]) for item in report["ignored"]) == [
         ("forms.zip", "not a workbook (application/zip)"),
         ("huge.xlsx", "too large to be a form"),
@@ -284,7 +295,7 @@ def test_poisoned_messages_cost_only_themselves_through_clb_fetch(issued, doveco
     done = subprocess.run([clb, "fetch", "-w", str(issued)], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     said = " ".join(done.stdout.split())
-    assert "6 messages, 1 forms saved into inbox/" in said
+    assert "6 messages, 1 files saved into inbox/" in said
     assert said.count("Not taken") == 5
     assert "deep: it is nested more than 24 deep, so it cannot be a return" in said
     assert "parts: its structure is too large to be a return" in said

@@ -292,6 +292,7 @@ def test_ods_and_xls_dropped_in_the_inbox_or_sent_by_mail_are_accepted_by_clb_ni
     from tests.test_fetch import message, use_mailbox
 
     (priya, priya_ods, _), (third, third_xls, _), (tom, tom_ods, _), (fourth, fourth_xls, _) = saved.files
+    fifth = sorted(set(forms(issued)) - {priya, third, tom, fourth})[0]
     drop(issued, "Priya CLB form.ods", priya_ods.read_bytes())
     drop(issued, "CLB form (old Excel).xls", fourth_xls.read_bytes())
     server = Dovecot()
@@ -300,8 +301,9 @@ def test_ods_and_xls_dropped_in_the_inbox_or_sent_by_mail_are_accepted_by_clb_ni
         server.append(message(tom, "My form", [("Tom CLB form.ods", tom_ods.read_bytes())], "<ods@council.example>"))
         pa = "pa.to.the.director@riverside.example"  # sends it for them: accepted on its form, with a note
         server.append(message(pa, "Form", [("CLB.xls", third_xls.read_bytes())], "<xls@council.example>"))
-        # nothing to take: a scan, and a question; both shown on screen and in the run report
-        server.append(message(priya, "Scan", [("scan0001.pdf", b"%PDF-1.4 a scan")], "<pdf@council.example>"))
+        # a scan from a leader who has not returned the form: placed beside them, a reply drafted
+        server.append(message(fifth, "Scan", [("scan0001.pdf", b"%PDF-1.4 a scan")], "<pdf@council.example>"))
+        # and a question with nothing to take: shown on screen and in the run report
         server.append(message(tom, "Deadline?", [], "<q@council.example>", text="When is the deadline?"))
         clb = str(Path(sys.executable).with_name("clb"))
         done = subprocess.run(
@@ -311,19 +313,28 @@ def test_ods_and_xls_dropped_in_the_inbox_or_sent_by_mail_are_accepted_by_clb_ni
             text=True,
             timeout=300,
         )
-        assert done.returncode == 0, done.stdout + done.stderr
+        assert done.returncode == 1, done.stdout + done.stderr  # the scan needs the facilitator
     finally:
         server.stop()
     report = json.loads((issued / "outbox" / "runs" / "latest.json").read_text(encoding="utf-8"))
     accepted = {item["leader_id"]: item["file"] for item in report["accepted"]}
-    assert set(accepted) == {priya, third, tom, fourth} and report["quarantined"] == []
+    assert set(accepted) == {priya, third, tom, fourth}
+    [scan] = report["quarantined"]
+    assert scan["leader_id"] == fifth and scan["file"].endswith("scan0001.pdf")
+    assert [p["code"] for p in scan["problems"]] == ["not-a-workbook", "probably-from"]
+    reply = (issued / scan["correction_request"].replace(".html", ".txt")).read_text(encoding="utf-8")
+    assert "The file you sent us is not the form (it is a PDF document)" in reply
     assert accepted[tom].endswith("Tom CLB form.ods") and accepted[third].endswith("CLB.xls")
     said = " ".join(done.stdout.split())
     assert "4 accepted" in said
-    assert f"Not taken from {priya}: Scan: scan0001.pdf: not a workbook (application/pdf)" in said
     assert f"Not taken from {tom}: Deadline?: no attachment: nothing to take" in said
     assert f"It came by email from {pa}, not from the leader's own address" in said  # a PA sent it
-    assert len(report["fetched"]["ignored"]) == 2 and len(report["fetched"]["saved"]) == 2
+    assert len(report["fetched"]["ignored"]) == 1 and len(report["fetched"]["saved"]) == 3
+    shown = subprocess.run([clb, "status", "-w", str(issued)], env={**served_engine, "COLUMNS": "200"},
+                           capture_output=True, text=True, timeout=120)  # fmt: skip
+    [row] = [line for line in shown.stdout.splitlines() if "needs you" in line]
+    assert "needs you: sent a file that is not the form (a reply is drafted)" in row
+    assert forms(issued)[fifth].name in row
     answers = {leader: response.answers for leader, response in current(issued).items()}
     assert answers == {leader: expected for leader, _, expected in saved.files}
 

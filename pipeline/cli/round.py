@@ -167,7 +167,7 @@ def fetch(workspace: WorkspaceOption = Path(".")) -> None:
     out.print(table)
     print_not_taken(report.ignored)
     out.print(
-        f"{report.messages} messages, {len(report.saved)} forms saved into inbox/, "
+        f"{report.messages} messages, {len(report.saved)} files saved into inbox/, "
         f"{report.already} taken before; run clb nightly to take them in.",
         highlight=False,
     )
@@ -260,8 +260,10 @@ def status(workspace: WorkspaceOption = Path(".")) -> None:
         if row.reminders:
             plural = "s" if row.reminders > 1 else ""
             notes.append(f"{row.reminders} reminder{plural}, last {day(row.last_reminder)}")
-        if row.quarantined:
-            notes.append(f"{row.quarantined} quarantined")
+        if row.unreadable:
+            notes.append("needs you: sent a file that is not the form (a reply is drafted)")
+        if row.quarantined - row.unreadable:
+            notes.append(f"{row.quarantined - row.unreadable} quarantined")
         table.add_row(
             escape(row.leader),
             escape(row.organisation),
@@ -272,6 +274,11 @@ def status(workspace: WorkspaceOption = Path(".")) -> None:
         )
     out.print(table)
     out.print(", ".join(f"{name}: {count}" for name, count in found.totals.items()), highlight=False)
+    if found.unplaced:
+        out.print("[yellow]Files we could not place[/] (no form of ours in them, and not from a leader's address):")
+        for item in found.unplaced:
+            out.print(f"  - {escape(item.file)}, received {day(item.received)}: {escape(item.why)}", highlight=False)
+        out.print("Open the reasons in outbox/quarantine/ to see what each is.", highlight=False)
     out.print(found.stage_text, highlight=False)
     gone = found.forgotten_on_roster
     if gone:

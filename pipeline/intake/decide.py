@@ -56,6 +56,7 @@ def examine_batch(
     round_id = config.settings.round
     limits = Limits(max_file=int(config.settings.intake.max_file_mb * 1024 * 1024))
     issued = forms_for_round(engine, round_id)
+    active = {form.leader_id.casefold(): form for form in issued.values() if form.revoked_at is None}
 
     def lookup(token: str) -> FormRecord | None:
         return issued.get(token) or form_by_token(engine, token)
@@ -75,6 +76,7 @@ def examine_batch(
     senders = senders_by_sha256(engine, [sha for _, sha, _ in read])  # returns fetched from the mailbox
     current = current_sha256(engine, round_id)
     seen_now: dict[str, str] = {}
+    probable: list[Examination] = []
     for item, sha, data in read:
         if sha in earlier and already_taken(engine, item.name, sha, item.mtime_ns):
             batch.decisions.append(Decision(item, sha, Verdict.LEFTOVER))
@@ -103,7 +105,14 @@ def examine_batch(
                 batch.waiting.append(waiting_entry(item.name, why))
                 continue
         seen_now[sha] = item.name
-        mailed, leader_id = senders.get(sha), examination.leader_id
+        mailed = senders.get(sha)
+        if mailed is not None and examination.form is None:
+            owner = probable_owner(mailed, examination, active)
+            if owner is not None:  # shown beside them, and a reply drafted with their form attached
+                examination.form = owner
+                examination.problems.append(problem(Code.PROBABLY_FROM, leader=owner.name))
+                probable.append(examination)
+        leader_id = examination.leader_id
         if mailed and leader_id and not examination.blocking(config.settings.intake.accept_partial):
             held = _hold(mailed, leader_id, leader_id in current)
             if held is not None:  # it would replace their answers without their own word: held
@@ -119,7 +128,26 @@ def examine_batch(
                 Decision(item, sha, Verdict.ACCEPTED, examination, supersedes=current.get(leader), data=data)
             )
             current[leader] = sha
+    for examination in probable:  # one whose form is in (before or this night) sent something else too:
+        if examination.leader_id in current:  # not asked for their form again; the file stays unplaced
+            examination.form = None
+            examination.problems = [p for p in examination.problems if p.code != Code.PROBABLY_FROM]
     return batch
+
+
+# What a file holds when it cannot be any leader's form: then who mailed it says whose it probably is
+_UNPLACED = {Code.NOT_A_WORKBOOK, Code.ENCRYPTED, Code.TOO_LARGE, Code.UNSAFE_FILE, Code.MACROS, Code.UNKNOWN_FORM}
+
+
+def probable_owner(mailed: MailEvidence, examination: Examination, active: dict[str, FormRecord]) -> FormRecord | None:
+    """The round's form of the roster leader whose own address mailed a file that holds no readable form
+    (a scan, a form saved wrongly, a spreadsheet of their own): the facilitator sees it beside them and
+    they get a reply. Not when the receiving server found the address forged, and never for a form of a
+    forgotten leader."""
+    codes = {item.code for item in examination.problems}
+    if not codes or not codes <= _UNPLACED or authentication_failed(mailed.authentication):
+        return None
+    return active.get((mailed.sender or "").casefold())
 
 
 def _hold(mailed: MailEvidence, leader: str, replaces: bool) -> Problem | None:

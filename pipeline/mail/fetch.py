@@ -99,7 +99,8 @@ def connect(settings: ImapSettings, environ: dict[str, str] | None = None) -> im
 def fetch_returns(
     space: Workspace, engine: Engine, config: Config, environ: dict[str, str] | None = None
 ) -> FetchReport:
-    """Take every workbook attachment of the folder's messages into inbox/mail/, once; move each message
+    """Take every workbook attachment of the folder's messages into inbox/mail/ (every attachment, when a
+    roster leader sent it from their own address), once; move each message
     to the processed folder when all of it is taken, or to the set-aside folder when it could not be read.
     Raises FetchError only when the mailbox cannot be used."""
     settings = config.settings.mail.imap
@@ -117,11 +118,13 @@ def fetch_returns(
         status, found = server.uid("SEARCH", "ALL")
         uids = [uid.decode() for uid in found[0].split()] if status == "OK" and found and found[0] else []
         taken = fetched_keys(engine)
+        leaders = frozenset(leader.id for leader in config.roster)
         for uid in uids:
             report.messages += 1
             destination = settings.processed_folder
             try:
-                _take(server, uid, space, engine, report, taken, limit, settings, config.settings.intake.settle_seconds)
+                settle = config.settings.intake.settle_seconds
+                _take(server, uid, space, engine, report, taken, limit, settings, settle, leaders)
             except (imaplib.IMAP4.abort, OSError):
                 raise  # the connection itself: the fetch stops, what was taken is kept
             except SetAside as exc:
@@ -159,8 +162,11 @@ def _take(
     limit: int,
     settings: ImapSettings,
     settle: float,
+    leaders: frozenset[str] = frozenset(),
 ) -> None:
-    """One message: its size, evidence and structure first, then only the parts that can be forms."""
+    """One message: its size, evidence and structure first, then only the parts that can be forms; and
+    from a roster leader's own address (``leaders``) every attachment, so that a scan or a form saved
+    wrongly is shown beside them, not lost (the intake decides what each is)."""
     aside = f"it is in the folder '{settings.set_aside_folder}'"
     size = number(_fetch(server, uid, "(RFC822.SIZE)"), b"RFC822.SIZE")
     header = _literal(_fetch(server, uid, f"(BODY.PEEK[HEADER.FIELDS ({' '.join(FIELDS).upper()})])")) or b""
@@ -184,7 +190,7 @@ def _take(
         report.ignored.append({"message": label, "part": "", "why": "no attachment: nothing to take"})
     for part in named:
         name = visible(one_line(part.filename or "(unnamed)"))
-        if not WORKBOOK.search(name):
+        if not WORKBOOK.search(name) and (said.sender or "").casefold() not in leaders:
             report.ignored.append({"message": label, "part": name, "why": f"not a workbook ({part.content_type})"})
             continue
         data = _part_bytes(server, uid, part, limit) if part.size <= limit * BASE64_GROWTH + 4096 else None
@@ -236,8 +242,9 @@ def _save(
 ) -> None:
     digest = hashlib.sha256(data).hexdigest()
     key = (message_id, digest)
-    stem = safe_segment(re.sub(WORKBOOK, "", name)) or "return"
-    suffix = WORKBOOK.search(name).group(0).lower()  # type: ignore[union-attr]
+    workbook = WORKBOOK.search(name)
+    stem = safe_segment(re.sub(WORKBOOK, "", name) if workbook else name) or "return"
+    suffix = workbook.group(0).lower() if workbook else ""
     relative = f"inbox/{FOLDER}/{digest[:12]} {stem}{suffix}"  # the sender is in the record, not the name
     if key in taken:
         report.already += 1

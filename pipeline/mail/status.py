@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pipeline.config import Config
+from pipeline.problems import Code
 from pipeline.state import DONE, Engine, MailRecord, active_forms, current_responses, mail_records, quarantined_files
 
 
@@ -22,6 +23,7 @@ class LeaderStatus:
     last_reminder: str
     returned: str
     quarantined: int  # quarantined files of theirs this round
+    unreadable: int  # of those, files that held no form, mailed from their address (probably theirs)
     letter_date: str
     letter: str  # as invitation
 
@@ -32,9 +34,12 @@ def leader_status(engine: Engine, config: Config) -> list[LeaderStatus]:
     accepted = current_responses(engine, round_id)
     mails = [record for record in mail_records(engine, round_id) if record.status in DONE]
     files: dict[str, set[int]] = {}
+    probably: dict[str, set[int]] = {}
     for row in quarantined_files(engine, round_id):  # one row per problem: count the files
         if row["leader_id"]:
             files.setdefault(row["leader_id"], set()).add(row["id"])
+            if row["code"] == Code.PROBABLY_FROM:
+                probably.setdefault(row["leader_id"], set()).add(row["id"])
     quarantined = {leader: len(ids) for leader, ids in files.items()}
     rows = []
     for leader in sorted(config.roster, key=lambda item: (item.organisation, item.name)):
@@ -64,6 +69,7 @@ def leader_status(engine: Engine, config: Config) -> list[LeaderStatus]:
                 last_reminder=last("reminder"),
                 returned=response.accepted_at[:10] if response else "",
                 quarantined=quarantined.get(leader.id, 0),
+                unreadable=len(probably.get(leader.id, ())),
                 letter_date=last("letter"),
                 letter=state("letter"),
             )
@@ -82,3 +88,20 @@ def totals(rows: list[LeaderStatus]) -> dict[str, int]:
         "letter sent": sum(1 for r in rows if r.letter == "sent"),
         "letter drafted": sum(1 for r in rows if r.letter == "drafted"),
     }
+
+
+@dataclass(frozen=True)
+class Unplaced:
+    """A quarantined file of the round that no leader's form is in and no leader's address sent."""
+
+    file: str
+    received: str  # YYYY-MM-DD
+    why: str  # its first problem, as the facilitator reads it
+
+
+def unplaced_files(engine: Engine, round_id: str) -> list[Unplaced]:
+    found: dict[int, Unplaced] = {}
+    for row in quarantined_files(engine, round_id):
+        if not row["leader_id"] and row["id"] not in found:
+            found[row["id"]] = Unplaced(row["file"], (row["received_at"] or "")[:10], row["message"] or "")
+    return list(found.values())

@@ -58,9 +58,12 @@ def tracker_sheet(workbook: Workbook, data: RoundData) -> None:
     top = title(sheet, "Response tracker: who still needs chasing", [], widths)
     accepted = {a.leader_id: a for a in data.answers}
     reasons: dict[str, list[str]] = defaultdict(list)
+    probable = set()  # sent a file from their address that holds no form: the facilitator looks at it
     for item in data.quarantined:
         if item["leader_id"] and item["code"]:
             reasons[item["leader_id"]].append(f"{item['file']}: {item['message']}")
+            if item["code"] == "probably-from":
+                probable.add(item["leader_id"])
     rows = []
     for leader in sorted(data.roster, key=lambda item: (item.organisation, item.name)):
         form = data.issued.get(leader.id)
@@ -74,7 +77,7 @@ def tracker_sheet(workbook: Workbook, data: RoundData) -> None:
         elif leader.id in reasons:
             found = reasons[leader.id]
             more = len(found) - TRACKER_REASONS
-            status = "quarantined"
+            status = "needs you" if leader.id in probable else "quarantined"
             detail = "\n".join(found[:TRACKER_REASONS]) + (
                 f"\n… and {more} more on the Quarantine sheet" if more > 0 else ""
             )
