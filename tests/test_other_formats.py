@@ -347,3 +347,14 @@ def current(root: Path):
         return current_responses(engine, "2026-Q4")
     finally:
         engine.dispose()
+
+
+def test_a_return_sent_back_for_fixing_keeps_the_format_it_came_in():
+    from pipeline.mail.sending import returned_name
+
+    kept = DATA / "returns"
+    assert returned_name("Priya.ods", (kept / "libreoffice-complete.ods").read_bytes()) == "Priya.ods"
+    assert returned_name("Priya.xls", (kept / "libreoffice-complete.xls").read_bytes()) == "Priya.xls"
+    assert returned_name("Priya", (kept / "libreoffice-complete.ods").read_bytes()) == "Priya.ods"
+    assert returned_name("Priya.xlsx", (kept / "libreoffice-complete.ods").read_bytes()) == "Priya.xlsx.ods"
+    assert returned_name("Form.XLSX", (kept / "libreoffice-complete.xlsx").read_bytes()) == "Form.XLSX"

@@ -320,6 +320,15 @@ def _files_builder(
     return build
 
 
+def returned_name(name: str, data: bytes) -> str:
+    """The name a leader's own returned workbook goes back under: ending as its content is (.xlsx, .ods or
+    .xls), so that their program opens it, whatever it was called."""
+    from pipeline.intake.guard import OLE_MAGIC
+
+    suffix = ".xls" if data.startswith(OLE_MAGIC) else ".ods" if data[30:38] == b"mimetype" else ".xlsx"
+    return name if name.lower().endswith(suffix) else f"{name}{suffix}"
+
+
 def _correction_attachment(
     planning: _Planning, row: CorrectionRequest, leader: Leader
 ) -> Callable[[], Attachment | None]:
@@ -331,8 +340,8 @@ def _correction_attachment(
         if fixable_in_place(row.codes) or HELD in row.codes:  # held: they send it back to confirm
             returned = root / row.archive_path
             if returned.is_file():
-                name = Path(row.file).name
-                return Attachment(name if name.lower().endswith(".xlsx") else f"{name}.xlsx", returned.read_bytes())
+                data = returned.read_bytes()
+                return Attachment(returned_name(Path(row.file).name, data), data)
         form = planning.forms.get(leader.id)
         if form is None or not (root / form.path).is_file():
             return None
