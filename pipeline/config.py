@@ -132,6 +132,7 @@ class Config:
     roster_file: str
     roster_headings: tuple[tuple[str, str], ...] = ()  # (heading as written, field) where they differ
     roster_heading_row: int = 1  # the row holding the headings, as the spreadsheet numbers it
+    roster_notes: tuple[str, ...] = ()  # how the roster was read, where a person should know (its encoding)
 
 
 def load_config(config_dir: Path) -> Config:
@@ -142,7 +143,8 @@ def load_config(config_dir: Path) -> Config:
     )
     settings = _load_model(config_dir / SETTINGS_FILE, _load_settings, problems)
     headings: dict[str, str] = {}
-    roster, roster_file, heading_row = load_roster(config_dir, problems, headings)
+    notes: list[str] = []
+    roster, roster_file, heading_row = load_roster(config_dir, problems, headings, notes)
     if problems:
         raise ConfigError(problems)
     assert instrument is not None and settings is not None
@@ -153,6 +155,7 @@ def load_config(config_dir: Path) -> Config:
         roster_file=roster_file,
         roster_headings=tuple(headings.items()),
         roster_heading_row=heading_row,
+        roster_notes=tuple(notes),
     )
 
 
@@ -231,7 +234,10 @@ def _load_model(path: Path, loader: Any, problems: list[ConfigProblem]) -> Any:
 
 
 def load_roster(
-    config_dir: Path, problems: list[ConfigProblem], headings: dict[str, str] | None = None
+    config_dir: Path,
+    problems: list[ConfigProblem],
+    headings: dict[str, str] | None = None,
+    notes: list[str] | None = None,
 ) -> tuple[list[Leader], str, int]:
     """Read roster.csv or roster.xlsx (never both) into leaders, appending problems instead of raising;
     with the file's name and its headings' row. ``headings`` receives each heading that was read as a
@@ -251,7 +257,7 @@ def load_roster(
     if xlsx_path.exists():
         label, rows = f"config/{ROSTER_XLSX}", _xlsx_rows(xlsx_path, problems)
     elif csv_path.exists():
-        label, rows = f"config/{ROSTER_CSV}", _csv_rows(csv_path, problems)
+        label, rows = f"config/{ROSTER_CSV}", _csv_rows(csv_path, problems, notes if notes is not None else [])
     else:
         problems.append(
             ConfigProblem("config/roster.csv", "", "", "is missing; list the leaders there", ConfigCode.NO_ROSTER)
@@ -262,23 +268,30 @@ def load_roster(
     return parse_roster(rows, label, problems, headings), label, heading_index(rows) + 1
 
 
-def _csv_rows(path: Path, problems: list[ConfigProblem]) -> list[list[str]] | None:
+def _csv_rows(path: Path, problems: list[ConfigProblem], notes: list[str]) -> list[list[str]] | None:
     data = path.read_bytes()
     try:
         # Excel's "Unicode Text" is UTF-16 with a byte-order mark; "CSV UTF-8" starts with one too
         utf16 = data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
         text = data.decode("utf-16") if utf16 else data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        problems.append(
-            ConfigProblem(
-                f"config/{path.name}",
-                "",
-                "",
-                "is not UTF-8 text; in Excel use 'Save As' and choose 'CSV UTF-8'",
-                ConfigCode.NOT_UTF8,
+        try:  # Excel's plain "CSV" on Windows is in the system's code page: Windows-1252 in Western Europe
+            text = data.decode("cp1252")
+        except UnicodeDecodeError:
+            problems.append(
+                ConfigProblem(
+                    f"config/{path.name}",
+                    "",
+                    "",
+                    "is not UTF-8 text; in Excel use 'Save As' and choose 'CSV UTF-8'",
+                    ConfigCode.NOT_UTF8,
+                )
             )
+            return None
+        notes.append(
+            f"config/{path.name} is not UTF-8, so it was read as Windows-1252 (Excel's plain CSV). If an accented "
+            "name looks wrong in clb status, save the roster from Excel as 'CSV UTF-8' instead."
         )
-        return None
     return split_rows(text)
 
 

@@ -141,9 +141,15 @@ def test_roster_saved_by_excel_with_bom_and_windows_encoding(workspace):
     path = workspace / "config" / "roster.csv"
     path.write_bytes("\ufefforganisation,name,email\r\nCouncil,Siân,s@c.example\r\n".encode())
     assert load_config(workspace / "config").roster[0].name == "Siân"
-    path.write_bytes("organisation,name,email\nCouncil,Si\xe2n,s@c.example\n".encode("cp1252"))
+    path.write_bytes(
+        "organisation;name;email\r\nCouncil;Si\xe2n \u2013 \u201cOps\u201d;s@c.example\r\n".encode("cp1252")
+    )
+    config = load_config(workspace / "config")  # Excel's plain CSV on Windows: its code page, semicolons
+    assert config.roster[0].name == "Si\xe2n \u2013 \u201cOps\u201d"
+    assert "read as Windows-1252" in config.roster_notes[0] and "CSV UTF-8" in config.roster_notes[0]
+    path.write_bytes(b"organisation,name,email\nCouncil,Si\x81n,s@c.example\n")  # neither UTF-8 nor Windows-1252
     [problem] = problems(workspace)
-    assert "CSV UTF-8" in problem.message
+    assert problem.code == ConfigCode.NOT_UTF8 and "CSV UTF-8" in problem.message
 
 
 # Excel's exports as they come: "CSV UTF-8" where the decimal mark is a comma (semicolons, a byte-order

@@ -7,10 +7,11 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 from tests.conftest import example_workspace
 
-POSIX_ONLY = ("fcntl", "pwd")  # POSIX-only modules clb used, which Windows does not have
+POSIX_ONLY = ("fcntl", "pwd", "grp", "resource", "termios")  # POSIX-only modules, which Windows does not have
 
 
 def test_a_run_locks_the_workspace_and_records_without_posix_only_modules(tmp_path):
@@ -103,3 +104,103 @@ def test_a_console_without_the_names_code_page_prints_them_as_question_marks(tmp
     shown = done.stdout.decode("cp1252")  # what the console shows: its own code page, throughout
     assert "??? | Riverside Fire ? |" in shown and "leaders: 1, issued: 1" in shown
     assert b"UnicodeEncodeError" not in done.stderr
+
+
+# A roster built to collide on Windows and macOS: device names, a trailing dot, Zoë composed (NFC) and
+# decomposed (NFD, as macOS types it), names that differ only by case, names as long as a roster allows (120).
+COLLIDING = [
+    ("CON", "Aux.", "aux@con.example"),
+    ("CON", "aux", "aux2@con.example"),
+    ("Riverside NHS Trust", "Zo\u00eb Smith", "zoe1@nhs.example"),
+    ("Riverside NHS Trust", "Zoe\u0308 Smith", "zoe2@nhs.example"),
+    ("riverside nhs trust", "ZOË SMITH", "zoe3@nhs.example"),
+    ("Police: Riverside?", "Chief Supt. Mark Ellis.", "mark@police.example"),
+    ("U" * 120, "N" * 120, "long1@uni.example"),
+    ("U" * 120, "N" * 119 + "M", "long2@uni.example"),
+]
+
+
+def test_a_round_runs_with_posix_only_modules_unimportable_and_every_path_is_valid_on_windows(tmp_path):
+    """In a process where fcntl, pwd, grp, resource and termios cannot be imported (as on Windows): every
+    module of pipeline/ imports, and a round runs (a workspace made, forms for a roster built to collide,
+    returns taken in, the outputs and letters built, the status read). Every path it wrote is a valid
+    Windows path (pathvalidate), and no two files differ only by case or Unicode normalisation (two
+    organisations typed "Riverside NHS Trust" and "riverside nhs trust" share a folder there; their
+    leaders' files stay apart)."""
+    import unicodedata
+
+    from pathvalidate import ValidationError, validate_filename
+
+    root = tmp_path / "ws"
+    rows = "".join(f"{o},{n},{e},\n" for o, n, e in COLLIDING)
+    (tmp_path / "roster.csv").write_text("organisation,name,email,role\n" + rows, encoding="utf-8")
+    code = textwrap.dedent(
+        f"""
+        import importlib, pkgutil, sys, warnings
+
+        warnings.simplefilter("ignore")
+        for name in {POSIX_ONLY!r}:
+            sys.modules[name] = None
+        import pipeline
+
+        for found in pkgutil.walk_packages(pipeline.__path__, "pipeline."):
+            importlib.import_module(found.name)
+        from pathlib import Path
+
+        import os, time
+
+        from pipeline import stages
+        from pipeline.config import load_config
+        from pipeline.init import init_workspace
+        from pipeline.simulate import answers, fill
+        from pipeline.state import active_forms, open_state
+        from pipeline.workspace import Workspace
+
+        root = Path({str(root)!r})
+        init_workspace(root)
+        (root / "config" / "roster.csv").write_bytes(Path({str(tmp_path / "roster.csv")!r}).read_bytes())
+        space = Workspace.at(root)
+        stages.issue_forms(space)
+        config = load_config(root / "config")
+        engine = open_state(root / "state" / "clb.sqlite")
+        forms = sorted(active_forms(engine, config.settings.round).values(), key=lambda form: form.leader_id)
+        engine.dispose()
+        for n, form in enumerate(forms):  # every other one with two ticks on a row: a correction for them
+            values = answers(config.instrument, {{p.number: "comfortable" for p in config.instrument.perspectives}})
+            if n % 2:
+                values["p1_stretched"] = "x"
+            data = fill((root / form.path).read_bytes(), config.instrument, values)
+            (root / "inbox" / f"return {{n}}.xlsx").write_bytes(data)
+        (root / "inbox" / "notes: draft?.pdf").write_bytes(b"%PDF-1.4")  # a name Windows refuses, quarantined
+        for path in (root / "inbox").iterdir():
+            os.utime(path, (time.time() - 3600, time.time() - 3600))
+        print("returns", len(forms))
+        report = stages.nightly(space, close=True)
+        print("accepted", len(report["accepted"]))
+        status = stages.status(space)
+        print("leaders", len(status.rows))
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    said = dict(line.split(" ", 1) for line in done.stdout.splitlines() if " " in line)
+    half = len(COLLIDING) // 2
+    assert said["leaders"] == str(len(COLLIDING)) and said["accepted"] == str(half), done.stdout
+    corrections = [p for p in (root / "outbox" / "corrections").rglob("*.txt")]
+    assert len(corrections) == half
+    written = [path.relative_to(root) for path in root.rglob("*")]
+    assert len(written) > 50
+    seen: dict[str, Path] = {}
+    for path in written:
+        for part in path.parts:
+            try:
+                validate_filename(part, platform="windows")
+            except ValidationError as exc:
+                raise AssertionError(f"{path}: {part!r} is not a valid Windows name ({exc})") from None
+        if (root / path).is_dir():
+            continue  # folders that differ only by case are one folder there, which is harmless: the files differ
+        key = unicodedata.normalize("NFC", path.as_posix()).casefold()
+        assert key not in seen, f"{path} and {seen[key]} are one file on Windows and macOS"
+        seen[key] = path
+    forms = [path for path in written if path.parts[:2] == ("outbox", "forms") and path.suffix == ".xlsx"]
+    assert len(forms) == len(COLLIDING)

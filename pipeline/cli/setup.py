@@ -112,6 +112,8 @@ def issue(workspace: Path, reissue: list[str]) -> None:
     if headings:
         taken = ", ".join(f"'{escape(written)}' as {field}" for written, field in headings)
         out.print(f"Roster columns read: {taken}.", highlight=False)
+    for note in config.roster_notes:
+        out.print(f"[yellow]{escape(note)}[/]", highlight=False, soft_wrap=True)
     if config.roster_heading_row > 1:
         above = "row 1 is" if config.roster_heading_row == 2 else f"rows 1-{config.roster_heading_row - 1} are"
         out.print(f"Roster headings read from row {config.roster_heading_row}; {above} left out.", highlight=False)
