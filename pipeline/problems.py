@@ -44,6 +44,8 @@ class Code(StrEnum):
     HELD_FOR_CONFIRMATION = "held-for-confirmation"
     SENT_BY_ANOTHER = "sent-by-another"
     PROBABLY_FROM = "probably-from"
+    ENTERED = "entered"
+    ASSIGNED = "assigned"
 
 
 @dataclass(frozen=True)
@@ -221,6 +223,22 @@ CATALOGUE: dict[Code, Kind] = {
             blocking=False,
             summary="a file that is not a readable form, mailed from a roster leader's own address: shown "
             "beside them, with a reply drafted",
+        ),
+        Kind(
+            Code.ENTERED,
+            Scope.FILE,
+            "Entered by the facilitator (clb enter) from a return on paper or in another shape.",
+            "Nothing to do: the source, when one was given, is kept in the archive (see clb audit).",
+            blocking=False,
+            summary="answers the facilitator entered with `clb enter`, checked as any return",
+        ),
+        Kind(
+            Code.ASSIGNED,
+            Scope.FILE,
+            "Placed with {leader} by the facilitator on {date} (clb assign).",
+            "If it holds their answers in another shape, enter them: clb enter.",
+            blocking=False,
+            summary="a quarantined file the facilitator said is a leader's (`clb assign`)",
         ),
     ]
 }

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -485,6 +486,74 @@ def accept(space: Workspace, path: Path, config: Config | None = None) -> Accept
         rebuild_outputs(space, [config.settings.round], config, engine)
         record(space, "accept", engine, sha256=entry["sha256"], supersedes=entry["supersedes"])
     return entry
+
+
+@dataclasses.dataclass(frozen=True)
+class Entered:
+    """What ``enter`` wrote: the filled form in the inbox, and the kept source's sha256 (or "")."""
+
+    leader: str
+    file: str
+    source: str
+
+
+def enter(space: Workspace, email: str, answers: str, log: str = "", source: Path | None = None) -> Entered:
+    """clb enter: a leader's answers, as the facilitator read them from paper, a scan or an email, written
+    into a copy of their issued form in inbox/entered/ (pipeline/intake/entered.py), for the next nightly
+    run to check and take in as their return; the source kept in the archive; the audit trail records it
+    (the form's and the source's sha256: which return, never whose answers)."""
+    from pipeline.intake.entered import EntryRefused, keep_source, parse_answers, write_entry
+    from pipeline.names import unique_stems
+    from pipeline.state import active_forms, now
+
+    with opened(space) as engine:
+        config = workspace_config(space, engine)
+        chosen = parse_answers(config.instrument, answers)
+        leader = next((item for item in config.roster if item.id == email.strip().casefold()), None)
+        form = active_forms(engine, config.settings.round).get(leader.id) if leader else None
+        if leader is None or form is None:
+            raise EntryRefused(
+                f"{email} has no form in round {config.settings.round}: check the address, or run clb forms"
+            )
+        stem = unique_stems([(leader.id, leader.organisation, leader.name)])[leader.id].replace("/", " - ")
+        when = now()[:19].replace(":", "").replace("-", "")
+        kept = keep_source(space.root, source) if source is not None else ""
+        written = write_entry(space.root, form.path, config.instrument, chosen, log, stem, when)
+        data = (space.root / written).read_bytes()
+        record(space, "enter", engine, sha256=hashlib.sha256(data).hexdigest(), source=kept or None)
+    return Entered(leader.name, written, kept)
+
+
+class NotPlaceable(ValueError):
+    """clb assign was given a file that is not an unplaced quarantined one, or an address with no form."""
+
+
+def assign(space: Workspace, path: Path, email: str) -> str:
+    """clb assign: a quarantined file no leader's form or address placed (the same bytes as ``path``: its
+    quarantine copy, or the attachment saved anywhere) placed with the leader of ``email`` on the
+    facilitator's word, with a note, shown beside them from now on (the outputs are built again); the
+    audit trail records it. The leader's name."""
+    from pipeline.problems import Code, problem
+    from pipeline.state import active_forms, assign_receipt, now, quarantined_receipts
+
+    with opened(space) as engine:
+        config = workspace_config(space, engine)
+        round_id = config.settings.round
+        leader = next((item for item in config.roster if item.id == email.strip().casefold()), None)
+        if leader is None or leader.id not in active_forms(engine, round_id):
+            raise NotPlaceable(f"{email} has no form in round {round_id}: check the address, or run clb forms")
+        sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+        found = quarantined_receipts(engine, sha256)
+        if not found:
+            raise NotPlaceable(f"{path} is not a quarantined file (clb assign takes a copy from outbox/quarantine/)")
+        received_id, owner = found[-1]
+        if owner is not None:
+            raise NotPlaceable(f"{path} is already shown as {owner}'s")
+        note = problem(Code.ASSIGNED, leader=leader.name, date=now()[:10]).record()
+        assign_receipt(engine, received_id, leader.id, round_id, note)
+        rebuild_outputs(space, [round_id], config, engine)  # the tracker shows it beside them now
+        record(space, "assign", engine, sha256=sha256)
+    return leader.name
 
 
 @dataclasses.dataclass

@@ -25,6 +25,8 @@ for command in (
     round.check,
     sending.send,
     round.accept,
+    round.enter,
+    round.assign,
     privacy.forget,
     privacy.purge,
     privacy.audit,

@@ -235,6 +235,79 @@ def accept(
     )
 
 
+def enter(
+    email: Annotated[str, typer.Argument(help="The leader's address, as on the roster.", show_default=False)],
+    answers: Annotated[
+        str,
+        typer.Option(
+            "--answers",
+            help="One answer per row of the form, in order, separated by commas: the column's number "
+            "(for CLB0.01: 1 comfortable, 2 stretched, 3 a bit panicked) or its word.",
+            show_default=False,
+        ),
+    ],
+    log: Annotated[str, typer.Option("--log", help="What they wrote in the user log, if anything.")] = "",
+    source: Annotated[
+        Path | None,
+        typer.Option("--source", help="The scan, PDF or email you read them from: kept in the archive."),
+    ] = None,
+    workspace: WorkspaceOption = Path("."),
+) -> None:
+    """Enter a leader's answers from a form returned on paper, as a scan, or typed into an email.
+
+    The answers are written into a copy of the leader's own form, in inbox/entered/, and the next nightly
+    run checks and takes it in as their return, like any other (an earlier return is replaced under the
+    same rules, and they are told). It is marked as entered by you in the tracker, and the audit trail
+    records it.
+
+    [bold]Example:[/] clb enter priya.raman@riverside-council.example --answers 1,2,2,1,3,2,1 --source scan0001.pdf
+    """
+    space = open_workspace(workspace)
+    from pipeline import stages
+    from pipeline.intake.entered import EntryRefused
+
+    if source is not None and not source.is_file():
+        raise fail(f"{escape(str(source))} is not a file.")
+    try:
+        with workspace_lock(space, wait_seconds=30):
+            done = stages.enter(space, email, answers, log, source)
+    except WorkspaceBusy as exc:
+        raise fail(str(exc), code=BUSY) from None
+    except EntryRefused as exc:
+        raise fail(f"Nothing entered: {escape(str(exc))}.") from None
+    out.print(f"{escape(done.leader)}'s answers are in {escape(done.file)}.", highlight=False, soft_wrap=True)
+    if done.source:
+        out.print(f"The source is kept in the archive ({done.source[:12]}).", highlight=False)
+    out.print("The next nightly run takes them in (or run clb nightly now).", highlight=False)
+
+
+def assign(
+    file: Annotated[Path, typer.Argument(help="The quarantined file (its copy in outbox/quarantine/).")],
+    email: Annotated[str, typer.Argument(help="The leader it belongs to, as on the roster.", show_default=False)],
+    workspace: WorkspaceOption = Path("."),
+) -> None:
+    """Say whose a quarantined file is, when nothing in it or about it told clb (a scan from a shared address).
+
+    From then on it is shown beside that leader in clb status and the tracker; the audit trail records it.
+    If it holds their answers in another shape, enter them with clb enter.
+
+    [bold]Example:[/] clb assign "outbox/quarantine/20261203-020000-a1b2c3/3fa2c1d9 scan0001.pdf" priya@council.example
+    """
+    space = open_workspace(workspace)
+    from pipeline import stages
+
+    if not file.is_file():
+        raise fail(f"{escape(str(file))} is not a file.")
+    try:
+        with workspace_lock(space, wait_seconds=30):
+            name = stages.assign(space, file, email)
+    except WorkspaceBusy as exc:
+        raise fail(str(exc), code=BUSY) from None
+    except stages.NotPlaceable as exc:
+        raise fail(escape(str(exc))) from None
+    out.print(f"{escape(file.name)} is now shown as {escape(name)}'s.", highlight=False, soft_wrap=True)
+
+
 def status(workspace: WorkspaceOption = Path(".")) -> None:
     """Show, for every leader, where they are: form issued, invited, reminded, returned, quarantined, letter.
 

@@ -10,6 +10,7 @@ import logging
 from pipeline.config import Config
 from pipeline.forms.layout import FormSpec
 from pipeline.intake.batch import Batch, Decision, Verdict
+from pipeline.intake.entered import FOLDER as ENTERED_FOLDER
 from pipeline.intake.guard import Limits
 from pipeline.intake.scan import waiting_entry, why_not
 from pipeline.intake.staging import Taken, sha256_of
@@ -105,6 +106,8 @@ def examine_batch(
                 batch.waiting.append(waiting_entry(item.name, why))
                 continue
         seen_now[sha] = item.name
+        if item.name.startswith(f"{ENTERED_FOLDER}/") and examination.form is not None:
+            examination.problems.append(problem(Code.ENTERED))
         mailed = senders.get(sha)
         if mailed is not None and examination.form is None:
             owner = probable_owner(mailed, examination, active)

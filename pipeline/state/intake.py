@@ -13,6 +13,7 @@ from sqlalchemy import (
     Engine,
     delete,
     func,
+    insert,
     select,
     update,
 )
@@ -411,13 +412,14 @@ def accept_held(
         _supersede(connection, held.round)
 
 
-def accepted_notes(engine: Engine, round_id: str, code: str) -> dict[str, list[str]]:
-    """Per leader, the notes of one code on their accepted returns of the round (e.g. sent-by-another)."""
+def accepted_notes(engine: Engine, round_id: str, *codes: str) -> dict[str, list[str]]:
+    """Per leader, the notes of these codes on their accepted returns of the round, oldest first (e.g.
+    sent-by-another, entered)."""
     query = (
         select(received.c.leader_id, problems.c.message)
         .join(problems, problems.c.received_id == received.c.id)
-        .where(received.c.decision == "accepted", received.c.round == round_id, problems.c.code == code)
-        .order_by(received.c.id)
+        .where(received.c.decision == "accepted", received.c.round == round_id, problems.c.code.in_(codes))
+        .order_by(received.c.id, problems.c.id)
     )
     found: dict[str, list[str]] = {}
     with engine.connect() as connection:
@@ -470,3 +472,34 @@ def replacements(engine: Engine, round_id: str) -> list[Replacement]:
             )
             for row in connection.execute(query)
         ]
+
+
+def quarantined_receipts(engine: Engine, sha256: str) -> list[tuple[int, str | None]]:
+    """(id, leader) of every quarantined receipt of these bytes, oldest first."""
+    query = (
+        select(received.c.id, received.c.leader_id)
+        .where(received.c.sha256 == sha256, received.c.decision == "quarantined")
+        .order_by(received.c.id)
+    )
+    with engine.connect() as connection:
+        return [(row.id, row.leader_id) for row in connection.execute(query)]
+
+
+def assign_receipt(engine: Engine, received_id: int, leader_id: str, round_id: str, note: ProblemRecord) -> None:
+    """A quarantined file placed with a leader on the facilitator's word, with a note saying so."""
+    with engine.begin() as connection:
+        connection.execute(
+            update(received).where(received.c.id == received_id).values(leader_id=leader_id, round=round_id)
+        )
+        connection.execute(
+            insert(problems).values(
+                received_id=received_id,
+                code=note["code"],
+                cell=note["cell"],
+                name=note["name"],
+                found=note["found"],
+                message=note["message"],
+                fix=note["fix"],
+                blocking=int(note["blocking"]),
+            )
+        )
