@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pipeline.config import Config
 from pipeline.forms.layout import FormSpec
-from pipeline.intake.guard import Limits
+from pipeline.intake.safexml import Limits
 from pipeline.intake.validate import examine
 from pipeline.privacy.tombstones import token_forgotten
 from pipeline.problems import Code, Problem, problem

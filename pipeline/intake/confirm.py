@@ -16,7 +16,7 @@ from pathlib import Path
 from pipeline.config import Config
 from pipeline.contracts import Accepted
 from pipeline.forms.layout import FormSpec
-from pipeline.intake.guard import Limits
+from pipeline.intake.safexml import Limits
 from pipeline.intake.validate import examine
 from pipeline.mail.headers import authentication_failed
 from pipeline.privacy.tombstones import token_forgotten

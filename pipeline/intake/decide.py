@@ -11,7 +11,7 @@ from pipeline.config import Config
 from pipeline.forms.layout import FormSpec
 from pipeline.intake.batch import Batch, Decision, Verdict
 from pipeline.intake.entered import FOLDER as ENTERED_FOLDER
-from pipeline.intake.guard import Limits
+from pipeline.intake.safexml import Limits
 from pipeline.intake.scan import waiting_entry, why_not
 from pipeline.intake.staging import Taken, sha256_of
 from pipeline.intake.validate import Examination, examine

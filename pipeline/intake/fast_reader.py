@@ -22,16 +22,17 @@ from collections.abc import Collection, Iterable, Mapping
 from lxml.etree import _Element as Element
 
 from pipeline.cells import column_letters, column_number
-from pipeline.intake.guard import Guarded, parse_xml
 from pipeline.intake.ods import GuardedOds, read_ods
 from pipeline.intake.reading import (
     EMPTY,
     Cell,
     CellRaw,
     Reading,
+    cell_targets,
     needs_font,
     parse_reference,
 )
+from pipeline.intake.safexml import Guarded, parse_xml
 from pipeline.intake.xls import GuardedXls, read_xls
 
 MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
@@ -67,18 +68,6 @@ def read_guarded(guarded: Guarded, wanted: Mapping[str, Collection[str]], follow
         raise
     except Exception as exc:  # any parse failure in hostile input means "cannot read this workbook"
         raise UnreadableWorkbook(f"{type(exc).__name__}: {exc}") from exc
-
-
-def cell_targets(
-    reading: Reading, wanted: Mapping[str, Collection[str]], follow: Collection[str]
-) -> dict[str, set[str]]:
-    """Which cells to read: the wanted ones and the followed names' cells, on sheets the file has."""
-    targets = {sheet: set(cells) for sheet, cells in wanted.items() if sheet in reading.sheets}
-    for name in follow:
-        target = reading.names.get(name)
-        if target is not None and target[0] in reading.sheets:
-            targets.setdefault(target[0], set()).add(target[1])
-    return targets
 
 
 def _xml(guarded: Guarded, name: str) -> Element | None:

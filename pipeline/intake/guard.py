@@ -17,61 +17,19 @@ from __future__ import annotations
 import functools
 import posixpath
 import re
-import threading
-from dataclasses import dataclass, field
 from urllib.parse import unquote
 
-from lxml import etree
 from lxml.etree import _Element as Element
 
 from pipeline.cells import column_letters, column_number
+from pipeline.formats import OLE_MAGIC, ZIP_MAGIC
+from pipeline.intake.safexml import XML_DANGER, Guarded, Limits, encoding_problem, parse_xml
 from pipeline.intake.unzip import ZipDamaged, ZipUnsupported, entries, inflate
 from pipeline.problems import Code, Problem, problem
 
-OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-ZIP_MAGIC = b"PK\x03\x04"
-_XML_DANGER = re.compile(rb"<!\s*(?:DOCTYPE|ENTITY)", re.IGNORECASE)
-_DECLARED = re.compile(rb"<\?xml\s[^>]*?\bencoding\s*=\s*([\"'])(.*?)\1", re.DOTALL)
 _LOOSE_CELL = re.compile(r"^\s*\$?([A-Za-z]{1,10})\$?([0-9]{1,12})\s*$")
-_OTHER_ENCODINGS = (
-    (b"\x00\x00\xfe\xff", "UTF-32"),
-    (b"\xff\xfe\x00\x00", "UTF-32"),
-    (b"\xfe\xff", "UTF-16"),
-    (b"\xff\xfe", "UTF-16"),
-    (b"\x00\x00\x00\x3c", "UTF-32"),
-    (b"\x3c\x00\x00\x00", "UTF-32"),
-    (b"\x00\x3c", "UTF-16"),  # as expat decides: a NUL first or second byte means UTF-16
-    (b"\x3c\x00", "UTF-16"),
-    (b"\x4c\x6f\xa7\x94", "EBCDIC"),
-)
 _SHEET_CONTENT = ("worksheet", "chartsheet", "dialogsheet", "macrosheet")
 _SHEET_TYPES = {"worksheet", "chartsheet", "dialogsheet", "xlmacrosheet", "xlintlmacrosheet"}
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Generous for a filled form (~16 KB zipped, ~120 KB inflated), tiny for an attack."""
-
-    max_file: int = 5 * 1024 * 1024
-    max_parts: int = 200
-    max_part: int = 4 * 1024 * 1024
-    max_total: int = 16 * 1024 * 1024
-    max_ratio: float = 100.0  # uncompressed / compressed, for parts over ratio_floor
-    ratio_floor: int = 256 * 1024
-    max_row: int = 300
-    max_column: int = 40  # AN
-    max_cells_per_sheet: int = 20_000
-    max_elements_per_sheet: int = 200_000
-
-
-@dataclass
-class Guarded:
-    """A file that passed: its bytes, its inflated XML parts by name, and its sheets as the guard parsed
-    them (the reader uses these rather than parse them again)."""
-
-    data: bytes
-    parts: dict[str, bytes]
-    trees: dict[str, Element] = field(default_factory=dict)
 
 
 def _size(n: int) -> str:
@@ -98,7 +56,10 @@ def describe_non_zip(data: bytes) -> str:
     return "the file's contents are not a workbook"
 
 
-def guard(data: bytes, limits: Limits = Limits()) -> Guarded | Problem:
+DEFAULT_LIMITS = Limits()
+
+
+def guard(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Guarded | Problem:
     """Return the inflated parts of a safe .xlsx (or a safe .ods or .xls: pipeline/intake/ods.py, xls.py),
     or the one problem that stops it."""
     if len(data) > limits.max_file:
@@ -166,7 +127,7 @@ def guard(data: bytes, limits: Limits = Limits()) -> Guarded | Problem:
         wrong = encoding_problem(body)
         if wrong is not None:
             return problem(Code.UNSAFE_FILE, detail=f"{wrong} in {info.name}")
-        if _XML_DANGER.search(body):
+        if XML_DANGER.search(body):
             return problem(Code.UNSAFE_FILE, detail=f"an XML document type or entity declaration in {info.name}")
         parts[info.name] = body
     if "macroEnabled" in parts.get("[Content_Types].xml", b"").decode("utf-8", "replace"):
@@ -221,30 +182,6 @@ def _structural(name: str) -> bool:
     return folded.endswith(".rels") or folded == "[content_types].xml"
 
 
-def encoding_problem(body: bytes) -> str | None:
-    """Why an XML part is not plain UTF-8, judged as an XML parser would judge it (appendix F of the
-    XML spec): by its byte-order mark, by the shape of its first four bytes when it has none (UTF-16
-    and UTF-32 without a mark are all ASCII bytes and NULs, so a byte search for <!DOCTYPE misses
-    them), and by its declaration, whose quotes and spaces may vary. None: it is UTF-8."""
-    if body.startswith(b"\xef\xbb\xbf"):
-        body = body[3:]
-    head = body[:4]
-    for marks, name in _OTHER_ENCODINGS:
-        if head.startswith(marks):
-            return f"XML in {name}"
-    if b"\x00" in body:
-        return "XML holding NUL bytes (UTF-16 or UTF-32)"
-    if body.startswith(b"<?xml"):
-        declared = _DECLARED.match(body, 0, max(body.find(b"?>"), 0))
-        if declared is not None and declared.group(2).lower() not in (b"utf-8", b"utf8"):
-            return f"XML in an unexpected encoding ({declared.group(2).decode('ascii', 'replace')[:40]})"
-    try:
-        body.decode("utf-8")
-    except UnicodeDecodeError:
-        return "XML that is not UTF-8"
-    return None
-
-
 def sheet_parts(parts: dict[str, bytes]) -> set[str]:
     """Every part some reader could take for a sheet: each target of a sheet relationship in any .rels
     part (resolved as readers resolve it, any case), each part typed as a sheet in [Content_Types].xml,
@@ -279,31 +216,6 @@ def sheet_parts(parts: dict[str, bytes]) -> set[str]:
                 if any(word in kind for word in _SHEET_CONTENT) and element.get("PartName"):
                     add(element.get("PartName", ""))
     return wanted
-
-
-def parse_xml(body: bytes) -> Element | None:
-    """A guarded part's elements, or None when it is not well-formed XML. Only for parts that passed
-    the encoding and DTD checks; the parser is told besides never to load a DTD, resolve an entity or
-    touch the network, and keeps libxml2's default depth and size limits. (lxml builds the tree in C and
-    makes Python objects only for the elements asked for: a form's five sheets parse and are checked in
-    well under half a millisecond, where the standard library's parser took twice that.)"""
-    parser = getattr(_PARSERS, "parser", None)
-    if parser is None:
-        parser = _PARSERS.parser = etree.XMLParser(
-            resolve_entities=False,
-            no_network=True,
-            load_dtd=False,
-            huge_tree=False,
-            remove_comments=True,
-            remove_pis=True,
-        )
-    try:
-        return etree.fromstring(body, parser)
-    except etree.XMLSyntaxError:
-        return None
-
-
-_PARSERS = threading.local()  # an lxml parser must not be shared between threads
 
 
 def _local(tag: str) -> str:

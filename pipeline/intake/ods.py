@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from lxml.etree import _Element as Element
 
 from pipeline.cells import column_letters
-from pipeline.intake.guard import _XML_DANGER, Guarded, Limits, encoding_problem, parse_xml
-from pipeline.intake.reading import EMPTY, Cell, CellRaw, Reading
+from pipeline.intake.reading import EMPTY, Cell, CellRaw, Reading, cell_targets
+from pipeline.intake.safexml import XML_DANGER, Guarded, Limits, encoding_problem, parse_xml
 from pipeline.intake.unzip import Entry, ZipDamaged, ZipUnsupported, inflate
 from pipeline.problems import Code, Problem, problem
 
@@ -79,7 +79,7 @@ def guard_ods(data: bytes, infos: list[Entry], limits: Limits) -> GuardedOds | P
         wrong = encoding_problem(body)
         if wrong is not None:
             return problem(Code.UNSAFE_FILE, detail=f"{wrong} in {name}")
-        if _XML_DANGER.search(body):
+        if XML_DANGER.search(body):
             return problem(Code.UNSAFE_FILE, detail=f"an XML document type or entity declaration in {name}")
         root = parse_xml(body)
         if root is None:
@@ -165,8 +165,6 @@ def _filled(cell: Element) -> bool:
 def read_ods(guarded: GuardedOds, wanted: Mapping[str, Collection[str]], follow: Collection[str] = ()) -> Reading:
     """Names, properties, and exactly the ``wanted`` cells (by sheet) plus the cells the ``follow`` names
     point to, as the .xlsx readers give them. A cell that is not there reads as empty."""
-    from pipeline.intake.fast_reader import cell_targets
-
     content = guarded.trees["content.xml"]
     reading = Reading(properties=_properties(guarded.trees["meta.xml"]))
     tables: dict[str, Element] = {}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 CellRaw = str | bool | int | float | None
@@ -72,3 +73,15 @@ def normal_value(value: object) -> CellRaw:
     if isinstance(value, bool | int | float | str):
         return value
     return str(value)
+
+
+def cell_targets(
+    reading: Reading, wanted: Mapping[str, Collection[str]], follow: Collection[str]
+) -> dict[str, set[str]]:
+    """Which cells to read: the wanted ones and the followed names' cells, on sheets the file has."""
+    targets = {sheet: set(cells) for sheet, cells in wanted.items() if sheet in reading.sheets}
+    for name in follow:
+        target = reading.names.get(name)
+        if target is not None and target[0] in reading.sheets:
+            targets.setdefault(target[0], set()).add(target[1])
+    return targets

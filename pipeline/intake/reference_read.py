@@ -13,8 +13,7 @@ from collections.abc import Collection, Mapping
 import openpyxl
 import openpyxl.xml
 
-from pipeline.intake.fast_reader import cell_targets
-from pipeline.intake.reading import EMPTY, Cell, Reading, needs_font, normal_value, parse_reference
+from pipeline.intake.reading import EMPTY, Cell, Reading, cell_targets, needs_font, normal_value, parse_reference
 
 assert openpyxl.xml.DEFUSEDXML, "defusedxml must be installed so openpyxl parses XML safely"
 

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 
 from pipeline.forms import layout as L
 from pipeline.intake.fast_reader import UnreadableWorkbook, read_guarded
-from pipeline.intake.guard import Guarded, Limits, guard
+from pipeline.intake.guard import guard
 from pipeline.intake.marks import Kind, classify
 from pipeline.intake.reading import Cell, Reading
+from pipeline.intake.safexml import Guarded, Limits
 from pipeline.problems import CATALOGUE, Code, Problem, Scope, problem
 from pipeline.state import FormRecord
 from pipeline.text import visible

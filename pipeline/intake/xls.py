@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.cells import column_letters
-from pipeline.intake.guard import Guarded, Limits
-from pipeline.intake.reading import EMPTY, Cell, CellRaw, Reading
+from pipeline.intake.reading import EMPTY, Cell, CellRaw, Reading, cell_targets
+from pipeline.intake.safexml import Guarded, Limits
 from pipeline.problems import Code, Problem, problem
 
 _BOF, _EOF, _BOUNDSHEET, _FILEPASS, _FORMULA = 0x0809, 0x000A, 0x0085, 0x002F, 0x0006
@@ -123,8 +123,6 @@ def _name(body: bytes) -> str:
 def read_xls(guarded: GuardedXls, wanted: Mapping[str, Collection[str]], follow: Collection[str] = ()) -> Reading:
     """Names and exactly the ``wanted`` cells (by sheet) plus the cells the ``follow`` names point to, as
     the .xlsx readers give them. A cell that is not there reads as empty."""
-    from pipeline.intake.fast_reader import cell_targets
-
     book = guarded.book
     reading = Reading(sheets=list(book.sheet_names()))
     for named in book.name_obj_list:

@@ -323,9 +323,9 @@ def _files_builder(
 def returned_name(name: str, data: bytes) -> str:
     """The name a leader's own returned workbook goes back under: ending as its content is (.xlsx, .ods or
     .xls), so that their program opens it, whatever it was called."""
-    from pipeline.intake.guard import OLE_MAGIC
+    from pipeline.formats import suffix_of
 
-    suffix = ".xls" if data.startswith(OLE_MAGIC) else ".ods" if data[30:38] == b"mimetype" else ".xlsx"
+    suffix = suffix_of(data)
     return name if name.lower().endswith(suffix) else f"{name}{suffix}"
 
 
