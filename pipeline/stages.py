@@ -504,7 +504,7 @@ def enter(space: Workspace, email: str, answers: str, log: str = "", source: Pat
     (the form's and the source's sha256: which return, never whose answers)."""
     from pipeline.intake.entered import EntryRefused, keep_source, parse_answers, write_entry
     from pipeline.names import unique_stems
-    from pipeline.state import active_forms, now
+    from pipeline.state import active_forms, now, record_source
 
     with opened(space) as engine:
         config = workspace_config(space, engine)
@@ -518,6 +518,8 @@ def enter(space: Workspace, email: str, answers: str, log: str = "", source: Pat
         stem = unique_stems([(leader.id, leader.organisation, leader.name)])[leader.id].replace("/", " - ")
         when = now()[:19].replace(":", "").replace("-", "")
         kept = keep_source(space.root, source) if source is not None else ""
+        if source is not None:  # a receipt of theirs: clb forget and the retention policy remove it too
+            record_source(engine, leader.id, config.settings.round, source.name, kept, source.stat().st_size)
         written = write_entry(space.root, form.path, config.instrument, chosen, log, stem, when)
         data = (space.root / written).read_bytes()
         record(space, "enter", engine, sha256=hashlib.sha256(data).hexdigest(), source=kept or None)

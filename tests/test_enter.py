@@ -53,6 +53,12 @@ def test_answers_read_from_a_scan_are_taken_in_as_the_leaders_return_marked_and_
     assert (issued / "state" / "archive" / entry["details"]["source"][:2] / entry["details"]["source"]).is_file()
     tracker = _tracker(issued)
     assert "Entered by the facilitator (clb enter)" in tracker[LEADER]
+    from pipeline import stages
+    from pipeline.workspace import Workspace
+
+    kept = issued / "state" / "archive" / entry["details"]["source"][:2] / entry["details"]["source"]
+    assert stages.forget(Workspace.at(issued), LEADER).left == []  # the scan is theirs: erased with them
+    assert not kept.exists() and not list((issued / "inbox" / "entered").glob("*"))
 
 
 def test_an_entered_return_replaces_an_earlier_one_only_as_any_return_would_and_the_leader_is_told(issued):

@@ -77,6 +77,7 @@ from pipeline.state.intake import (
     quarantined_files,
     quarantined_receipts,
     record_intake,
+    record_source,
     replacements,
     response_rows,
 )
@@ -237,6 +238,7 @@ __all__ = [
     "record_intake",
     "record_letters",
     "record_publication",
+    "record_source",
     "replacements",
     "response_rows",
     "responses",

@@ -503,3 +503,26 @@ def assign_receipt(engine: Engine, received_id: int, leader_id: str, round_id: s
                 blocking=int(note["blocking"]),
             )
         )
+
+
+SOURCE = "source"  # a received row's decision for the scan or message a clb enter was read from
+
+
+def record_source(engine: Engine, leader_id: str, round_id: str, file: str, sha256: str, size: int) -> None:
+    """The source of answers the facilitator entered, kept in the archive: a receipt of the leader's, so
+    that clb forget and the retention policy find and remove it as they do their returns."""
+    with engine.begin() as connection:
+        connection.execute(
+            insert(received).values(
+                run_id=f"entered-{now()[:19]}",
+                file=file,
+                sha256=sha256,
+                size=size,
+                mtime_ns=0,
+                received_at=now(),
+                decision=SOURCE,
+                leader_id=leader_id,
+                round=round_id,
+                archive_path=f"state/archive/{sha256[:2]}/{sha256}",
+            )
+        )

@@ -87,7 +87,7 @@ received = Table(
     Column("size", Integer, nullable=False),
     Column("mtime_ns", Integer, nullable=False),
     Column("received_at", String, nullable=False),
-    Column("decision", String, nullable=False),  # accepted | quarantined | duplicate
+    Column("decision", String, nullable=False),  # accepted | quarantined | duplicate | source (clb enter)
     Column("leader_id", String, nullable=True, index=True),
     Column("token", String, nullable=True),
     Column("round", String, nullable=True),
