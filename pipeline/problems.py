@@ -59,8 +59,6 @@ class Kind:
     summary: str = field(kw_only=True)  # one line for the problem-code table of docs/intake.md
 
 
-_SEND_FORM = "Please fill in the form attached to this email and send it back to us as it is."  # with the reply
-
 CATALOGUE: dict[Code, Kind] = {
     kind.code: kind
     for kind in [
@@ -69,7 +67,7 @@ CATALOGUE: dict[Code, Kind] = {
             Scope.FILE,
             "This is not an Excel workbook: {detail}.",
             "Ask the leader to send the form they were given as an Excel workbook (.xlsx).",
-            "The file you sent us is not the form ({detail}), so there are no answers in it we can read. " + _SEND_FORM,
+            "The file you sent us is not the form ({detail}), so there are no answers in it we can read.",
             summary="not a workbook at all (empty, a CSV or PDF renamed, a Word file, a damaged zip or .xls)",
         ),
         Kind(
@@ -78,7 +76,7 @@ CATALOGUE: dict[Code, Kind] = {
             "The workbook is locked with a password to open it.",
             "Ask the leader to remove the password (File > Info > Protect Workbook > Encrypt with Password) "
             "and send it again.",
-            "The form you sent us is locked with a password, so we cannot open it. " + _SEND_FORM,
+            "The form you sent us is locked with a password, so we cannot open it.",
             summary="locked with a password to open",
         ),
         Kind(
@@ -86,7 +84,7 @@ CATALOGUE: dict[Code, Kind] = {
             Scope.FILE,
             "The file is {detail}, more than any filled-in form can be.",
             "Do not open it. Ask the leader to send the form they were given, filled in, as .xlsx.",
-            "The file you sent us is too large to be the form ({detail}), so we did not open it. " + _SEND_FORM,
+            "The file you sent us is too large to be the form ({detail}), so we did not open it.",
             summary="larger than any filled form can be (`max_file_mb`)",
         ),
         Kind(
@@ -94,7 +92,7 @@ CATALOGUE: dict[Code, Kind] = {
             Scope.FILE,
             "The file holds something a form never holds: {detail}.",
             "Do not open it. Ask the leader to send the form they were given, filled in, as .xlsx.",
-            "The file you sent us holds something the form never holds, so we did not open it. " + _SEND_FORM,
+            "The file you sent us holds something the form never holds, so we did not open it.",
             summary="something a form never holds: a zip bomb, an XML DTD or entity, a cell far outside the form, "
             "an embedded object",
         ),
@@ -103,7 +101,7 @@ CATALOGUE: dict[Code, Kind] = {
             Scope.FILE,
             "The workbook contains macros ({detail}).",
             "Ask the leader to save the form as 'Excel Workbook (.xlsx)' and send it again.",
-            "The file you sent us contains macros, so we did not open it. " + _SEND_FORM,
+            "The file you sent us contains macros, so we did not open it.",
             summary="contains VBA macros",
         ),
         Kind(
@@ -128,8 +126,7 @@ CATALOGUE: dict[Code, Kind] = {
             "This workbook is not a form we issued: {detail}.",
             "Check it is the right attachment. Each leader must fill in the form sent to them; a form copied "
             "from someone else or made from scratch cannot be accepted. Send a new form with clb forms --reissue.",
-            "The workbook you sent us is not the form we sent you, so we cannot tell that it is your self-assessment. "
-            + _SEND_FORM,
+            "The workbook you sent us is not the form we sent you, so we cannot tell that it is your self-assessment.",
             summary="no form reference, or one we never issued",
         ),
         Kind(

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from pipeline.intake.scan import waiting_entry, why_not
 from pipeline.intake.staging import sha256_of
 from pipeline.intake.validate import Examination
 from pipeline.names import safe_segment
+from pipeline.problems import fixable_in_place
 from pipeline.state import (
     FormRecord,
     Receipt,
@@ -196,7 +198,8 @@ def _correction_request(
         "partnership": settings.partnership,
         "round": settings.round,
         "problems": messages,
-        "file_name": decision.file.name.rsplit("/", 1)[-1],
+        "file_name": re.sub(r"^[0-9a-f]{12} ", "", decision.file.name.rsplit("/", 1)[-1]),  # as they sent it
+        "fixable": fixable_in_place(p.code for p in examination.problems if p.blocking),
         "facilitator_name": settings.facilitator.name,
         "facilitator_email": settings.facilitator.email,
         "deadline": deadline_text(settings.deadline),
