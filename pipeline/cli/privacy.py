@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 
 from pipeline.cli.common import BUSY, NEEDS_YOU, WorkspaceOption, fail, open_workspace, out
-from pipeline.cli.tables import new_table, shown_detail
+from pipeline.cli.tables import new_table, shown_detail, shown_path
 from pipeline.config import load_config
 from pipeline.workspace import WorkspaceBusy, workspace_lock
 
@@ -50,8 +50,8 @@ def forget(
         out.print(
             "[red]Not finished.[/] These could not be removed (open in a program, or read-only):", highlight=False
         )
-        for name in done.left:
-            out.print(f"  - {escape(name)}", highlight=False, soft_wrap=True)
+        for name in done.left:  # in the system's own separators
+            out.print(f"  - {escape(shown_path(str(space.root / name)))}", highlight=False, soft_wrap=True)
         out.print(
             "Close the programs that hold them, then run the same clb forget again: it finishes the erasure.",
             highlight=False,

@@ -275,7 +275,8 @@ def enter(
         raise fail(str(exc), code=BUSY) from None
     except EntryRefused as exc:
         raise fail(f"Nothing entered: {escape(str(exc))}.") from None
-    out.print(f"{escape(done.leader)}'s answers are in {escape(done.file)}.", highlight=False, soft_wrap=True)
+    where = shown_path(str(space.root / done.file))  # in the system's own separators
+    out.print(f"{escape(done.leader)}'s answers are in {escape(where)}.", highlight=False, soft_wrap=True)
     if done.source:
         out.print(f"The source is kept in the archive ({done.source[:12]}).", highlight=False)
     out.print("The next nightly run takes them in (or run clb nightly now).", highlight=False)
