@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
 
@@ -19,8 +20,13 @@ def test_rotation_past_the_size_limit_keeps_every_line_once(workspace, monkeypat
     monkeypatch.setattr(logs, "BACKUPS", 50)
     space = Workspace.at(workspace)
     logs.workspace_logging(space)
+    mine = str(logs.log_path(space).resolve())  # other tests in this process attached their workspaces' files
     handlers = [
-        next(h for h in logging.getLogger(name).handlers if isinstance(h, logging.FileHandler))
+        next(
+            h
+            for h in logging.getLogger(name).handlers
+            if isinstance(h, logging.FileHandler) and str(Path(h.baseFilename).resolve()) == mine
+        )
         for name in logs.RUN_LOGGERS
     ]
     assert len({id(h) for h in handlers}) == 1  # one handler, shared
