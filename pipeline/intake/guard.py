@@ -23,8 +23,8 @@ from lxml.etree import _Element as Element
 
 from pipeline.cells import column_letters, column_number
 from pipeline.formats import OLE_MAGIC, ZIP_MAGIC
-from pipeline.intake.safexml import XML_DANGER, Guarded, Limits, encoding_problem, parse_xml
-from pipeline.intake.unzip import ZipDamaged, ZipUnsupported, entries, inflate
+from pipeline.intake.safexml import Guarded, Limits, parse_xml, xml_part
+from pipeline.intake.unzip import ZipDamaged, ZipUnsupported, entries
 from pipeline.problems import Code, Problem, problem
 
 _LOOSE_CELL = re.compile(r"^\s*\$?([A-Za-z]{1,10})\$?([0-9]{1,12})\s*$")
@@ -118,17 +118,9 @@ def guard(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Guarded | Problem:
     for info in infos:
         if not info.name.lower().endswith((".xml", ".rels", ".vml")):
             continue  # images, printer settings: never parsed
-        try:
-            body = inflate(data, info)
-        except ZipDamaged:
-            return problem(Code.NOT_A_WORKBOOK, detail=f"part {info.name} is damaged")
-        except ZipUnsupported as exc:
-            return problem(Code.UNSAFE_FILE, detail=str(exc))
-        wrong = encoding_problem(body)
-        if wrong is not None:
-            return problem(Code.UNSAFE_FILE, detail=f"{wrong} in {info.name}")
-        if XML_DANGER.search(body):
-            return problem(Code.UNSAFE_FILE, detail=f"an XML document type or entity declaration in {info.name}")
+        body = xml_part(data, info)
+        if isinstance(body, Problem):
+            return body
         parts[info.name] = body
     if "macroEnabled" in parts.get("[Content_Types].xml", b"").decode("utf-8", "replace"):
         return problem(Code.MACROS, detail="a macro-enabled workbook (.xlsm)")

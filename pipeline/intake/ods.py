@@ -21,10 +21,11 @@ from dataclasses import dataclass
 
 from lxml.etree import _Element as Element
 
-from pipeline.cells import column_letters
+from pipeline.cells import column_letters, split_coordinate
+from pipeline.formats import suffix_of
 from pipeline.intake.reading import EMPTY, Cell, CellRaw, Reading, cell_targets
-from pipeline.intake.safexml import XML_DANGER, Guarded, Limits, encoding_problem, parse_xml
-from pipeline.intake.unzip import Entry, ZipDamaged, ZipUnsupported, inflate
+from pipeline.intake.safexml import Guarded, Limits, inflated, parse_xml, xml_part
+from pipeline.intake.unzip import Entry
 from pipeline.problems import Code, Problem, problem
 
 SPREADSHEET = b"application/vnd.oasis.opendocument.spreadsheet"
@@ -47,13 +48,13 @@ class GuardedOds(Guarded):
 
 def is_ods(names: Collection[str], data: bytes) -> bool:
     """Whether a zip is an OpenDocument file (of any kind): its ``mimetype`` first, or a ``content.xml``."""
-    return data[30:38] == b"mimetype" or "content.xml" in names
+    return suffix_of(data) == ".ods" or "content.xml" in names
 
 
 def guard_ods(data: bytes, infos: list[Entry], limits: Limits) -> GuardedOds | Problem:
     """The guard for an OpenDocument file whose zip directory already passed the size checks."""
     names = {info.name: info for info in infos}
-    kind = _inflated(data, names["mimetype"]) if "mimetype" in names else b""
+    kind = inflated(data, names["mimetype"]) if "mimetype" in names else b""
     if isinstance(kind, Problem):
         return kind
     if not kind.strip().startswith(SPREADSHEET):
@@ -63,7 +64,7 @@ def guard_ods(data: bytes, infos: list[Entry], limits: Limits) -> GuardedOds | P
     macro = next((n for n in names if n.startswith(("Basic/", "Scripts/"))), None)
     if macro is not None:
         return problem(Code.MACROS, detail=macro)
-    manifest = _inflated(data, names["META-INF/manifest.xml"]) if "META-INF/manifest.xml" in names else b""
+    manifest = inflated(data, names["META-INF/manifest.xml"]) if "META-INF/manifest.xml" in names else b""
     if isinstance(manifest, Problem):
         return manifest
     if b"encryption-data" in manifest:
@@ -73,14 +74,9 @@ def guard_ods(data: bytes, infos: list[Entry], limits: Limits) -> GuardedOds | P
     for name in READ:
         if name not in names:
             return problem(Code.NOT_A_WORKBOOK, detail=f"its {name} is missing")
-        body = _inflated(data, names[name])
+        body = xml_part(data, names[name])
         if isinstance(body, Problem):
             return body
-        wrong = encoding_problem(body)
-        if wrong is not None:
-            return problem(Code.UNSAFE_FILE, detail=f"{wrong} in {name}")
-        if XML_DANGER.search(body):
-            return problem(Code.UNSAFE_FILE, detail=f"an XML document type or entity declaration in {name}")
         root = parse_xml(body)
         if root is None:
             return problem(Code.NOT_A_WORKBOOK, detail=f"its {name} is damaged")
@@ -92,15 +88,6 @@ def guard_ods(data: bytes, infos: list[Entry], limits: Limits) -> GuardedOds | P
     if found:
         return problem(Code.UNSAFE_FILE, detail=f"{found} in content.xml")
     return GuardedOds(data, parts, trees)
-
-
-def _inflated(data: bytes, info: Entry) -> bytes | Problem:
-    try:
-        return inflate(data, info)
-    except ZipDamaged:
-        return problem(Code.NOT_A_WORKBOOK, detail=f"part {info.name} is damaged")
-    except ZipUnsupported as exc:
-        return problem(Code.UNSAFE_FILE, detail=str(exc))
 
 
 def _outside_area(content: Element, limits: Limits) -> str | None:
@@ -220,18 +207,16 @@ def _address(text: str) -> tuple[str, str] | None:
 
 
 def _cells(table: Element, wanted: set[str]) -> dict[str, Cell]:
+    places = {split_coordinate(coordinate): coordinate for coordinate in wanted}  # (row, column) -> "C7"
     found: dict[str, Cell] = {}
-    rows_wanted = {int(c.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ")) for c in wanted}
     for first, row, count in _rows(table):
-        numbers = [n for n in rows_wanted if first <= n < first + count]
-        if not numbers:
+        inside = [place for place in places if first <= place[0] < first + count]
+        if not inside:
             continue
         for column, cell, width in _row_cells(row):
-            for number in numbers:
-                for offset in range(min(width, 64)):  # a wanted cell is within the form's 40 columns
-                    coordinate = f"{column_letters(column + offset)}{number}"
-                    if coordinate in wanted:
-                        found[coordinate] = _cell(cell)
+            for place in inside:
+                if column <= place[1] < column + width:
+                    found[places[place]] = _cell(cell)
     return found
 
 

@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 from lxml import etree
 from lxml.etree import _Element as Element
 
+from pipeline.intake.unzip import Entry, ZipDamaged, ZipUnsupported, inflate
+from pipeline.problems import Code, Problem, problem
+
 XML_DANGER = re.compile(rb"<!\s*(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 _DECLARED = re.compile(rb"<\?xml\s[^>]*?\bencoding\s*=\s*([\"'])(.*?)\1", re.DOTALL)
 _OTHER_ENCODINGS = (
@@ -99,3 +102,27 @@ def parse_xml(body: bytes) -> Element | None:
 
 
 _PARSERS = threading.local()  # an lxml parser must not be shared between threads
+
+
+def inflated(data: bytes, info: Entry) -> bytes | Problem:
+    """One part of a guarded zip, inflated (within its declared size, its CRC checked), or why not."""
+    try:
+        return inflate(data, info)
+    except ZipDamaged:
+        return problem(Code.NOT_A_WORKBOOK, detail=f"part {info.name} is damaged")
+    except ZipUnsupported as exc:
+        return problem(Code.UNSAFE_FILE, detail=str(exc))
+
+
+def xml_part(data: bytes, info: Entry) -> bytes | Problem:
+    """An XML part, inflated, that no parser can be tricked by: UTF-8 (``encoding_problem``), with no DTD
+    or entity declaration; or the problem that refuses the file."""
+    body = inflated(data, info)
+    if isinstance(body, Problem):
+        return body
+    wrong = encoding_problem(body)
+    if wrong is not None:
+        return problem(Code.UNSAFE_FILE, detail=f"{wrong} in {info.name}")
+    if XML_DANGER.search(body):
+        return problem(Code.UNSAFE_FILE, detail=f"an XML document type or entity declaration in {info.name}")
+    return body

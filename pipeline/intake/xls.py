@@ -20,7 +20,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.cells import column_letters
+from pipeline.cells import column_letters, split_coordinate
 from pipeline.intake.reading import EMPTY, Cell, CellRaw, Reading, cell_targets
 from pipeline.intake.safexml import Guarded, Limits
 from pipeline.problems import Code, Problem, problem
@@ -146,10 +146,7 @@ def read_xls(guarded: GuardedXls, wanted: Mapping[str, Collection[str]], follow:
 
 
 def _cell(sheet: Any, coordinate: str, formulas: set[tuple[int, int]]) -> Cell:
-    from pipeline.cells import column_number
-
-    letters = coordinate.rstrip("0123456789")
-    row, column = int(coordinate[len(letters) :]) - 1, column_number(letters) - 1
+    row, column = (number - 1 for number in split_coordinate(coordinate))  # xlrd counts from 0
     if row >= sheet.nrows or column >= sheet.row_len(row):
         return EMPTY
     value = _value(sheet.cell(row, column))
