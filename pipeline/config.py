@@ -265,7 +265,8 @@ def load_roster(
         return [], "", 1
     if rows is None:
         return [], label, 1
-    return parse_roster(rows, label, problems, headings), label, heading_index(rows) + 1
+    top = heading_index(rows)
+    return parse_roster(rows, label, problems, headings, top), label, top + 1
 
 
 def _csv_rows(path: Path, problems: list[ConfigProblem], notes: list[str]) -> list[list[str]] | None:
@@ -348,15 +349,19 @@ def field_of(heading: str) -> str:
 
 
 def parse_roster(
-    rows: list[list[str]], label: str, problems: list[ConfigProblem], headings: dict[str, str] | None = None
+    rows: list[list[str]],
+    label: str,
+    problems: list[ConfigProblem],
+    headings: dict[str, str] | None = None,
+    top: int = 0,
 ) -> list[Leader]:
-    """Check the headings and every row below them; rows are numbered as a spreadsheet shows them. The
-    headings are usually row 1; a title, a date or a blank row above them is left out (heading_index)."""
+    """Check the headings (row ``top``, from 0) and every row below them; rows are numbered as a
+    spreadsheet shows them. The headings are usually row 1; a title, a date or a blank row above them is
+    left out (heading_index)."""
     if not rows:
         empty = "is empty; its first row must be organisation,name,email,role"
         problems.append(ConfigProblem(label, "", "", empty, ConfigCode.ROSTER_EMPTY))
         return []
-    top = heading_index(rows)
     at = f"row {top + 1}"
     written = [cell.strip() for cell in rows[top]]
     while written and written[-1] == "":

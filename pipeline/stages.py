@@ -27,6 +27,7 @@ from pipeline.state import Closed, Engine, database
 from pipeline.workspace import Workspace
 
 if TYPE_CHECKING:
+    from pipeline.config import Leader
     from pipeline.contracts import Accepted, Fetched, FetchFailed, Held, RunReport, SendReport
     from pipeline.forms.issuing import IssueSummary
     from pipeline.intake.batch import Night
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from pipeline.mail.fetch import FetchReport
     from pipeline.mail.status import LeaderStatus, Unplaced
     from pipeline.privacy.audit import Entry
+    from pipeline.state import FormRecord
 
 Progress = Callable[[int, int], None]  # (done, total)
 Timings = dict[str, float]  # step -> seconds, for the benchmarks and the log
@@ -342,11 +344,16 @@ def build_outputs(
     return report
 
 
-def stamped(prefix: str) -> str:
-    """The id of outputs made outside a night (``rebuilt-20261203T201500``): what made them, and when."""
+def moment() -> str:
+    """Now, as it goes into a name: ``20261203T201500``."""
     from pipeline.state import now
 
-    return f"{prefix}-" + now().replace(":", "").replace("-", "")[:15]
+    return now().replace(":", "").replace("-", "")[:15]
+
+
+def stamped(prefix: str) -> str:
+    """The id of work done outside a night (``rebuilt-20261203T201500``): what did it, and when."""
+    return f"{prefix}-{moment()}"
 
 
 def rebuild_outputs(
@@ -503,27 +510,38 @@ def enter(space: Workspace, email: str, answers: str, log: str = "", source: Pat
     run to check and take in as their return; the source kept in the archive; the audit trail records it
     (the form's and the source's sha256: which return, never whose answers)."""
     from pipeline.intake.entered import EntryRefused, keep_source, parse_answers, write_entry
-    from pipeline.names import unique_stems
-    from pipeline.state import active_forms, now, record_source
+    from pipeline.intake.staging import archive_path
+    from pipeline.state import record_source
 
     with opened(space) as engine:
         config = workspace_config(space, engine)
         chosen = parse_answers(config.instrument, answers)
-        leader = next((item for item in config.roster if item.id == email.strip().casefold()), None)
-        form = active_forms(engine, config.settings.round).get(leader.id) if leader else None
-        if leader is None or form is None:
-            raise EntryRefused(
-                f"{email} has no form in round {config.settings.round}: check the address, or run clb forms"
-            )
-        stem = unique_stems([(leader.id, leader.organisation, leader.name)])[leader.id].replace("/", " - ")
-        when = now()[:19].replace(":", "").replace("-", "")
+        found = _with_form(engine, config, email)
+        if found is None:
+            raise EntryRefused(_no_form(email, config))
+        leader, form = found
         kept = keep_source(space.root, source) if source is not None else ""
         if source is not None:  # a receipt of theirs: clb forget and the retention policy remove it too
-            record_source(engine, leader.id, config.settings.round, source.name, kept, source.stat().st_size)
-        written = write_entry(space.root, form.path, config.instrument, chosen, log, stem, when)
-        data = (space.root / written).read_bytes()
-        record(space, "enter", engine, sha256=hashlib.sha256(data).hexdigest(), source=kept or None)
+            size = source.stat().st_size
+            record_source(
+                engine, stamped("entered"), leader.id, form.round, source.name, kept, size, archive_path(kept)
+            )
+        written, sha256 = write_entry(space.root, form.path, config.instrument, chosen, log, moment())
+        record(space, "enter", engine, sha256=sha256, source=kept or None)
     return Entered(leader.name, written, kept)
+
+
+def _with_form(engine: Engine, config: Config, email: str) -> tuple[Leader, FormRecord] | None:
+    """The roster leader of ``email`` (as typed: any case, spaces round it) and their form of the round."""
+    from pipeline.state import active_forms
+
+    leader = next((item for item in config.roster if item.id == email.strip().casefold()), None)
+    form = active_forms(engine, config.settings.round).get(leader.id) if leader else None
+    return (leader, form) if leader is not None and form is not None else None
+
+
+def _no_form(email: str, config: Config) -> str:
+    return f"{email} has no form in round {config.settings.round}: check the address, or run clb forms"
 
 
 class NotPlaceable(ValueError):
@@ -536,19 +554,20 @@ def assign(space: Workspace, path: Path, email: str) -> str:
     facilitator's word, with a note, shown beside them from now on (the outputs are built again); the
     audit trail records it. The leader's name."""
     from pipeline.problems import Code, problem
-    from pipeline.state import active_forms, assign_receipt, now, quarantined_receipts
+    from pipeline.state import assign_receipt, now, quarantined_receipts
 
     with opened(space) as engine:
         config = workspace_config(space, engine)
         round_id = config.settings.round
-        leader = next((item for item in config.roster if item.id == email.strip().casefold()), None)
-        if leader is None or leader.id not in active_forms(engine, round_id):
-            raise NotPlaceable(f"{email} has no form in round {round_id}: check the address, or run clb forms")
+        found = _with_form(engine, config, email)
+        if found is None:
+            raise NotPlaceable(_no_form(email, config))
+        leader, _ = found
         sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
-        found = quarantined_receipts(engine, sha256)
-        if not found:
+        receipts = quarantined_receipts(engine, sha256)
+        if not receipts:
             raise NotPlaceable(f"{path} is not a quarantined file (clb assign takes a copy from outbox/quarantine/)")
-        received_id, owner = found[-1]
+        received_id, owner = receipts[-1]
         if owner is not None:
             raise NotPlaceable(f"{path} is already shown as {owner}'s")
         note = problem(Code.ASSIGNED, leader=leader.name, date=now()[:10]).record()

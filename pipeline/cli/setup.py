@@ -103,9 +103,9 @@ def issue(workspace: Path, reissue: list[str]) -> None:
     problem = deadline_problem(config.settings, dt.date.today())
     if problem:
         raise fail(f"No forms made: {problem}.")
-    from pipeline.stages import paths_problem
+    from pipeline import stages
 
-    problem = paths_problem(space, config)
+    problem = stages.paths_problem(space, config)
     if problem:
         raise fail(f"No forms made: {escape(problem)}.")
     headings = config.roster_headings
@@ -118,7 +118,6 @@ def issue(workspace: Path, reissue: list[str]) -> None:
         above = "row 1 is" if config.roster_heading_row == 2 else f"rows 1-{config.roster_heading_row - 1} are"
         out.print(f"Roster headings read from row {config.roster_heading_row}; {above} left out.", highlight=False)
     use_engine(space)
-    from pipeline import stages
     from pipeline.flows import issue_forms
 
     typed_as = stages.pseudonyms(space, reissue)  # Prefect keeps a flow's parameters: never an address

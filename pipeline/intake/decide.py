@@ -77,7 +77,7 @@ def examine_batch(
     senders = senders_by_sha256(engine, [sha for _, sha, _ in read])  # returns fetched from the mailbox
     current = current_sha256(engine, round_id)
     seen_now: dict[str, str] = {}
-    probable: list[Examination] = []
+    probable: list[tuple[Examination, FormRecord]] = []
     for item, sha, data in read:
         if sha in earlier and already_taken(engine, item.name, sha, item.mtime_ns):
             batch.decisions.append(Decision(item, sha, Verdict.LEFTOVER))
@@ -111,10 +111,8 @@ def examine_batch(
         mailed = senders.get(sha)
         if mailed is not None and examination.form is None:
             owner = probable_owner(mailed, examination, active)
-            if owner is not None:  # shown beside them, and a reply drafted with their form attached
-                examination.form = owner
-                examination.problems.append(problem(Code.PROBABLY_FROM, leader=owner.name))
-                probable.append(examination)
+            if owner is not None:  # placed once the batch is decided (below)
+                probable.append((examination, owner))
         leader_id = examination.leader_id
         if mailed and leader_id and not examination.blocking(config.settings.intake.accept_partial):
             held = _hold(mailed, leader_id, leader_id in current)
@@ -131,10 +129,12 @@ def examine_batch(
                 Decision(item, sha, Verdict.ACCEPTED, examination, supersedes=current.get(leader), data=data)
             )
             current[leader] = sha
-    for examination in probable:  # one whose form is in (before or this night) sent something else too:
-        if examination.leader_id in current:  # not asked for their form again; the file stays unplaced
-            examination.form = None
-            examination.problems = [p for p in examination.problems if p.code != Code.PROBABLY_FROM]
+    # beside its probable owner, who gets a reply with their form attached; unless their form is in (before
+    # or this night, whatever the order): then they are not asked for it again, and the file stays unplaced
+    for examination, owner in probable:
+        if owner.leader_id not in current:
+            examination.form = owner
+            examination.problems.append(problem(Code.PROBABLY_FROM, leader=owner.name))
     return batch
 
 

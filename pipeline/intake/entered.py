@@ -18,6 +18,7 @@ from pathlib import Path
 from pipeline.files import atomic_write
 from pipeline.forms import layout as L
 from pipeline.instrument import Instrument
+from pipeline.intake.staging import archive_path
 from pipeline.simulate import answers as ticks
 from pipeline.simulate import fill
 
@@ -64,17 +65,19 @@ def entered_form(issued: bytes, instrument: Instrument, chosen: dict[int, str], 
 
 
 def write_entry(
-    root: Path, form_path: str, instrument: Instrument, chosen: dict[int, str], log: str, stem: str, when: str
-) -> str:
-    """The filled copy of the leader's issued form (``form_path``) written into ``inbox/entered/`` under
-    ``<when> <stem> (entered).xlsx``, dated a minute ago so the next run does not wait for it to settle;
-    the workspace-relative path."""
+    root: Path, form_path: str, instrument: Instrument, chosen: dict[int, str], log: str, when: str
+) -> tuple[str, str]:
+    """The filled copy of the leader's issued form (``form_path``: outbox/forms/<round>/<organisation>/
+    <leader>.xlsx) written into ``inbox/entered/`` as ``<when> <organisation> - <leader> (entered).xlsx``,
+    dated a minute ago so the next run does not wait for it to settle: its workspace-relative path and
+    sha256."""
     data = entered_form((root / form_path).read_bytes(), instrument, chosen, log)
-    relative = f"inbox/{FOLDER}/{when} {stem} (entered).xlsx"
+    form = Path(form_path)
+    relative = f"inbox/{FOLDER}/{when} {form.parent.name} - {form.stem} (entered).xlsx"
     atomic_write(root / relative, data)
     settled = time.time() - 60
     os.utime(root / relative, (settled, settled))
-    return relative
+    return relative, hashlib.sha256(data).hexdigest()
 
 
 def keep_source(root: Path, source: Path) -> str:
@@ -82,7 +85,7 @@ def keep_source(root: Path, source: Path) -> str:
     return is): evidence of what was entered. Its sha256."""
     data = source.read_bytes()
     digest = hashlib.sha256(data).hexdigest()
-    target = root / f"state/archive/{digest[:2]}/{digest}"
+    target = root / archive_path(digest)
     if not target.exists():
         atomic_write(target, data)
     return digest

@@ -228,3 +228,8 @@ def sparse_copy(source: Path, target: Path) -> None:
                 remaining -= len(block)
             offset = end
         writing.truncate(size)
+
+
+def archive_path(sha256: str) -> str:
+    """Where a received file's original is kept, under its sha256 (workspace-relative)."""
+    return f"state/archive/{sha256[:2]}/{sha256}"

@@ -19,7 +19,7 @@ from pipeline.intake.batch import Batch, Decision, Verdict
 from pipeline.intake.decide import ChangedWhileReading
 from pipeline.intake.report import build_report
 from pipeline.intake.scan import waiting_entry, why_not
-from pipeline.intake.staging import sha256_of
+from pipeline.intake.staging import archive_path, sha256_of
 from pipeline.intake.validate import Examination
 from pipeline.names import safe_segment
 from pipeline.problems import fixable_in_place
@@ -33,10 +33,6 @@ from pipeline.text import deadline_text
 from pipeline.workspace import Workspace
 
 STORED_ONCE = frozenset({"too-large", "not-a-workbook"})  # refused unread: quarantined as a link to the archive
-
-
-def archive_path(sha256: str) -> str:
-    return f"state/archive/{sha256[:2]}/{sha256}"
 
 
 def store_batch(space: Workspace, config: Config, batch: Batch) -> Batch:

@@ -129,6 +129,15 @@ def current_sha256(engine: Engine, round_id: str) -> dict[str, str]:
         return {row.leader_id: row.sha256 for row in connection.execute(query)}
 
 
+def _problem_row(item: ProblemRecord, received_id: int) -> dict[str, object]:
+    """A problem as the problems table stores it, with its receipt."""
+    return {
+        **{k: item.get(k) for k in ("code", "cell", "name", "found", "message", "fix")},
+        "blocking": int(bool(item.get("blocking", True))),
+        "received_id": received_id,
+    }
+
+
 def record_intake(engine: Engine, run_id: str, receipts: list[Receipt]) -> None:
     """Store a run's decisions in one transaction and mark the run committed. Each accepted return
     supersedes the leader's response before it (receipts are in the order they were received)."""
@@ -159,11 +168,7 @@ def record_intake(engine: Engine, run_id: str, receipts: list[Receipt]) -> None:
                 .all()
             )
             rows = [
-                {
-                    **{k: item.get(k) for k in ("code", "cell", "name", "found", "message", "fix")},
-                    "blocking": int(bool(item.get("blocking", True))),
-                    "received_id": received_id,
-                }
+                _problem_row(item, received_id)
                 for receipt, received_id in zip(receipts, ids, strict=True)
                 for item in receipt.problems
             ]
@@ -491,30 +496,21 @@ def assign_receipt(engine: Engine, received_id: int, leader_id: str, round_id: s
         connection.execute(
             update(received).where(received.c.id == received_id).values(leader_id=leader_id, round=round_id)
         )
-        connection.execute(
-            insert(problems).values(
-                received_id=received_id,
-                code=note["code"],
-                cell=note["cell"],
-                name=note["name"],
-                found=note["found"],
-                message=note["message"],
-                fix=note["fix"],
-                blocking=int(note["blocking"]),
-            )
-        )
+        connection.execute(problems.insert(), [_problem_row(note, received_id)])
 
 
 SOURCE = "source"  # a received row's decision for the scan or message a clb enter was read from
 
 
-def record_source(engine: Engine, leader_id: str, round_id: str, file: str, sha256: str, size: int) -> None:
+def record_source(
+    engine: Engine, run_id: str, leader_id: str, round_id: str, file: str, sha256: str, size: int, archive: str
+) -> None:
     """The source of answers the facilitator entered, kept in the archive: a receipt of the leader's, so
     that clb forget and the retention policy find and remove it as they do their returns."""
     with engine.begin() as connection:
         connection.execute(
             insert(received).values(
-                run_id=f"entered-{now()[:19]}",
+                run_id=run_id,
                 file=file,
                 sha256=sha256,
                 size=size,
@@ -523,6 +519,6 @@ def record_source(engine: Engine, leader_id: str, round_id: str, file: str, sha2
                 decision=SOURCE,
                 leader_id=leader_id,
                 round=round_id,
-                archive_path=f"state/archive/{sha256[:2]}/{sha256}",
+                archive_path=archive,
             )
         )
