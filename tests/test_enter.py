@@ -131,3 +131,22 @@ def test_a_file_nothing_placed_is_assigned_by_the_facilitator_and_audited(issued
     assert again.exit_code == 2 and f"already shown as {LEADER}'s" in " ".join(again.output.split())
     assert "Placed with Priya Raman by the facilitator" in _tracker(issued)[LEADER]  # built again at once
     assert nightly(issued)["outputs"] == []  # and a night with nothing new leaves them as they are
+
+
+def test_a_file_assigned_to_a_leader_does_not_stop_their_reminders(issued):
+    """A quarantined file holds a leader's reminders while a correction waits to be sent; a file placed
+    with them by clb assign has no correction to wait for, so their reminders go on."""
+    import datetime as dt
+
+    from pipeline import stages
+    from pipeline.workspace import Workspace
+
+    space = Workspace.at(issued)
+    stages.send(space, "invitations")
+    stages.mark_sent(space, "invitations")
+    drop(issued, "scan0001.pdf", b"%PDF-1.4 a scan someone saved into the inbox")
+    nightly(issued)
+    [copy] = list((issued / "outbox" / "quarantine").rglob("*scan0001.pdf"))
+    stages.assign(space, copy, LEADER)
+    later = stages.send(space, "reminders", today=dt.date.today() + dt.timedelta(days=30))
+    assert LEADER in {item["leader_id"] for item in later["results"]}, later["skipped"]

@@ -94,9 +94,9 @@ class Chase:
             return f"invited on {invited}: the first reminder goes from {first} (reminder_after_days)"
         if leader_id in self.held:
             return f"a return from them ({self.held[leader_id][:10]}) waits for their word: see clb status"
-        if leader_id in self.quarantined:
-            asked = self.corrections.get(leader_id, [])
-            if not asked or any(record is None for record in asked):
+        asked = self.corrections.get(leader_id, [])  # a quarantined file with no correction waits for none
+        if leader_id in self.quarantined and asked:  # (one clb assign placed with them, say)
+            if any(record is None for record in asked):
                 return "their return is quarantined and its correction is not sent yet: clb send corrections"
             last = max(record.sent_at[:10] for record in asked if record and record.sent_at)
             if dt.date.fromisoformat(last) + dt.timedelta(days=mail.reminder_every_days) > today and not resend:
