@@ -194,8 +194,8 @@ def publish_report_task(workspace: Workspace, report: RunReport) -> None:
         key="nightly-summary",
     )
     for path in report["outputs"]:
-        if path.endswith(("facilitator.xlsx", "index.html")):
-            key = "comparison-workbook" if path.endswith(".xlsx") else "letters-index"
+        if path.endswith(("facilitator.xlsx", "round.html")):
+            key = "comparison-workbook" if path.endswith(".xlsx") else "round-page"
             create_link_artifact((workspace.root / path).as_uri(), link_text=path, key=key)
 
 

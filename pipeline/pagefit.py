@@ -177,15 +177,21 @@ def page_room(sheet: Worksheet) -> tuple[float, float]:
 def keep_together(sheet: Worksheet, row: int, height: float) -> None:
     """Start a new page at ``row`` if the ``height`` points from there (a chart) would not fit on the rest
     of the page, so that a page break never cuts through it. The rows above are measured as written; a
-    continued page starts below the repeated heading rows."""
+    continued page starts below the repeated heading rows. A chart moved below a table that is whole on
+    the page before starts its page itself: the heading rows are not repeated over it."""
     page, titles = page_room(sheet)
     breaks = {item.id for item in sheet.row_breaks.brk}
     used = 0.0
+    one_page = True  # the rows above all print on the first page
     for number in range(1, row):
         step = _row_points(sheet, number)
-        used = titles + step if used + step > page or number - 1 in breaks else used + step
+        turned = used + step > page or number - 1 in breaks
+        one_page &= not turned
+        used = titles + step if turned else used + step
     if used and used + height > page:
         sheet.row_breaks.append(Break(id=row - 1))
+        if one_page:  # the table is whole on its page: repeated headings would stand alone over the chart
+            sheet.print_title_rows = None
 
 
 def tallest_drawing(sheet: Worksheet) -> float:

@@ -148,10 +148,13 @@ def _own_config_home(tmp_path_factory):
     os.environ["CLB_CACHE_HOME"] = str(run_folder(tmp_path_factory) / "clb-cache")
     # a workspace's engine that a test's command started stops soon after (each test also stops its own)
     os.environ["CLB_ENGINE_IDLE_SECONDS"] = "60"
+    # the briefing's PDF is Chromium printing the page: made by the tests of it (test_briefing, test_install),
+    # not on every night of every test that publishes figures (a browser start each)
+    os.environ["CLB_BROWSER"] = "none"
     yield
 
 
-OWN_FOLDERS = ("CLB_CONFIG_HOME", "CLB_CACHE_HOME", "CLB_ENGINE_IDLE_SECONDS")  # the test run's own
+OWN_FOLDERS = ("CLB_CONFIG_HOME", "CLB_CACHE_HOME", "CLB_ENGINE_IDLE_SECONDS", "CLB_BROWSER")  # the run's own
 
 
 @pytest.fixture(autouse=True)

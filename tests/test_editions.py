@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -43,6 +44,15 @@ def shown(path: Path) -> tuple[bytes, set[str]]:
     }
 
 
+def briefing(root: Path) -> bytes:
+    """The briefing, but for the sentence that says how many have answered so far (the CSV's
+    answered_so_far): what partners could compare between two editions of it."""
+    [path] = (root / "outbox" / "reports").rglob("briefing-*.html")
+    page = path.read_bytes()
+    assert page.count(b'<p class="whom">') == 1
+    return re.sub(rb'<p class="whom">[^<]*</p>', b"", page)
+
+
 def returns(root: Path, choices: dict[str, str], night: int) -> None:
     for leader, answer in choices.items():
         drop(root, f"night {night} {leader}.xlsx", filled(root, leader, dict.fromkeys(range(1, 8), answer)))
@@ -70,6 +80,7 @@ def test_a_replaced_answer_never_shows_as_a_fall_between_editions(six, served_en
     root, leaders, first = six
     [path] = (root / "outbox" / "reports").rglob("*-shareable.csv")
     before, _ = shown(path)
+    told = briefing(root)
     replaced = next(leader for leader, answer in first.items() if answer == "panicked")
     second = {replaced: "comfortable"} | dict(zip(leaders[6:11], ["comfortable"] * 2 + ["stretched"] * 3, strict=True))
     returns(root, second, 2)
@@ -78,6 +89,7 @@ def test_a_replaced_answer_never_shows_as_a_fall_between_editions(six, served_en
     report = json.loads((root / "outbox" / "runs" / "latest.json").read_text())
     assert len(report["accepted"]) == 6 and sum(1 for item in report["accepted"] if item["supersedes"]) == 1
     assert shown(path) == (before, {"11"})  # partners' figures did not change at all; they count 6 of 11
+    assert briefing(root) == told  # nor did the briefing's
     assert report["round"]["responses"] == 11 and report["round"]["shareable_responses"] == 6
 
 
@@ -88,12 +100,14 @@ def test_a_forgotten_leader_stays_in_the_last_safe_edition(six, served_engine):
     root, leaders, _ = six
     [path] = (root / "outbox" / "reports").rglob("*-shareable.csv")
     before, _ = shown(path)
+    told = briefing(root)
     gone = leaders[0]
     done = clb(served_engine, "forget", gone, "--yes", "-w", str(root))
     assert done.returncode == 0, done.stdout + done.stderr
     assert shown(path) == (before, {"5"})  # the same figures; five leaders' answers kept now
     again = clb(served_engine, "nightly", "-w", str(root))
     assert again.returncode == 0 and shown(path) == (before, {"5"})
+    assert briefing(root) == told
     engine = open_state(root / "state" / "clb.sqlite")
     members = [json.loads(row[0]) for row in engine.connect().exec_driver_sql("select response_ids from publications")]
     assert members and all(gone not in edition and len(edition) == 6 for edition in members)

@@ -79,7 +79,7 @@ def test_nightly_flow_on_the_engine(prefect_engine, issued):
             )
             return sorted(artifact.key for artifact in found)
 
-    assert asyncio.run(artifacts()) == ["comparison-workbook", "letters-index", "nightly-decisions", "nightly-summary"]
+    assert asyncio.run(artifacts()) == ["comparison-workbook", "nightly-decisions", "nightly-summary", "round-page"]
     assert any(path.endswith("facilitator.xlsx") for path in report["outputs"])
 
 

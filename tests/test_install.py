@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.html_tables import link_targets
+
 REPO = Path(__file__).resolve().parents[1]
 EMAIL = re.compile(r"^[\w.+-]+@[\w-]+(\.[\w-]+)+$")
 
@@ -97,7 +99,10 @@ def test_the_guide_takes_an_empty_folder_to_forms_returns_a_close_and_letters(in
     assert rounds == ["2027-Q1", "2027-Q2"]  # the round, then the next one in the same workspace
     assert [len(list((workspace / "outbox" / "forms" / r).rglob("*.xlsx"))) for r in rounds] == [15, 15]
     assert list((workspace / "outbox" / "reports").rglob("*-shareable.xlsx"))
-    assert list((workspace / "outbox" / "letters").rglob("index.html"))
+    page = workspace / "outbox" / "round.html"  # the round page, every link opening a file of the round
+    assert page.exists() and all(target.exists() for target in link_targets(page))
+    briefings = {p.name for p in (workspace / "outbox" / "reports").rglob("briefing-*")}
+    assert {"briefing-2027-Q1.html", "briefing-2027-Q1.pdf"} <= briefings  # the PDF: Chromium printed the page
     for kind in ("invitation", "correction", "letter"):
         assert list((workspace / "outbox" / "mail" / kind).rglob("*.eml")), kind
     assert not (workspace / "outbox" / "mail" / "reminder").exists()  # the invitations are drafts, unsent

@@ -15,6 +15,7 @@ from pipeline.config import load_config
 from pipeline.stages import send as mail_run
 from pipeline.state import active_forms, begin_mail, mail_records, open_state
 from pipeline.workspace import Workspace
+from tests.html_tables import leaders_on_page, needs_on_page
 from tests.intake_helpers import LEADER, MIXED, OTHER, drop, filled, nightly
 
 FAST = {"sleep": lambda seconds: None}
@@ -382,7 +383,7 @@ def tracker(root: Path) -> dict[str, str]:
 
 
 def test_a_drafted_message_is_never_called_sent_until_the_facilitator_says_so(issued):
-    """No SMTP host: letters are drafts. clb status, the letters index and the tracker say drafted; the
+    """No SMTP host: letters are drafts. clb status, the round page and the tracker say drafted; the
     facilitator sends them from Outlook and records it with clb send letters --mark-sent."""
     from typer.testing import CliRunner
 
@@ -394,7 +395,7 @@ def test_a_drafted_message_is_never_called_sent_until_the_facilitator_says_so(is
     drop(issued, "broken.xlsx", filled(issued, OTHER, {1: "comfortable"}))
     nightly(issued, close=True)
     send(issued, "letters")
-    send(issued, "corrections")  # the letters index and the tracker say so at once, not after a night
+    send(issued, "corrections")  # the round page and the tracker say so at once, not after a night
 
     def rows() -> dict:
         engine = open_state(issued / "state" / "clb.sqlite")
@@ -402,9 +403,11 @@ def test_a_drafted_message_is_never_called_sent_until_the_facilitator_says_so(is
 
     assert (rows()[LEADER].letter, rows()[LEADER].invitation) == ("drafted", "drafted")
     assert totals(list(rows().values()))["letter sent"] == 0
-    index = (issued / "outbox" / "letters" / "2026-Q4" / "index.html").read_text()
-    assert "letter drafted" in index and "letter sent" not in index
-    assert "correction drafted" in index and "correction requested" not in index
+    name = next(leader.name for leader in load_config(issued / "config").roster if leader.id == LEADER)
+    people = leaders_on_page(issued)
+    assert people[name][4].startswith("drafted on") and "sent on" not in people[name][4]
+    unsent = [item for item in needs_on_page(issued) if item.startswith("Corrections not sent")]
+    assert unsent == ["Corrections not sent (1)"]
     shown = CliRunner().invoke(app, ["status", "--workspace", str(issued)], env={"COLUMNS": "120"})
     assert "drafted" in shown.output and "sent " not in shown.output, shown.output
     assert tracker(issued)[LEADER].endswith("; letter drafted")
@@ -412,8 +415,8 @@ def test_a_drafted_message_is_never_called_sent_until_the_facilitator_says_so(is
     marked = CliRunner().invoke(app, ["send", "letters", "--mark-sent", "--workspace", str(issued)])
     assert marked.exit_code == 0 and "1 drafted letters recorded as sent" in marked.output
     assert rows()[LEADER].letter == "sent" and rows()[OTHER].letter == ""
-    index = (issued / "outbox" / "letters" / "2026-Q4" / "index.html").read_text()
-    assert "letter sent" in index and tracker(issued)[LEADER].endswith("; letter sent")  # at once, too
+    assert leaders_on_page(issued)[name][4].startswith("sent on")  # at once, too
+    assert tracker(issued)[LEADER].endswith("; letter sent")
     assert rows()[LEADER].invitation == "drafted"  # only the kind named
     assert send(issued, "letters")["results"] == []  # nothing drafted twice
 

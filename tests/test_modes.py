@@ -12,7 +12,9 @@ from tests.intake_helpers import LEADER, OTHER, drop, filled
 
 def _shared(relative: Path) -> bool:
     parts = relative.parts
-    return parts[:2] == ("outbox", "forms") or (parts[:2] == ("outbox", "reports") and "shareable" in parts[-1])
+    return parts[:2] == ("outbox", "forms") or (
+        parts[:2] == ("outbox", "reports") and ("shareable" in parts[-1] or parts[-1].startswith("briefing"))
+    )
 
 
 def test_everything_is_the_owners_but_the_forms_and_the_shareable_edition(tmp_path):
@@ -37,11 +39,16 @@ def test_everything_is_the_owners_but_the_forms_and_the_shareable_edition(tmp_pa
         relative = path.relative_to(root)
         if path.is_file():
             (shared if _shared(relative) else private).append((relative, mode))
-    assert len(shared) == 15 + 2  # every form, the shareable workbook and its CSV
+    assert len(shared) == 15 + 3  # every form, the shareable workbook, its CSV and the briefing
     assert {mode for _, mode in shared} == {0o644}
     wrong = [(str(relative), oct(mode)) for relative, mode in private if mode & 0o077]
     assert not wrong, wrong
-    assert {p for p, _ in private} >= {Path("config/roster.csv"), Path("state/clb.sqlite"), Path("state/audit.log")}
+    assert {p for p, _ in private} >= {
+        Path("config/roster.csv"),
+        Path("state/clb.sqlite"),
+        Path("state/audit.log"),
+        Path("outbox/round.html"),  # it names leaders
+    }
     for relative, _ in shared:  # every folder on the way to a shared file can be passed
         for folder in list(relative.parents)[:-2]:
             assert stat.S_IMODE((root / folder).stat().st_mode) == 0o755, folder

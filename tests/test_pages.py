@@ -16,8 +16,9 @@ import pytest
 import yaml
 
 from pipeline.config import load_config
+from pipeline.pdf import html_to_pdf
 from pipeline.settings import MAX_TEXT
-from tests.browser import Chromium
+from tests.browser import Chromium, chromium_path
 from tests.conftest import EXAMPLE_CONFIG, example_workspace, issue_forms_here, roster_text
 from tests.intake_helpers import drop, filled, forms, nightly
 from tests.pages import Printed, libreoffice_pdfs, missing, overlaps, read_pdf, scales, workbook_words
@@ -115,12 +116,26 @@ def printed(request, tmp_path_factory) -> dict[str, tuple[Printed, list[str]]]:
             target = folder / f"letter-{number}.pdf"
             target.write_bytes(browser.pdf())
             found[f"letter {number}"] = (read_pdf(target), [])
+        browser.open(root / "outbox" / "round.html")
+        (folder / "round.pdf").write_bytes(browser.pdf())
+        found["round page"] = (read_pdf(folder / "round.pdf"), [])
     finally:
         browser.close()
+    briefing = reports / f"briefing-{round_id}.html"  # its PDF as clb makes it: the browser printing the page
+    (folder / "briefing.pdf").write_bytes(html_to_pdf(briefing.read_bytes(), chromium_path()))
+    found["briefing"] = (read_pdf(folder / "briefing.pdf"), [])
     return found
 
 
-OUTPUTS = ["form", "facilitator", "shareable", "letter 0", "letter 1"]
+OUTPUTS = ["form", "facilitator", "shareable", "letter 0", "letter 1", "round page", "briefing"]
+HTML = ("letter", "round page", "briefing")  # printed by Chromium from a page whose text is 16 px on screen
+
+
+def test_the_briefing_is_one_a4_page(printed):
+    pdf, _ = printed["briefing"]
+    assert len(pdf.pages) == 1, f"the briefing prints on {len(pdf.pages)} pages"
+    width, height = pdf.pages[0]
+    assert (round(width), round(height)) == (595, 842)  # A4 in points
 
 
 @pytest.mark.parametrize("output", OUTPUTS)
@@ -145,6 +160,6 @@ def test_every_word_of_every_cell_is_on_paper(printed, output):
 @pytest.mark.parametrize("output", OUTPUTS)
 def test_every_page_prints_at_70_percent_or_more(printed, output):
     pdf, _ = printed[output]
-    nominal = SCREEN_LETTER_PT if output.startswith("letter") else 11.0
+    nominal = SCREEN_LETTER_PT if output.startswith(HTML) else 11.0
     small = {page: round(scale, 2) for page, scale in scales(pdf, nominal).items() if scale < MIN_SCALE}
     assert not small, f"{output}: pages printed below 70%: {small}"

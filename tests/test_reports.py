@@ -14,6 +14,7 @@ import pytest
 
 from pipeline.config import load_config
 from pipeline.state import active_forms, open_state
+from tests.html_tables import leaders_on_page
 from tests.intake_helpers import ALL_COMFORTABLE, MIXED, drop, filled, nightly
 
 ROUND = "2026-Q4"
@@ -138,10 +139,11 @@ def test_shareable_edition_holds_no_names_emails_or_words(issued, edit_settings)
         assert record.name not in text and record.email not in text
     assert "secret project" not in text
     workbook = book(shareable(issued))
-    assert workbook.sheetnames == ["About", "Summary", "By organisation"]
+    assert workbook.sheetnames == ["Summary", "About"]  # organisations' own figures are not shared: no sheet
+    assert workbook.active.title == "Summary"
     counts = [
         row[column].value
-        for title, first in (("Summary", 6), ("By organisation", 5))
+        for title, first in (("Summary", 6),)
         for row in workbook[title].iter_rows(min_row=first)
         if row[0].value is not None
         for column in (2, 3, 4)
@@ -156,8 +158,8 @@ def test_facilitator_edition_has_every_sheet_and_keeps_text_as_text(issued):
     drop(issued, "b.xlsx", filled(issued, people[1], {1: "comfortable"}))
     nightly(issued)
     workbook = book(facilitator(issued))
+    assert workbook.active.title == "Summary"
     assert workbook.sheetnames == [
-        "About",
         "Summary",
         "By organisation",
         "Organisation matrix",
@@ -167,9 +169,8 @@ def test_facilitator_edition_has_every_sheet_and_keeps_text_as_text(issued):
         "Response tracker",
         "Quarantine",
         "User log",
-        "Rounds",
-        "Rounds compared",
-    ]
+        "About",
+    ]  # Rounds and Rounds compared: not before a second round
     log = workbook["User log"]
     cell = next(c for row in log.iter_rows() for c in row if c.value == '=HYPERLINK("http://x","click")')
     assert cell.data_type == "s"
@@ -207,7 +208,7 @@ def test_letters_are_personal_escaped_and_made_again_only_when_changed(issued, w
     comfortable = next(
         p
         for p in report["outputs"]
-        if p.endswith(".html") and "email" not in p and "index" not in p and "alert" not in p
+        if p.startswith("outbox/letters/") and p.endswith(".html") and "email" not in p and "alert" not in p
     )
     assert "Stretch yourself further" in (issued / comfortable).read_text()
 
@@ -221,8 +222,10 @@ def test_letters_are_personal_escaped_and_made_again_only_when_changed(issued, w
     changed = [p for p in third["outputs"] if "letters" in p and "index" not in p]
     assert len(changed) == 3 and all(people[0].split("@")[0].split(".")[0].capitalize() in p for p in changed)
 
-    index = (issued / "outbox" / "letters" / ROUND / "index.html").read_text()
-    assert index.count("<tr>") == 1 + 16 and "no return yet" in index and "letter ready" in index
+    people_shown = leaders_on_page(issued)  # the round page lists every leader and their letter
+    assert len(people_shown) == 16
+    assert [row[2] for row in people_shown.values()].count("Outstanding") == 16 - 4
+    assert [row[4] for row in people_shown.values()].count("ready, not sent") == 4
 
 
 def test_letters_speak_of_what_is_above_and_below_not_of_pages(issued):
@@ -274,7 +277,9 @@ def test_movement_since_the_previous_round(issued, edit_settings):
     data = fill((issued / forms[people[0]].path).read_bytes(), config.instrument, answers(config.instrument, MIXED))
     drop(issued, "next round.xlsx", data)
     report = nightly(issued)
-    letter = next(p for p in report["outputs"] if p.endswith(".html") and "email" not in p and "index" not in p)
+    letter = next(
+        p for p in report["outputs"] if p.startswith("outbox/letters/") and p.endswith(".html") and "email" not in p
+    )
     page = (issued / letter).read_text()
     assert "Since round 2026-Q4" in page and "Perspective 3: comfortable → a bit panicked" in page
     assert page.index("Your answers") < page.index("Since round") < page.index("Step 1")  # beside the answers
@@ -303,7 +308,7 @@ def test_the_tidy_csv_shows_exactly_the_shareable_workbooks_figures(issued):
     """The public contract for partners' own tools: one row per figure, empty where withheld."""
     import csv
 
-    from pipeline.reports.charts import HIDDEN
+    from pipeline.reports.suppress import HIDDEN
 
     people = leaders(issued)
     choices = [MIXED, ALL_COMFORTABLE, {**MIXED, 1: "stretched"}, {**ALL_COMFORTABLE, 2: "panicked"}]
@@ -319,10 +324,6 @@ def test_the_tidy_csv_shows_exactly_the_shareable_workbooks_figures(issued):
     from_csv = {(r["group"], int(r["perspective"]), r["category"]): r for r in rows}
     workbook = book(shareable(issued))
     shown = {}
-    for line in workbook["By organisation"].iter_rows(min_row=5, values_only=True):
-        if line[0] and isinstance(line[1], int):
-            for offset, key in enumerate(keys):
-                shown[(line[0], line[1], key)] = (line[2 + offset], line[5])
     for line in workbook["Summary"].iter_rows(min_row=6, values_only=True):
         if isinstance(line[0], int):
             for offset, key in enumerate(keys):
@@ -340,14 +341,14 @@ def test_the_tidy_csv_shows_exactly_the_shareable_workbooks_figures(issued):
 
 
 def test_withheld_figures_sit_right_aligned_like_numbers(issued):
-    from pipeline.reports.charts import HIDDEN
+    from pipeline.reports.suppress import HIDDEN
 
     people = leaders(issued)
     answer(issued, people[:1], MIXED)  # one leader stretched or panicked where eight are comfortable
     answer(issued, people[1:9], ALL_COMFORTABLE)
     nightly(issued)
     workbook = book(shareable(issued))
-    cells = [c for name in ("Summary", "By organisation") for row in workbook[name].iter_rows() for c in row]
+    cells = [c for row in workbook["Summary"].iter_rows() for c in row]
     hidden = [c for c in cells if c.value == HIDDEN]
     assert hidden and all(c.alignment.horizontal == "right" for c in hidden)
 

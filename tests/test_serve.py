@@ -168,7 +168,7 @@ def evil_workspace(root: Path, listener: int, marker: Path) -> Path:
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     (root / "templates").mkdir()
     payload = f"{{{{ cycler.__init__.__globals__.os.popen('touch {marker}').read() }}}}"
-    for name in ("reasons.txt.j2", "letter.html.j2", "letters-index.html.j2"):
+    for name in ("reasons.txt.j2", "letter.html.j2", "round.html.j2"):
         (root / "templates" / name).write_text(payload, encoding="utf-8")
     (root / "inbox" / "not a form.xlsx").write_bytes(b"not a workbook at all")
     os.utime(root / "inbox" / "not a form.xlsx", (time.time() - 3600,) * 2)

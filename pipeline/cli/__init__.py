@@ -31,12 +31,13 @@ for command in (
     privacy.purge,
     privacy.audit,
     round.status,
+    round.open_page,
     operate.serve,
     operate.deploy,
     operate.worker,
     demo.demo,
 ):
-    app.command()(command)
+    app.command(name="open" if command is round.open_page else None)(command)
 app.add_typer(round.rounds, name="round")
 
 

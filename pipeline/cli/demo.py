@@ -83,10 +83,9 @@ def demo(
     run_nightly(workspace, close=True)
     send_demo_mail(workspace, "letters")
     out.print(
-        "\n[bold]Where to look:[/] forms in outbox/forms/, the run report in outbox/runs/latest.json, "
-        "quarantined files with their reasons in outbox/quarantine/, messages for leaders in outbox/corrections/, "
-        "the comparison workbooks in outbox/reports/, letters in outbox/letters/ (start at index.html), "
-        "mail in outbox/mail/ (or at your SMTP server).",
+        "\n[bold]Where to look:[/] start at the round page, outbox/round.html (clb open shows it): where the "
+        "round stands, what needs you, and a link to every form, return, correction, letter and draft. "
+        "Partners get the workbook, its CSV and the briefing in outbox/reports/.",
         highlight=False,
     )
 

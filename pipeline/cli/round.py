@@ -309,6 +309,32 @@ def assign(
     out.print(f"{escape(file.name)} is now shown as {escape(name)}'s.", highlight=False, soft_wrap=True)
 
 
+def open_page(
+    workspace: WorkspaceOption = Path("."),
+    show: Annotated[bool, typer.Option("--print", help="Only print where the page is.")] = False,
+) -> None:
+    """Open the round page in your browser: where the round stands, what needs you, every file.
+
+    The page is outbox/round.html in the workspace, made again by every nightly run and every clb send;
+    a double-click opens it too. It names leaders: it is for you alone.
+
+    [bold]Example:[/] clb open --workspace ~/partnerships/riverside
+    """
+    import webbrowser
+
+    from pipeline.reports.round_page import PAGE
+
+    space = open_workspace(workspace)
+    page = space.root / PAGE
+    if not page.exists():
+        raise fail("There is no round page yet: the first nightly run or clb send makes it (clb nightly makes it now).")
+    shown = escape(str(page))
+    if show or not webbrowser.open(page.as_uri()):
+        out.print(f"The round page: {shown} (open it in your browser).", highlight=False, soft_wrap=True)
+        return
+    out.print(f"Opened {shown} in your browser.", highlight=False, soft_wrap=True)
+
+
 def status(workspace: WorkspaceOption = Path(".")) -> None:
     """Show, for every leader, where they are: form issued, invited, reminded, returned, quarantined, letter.
 

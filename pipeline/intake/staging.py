@@ -30,6 +30,7 @@ from pathlib import Path
 
 from pipeline.contracts import Waiting
 from pipeline.files import atomic_write, fsync, json_bytes
+from pipeline.names import safe_segment
 from pipeline.text import original
 from pipeline.workspace import Workspace
 
@@ -233,3 +234,10 @@ def sparse_copy(source: Path, target: Path) -> None:
 def archive_path(sha256: str) -> str:
     """Where a received file's original is kept, under its sha256 (workspace-relative)."""
     return f"state/archive/{sha256[:2]}/{sha256}"
+
+
+def quarantine_path(run_id: str, sha256: str, file: str) -> str:
+    """Where the facilitator finds a quarantined file (workspace-relative): its run's folder, the name
+    it had in the inbox (a path under inbox/ flattened, made safe) after its sha256's first characters;
+    its reasons are beside it, with ``.reasons.txt`` added."""
+    return f"outbox/quarantine/{run_id}/{sha256[:8]} {safe_segment(file.replace('/', ' - '))}"

@@ -147,9 +147,8 @@ def _quarantine(
     problems: list[ProblemRecord],
     received_at: str,
 ) -> tuple[str, str] | None:
-    folder = space.outbox / "quarantine" / batch.run_id
-    base = f"{decision.sha256[:8]} {safe_segment(decision.file.name.replace('/', ' - '))}"
-    copy = folder / base
+    copy = space.root / staging.quarantine_path(batch.run_id, decision.sha256, decision.file.name)
+    folder, base = copy.parent, copy.name
     copy.parent.mkdir(parents=True, exist_ok=True)
     archived = space.root / archive_path(decision.sha256)  # the archived bytes, not the inbox's
     codes = {p["code"] for p in problems}

@@ -10,6 +10,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
+import logging
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
@@ -22,7 +23,8 @@ from pipeline.failures import check_workbook, doing
 from pipeline.files import atomic_write, settle, share, waiting_beside, write_output
 from pipeline.names import safe_segment, unique_stems
 from pipeline.reports.aggregate import Totals, tally
-from pipeline.reports.data import Answer, RoundData
+from pipeline.reports.briefing import Row, briefing_paths
+from pipeline.reports.data import Answer, RoundData, whom_counted, withheld_rule
 from pipeline.reports.letters import (
     LETTER_TEMPLATES,
     Context,
@@ -56,6 +58,7 @@ from pipeline.state import (
     record_publication,
     response_rows,
     round_closed,
+    round_first_seen,
     set_meta,
 )
 from pipeline.templating import environment
@@ -151,7 +154,7 @@ def earlier_rounds(engine: Engine, round_id: str) -> dict[str, Totals]:
 
 def mail_states(engine: Engine, round_id: str) -> dict[str, dict[str, str]]:
     """Each leader's latest message of each kind, in the words of the mail log (drafted, sent, deferred,
-    refused): what the letters index and the response tracker say, never 'sent' for a draft."""
+    refused): what the round page and the response tracker say, never 'sent' for a draft."""
     states: dict[str, dict[str, str]] = {}
     for record in mail_records(engine, round_id):  # in the order they were made: the latest wins
         if record.status != "pending":
@@ -277,6 +280,67 @@ def _write_shared(target: Path, data: bytes, outbox: Path) -> Path | None:
     return write_output(target, data, shared_from=outbox)
 
 
+def write_briefing(
+    space: Workspace, engine: Engine, config: Config, shareable: RoundData, templates: Environment
+) -> list[str]:
+    """The partnership briefing (``reports.briefing``) when it changed, and its PDF where a browser can
+    print it; both shared as the shareable workbook is. What was written."""
+    from pipeline.pdf import PdfFailed, browser, html_to_pdf
+    from pipeline.reports.briefing import briefing_paths, render_briefing, rows_of
+
+    html_path, pdf_path = briefing_paths(shareable.round)
+    instrument, k = config.instrument, shareable.min_group_size
+    page = render_briefing(
+        templates,
+        instrument,
+        shareable.partnership,
+        shareable.round,
+        rows_of(instrument, shareable.published_counts, k),
+        load_practices(space.config / "practices.yaml", instrument),
+        whom_counted(shareable),
+        withheld_rule(shareable),
+        shareable.closed_at[:10],
+        _earlier_published(engine, config),
+        waiting=not publishes(config.settings, bool(shareable.closed_at)),
+    ).encode("utf-8")
+    html, pdf = space.root / html_path, space.root / pdf_path
+    written: list[str] = []
+    if not (html.exists() and html.read_bytes() == page):
+        with doing(f"writing {html_path}"):
+            _write_shared(html, page, space.outbox)
+        written.append(html_path)
+        pdf.unlink(missing_ok=True)  # never a PDF of another edition beside it
+    program = browser()
+    if program is not None and not pdf.exists():
+        try:
+            _write_shared(pdf, html_to_pdf(page, program), space.outbox)
+            written.append(pdf_path)
+        except PdfFailed as exc:
+            logging.getLogger("clb").warning(
+                "the briefing's PDF was not made (%s): print %s from a browser", exc, html_path
+            )
+    return written
+
+
+def _earlier_published(engine: Engine, config: Config) -> tuple[str, list[Row]] | None:
+    """The last round before this one whose partners' figures were published, and its rows."""
+    from pipeline.reports.briefing import rows_of
+
+    current = config.settings.round
+    seen = round_first_seen(engine)
+    for round_id in sorted(
+        (r for r in seen if r != current and seen[r] <= seen.get(current, "~")), key=seen.__getitem__, reverse=True
+    ):
+        counts = {}
+        for p in config.instrument.perspectives:
+            history = publication_history(engine, perspective_key(round_id, p.number))
+            if history and history[-1].counts is not None:
+                counts[p.number] = history[-1].counts
+        if counts:
+            return round_id, rows_of(config.instrument, counts, config.settings.min_group_size)
+    return None
+
+
 def partnership_context(figures: list[Figure]) -> dict[tuple[int, str], Context]:
     """The partnership figures a letter may quote: those the shareable edition shows, zeros aside."""
     return {
@@ -298,7 +362,7 @@ def write_letters(
     today: dt.date,
     templates: Environment,
 ) -> list[str]:
-    """Letters for leaders whose letter would change, then the facilitator's index of all of them."""
+    """Letters for leaders whose letter would change (the round page lists them all)."""
     source = template_text(templates)
     practices = load_practices(space.config / "practices.yaml", config.instrument)
     shown = partnership_context(figures)
@@ -307,7 +371,6 @@ def write_letters(
     stems = unique_stems((a.leader_id, a.organisation, a.name) for a in full.answers)
     written: list[LetterRecord] = []
     outputs: list[str] = []
-    links: dict[str, str] = {}
     counted = full.counted
     for answer in full.answers:
         context = letter_context(
@@ -323,7 +386,6 @@ def write_letters(
         )
         stem = stems[answer.leader_id]
         html_path, email_path = f"{folder}/{stem}.html", f"{folder}/{stem}.email.html"
-        links[answer.leader_id] = f"{stem}.html"
         digest = inputs_hash({**context, "date": None}, source)
         if (
             stored.get(answer.leader_id) == digest
@@ -341,45 +403,19 @@ def write_letters(
         outputs += [html_path, email_path, f"{folder}/{stem}.txt"]
     settle([space.root / path for path in outputs])  # on the disk before the state says they are written
     record_letters(engine, full.round, written)
-    outputs.append(_index(space, full, links, templates, folder))
     return outputs
 
 
-def _index(space: Workspace, full: RoundData, links: dict[str, str], templates: Environment, folder: str) -> str:
-    accepted = {a.leader_id for a in full.answers}
-    quarantined = {q["leader_id"] for q in full.quarantined if q["leader_id"]}
-    leaders = []
-    for leader in sorted(full.roster, key=lambda item: (item.organisation, item.name)):
-        sent = full.mail.get(leader.id, {})
-        if leader.id in accepted:
-            status = f"letter {sent['letter']}" if "letter" in sent else "letter ready, not sent yet"
-        elif leader.id in quarantined:
-            said = f"correction {sent['correction']}" if "correction" in sent else "correction not sent yet"
-            status = f"return quarantined: {said}"
-        else:
-            status = "no return yet"
-        leaders.append(
-            {"name": leader.name, "organisation": leader.organisation, "status": status, "link": links.get(leader.id)}
-        )
-    page = templates.get_template("letters-index.html.j2").render(
-        round=full.round,
-        partnership=full.partnership,
-        made=full.generated_at[:16].replace("T", " "),
-        leaders=leaders,
-        ready=len(accepted & {leader.id for leader in full.roster}),
-    )
-    path = f"{folder}/index.html"
-    atomic_write(space.root / path, page.encode("utf-8"))
-    return path
-
-
 class Written(NamedTuple):
-    """What ``write_outputs`` wrote: the paths (workspace-relative), the round's headline figures, and the
-    outputs another program held open, whose new editions went beside them."""
+    """What ``write_outputs`` wrote: the paths (workspace-relative), the round's headline figures, the
+    outputs another program held open, whose new editions went beside them, and what they were made from
+    (the facilitator's data and partners', for the round page)."""
 
     paths: list[str]
     headline: Headline
     held: list[Held]
+    full: RoundData
+    shareable: RoundData
 
 
 def write_outputs(
@@ -393,10 +429,10 @@ def write_outputs(
     key = _fingerprint(space, config, full, shareable, templates)
     stored = get_meta(engine, f"outputs:{full.round}")
     paths = report_paths(full.round)
-    index = space.root / "outbox" / "letters" / safe_segment(full.round) / "index.html"
+    briefing = briefing_paths(full.round)[0]
     unchanged = (
         stored == key
-        and index.exists()
+        and (space.root / briefing).exists()
         and all((space.root / p).exists() and not waiting_beside(space.root / p) for p in paths.values())
     )
     kept = get_meta(engine, f"outputs-withheld:{full.round}")
@@ -413,6 +449,7 @@ def write_outputs(
         withheld = {"withheld": hidden, "figures": total}
         if not unchanged:
             outputs, held = write_workbooks(space, full, shareable, figures)
+            outputs += write_briefing(space, engine, config, shareable, templates)
             outputs += write_letters(
                 space, engine, config, full, shareable, figures, today or dt.date.today(), templates
             )
@@ -435,14 +472,14 @@ def write_outputs(
         "closed_at": full.closed_at or None,
         "stage_text": words,
     }
-    return Written(outputs, headline, held)
+    return Written(outputs, headline, held, full, shareable)
 
 
 def _fingerprint(
     space: Workspace, config: Config, full: RoundData, shareable: RoundData, templates: Environment
 ) -> str:
     """Everything the outputs are made from: when it is unchanged, so are they."""
-    sources = template_text(templates, (*LETTER_TEMPLATES, "letters-index.html.j2"))
+    sources = template_text(templates, LETTER_TEMPLATES)
     practices = space.config / "practices.yaml"
     payload = {
         "answers": [(a.leader_id, a.sha256) for a in full.answers],

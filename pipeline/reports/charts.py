@@ -18,8 +18,8 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from pipeline.colours import scheme
 from pipeline.pagefit import keep_together, tallest_drawing
+from pipeline.reports.suppress import HIDDEN
 
-HIDDEN = "[c]"  # what a withheld figure shows in a cell (a row holds None: ``figures.FigureRow``)
 CHART_WIDTH = 17.0  # cm: fits a portrait A4 page at 100%
 
 

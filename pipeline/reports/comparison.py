@@ -18,7 +18,6 @@ from openpyxl.styles import Alignment
 
 from pipeline.reports.aggregate import long_table, percentages, summary
 from pipeline.reports.charts import (
-    HIDDEN,
     align_hidden,
     category_columns,
     column_counts,
@@ -26,7 +25,7 @@ from pipeline.reports.charts import (
     heat,
     stacked_chart,
 )
-from pipeline.reports.data import Answer, RoundData, whom_counted
+from pipeline.reports.data import Answer, RoundData, whom_counted, withheld_rule
 from pipeline.reports.facilitator_sheets import (
     quarantine_sheet,
     responses_sheet,
@@ -35,10 +34,9 @@ from pipeline.reports.facilitator_sheets import (
     tracker_sheet,
     user_log_sheet,
 )
-from pipeline.reports.figures import Figure, FigureRow, published_table, withheld_share
+from pipeline.reports.figures import Figure, FigureRow, published_table, shareable_masks, withheld_share
 from pipeline.reports.org_sheets import by_org_sheet
 from pipeline.reports.sheets import table, title
-from pipeline.reports.suppress import MARGIN
 from pipeline.xlsx import workbook_bytes
 
 
@@ -127,7 +125,8 @@ def summary_sheet(
 
 
 def about_sheet(workbook: Workbook, data: RoundData, edition: str, lines: list[list[Any]]) -> None:
-    sheet = workbook.create_sheet("About", 0)
+    """What the edition is, last: a workbook opens on its Summary (``opens_on_summary``)."""
+    sheet = workbook.create_sheet("About")
     widths = (20, 54)
     top = title(sheet, f"{data.instrument.code} partnership comparison: {edition}", [], widths)
     rows: list[list[Any]] = [
@@ -148,10 +147,7 @@ def shareable_workbook(data: RoundData, figures: list[Figure]) -> bytes:
     """Aggregates only, no names and no free text, from the published snapshot (``figures``: its
     ``shareable_figures``, counted once by the caller)."""
     workbook = new_workbook()
-    note = whom_counted(data)
-    masks = by_org_sheet(workbook, data, [], shareable=True)
-    summary_sheet(workbook, data, [], masks, note, counted=published_table(data))
-    workbook.move_sheet("Summary", offset=-1)
+    summary_sheet(workbook, data, [], shareable_masks(data), whom_counted(data), counted=published_table(data))
     about_sheet(
         workbook,
         data,
@@ -160,14 +156,7 @@ def shareable_workbook(data: RoundData, figures: list[Figure]) -> bytes:
             ["Responses counted", f"{data.published_respondents} of the {data.returned} answered so far"],
             ["Round status", _round_status(data)],
             ["Figures withheld", _withheld_text(*withheld_share(figures))],
-            [
-                "What is withheld",
-                f"Counts are shown for the partnership as a whole, per {data.instrument.row_noun}, only when at least "
-                f"{data.min_group_size} leaders answered and, for every answer given, at least {MARGIN} "
-                "leaders gave another: then no leader's answer can be worked out, even by a partner who knows "
-                f"their own and one colleague's answers. Otherwise the {data.instrument.row_noun} shows {HIDDEN}. "
-                "Organisations' own figures are not shared.",
-            ],
+            ["What is withheld", withheld_rule(data)],
             [
                 "When it is published",
                 "Every night, whenever enough new returns allow it (shareable: nightly)."
@@ -183,7 +172,15 @@ def shareable_workbook(data: RoundData, figures: list[Figure]) -> bytes:
             ],
         ],
     )
-    return save_workbook(workbook, stamp(data.generated_at))
+    return save_workbook(opens_on_summary(workbook), stamp(data.generated_at))
+
+
+def opens_on_summary(workbook: Workbook) -> Workbook:
+    """The workbook opens on its Summary, the one sheet selected (Excel prints every selected sheet)."""
+    for sheet in workbook.worksheets:
+        sheet.sheet_view.tabSelected = sheet.title == "Summary"
+    workbook.active = workbook.sheetnames.index("Summary")
+    return workbook
 
 
 def _round_status(data: RoundData) -> str:
@@ -214,13 +211,18 @@ def facilitator_workbook(data: RoundData) -> bytes:
         f"All {len(data.answers)} accepted responses. "
         "FACILITATOR EDITION: contains names and personal answers; do not share.",
     )
-    by_org_sheet(workbook, data, data.answers, shareable=False)
-    responses_sheet(workbook, data, labels)
+    if data.answers:  # a sheet with nothing to show is not there
+        by_org_sheet(workbook, data, data.answers)
+        responses_sheet(workbook, data, labels)
     tracker_sheet(workbook, data)
-    quarantine_sheet(workbook, data)
-    user_log_sheet(workbook, data)
-    rounds_sheet(workbook, data, labels)
-    rounds_compared_sheet(workbook, data)
+    if data.quarantined:
+        quarantine_sheet(workbook, data)
+    if any(a.log for a in data.answers):
+        user_log_sheet(workbook, data)
+    if any(a.leader_id in data.earlier for a in data.answers):
+        rounds_sheet(workbook, data, labels)
+    if data.rounds:
+        rounds_compared_sheet(workbook, data)
     about_sheet(
         workbook,
         data,
@@ -234,4 +236,4 @@ def facilitator_workbook(data: RoundData) -> bytes:
             ["Shareable edition", data.published_note or _unpublished(data)],
         ],
     )
-    return save_workbook(workbook, stamp(data.generated_at))
+    return save_workbook(opens_on_summary(workbook), stamp(data.generated_at))

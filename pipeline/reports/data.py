@@ -97,3 +97,17 @@ def whom_counted(data: RoundData) -> str:
         f"{noun}{'s' if len(behind) > 1 else ''} {rows}, the figures count fewer leaders than have answered "
         f"(the Counted and Answered so far columns): the others will be added when {later}."
     )
+
+
+def withheld_rule(data: RoundData) -> str:
+    """Why a figure partners see may be withheld, in words (the workbook's About sheet, the round page,
+    the briefing)."""
+    from pipeline.reports.suppress import HIDDEN, MARGIN
+
+    noun, k = data.instrument.row_noun, data.min_group_size
+    return (
+        f"Counts are shown for the partnership as a whole, per {noun}, only when at least {k} leaders answered "
+        f"and, for every answer given, at least {MARGIN} leaders gave another: then no leader's answer can be "
+        "worked out, even by a partner who knows their own and one colleague's answers. Otherwise the "
+        f"{noun} shows {HIDDEN}. Organisations' own figures are not shared."
+    )

@@ -13,9 +13,8 @@ import pandas as pd
 
 from pipeline.instrument import Instrument
 from pipeline.reports.aggregate import long_table
-from pipeline.reports.charts import HIDDEN
 from pipeline.reports.data import Answer, RoundData
-from pipeline.reports.suppress import safe
+from pipeline.reports.suppress import HIDDEN, safe
 
 PARTNERSHIP = "All organisations"
 

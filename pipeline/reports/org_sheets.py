@@ -1,6 +1,6 @@
 """The facilitator edition's organisation sheets (the table, the matrix, a chart per organisation, the
-totals); the shareable edition's By organisation sheet is one sentence: organisations' own figures are
-not shared."""
+totals). The shareable edition has none: organisations' own figures are not shared (its About sheet
+says why)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from pipeline.reports.charts import (
     stacked_chart,
 )
 from pipeline.reports.data import Answer, RoundData
-from pipeline.reports.figures import FigureRow, org_tables, shareable_masks
+from pipeline.reports.figures import FigureRow, org_tables
 from pipeline.reports.sheets import table, title
 
 
@@ -48,25 +48,11 @@ def figure_table(
     return first, last
 
 
-def by_org_sheet(workbook: Workbook, data: RoundData, answers: list[Answer], shareable: bool) -> dict[int, pd.Series]:
-    """The organisation table; returns each perspective's withheld partnership figures."""
+def by_org_sheet(workbook: Workbook, data: RoundData, answers: list[Answer]) -> dict[int, pd.Series]:
+    """The organisation table; returns each perspective's withheld partnership figures (none here)."""
     sheet = workbook.create_sheet("By organisation")
     instrument, keys, k = data.instrument, [t.key for t in data.instrument.ticks], data.min_group_size
-    if shareable:  # one sentence, not a wall of [c]
-        title(
-            sheet,
-            "By organisation",
-            [
-                "Organisations' own figures are not shared: in an organisation of a few leaders, they, or the "
-                "change in them from one edition to the next, would let partners work out how individual "
-                "leaders answered.",
-                "The partnership's figures are on the Summary sheet; the About sheet gives the rule.",
-            ],
-        )
-        sheet.column_dimensions["A"].width = 100
-        page_setup(sheet, [100])
-        return shareable_masks(data)
-    tables = org_tables(answers, instrument, k, shareable)
+    tables = org_tables(answers, instrument, k, shareable=False)
     widths = figure_widths((30, 11), len(keys))
     top = title(
         sheet,

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 MARGIN = 3  # the attacker's own answer, one colleague's, and one more
+HIDDEN = "[c]"  # what a withheld figure shows in a cell (a row holds None: ``figures.FigureRow``)
 
 
 def safe(counts: Sequence[int], k: int) -> bool:

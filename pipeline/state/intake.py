@@ -304,6 +304,7 @@ class QuarantinedProblem(TypedDict):
     """A quarantined file with one of its problems (a file with none has the problem's keys None)."""
 
     id: int
+    run_id: str
     file: str
     sha256: str
     received_at: str
@@ -320,6 +321,7 @@ def quarantined_files(engine: Engine, round_id: str) -> list[QuarantinedProblem]
     query = (
         select(
             received.c.id,
+            received.c.run_id,
             received.c.file,
             received.c.sha256,
             received.c.received_at,
