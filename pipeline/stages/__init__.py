@@ -21,6 +21,7 @@ from pipeline.stages.base import (
     Step,
     Timings,
     addresses,
+    draft_stems,
     moment,
     opened,
     plainly,
@@ -29,7 +30,7 @@ from pipeline.stages.base import (
     workspace_config,
 )
 from pipeline.stages.issuing import DeadlinePassed, NewRoundRefused, PathsTooLong, issue_forms, new_round, paths_problem
-from pipeline.stages.mail import draft_stems, mark_sent, send, send_test
+from pipeline.stages.mail import mark_sent, send, send_test
 from pipeline.stages.night import close_when_due, fetch, fetch_for_night, nightly, take_in
 from pipeline.stages.outputs import build_outputs, rebuild_outputs, refresh_outputs
 from pipeline.stages.people import Entered, Forgotten, NotPlaceable, accept, assign, enter, forget, purge

@@ -86,3 +86,10 @@ def addresses(engine: Engine, config: Config, given: Sequence[str]) -> list[str]
     key = salt(engine)
     by_pseudonym = {pseudonym(engine, leader.id, key): leader.id for leader in config.roster}
     return [by_pseudonym.get(item, item) for item in given]
+
+
+def draft_stems(config: Config) -> dict[str, str]:
+    """Each leader's drafts' name, by address: ``<organisation>/<name>``, as their form and letter."""
+    from pipeline.names import unique_stems
+
+    return unique_stems((leader.email.casefold(), leader.organisation, leader.name) for leader in config.roster)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline.config import Config
 from pipeline.privacy.audit import record
-from pipeline.stages.base import addresses, opened, workspace_config
+from pipeline.stages.base import addresses, draft_stems, opened, workspace_config
 from pipeline.stages.outputs import refresh_outputs
 from pipeline.state import Engine
 from pipeline.workspace import Workspace
@@ -70,13 +70,6 @@ def send_test(space: Workspace, kind: str, to: str, today: dt.date | None = None
     with opened(space) as engine:
         config = workspace_config(space, engine)
         return send_sample(space, engine, config, kind, to, today or dt.date.today())
-
-
-def draft_stems(config: Config) -> dict[str, str]:
-    """Each leader's drafts' name, by address: ``<organisation>/<name>``, as their form and letter."""
-    from pipeline.names import unique_stems
-
-    return unique_stems((leader.email.casefold(), leader.organisation, leader.name) for leader in config.roster)
 
 
 def mark_sent(space: Workspace, kind: str, to: Sequence[str] = ()) -> int:

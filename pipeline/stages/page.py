@@ -144,7 +144,7 @@ def _people_and_needs(
     from pipeline.intake.staging import archive_path, quarantine_path
     from pipeline.mail.sending import singular
     from pipeline.reports.round_page import Link, Need, Needs, Person
-    from pipeline.stages.mail import draft_stems
+    from pipeline.stages.base import draft_stems
     from pipeline.state import (
         DONE,
         active_forms,
