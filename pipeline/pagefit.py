@@ -191,7 +191,7 @@ def keep_together(sheet: Worksheet, row: int, height: float) -> None:
     if used and used + height > page:
         sheet.row_breaks.append(Break(id=row - 1))
         if one_page:  # the table is whole on its page: repeated headings would stand alone over the chart
-            sheet.print_title_rows = None
+            sheet._print_rows = None  # openpyxl's setter ignores None: this is what it reads when it saves
 
 
 def tallest_drawing(sheet: Worksheet) -> float:

@@ -447,3 +447,23 @@ def test_the_organisation_matrix_counts_each_answer_and_tints_the_most_common(is
     assert seen == len(expected) and [r[0] for r in sorted(expected)] == [
         r[0] for r in expected
     ]  # sorted by organisation
+
+
+def test_a_chart_on_a_page_of_its_own_has_no_heading_row_over_it(issued):
+    """A chart moved below a table that is whole on the page before starts its page itself: the table's
+    heading row is not repeated above it (it printed as an empty band of headings)."""
+    varied(issued, leaders(issued)[:12])
+    nightly(issued)
+    moved = 0
+    for path in (facilitator(issued), shareable(issued)):
+        for sheet in book(path).worksheets:
+            breaks = {item.id for item in sheet.row_breaks.brk}
+            for chart in sheet._charts:
+                if chart.anchor._from.row in breaks:  # the page turns right above the chart
+                    moved += 1
+                    table_rows = max(
+                        row for row in range(1, chart.anchor._from.row + 1) if sheet.cell(row=row, column=1).value
+                    )
+                    if not any(b < table_rows for b in breaks):
+                        assert sheet.print_title_rows is None, f"{path.name} {sheet.title}"
+    assert moved  # the facilitator's Summary: its table and notes leave no room for the chart below
