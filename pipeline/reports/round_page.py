@@ -120,13 +120,18 @@ def when(facts: RoundFacts) -> str:
     if facts.closed_at:
         closed = dt.date.fromisoformat(facts.closed_at[:10])
         days = (facts.today - closed).days
-        return f"Closed on {closed:%d %B %Y}" + (f", {days} day{'s' if days != 1 else ''} ago." if days else ", today.")
+        return f"Closed on {day(closed)}" + (f", {days} day{'s' if days != 1 else ''} ago." if days else ", today.")
     left = (facts.deadline - facts.today).days
     if left > 0:
-        return f"{left} day{'s' if left != 1 else ''} to the deadline ({facts.deadline:%d %B %Y})."
+        return f"{left} day{'s' if left != 1 else ''} to the deadline ({day(facts.deadline)})."
     if left == 0:
-        return f"The deadline is today ({facts.deadline:%d %B %Y})."
-    return f"The deadline passed {-left} day{'s' if left != -1 else ''} ago ({facts.deadline:%d %B %Y})."
+        return f"The deadline is today ({day(facts.deadline)})."
+    return f"The deadline passed {-left} day{'s' if left != -1 else ''} ago ({day(facts.deadline)})."
+
+
+def day(date: dt.date) -> str:
+    """4 December 2026 (no leading zero, on every system)."""
+    return f"{date.day} {date:%B %Y}"
 
 
 def href(path: str, page: str = PAGE) -> str:
@@ -166,5 +171,5 @@ def render(facts: RoundFacts, templates: Environment) -> str:
         facilitator_chart=Markup(theirs),
         partners_chart=Markup(partners),
         href=href,
-        made=facts.today.strftime("%d %B %Y"),
+        made=day(facts.today),
     )
