@@ -24,6 +24,7 @@ from pipeline.resources import shipped_instruments
 from pipeline.simulate import fill
 from pipeline.state import form_by_token, open_state
 from tests.conftest import EXAMPLE_CONFIG, INSTRUMENTS, example_workspace, instrument_path
+from tests.html_tables import link_targets
 from tests.intake_helpers import LEADER, forms
 
 ADDED = {  # the fields an instrument file gained with the second instrument, where each lives
@@ -171,6 +172,12 @@ def test_the_demo_runs_end_to_end_on_every_instrument(prefect_engine, tmp_path, 
     assert not [name for name in roster if name in shared]  # the shareable edition names no leader
     figures = (reports / "comparison-2026-Q4-shareable.csv").read_text(encoding="utf-8").splitlines()
     assert len(figures) == 1 + len(instrument.perspectives) * len(instrument.ticks)
+    briefing = (reports / "briefing-2026-Q4.html").read_text(encoding="utf-8")  # the partners' one page
+    assert not [name for name in roster if name in briefing] and f"Tool {instrument.code}" in briefing
+    page = root / "outbox" / "round.html"  # the facilitator's: every link opens a file of the round
+    targets = link_targets(page)
+    assert len(targets) > 15 * 2 and all(target.exists() for target in targets)
+    assert all(name in page.read_text(encoding="utf-8").replace("&#39;", "'") for name in roster)
 
     letters = sorted(p for p in (root / "outbox" / "letters" / "2026-Q4").rglob("*.txt"))
     assert len(letters) == 9
