@@ -565,3 +565,24 @@ def test_a_sample_draft_from_the_command_line(issued):
     from pipeline.privacy.forget import drafts_to
 
     assert drafts_to(issued / "outbox" / "mail", LEADER) == {draft}  # clb forget finds whose sample it is
+
+
+def test_drafts_replaced_within_one_second_are_numbered_in_their_leaders_folder(tmp_path):
+    """Three drafts for one leader in one second (a night's correction, then two more: found by the
+    hostile-inbox test): the two replaced go to superseded/<organisation>/, the second numbered, none lost."""
+    from email.message import EmailMessage
+
+    from pipeline.mail.transport import EmlTransport
+
+    transport = EmlTransport(tmp_path, {"priya@x.example": "Riverside City Council/Priya Raman"})
+    for n in range(3):
+        mail = EmailMessage()
+        mail["X-CLB-Kind"], mail["Subject"] = "correction", f"draft {n}"
+        mail.set_content(f"body {n}")
+        transport.send(mail, "facilitator@x.example", "priya@x.example")
+    folder = tmp_path / "correction" / "superseded" / "Riverside City Council"
+    kept = sorted(folder.glob("Priya Raman *.eml"), key=lambda p: len(p.name))
+    assert len(kept) == 2 and kept[1].stem == kept[0].stem + " 2"  # the second numbered beside the first
+    subjects = {p.read_text().split("Subject: ")[1].split("\n")[0] for p in kept}
+    assert subjects == {"draft 0", "draft 1"}
+    assert "draft 2" in (tmp_path / "correction" / "Riverside City Council" / "Priya Raman.eml").read_text()

@@ -164,10 +164,10 @@ class EmlTransport:
         if path.exists():
             when = dt.datetime.fromtimestamp(path.stat().st_mtime).strftime("%Y-%m-%d %H%M%S")
             moved = self.folder / kind / SUPERSEDED / f"{stem} {when}.eml"
-            for n in range(2, 1000):
+            for n in range(2, 1000):  # two drafts replaced in one second: numbered (the stem holds a folder)
                 if not moved.exists():
                     break
-                moved = moved.with_name(f"{stem} {when} {n}.eml")
+                moved = self.folder / kind / SUPERSEDED / f"{stem} {when} {n}.eml"
             moved.parent.mkdir(parents=True, exist_ok=True)
             os.replace(path, moved)
             self.last_moved = moved.relative_to(self.folder / kind).as_posix()
