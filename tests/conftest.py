@@ -8,6 +8,7 @@ import io
 import os
 import shutil
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -313,10 +314,66 @@ def edit_settings(workspace: Path) -> Callable[..., Path]:
     return edit
 
 
+SHARED = ("CLB_TEST_PREFECT_URL", "CLB_TEST_PREFECT_AUTH", "CLB_TEST_PREFECT_HOME")  # the run's one server
+
+
+def pytest_configure(config):
+    """Under pytest-xdist, the controller starts the run's one Prefect server (clb's own, temporary) as
+    the run begins, and its workers share it: one server's start, migration and idle services instead of
+    one per worker (each costs CPU the tests need on two cores). Not for a run of the fast tier alone, which
+    uses none. It dies with the controller (``--parent``), and is stopped by its process id at the end."""
+    if hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None):
+        return
+    if "not integration" in (config.option.markexpr or ""):
+        return
+    import tempfile
+
+    from pipeline.engine import launch
+
+    home = Path(tempfile.mkdtemp(prefix="clb-test-prefect-"))
+    server = launch(home, home / "server.log", temporary=True)  # not waited for: it starts as workers do
+    config._clb_server = server
+    os.environ[SHARED[0]], os.environ[SHARED[1]] = server.url, server.auth  # the workers inherit these
+    os.environ[SHARED[2]] = str(server.home)
+
+
+def pytest_unconfigure(config):
+    server = getattr(config, "_clb_server", None)
+    if server is not None:
+        server.stop()
+        shutil.rmtree(server.home, ignore_errors=True)
+
+
+@dataclass
+class _Shared:
+    """The controller's server, as a worker sees it: its address, login and home (its database)."""
+
+    url: str
+    auth: str
+    home: Path
+
+    def wait_ready(self, seconds: float) -> None:
+        import time
+
+        from pipeline.engine import answers
+
+        deadline = time.monotonic() + seconds
+        while not answers(self.url, seconds=2):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the run's Prefect server at {self.url} did not answer in {seconds:.0f} s")
+            time.sleep(0.5)
+
+
 @pytest.fixture(scope="session")
 def _test_server(tmp_path_factory):
-    """One Prefect server of clb's own (pipeline.engine: a temporary one, its database a copy of the blank
-    one) for each test process: the flows the tests call and the installed `clb` commands use it."""
+    """The Prefect server the flows the tests call and the installed `clb` commands use: the run's one
+    (``pytest_configure``) under pytest-xdist, else one of clb's own for this process (pipeline.engine: a
+    temporary one, its database a copy of the blank one)."""
+    if os.environ.get(SHARED[0]):
+        shared = _Shared(os.environ[SHARED[0]], os.environ[SHARED[1]], Path(os.environ[SHARED[2]]))
+        shared.wait_ready(seconds=600)  # beside the load tests' servers, a start can take minutes
+        yield shared
+        return
     from pipeline.engine import launch
 
     home = tmp_path_factory.mktemp("served-prefect")
