@@ -37,6 +37,7 @@ LONG = {
     "test_pool.py::test_two_workers": 160,
     "test_serve.py::test_serve_runs": 155,
     "test_install.py::": 140,
+    "test_pages.py::": 70,  # each case: a partnership, LibreOffice and Chromium printing it
     "test_replacements.py::test_a_forged": 130,
     "test_replacements.py::test_a_replacement_from_another": 115,
     "test_replacements.py::test_a_replacement_from_the_leaders": 75,

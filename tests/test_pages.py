@@ -129,37 +129,34 @@ def printed(request, tmp_path_factory) -> dict[str, tuple[Printed, list[str]]]:
 
 OUTPUTS = ["form", "facilitator", "shareable", "letter 0", "letter 1", "round page", "briefing"]
 HTML = ("letter", "round page", "briefing")  # printed by Chromium from a page whose text is 16 px on screen
+WORKBOOKS = ("form", "facilitator", "shareable")  # every word their cells hold must be on paper
 
 
-def test_the_briefing_is_one_a4_page(printed):
-    pdf, _ = printed["briefing"]
-    assert len(pdf.pages) == 1, f"the briefing prints on {len(pdf.pages)} pages"
-    width, height = pdf.pages[0]
-    assert (round(width), round(height)) == (595, 842)  # A4 in points
-
-
-@pytest.mark.parametrize("output", OUTPUTS)
-def test_no_text_is_printed_over_other_text(printed, output):
-    pdf, _ = printed[output]
-    assert pdf.glyphs, f"{output}: no text on paper"
-    clashes = overlaps(pdf)
-    shown = [
-        f"p{a.page} '{a.text}'@({a.x0:.0f},{a.top:.0f}) over '{b.text}'@({b.x0:.0f},{b.top:.0f})" for a, b in clashes
-    ]
-    assert not clashes, f"{output}: {len(clashes)} overlapping characters, e.g. {shown[:6]}"
-
-
-@pytest.mark.parametrize("output", ["form", "facilitator", "shareable"])
-def test_every_word_of_every_cell_is_on_paper(printed, output):
-    pdf, words = printed[output]
-    assert words
-    lacking = missing(words, pdf)
-    assert not lacking, f"{output}: cut off or not printed: {lacking[:10]}"
-
-
-@pytest.mark.parametrize("output", OUTPUTS)
-def test_every_page_prints_at_70_percent_or_more(printed, output):
-    pdf, _ = printed[output]
-    nominal = SCREEN_LETTER_PT if output.startswith(HTML) else 11.0
-    small = {page: round(scale, 2) for page, scale in scales(pdf, nominal).items() if scale < MIN_SCALE}
-    assert not small, f"{output}: pages printed below 70%: {small}"
+def test_every_output_prints_cleanly(printed):
+    """Each output of the case, as a person checks a printout: no text printed over other text; every word
+    of every cell on paper (the form and the workbooks); nothing below 70% of its size on screen; the
+    briefing on one A4 page. One test per case, so that pytest-xdist builds each case once (a case costs a
+    minute of LibreOffice and Chromium); every problem of every output is reported together."""
+    problems: list[str] = []
+    for output in OUTPUTS:
+        pdf, words = printed[output]
+        if not pdf.glyphs:
+            problems.append(f"{output}: no text on paper")
+            continue
+        clashes = overlaps(pdf)
+        if clashes:
+            shown = [f"p{a.page} '{a.text}'@({a.x0:.0f},{a.top:.0f}) over '{b.text}'" for a, b in clashes[:6]]
+            problems.append(f"{output}: {len(clashes)} overlapping characters, e.g. {shown}")
+        if output in WORKBOOKS:
+            lacking = missing(words, pdf) if words else ["(no words read from its cells)"]
+            if lacking:
+                problems.append(f"{output}: cut off or not printed: {lacking[:10]}")
+        nominal = SCREEN_LETTER_PT if output.startswith(HTML) else 11.0
+        small = {page: round(scale, 2) for page, scale in scales(pdf, nominal).items() if scale < MIN_SCALE}
+        if small:
+            problems.append(f"{output}: pages printed below 70%: {small}")
+    briefing, _ = printed["briefing"]
+    sizes = [(round(width), round(height)) for width, height in briefing.pages]
+    if sizes != [(595, 842)]:
+        problems.append(f"briefing: printed on {sizes}, not one A4 page")
+    assert problems == [], "\n".join(problems)
