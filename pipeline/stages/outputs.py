@@ -75,6 +75,7 @@ def rebuild_outputs(
             written += made.paths
             held += made.held
         delete_meta(engine, f"outputs:{current}")
+        delete_meta(engine, f"round-page:{current}")  # files it links to may be gone
         paths, _, more = write_current(space, engine, config, run_id)
         written += paths
         held += more

@@ -18,6 +18,8 @@ from pipeline.state import Engine
 from pipeline.workspace import Workspace
 
 if TYPE_CHECKING:
+    from jinja2 import Environment
+
     from pipeline.mail.status import LeaderStatus
     from pipeline.reports.data import RoundData
     from pipeline.reports.round_page import Link, Need, Needs, Person, RoundFacts
@@ -33,17 +35,47 @@ def write_round_page(
     today: dt.date | None = None,
 ) -> str | None:
     """outbox/round.html made again; written (owner-only, atomically) only when it changed. Its path, or
-    None when it was already so."""
+    None when it was already so. Nothing is gathered when what the page is made of is as it was when it
+    was last written (``page_key``): a quiet night costs a few queries, not a page of 2,000 leaders."""
     from pipeline.reports.round_page import PAGE, render
+    from pipeline.state import get_meta, set_meta
     from pipeline.templating import environment
 
-    facts = round_facts(space, engine, config, full, shareable, today or dt.date.today())
-    data = render(facts, environment(space.root)).encode("utf-8")
+    today = today or dt.date.today()
+    templates = environment(space.root)
+    key = page_key(engine, config, full, today, templates)
     target = space.root / PAGE
-    if target.exists() and target.read_bytes() == data:
+    if target.exists() and get_meta(engine, f"round-page:{full.round}") == key:
         return None
-    atomic_write(target, data)
-    return PAGE
+    facts = round_facts(space, engine, config, full, shareable, today)
+    data = render(facts, templates).encode("utf-8")
+    changed = not (target.exists() and target.read_bytes() == data)
+    if changed:
+        atomic_write(target, data)
+    set_meta(engine, f"round-page:{full.round}", key)
+    return PAGE if changed else None
+
+
+def page_key(engine: Engine, config: Config, full: RoundData, today: dt.date, templates: Environment) -> str:
+    """What the page is made of, in one hash: the outputs' own fingerprint (answers, quarantine, mail
+    states, roster, settings, the close: ``reports.build``), the mail log's mark, the forms issued, the
+    day (its count of days) and the template. Work that removes files (clb forget, retention) forgets
+    the key (``stages.outputs.rebuild_outputs``)."""
+    import hashlib
+    import json
+
+    from pipeline.reports.letters import template_text
+    from pipeline.state import get_meta, mail_mark
+
+    payload = [
+        get_meta(engine, f"outputs:{full.round}"),
+        mail_mark(engine, full.round),
+        sorted((leader, issued.issued_at) for leader, issued in full.issued.items()),
+        today.isoformat(),
+        template_text(templates, ("round.html.j2",)),
+        config.settings.model_dump(mode="json"),
+    ]
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode("utf-8")).hexdigest()
 
 
 def round_facts(

@@ -8,6 +8,8 @@ from typing import Any
 
 from sqlalchemy import (
     Engine,
+    case,
+    func,
     select,
     update,
 )
@@ -51,6 +53,16 @@ class MailRecord:
     attempts: int
     created_at: str
     sent_at: str | None
+
+
+def mail_mark(engine: Engine, round_id: str) -> tuple[int, int, int]:
+    """The round's mail log in three numbers (messages, the latest id, finished ones): any message
+    recorded or finished changes it. What needs no page made again when it is the same."""
+    done = func.sum(case((mail.c.status != "pending", 1), else_=0))
+    query = select(func.count(), func.coalesce(func.max(mail.c.id), 0), func.coalesce(done, 0))
+    with engine.connect() as connection:
+        count, latest, finished = connection.execute(query.where(mail.c.round == round_id)).one()
+    return int(count), int(latest), int(finished)
 
 
 def mail_records(engine: Engine, round_id: str, kind: str | None = None) -> list[MailRecord]:
