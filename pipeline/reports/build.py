@@ -23,7 +23,7 @@ from pipeline.failures import check_workbook, doing
 from pipeline.files import atomic_write, settle, share, waiting_beside, write_output
 from pipeline.names import safe_segment, unique_stems
 from pipeline.reports.aggregate import Totals, tally
-from pipeline.reports.briefing import Row, briefing_paths
+from pipeline.reports.briefing import Row, briefing_paths, render_briefing, rows_of
 from pipeline.reports.data import Answer, RoundData, whom_counted, withheld_rule
 from pipeline.reports.letters import (
     LETTER_TEMPLATES,
@@ -286,7 +286,6 @@ def write_briefing(
     """The partnership briefing (``reports.briefing``) when it changed, and its PDF where a browser can
     print it; both shared as the shareable workbook is. What was written."""
     from pipeline.pdf import PdfFailed, browser, html_to_pdf
-    from pipeline.reports.briefing import briefing_paths, render_briefing, rows_of
 
     html_path, pdf_path = briefing_paths(shareable.round)
     instrument, k = config.instrument, shareable.min_group_size
@@ -324,8 +323,6 @@ def write_briefing(
 
 def _earlier_published(engine: Engine, config: Config) -> tuple[str, list[Row]] | None:
     """The last round before this one whose partners' figures were published, and its rows."""
-    from pipeline.reports.briefing import rows_of
-
     current = config.settings.round
     seen = round_first_seen(engine)
     for round_id in sorted(

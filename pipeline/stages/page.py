@@ -82,6 +82,8 @@ def round_facts(
     space: Workspace, engine: Engine, config: Config, full: RoundData, shareable: RoundData, today: dt.date
 ) -> RoundFacts:
     from pipeline.mail.status import leader_status, totals
+    from pipeline.names import safe_segment
+    from pipeline.reports.briefing import briefing_paths
     from pipeline.reports.build import report_paths
     from pipeline.reports.data import whom_counted, withheld_rule
     from pipeline.reports.round_page import Link, RoundFacts
@@ -102,16 +104,18 @@ def round_facts(
         counts = [int(tally.get(key, 0)) for key in keys]
         theirs[number] = counts if safe(counts, shareable.min_group_size) else None
     exists = _Existing(space.root)
+    reports, briefing, folder = report_paths(full.round), briefing_paths(full.round), safe_segment(full.round)
     people, needs = _people_and_needs(space, engine, config, full, rows, exists, open_round=not full.closed_at)
     files = [
         Link(text, path)
         for text, path in (
-            ("The facilitator workbook (names and answers: for you alone)", report_paths(full.round)["facilitator"]),
-            ("The shareable workbook (for partners)", report_paths(full.round)["shareable"]),
-            ("Partners' figures as CSV", report_paths(full.round)["figures"]),
-            *_briefing_files(full.round),
-            ("Every leader's form", f"outbox/forms/{_segment(full.round)}/"),
-            ("Every letter", f"outbox/letters/{_segment(full.round)}/"),
+            ("The facilitator workbook (names and answers: for you alone)", reports["facilitator"]),
+            ("The shareable workbook (for partners)", reports["shareable"]),
+            ("Partners' figures as CSV", reports["figures"]),
+            ("The partnership briefing (for partners)", briefing[0]),
+            ("The partnership briefing as PDF", briefing[1]),
+            ("Every leader's form", f"outbox/forms/{folder}/"),
+            ("Every letter", f"outbox/letters/{folder}/"),
             ("Quarantined files and their reasons", "outbox/quarantine/"),
             ("Correction requests", "outbox/corrections/"),
             ("Mail drafts", "outbox/mail/"),
@@ -139,19 +143,6 @@ def round_facts(
         withheld_rule=withheld_rule(shareable),
         files=files,
     )
-
-
-def _segment(text: str) -> str:
-    from pipeline.names import safe_segment
-
-    return safe_segment(text)
-
-
-def _briefing_files(round_id: str) -> list[tuple[str, str]]:
-    from pipeline.reports.briefing import briefing_paths
-
-    html, pdf = briefing_paths(round_id)
-    return [("The partnership briefing (for partners)", html), ("The partnership briefing as PDF", pdf)]
 
 
 class _Existing:
@@ -192,7 +183,12 @@ def _people_and_needs(
     forms = active_forms(engine, round_id)
     accepted = {answer.leader_id: answer for answer in full.answers}
     letters = {record.leader_id: record.html_path for record in letters_of_round(engine, round_id)}
-    quarantined = _files(full.quarantined)
+    files = _first_rows(full.quarantined)  # one row per quarantined file (the state gives one per problem)
+    by_id = {item["id"]: item for item in files}
+    quarantined: dict[str, list[QuarantinedProblem]] = {}
+    for item in files:
+        if item["leader_id"]:
+            quarantined.setdefault(item["leader_id"], []).append(item)
     held = {receipt.id: receipt for receipt in held_receipts(engine, round_id)}
     waiting = {receipt.leader_id for receipt in held.values()}
     latest = _latest(mail_records(engine, round_id))
@@ -266,13 +262,13 @@ def _people_and_needs(
             f"{row['file']}, received {row['received_at'][:10]}: {(row['message'] or 'not a form').rstrip('.')}",
             [Link("open", copy(row)), Link("why", copy(row) + ".reasons.txt")],
         )
-        for row in _first_rows(full.quarantined)
+        for row in files
         if not row["leader_id"]
     ]
     holding = [
         Need(
             f"{names.get(receipt.leader_id, receipt.leader_id)}: received {receipt.received_at[:10]}",
-            [Link("open", copy(row)) for row in _first_rows(full.quarantined) if row["id"] == receipt.id],
+            [Link("open", copy(by_id[receipt.id]))] if receipt.id in by_id else [],
         )
         for receipt in held.values()
     ]
@@ -282,7 +278,7 @@ def _people_and_needs(
         if record is not None and record.status == "sent":
             continue
         answer = accepted.get(request.leader_id)
-        received = next((r["received_at"] for r in full.quarantined if r["id"] == request.received_id), "")
+        received = by_id[request.received_id]["received_at"] if request.received_id in by_id else ""
         if answer is not None and answer.received_at >= received:
             continue  # their accepted return came after it: nothing to correct
         state = "drafted, not sent" if record is not None and record.status in DONE else "not sent"
@@ -293,8 +289,8 @@ def _people_and_needs(
             f"{singular(record.kind)} to {names.get(record.leader_id, record.leader_id)}: {record.status}, "
             f"{record.response or 'no reason given'}"
         )
-        for record in _latest_items(mail_records(engine, round_id))
-        if record.status in ("refused", "deferred")
+        for key, record in latest.items()
+        if len(key) == 3 and record.status in ("refused", "deferred")  # each message's own latest state
     ]
     needs = [
         Needs(
@@ -336,15 +332,6 @@ def _people_and_needs(
     return people, [group for group in needs if group.items]
 
 
-def _files(rows: Iterable[QuarantinedProblem]) -> dict[str, list[QuarantinedProblem]]:
-    """Each leader's quarantined files, one row each (the state gives one row per problem)."""
-    found: dict[str, list[QuarantinedProblem]] = {}
-    for row in _first_rows(rows):
-        if row["leader_id"]:
-            found.setdefault(row["leader_id"], []).append(row)
-    return found
-
-
 def _first_rows(rows: Iterable[QuarantinedProblem]) -> list[QuarantinedProblem]:
     seen: dict[int, QuarantinedProblem] = {}
     for row in rows:
@@ -360,14 +347,6 @@ def _latest(records: list[MailRecord]) -> dict[tuple[str, ...], MailRecord]:
             found[(record.leader_id, record.kind)] = record
             found[(record.leader_id, record.kind, record.item)] = record
     return found
-
-
-def _latest_items(records: list[MailRecord]) -> list[MailRecord]:
-    found: dict[tuple[str, str, str], MailRecord] = {}
-    for record in records:
-        if record.status != "pending":
-            found[(record.leader_id, record.kind, record.item)] = record
-    return list(found.values())
 
 
 def _said(state: str, date: str) -> str:
