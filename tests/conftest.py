@@ -318,6 +318,7 @@ def edit_settings(workspace: Path) -> Callable[..., Path]:
 SHARED = ("CLB_TEST_PREFECT_URL", "CLB_TEST_PREFECT_AUTH", "CLB_TEST_PREFECT_HOME")  # the run's one server
 
 
+@pytest.hookimpl(trylast=True)  # after pytest's tmp_path plugin has made the run's factory
 def pytest_configure(config):
     """Under pytest-xdist, the controller starts the run's one Prefect server (clb's own, temporary) as
     the run begins, and its workers share it: one server's start, migration and idle services instead of
@@ -329,8 +330,15 @@ def pytest_configure(config):
         return
     import tempfile
 
-    from pipeline.engine import launch
+    from pipeline.engine import blank_database, launch
 
+    # the run's cache (the workers' too: _own_config_home): Prefect's blank database is made once per run,
+    # by this server's first start, unless this machine's own cache has it already (a copy is taken)
+    yours = blank_database()
+    os.environ["CLB_CACHE_HOME"] = str(config._tmp_path_factory.getbasetemp() / "clb-cache")
+    if yours.is_file():
+        blank_database().parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(yours, blank_database())
     home = Path(tempfile.mkdtemp(prefix="clb-test-prefect-"))
     server = launch(home, home / "server.log", temporary=True)  # not waited for: it starts as workers do
     config._clb_server = server
@@ -356,13 +364,14 @@ class _Shared:
     def wait_ready(self, seconds: float) -> None:
         import time
 
-        from pipeline.engine import answers
+        from pipeline.engine import answers, database_file, keep_blank_database
 
         deadline = time.monotonic() + seconds
         while not answers(self.url, seconds=2):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the run's Prefect server at {self.url} did not answer in {seconds:.0f} s")
             time.sleep(0.5)
+        keep_blank_database(database_file(self.home))  # when it started from nothing: the run's blank one
 
 
 @pytest.fixture(scope="session")

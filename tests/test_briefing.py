@@ -116,8 +116,10 @@ def test_the_pdf_is_the_page_printed_by_the_browser_on_one_a4_page(issued, monke
     monkeypatch.setenv("CLB_BROWSER", chromium_path())
     people = sorted(forms(issued))
     returns(issued, people[:12])
-    report = nightly(issued, close=True)
+    nightly(issued)  # before the close nothing is published: a page of "not published yet", no PDF
     pdf_path = briefing(issued).with_suffix(".pdf")
+    assert briefing(issued).exists() and not pdf_path.exists()
+    report = nightly(issued, close=True)
     assert f"outbox/reports/{ROUND}/briefing-{ROUND}.pdf" in report["outputs"]
     pdf = pypdf.PdfReader(pdf_path)
     assert len(pdf.pages) == 1 and [round(v) for v in pdf.pages[0].mediabox[2:]] == [595, 842]

@@ -1,6 +1,6 @@
-"""Partners' editions through the real commands: a replaced return or a forgotten leader never shows as a
-difference between two shareable editions. The rule itself, against an
-attacker that enumerates every answer, is in test_suppress.py."""
+"""Partners' editions through clb's commands (run in this process: tests/commands.py) and the real
+engine: a replaced return or a forgotten leader never shows as a difference between two shareable
+editions. The rule itself, against an attacker that enumerates every answer, is in test_suppress.py."""
 
 from __future__ import annotations
 
@@ -8,22 +8,16 @@ import csv
 import io
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from pipeline.state import open_state
+from tests.commands import clb
 from tests.conftest import example_workspace
 from tests.intake_helpers import drop, filled, forms
 
 pytestmark = pytest.mark.flow
-CLB = str(Path(sys.executable).with_name("clb"))
-
-
-def clb(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([CLB, *args], env=env, capture_output=True, text=True, timeout=300)
 
 
 def figures(root: Path) -> dict[tuple[int, str], str]:
@@ -59,7 +53,7 @@ def returns(root: Path, choices: dict[str, str], night: int) -> None:
 
 
 @pytest.fixture
-def six(tmp_path, served_engine):
+def six(tmp_path, prefect_engine):
     """Night 1: six leaders of the example partnership, two of each answer on every perspective."""
     root = example_workspace(tmp_path / "ws", issue=True)
     settings = root / "config" / "partnership.yaml"  # interim editions: partners compare them night by night
@@ -67,13 +61,13 @@ def six(tmp_path, served_engine):
     leaders = sorted(forms(root))
     first = dict(zip(leaders[:6], ["comfortable"] * 2 + ["stretched"] * 2 + ["panicked"] * 2, strict=True))
     returns(root, first, 1)
-    done = clb(served_engine, "nightly", "-w", str(root))
+    done = clb("nightly", "-w", str(root))
     assert done.returncode == 0, done.stdout + done.stderr
     assert {count for (_, category), count in figures(root).items()} == {"2"}
     return root, leaders, first
 
 
-def test_a_replaced_answer_never_shows_as_a_fall_between_editions(six, served_engine):
+def test_a_replaced_answer_never_shows_as_a_fall_between_editions(six):
     """Night 2: the first panicked leader replaces their return with comfortable, and five new leaders
     return (two comfortable, three stretched). Before, partners got (5, 5, 1): a count fell, and only a
     replacement makes a count fall. Now they keep the last safe edition, byte for byte."""
@@ -84,7 +78,7 @@ def test_a_replaced_answer_never_shows_as_a_fall_between_editions(six, served_en
     replaced = next(leader for leader, answer in first.items() if answer == "panicked")
     second = {replaced: "comfortable"} | dict(zip(leaders[6:11], ["comfortable"] * 2 + ["stretched"] * 3, strict=True))
     returns(root, second, 2)
-    done = clb(served_engine, "nightly", "-w", str(root))
+    done = clb("nightly", "-w", str(root))
     assert done.returncode == 0, done.stdout + done.stderr
     report = json.loads((root / "outbox" / "runs" / "latest.json").read_text())
     assert len(report["accepted"]) == 6 and sum(1 for item in report["accepted"] if item["supersedes"]) == 1
@@ -93,7 +87,7 @@ def test_a_replaced_answer_never_shows_as_a_fall_between_editions(six, served_en
     assert report["round"]["responses"] == 11 and report["round"]["shareable_responses"] == 6
 
 
-def test_a_forgotten_leader_stays_in_the_last_safe_edition(six, served_engine):
+def test_a_forgotten_leader_stays_in_the_last_safe_edition(six):
     """clb forget re-published the edition minus exactly that leader, so comparing the two editions gave
     away all seven of their answers. Now partners keep the last safe edition; the leader is nameless in
     it, and gone from everything else."""
@@ -102,10 +96,10 @@ def test_a_forgotten_leader_stays_in_the_last_safe_edition(six, served_engine):
     before, _ = shown(path)
     told = briefing(root)
     gone = leaders[0]
-    done = clb(served_engine, "forget", gone, "--yes", "-w", str(root))
+    done = clb("forget", gone, "--yes", "-w", str(root))
     assert done.returncode == 0, done.stdout + done.stderr
     assert shown(path) == (before, {"5"})  # the same figures; five leaders' answers kept now
-    again = clb(served_engine, "nightly", "-w", str(root))
+    again = clb("nightly", "-w", str(root))
     assert again.returncode == 0 and shown(path) == (before, {"5"})
     assert briefing(root) == told
     engine = open_state(root / "state" / "clb.sqlite")

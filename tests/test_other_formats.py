@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
-import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -287,7 +285,8 @@ def test_ods_and_xls_from_libreoffice_and_gnumeric_are_checked_as_their_xlsx(iss
 
 
 @pytest.mark.clients
-def test_ods_and_xls_dropped_in_the_inbox_or_sent_by_mail_are_accepted_by_clb_nightly(issued, saved, served_engine):
+def test_ods_and_xls_dropped_in_the_inbox_or_sent_by_mail_are_accepted_by_clb_nightly(issued, saved, prefect_engine):
+    from tests.commands import clb
     from tests.imap_server import Dovecot
     from tests.test_fetch import message, use_mailbox
 
@@ -305,14 +304,7 @@ def test_ods_and_xls_dropped_in_the_inbox_or_sent_by_mail_are_accepted_by_clb_ni
         server.append(message(fifth, "Scan", [("scan0001.pdf", b"%PDF-1.4 a scan")], "<pdf@council.example>"))
         # and a question with nothing to take: shown on screen and in the run report
         server.append(message(tom, "Deadline?", [], "<q@council.example>", text="When is the deadline?"))
-        clb = str(Path(sys.executable).with_name("clb"))
-        done = subprocess.run(
-            [clb, "nightly", "-w", str(issued)],
-            env={**served_engine, **server.environ()},
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        done = clb("nightly", "-w", str(issued), env=server.environ())
         assert done.returncode == 1, done.stdout + done.stderr  # the scan needs the facilitator
     finally:
         server.stop()
@@ -330,8 +322,7 @@ def test_ods_and_xls_dropped_in_the_inbox_or_sent_by_mail_are_accepted_by_clb_ni
     assert f"Not taken from {tom}: Deadline?: no attachment: nothing to take" in said
     assert f"It came by email from {pa}, not from the leader's own address" in said  # a PA sent it
     assert len(report["fetched"]["ignored"]) == 1 and len(report["fetched"]["saved"]) == 3
-    shown = subprocess.run([clb, "status", "-w", str(issued)], env={**served_engine, "COLUMNS": "200"},
-                           capture_output=True, text=True, timeout=120)  # fmt: skip
+    shown = clb("status", "-w", str(issued))
     [row] = [line for line in shown.stdout.splitlines() if "needs you" in line]
     assert "needs you: sent a file that is not the form (a reply is drafted)" in row
     assert forms(issued)[fifth].name in row

@@ -1,27 +1,26 @@
-"""Whoever holds a leader's form cannot change their answers silently, through the
-real commands and a real Dovecot: a return that would replace a leader's accepted one is held when it
-came from another address, or from theirs with the mail server finding it forged; the leader is asked;
-it is accepted when they send it again themselves or the facilitator says so (clb accept); and every
-replacement is news to its owner (a notice at their roster address)."""
+"""Whoever holds a leader's form cannot change their answers silently, through clb's commands (run in
+this process: tests/commands.py), the real engine and a real Dovecot: a return that would replace a
+leader's accepted one is held when it came from another address, or from theirs with the mail server
+finding it forged; the leader is asked; it is accepted when they send it again themselves or the
+facilitator says so (clb accept); and every replacement is news to its owner (a notice at their roster
+address)."""
 
 from __future__ import annotations
 
 import email
 import email.policy
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from pipeline.state import current_responses, open_state
+from tests.commands import clb
 from tests.imap_server import Dovecot
 from tests.intake_helpers import ALL_COMFORTABLE, LEADER, OTHER, filled
 from tests.test_fetch import message, use_mailbox
 
 pytestmark = pytest.mark.flow
-CLB = str(Path(sys.executable).with_name("clb"))
 PANICKED = dict.fromkeys(range(1, 8), "panicked")
 
 
@@ -33,10 +32,8 @@ def mailbox(issued):
     server.stop()
 
 
-def night(root: Path, env: dict[str, str], server: Dovecot) -> dict:
-    done = subprocess.run(
-        [CLB, "nightly", "-w", str(root)], env={**env, **server.environ()}, capture_output=True, text=True, timeout=300
-    )
+def night(root: Path, server: Dovecot) -> dict:
+    done = clb("nightly", "-w", str(root), env=server.environ())
     assert done.returncode in (0, 1), done.stdout + done.stderr
     return json.loads((root / "outbox" / "runs" / "latest.json").read_text())
 
@@ -53,17 +50,17 @@ def notices(root: Path) -> list[email.message.EmailMessage]:
     return found  # type: ignore[return-value]
 
 
-def test_a_replacement_from_another_address_is_held_until_its_leader_sends_it(issued, served_engine, mailbox):
+def test_a_replacement_from_another_address_is_held_until_its_leader_sends_it(issued, prefect_engine, mailbox):
     first = message(
         LEADER, "My form", [("CLB form.xlsx", filled(issued, LEADER, ALL_COMFORTABLE))], "<1@council.example>"
     )
     mailbox.append(first)
-    report = night(issued, served_engine, mailbox)
+    report = night(issued, mailbox)
     assert [item["leader_id"] for item in report["accepted"]] == [LEADER]
 
     theirs = filled(issued, LEADER, PANICKED)  # Tom mails Priya's form with other answers
     mailbox.append(message(OTHER, "Priya's form", [("Priya CLB.xlsx", theirs)], "<2@council.example>"))
-    report = night(issued, served_engine, mailbox)
+    report = night(issued, mailbox)
     [held] = report["quarantined"]
     assert held["leader_id"] == LEADER and [p["code"] for p in held["problems"]] == ["held-for-confirmation"]
     assert OTHER in held["problems"][0]["message"] and held["correction_request"]
@@ -72,7 +69,7 @@ def test_a_replacement_from_another_address_is_held_until_its_leader_sends_it(is
     assert "not from your own address" in correction and "send it to us again" in correction
 
     mailbox.append(message(LEADER, "Yes, mine", [("Priya CLB.xlsx", theirs)], "<3@council.example>"))
-    report = night(issued, served_engine, mailbox)
+    report = night(issued, mailbox)
     [confirmed] = report["accepted"]
     assert confirmed["leader_id"] == LEADER and confirmed["notes"][0]["code"] == "held-for-confirmation"
     assert "sent it again from their own address" in confirmed["notes"][0]["message"]
@@ -84,13 +81,13 @@ def test_a_replacement_from_another_address_is_held_until_its_leader_sends_it(is
     assert "If it was not, please tell" in text
 
 
-def test_a_forged_sender_is_held_and_the_facilitator_can_accept_it(issued, served_engine, mailbox):
+def test_a_forged_sender_is_held_and_the_facilitator_can_accept_it(issued, prefect_engine, mailbox):
     mailbox.append(message(LEADER, "My form", [("CLB form.xlsx", filled(issued, LEADER, ALL_COMFORTABLE))], "<1@x>"))
-    night(issued, served_engine, mailbox)
+    night(issued, mailbox)
     forged = message(LEADER, "Updated", [("CLB form.xlsx", filled(issued, LEADER, PANICKED))], "<2@x>")
     results = b"Authentication-Results: mx.partnership.example; spf=fail smtp.mailfrom=council.example; dmarc=fail\r\n"
     mailbox.append(results + forged)
-    report = night(issued, served_engine, mailbox)
+    report = night(issued, mailbox)
     [held] = report["quarantined"]
     assert "could not verify" in held["problems"][0]["message"]
     engine = open_state(issued / "state" / "clb.sqlite")
@@ -99,30 +96,26 @@ def test_a_forged_sender_is_held_and_the_facilitator_can_accept_it(issued, serve
     assert set(answers_now(issued).values()) == {"comfortable"}
 
     [copy] = [p for p in (issued / "outbox" / "quarantine").rglob("*.xlsx")]
-    done = subprocess.run(
-        [CLB, "accept", str(copy), "-w", str(issued)], env=served_engine, capture_output=True, text=True
-    )
+    done = clb("accept", str(copy), "-w", str(issued))
     assert done.returncode == 0, done.stdout + done.stderr
     assert set(answers_now(issued).values()) == {"panicked"}
     audit = [json.loads(line) for line in (issued / "state" / "audit.log").read_text().splitlines()]
     assert audit[-1]["action"] == "accept" and audit[-1]["details"]["sha256"] == held["sha256"]
-    again = subprocess.run(
-        [CLB, "accept", str(copy), "-w", str(issued)], env=served_engine, capture_output=True, text=True
-    )
+    again = clb("accept", str(copy), "-w", str(issued))
     assert again.returncode == 2 and "not a return held for confirmation" in again.stderr
-    night(issued, served_engine, mailbox)
+    night(issued, mailbox)
     [notice] = notices(issued)
     assert notice["To"].addresses[0].addr_spec == LEADER
 
 
-def test_a_replacement_from_the_leaders_own_address_is_accepted_and_they_are_told(issued, served_engine, mailbox):
+def test_a_replacement_from_the_leaders_own_address_is_accepted_and_they_are_told(issued, prefect_engine, mailbox):
     mailbox.append(message(LEADER, "My form", [("CLB form.xlsx", filled(issued, LEADER, ALL_COMFORTABLE))], "<1@x>"))
-    night(issued, served_engine, mailbox)
+    night(issued, mailbox)
     mailbox.append(message(LEADER, "Changed", [("CLB form.xlsx", filled(issued, LEADER, PANICKED))], "<2@x>"))
-    report = night(issued, served_engine, mailbox)
+    report = night(issued, mailbox)
     [accepted] = report["accepted"]
     assert accepted["supersedes"] and report["notices"]["results"][0]["status"] == "drafted"
     [notice] = notices(issued)
     assert "It came by email from your own address." in notice.get_body(("plain",)).get_content()
-    night(issued, served_engine, mailbox)
+    night(issued, mailbox)
     assert len(notices(issued)) == 1  # told once

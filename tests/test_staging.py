@@ -1,5 +1,6 @@
-"""Never delete what was not read, and a refused file costs no more than itself, through the installed
-`clb nightly`."""
+"""Never delete what was not read, and a refused file costs no more than itself: through the installed
+`clb nightly` (a run held part-way while a leader saves over an inbox name), and through clb's command
+in this process (tests/commands.py) for a file that would fill the disk."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.commands import clb
 from tests.intake_helpers import ALL_COMFORTABLE, LEADER, filled
 
 pytestmark = pytest.mark.flow
@@ -58,7 +60,7 @@ def test_a_form_saved_over_an_inbox_name_during_the_run_is_kept_for_the_next(iss
     assert not form.exists()
 
 
-def test_a_large_sparse_file_is_refused_and_stored_once_without_its_holes_filled(issued, served_engine):
+def test_a_large_sparse_file_is_refused_and_stored_once_without_its_holes_filled(issued, prefect_engine):
     """Anyone who can write to a shared inbox folder could fill the disk: a 4 GB sparse file was copied
     whole into the archive and again into quarantine. Now it is moved (renamed) into the archive, its
     quarantine copy is the same file under a second name, and it keeps its holes."""
@@ -67,7 +69,7 @@ def test_a_large_sparse_file_is_refused_and_stored_once_without_its_holes_filled
         stream.truncate(512 * 1024 * 1024)  # 512 MiB, nearly all hole
     settled(big)
     used = big.stat().st_blocks
-    done = subprocess.run([CLB, "nightly", "-w", str(issued)], env=served_engine, capture_output=True, text=True)
+    done = clb("nightly", "-w", str(issued))  # in this process (tests/commands.py)
     assert done.returncode == 1, done.stdout + done.stderr  # done; a file needs you
     [item] = report(issued)["quarantined"]
     assert [p["code"] for p in item["problems"]] == ["too-large"]

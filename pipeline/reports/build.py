@@ -284,11 +284,13 @@ def write_briefing(
     space: Workspace, engine: Engine, config: Config, shareable: RoundData, templates: Environment
 ) -> list[str]:
     """The partnership briefing (``reports.briefing``) when it changed, and its PDF where a browser can
-    print it; both shared as the shareable workbook is. What was written."""
+    print it once partners' figures are published (before, the page only says they are not, and a
+    browser's start is seconds of the night); both shared as the shareable workbook is. What was written."""
     from pipeline.pdf import PdfFailed, browser, html_to_pdf
 
     html_path, pdf_path = briefing_paths(shareable.round)
     instrument, k = config.instrument, shareable.min_group_size
+    waiting = not publishes(config.settings, bool(shareable.closed_at))
     page = render_briefing(
         templates,
         instrument,
@@ -300,7 +302,7 @@ def write_briefing(
         withheld_rule(shareable),
         shareable.closed_at[:10],
         _earlier_published(engine, config),
-        waiting=not publishes(config.settings, bool(shareable.closed_at)),
+        waiting=waiting,
     ).encode("utf-8")
     html, pdf = space.root / html_path, space.root / pdf_path
     written: list[str] = []
@@ -309,7 +311,7 @@ def write_briefing(
             _write_shared(html, page, space.outbox)
         written.append(html_path)
         pdf.unlink(missing_ok=True)  # never a PDF of another edition beside it
-    program = browser()
+    program = None if waiting else browser()
     if program is not None and not pdf.exists():
         try:
             _write_shared(pdf, html_to_pdf(page, program), space.outbox)
