@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 
@@ -80,6 +82,35 @@ def atomic_write(path: Path, data: bytes, shared_from: Path | None = None, durab
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+
+
+def write_if_changed(path: Path, parts: Iterable[bytes]) -> bool:
+    """``parts`` written to ``path`` as ``atomic_write`` does (owner-only, durable), unless the file holds
+    those very bytes already; whether it changed. Each part goes to the temporary file as it is made, so a
+    page of 10,000 leaders is never held whole in memory (with the pieces it is joined from, ~30 MiB)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(prefix=".tmp-", suffix=path.suffix, dir=path.parent)
+    made = hashlib.sha256()
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            for part in parts:
+                made.update(part)
+                stream.write(part)
+            stream.flush()
+            os.fsync(stream.fileno())
+        if path.is_file() and _sha256(path) == made.digest():
+            Path(temp).unlink()
+            return False
+        os.replace(temp, path)
+        return True
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def _sha256(path: Path) -> bytes:
+    with path.open("rb") as stream:
+        return hashlib.file_digest(stream, "sha256").digest()
 
 
 BESIDE_TRIES = 9  # "(new)", "(new 2)" … "(new 9)": a facilitator who opens each new one too

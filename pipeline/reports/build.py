@@ -30,6 +30,7 @@ from pipeline.reports.letters import (
     Context,
     inputs_hash,
     letter_context,
+    letter_templates,
     load_practices,
     render_letter,
     template_text,
@@ -362,7 +363,7 @@ def write_letters(
     templates: Environment,
 ) -> list[str]:
     """Letters for leaders whose letter would change (the round page lists them all)."""
-    source = template_text(templates)
+    source, letter = template_text(templates), letter_templates(templates)
     practices = load_practices(space.config / "practices.yaml", config.instrument)
     shown = partnership_context(figures)
     stored = letter_hashes(engine, full.round)
@@ -394,7 +395,7 @@ def write_letters(
         ):
             continue
         with doing(f"writing the letter {html_path}", public=f"writing letter {len(written) + 1} of the round"):
-            page, email, text = render_letter(context, templates)
+            page, email, text = render_letter(context, letter)
             atomic_write(space.root / html_path, page.encode("utf-8"), durable=False)
             atomic_write(space.root / email_path, email.encode("utf-8"), durable=False)
             atomic_write(space.root / f"{folder}/{stem}.txt", text.encode("utf-8"), durable=False)

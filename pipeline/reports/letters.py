@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, TypedDict
 
 import css_inline
 import yaml
-from jinja2 import Environment
+from jinja2 import Environment, Template
 
 from pipeline.colours import css_hex, scheme
 from pipeline.instrument import Instrument
@@ -271,7 +271,15 @@ def inputs_hash(context: Mapping[str, object], source: str) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
-def render_letter(context: LetterContext, templates: Environment) -> tuple[str, str, str]:
+def letter_templates(templates: Environment) -> tuple[Template, Template]:
+    """The letter's web page and plain text templates, looked up once for a run's letters (each lookup
+    asks the disk whether the file changed)."""
+    html, text = LETTER_TEMPLATES
+    return templates.get_template(html), templates.get_template(text)
+
+
+def render_letter(context: LetterContext, templates: tuple[Template, Template]) -> tuple[str, str, str]:
     """The letter as a web page, the same with its CSS inlined for email clients, and as plain text."""
-    page = templates.get_template("letter.html.j2").render(**context)
-    return page, css_inline.inline(page), templates.get_template("letter.txt.j2").render(**context)
+    html, text = templates
+    page = html.render(**context)
+    return page, css_inline.inline(page), text.render(**context)

@@ -11,7 +11,7 @@ escaped by the template.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
@@ -146,7 +146,8 @@ def href(path: str, page: str = PAGE) -> str:
     return "../" * depth + quote(raw, safe="/")
 
 
-def render(facts: RoundFacts, templates: Environment) -> str:
+def render(facts: RoundFacts, templates: Environment) -> Iterator[str]:
+    """The page in the pieces Jinja makes it in, to be written as they come (``files.write_if_changed``)."""
     rows = [number for number, _ in facts.statements]
     about = dict(facts.statements)
     theirs = bars(
@@ -161,7 +162,7 @@ def render(facts: RoundFacts, templates: Environment) -> str:
         facts.answers,
         "partners-chart",
     )
-    return templates.get_template("round.html.j2").render(
+    return templates.get_template("round.html.j2").generate(
         facts=facts,
         when=when(facts),
         standing=standing(facts.people),
