@@ -8,7 +8,7 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 
@@ -68,44 +68,47 @@ def atomic_write(path: Path, data: bytes, shared_from: Path | None = None, durab
     its owner's only, unless ``shared_from`` says it is shared (``share``: from that folder down).
     ``durable`` False leaves flushing it to the disk to one ``settle`` for many files (a night's letters:
     thousands of flushes cost seconds, one costs milliseconds)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=".tmp-", suffix=path.suffix, dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            if durable:
-                os.fsync(stream.fileno())
+    with _temporary_beside(path, (data,), durable) as temp:
         if shared_from is not None:
-            share(Path(temp), shared_from)
+            share(temp, shared_from)
         os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
 
 
 def write_if_changed(path: Path, parts: Iterable[bytes]) -> bool:
     """``parts`` written to ``path`` as ``atomic_write`` does (owner-only, durable), unless the file holds
     those very bytes already; whether it changed. Each part goes to the temporary file as it is made, so a
     page of 10,000 leaders is never held whole in memory (with the pieces it is joined from, ~30 MiB)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=".tmp-", suffix=path.suffix, dir=path.parent)
     made = hashlib.sha256()
+
+    def hashed() -> Iterator[bytes]:
+        for part in parts:
+            made.update(part)
+            yield part
+
+    with _temporary_beside(path, hashed(), durable=True) as temp:
+        if path.is_file() and _sha256(path) == made.digest():
+            return False  # the temporary file is removed on the way out
+        os.replace(temp, path)
+        return True
+
+
+@contextlib.contextmanager
+def _temporary_beside(path: Path, parts: Iterable[bytes], durable: bool) -> Iterator[Path]:
+    """``parts`` in a temporary file beside ``path`` (owner-only); it is gone afterwards unless the caller
+    renamed it into place, and gone too when anything failed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(prefix=".tmp-", suffix=path.suffix, dir=path.parent)
+    temp = Path(name)
     try:
         with os.fdopen(handle, "wb") as stream:
             for part in parts:
-                made.update(part)
                 stream.write(part)
             stream.flush()
-            os.fsync(stream.fileno())
-        if path.is_file() and _sha256(path) == made.digest():
-            Path(temp).unlink()
-            return False
-        os.replace(temp, path)
-        return True
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+            if durable:
+                os.fsync(stream.fileno())
+        yield temp
+    finally:
+        temp.unlink(missing_ok=True)
 
 
 def _sha256(path: Path) -> bytes:
