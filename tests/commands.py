@@ -22,7 +22,7 @@ def clb(*args: str, env: Mapping[str, str] | None = None) -> subprocess.Complete
     environment comes back afterwards (a command sets Prefect's settings for its workspace in it).
     A fault of clb (not an exit) is raised here, with its traceback."""
     from pipeline.cli import app
-    from pipeline.cli.common import err, out
+    from pipeline.cli.common import err, out, send_prefect_queues
 
     saved, widths = dict(os.environ), (out.width, err.width)
     try:
@@ -34,17 +34,7 @@ def clb(*args: str, env: Mapping[str, str] | None = None) -> subprocess.Complete
         os.environ.clear()
         os.environ.update(saved)
         out.width, err.width = widths
-        _sent()
+        send_prefect_queues()  # as an installed command does at its end
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception
     return subprocess.CompletedProcess(["clb", *args], result.exit_code, result.stdout, result.stderr)
-
-
-def _sent() -> None:
-    """Prefect's queued logs and events sent now, while the server is up, as an installed command does
-    at its end (else they are sent as the test process exits, to a server stopped by then)."""
-    from prefect.events.worker import EventsWorker
-    from prefect.logging.handlers import APILogWorker
-
-    for worker in (APILogWorker, EventsWorker):
-        worker.drain_all(timeout=10)

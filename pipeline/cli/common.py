@@ -156,6 +156,13 @@ def leave_engine() -> None:
     """At the command's end: Prefect's queued logs and events sent, then the engine left for the next."""
     if not ENGINE:
         return
+    send_prefect_queues()
+    ENGINE.pop().stop()
+
+
+def send_prefect_queues() -> None:
+    """Prefect's queued logs and events sent now, while its server is still up (else they would be sent
+    as the process exits, to a server that may have stopped by then)."""
     if "prefect" in sys.modules:
         from prefect.events.worker import EventsWorker
         from prefect.logging.handlers import APILogWorker
@@ -163,7 +170,6 @@ def leave_engine() -> None:
         for worker in (APILogWorker, EventsWorker):
             with contextlib.suppress(Exception):
                 worker.drain_all(timeout=10)
-    ENGINE.pop().stop()
 
 
 def _named(flow: object) -> str:
