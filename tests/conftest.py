@@ -28,24 +28,25 @@ SCALE_AT_ONCE = 2  # of the three 'scale' tests; the third waits for one of them
 
 
 # The tests that take minutes (real servers, workers, schedules, an installed wheel), with their usual
-# seconds on this 2-core machine under `make test` (--durations): each pytest-xdist worker starts with a
-# share of them (``lanes``), so that they run beside each other and everything else, not one after another.
+# seconds on this 2-core machine under `make test` (--durations, a quiet machine): each pytest-xdist
+# worker starts with a share of them (``lanes``), so that they run beside each other and everything else,
+# not one after another.
 LONG = {
-    "test_scale.py::": 200,
-    "test_round.py::": 190,
-    "test_pool.py::test_a_worker_killed": 180,
-    "test_pool.py::test_two_workers": 160,
-    "test_serve.py::test_serve_runs": 155,
-    "test_install.py::": 140,
-    "test_pages.py::": 70,  # each case: a partnership, LibreOffice and Chromium printing it
-    "test_replacements.py::test_a_forged": 130,
-    "test_replacements.py::test_a_replacement_from_another": 115,
-    "test_replacements.py::test_a_replacement_from_the_leaders": 75,
-    "test_hostile_inbox.py::test_any_inbox_night": 75,
-    "test_editions.py::test_a_replaced": 70,
-    "test_workspace_engine.py::test_commands_share": 60,
-    "test_instruments.py::test_the_demo_runs": 55,
-    "test_exits.py::test_a_damaged": 55,
+    "test_serve.py::test_serve_runs": 150,
+    "test_scale.py::": 140,
+    "test_pool.py::test_a_worker_killed": 120,
+    "test_install.py::": 110,
+    "test_hostile_inbox.py::test_any_inbox_night": 80,
+    "test_pool.py::test_two_workers": 75,
+    "test_pages.py::": 50,  # each case: a partnership, LibreOffice and Chromium printing it
+    "test_round.py::": 45,
+    "test_replacements.py::test_a_forged": 35,
+    "test_serve.py::test_an_os_scheduler": 30,
+    "test_workspace_engine.py::test_commands_share": 25,
+    "test_staging.py::test_a_form_saved_over": 25,
+    "test_fast_path.py::test_fast_equals_reference": 25,
+    "test_instruments.py::test_the_demo_runs": 20,
+    "test_intake_properties.py::test_any_mutated_batch": 20,
 }
 SCALE_FILES = ("test_scale.py", "test_pool.py")  # the 'scale' tests: at most SCALE_AT_ONCE at once
 
@@ -56,12 +57,9 @@ SCALE_FILES = ("test_scale.py", "test_pool.py")  # the 'scale' tests: at most SC
 SERVICES = {"prefect_engine", "served_engine", "smtp", "mailbox", "dovecot"}
 INTEGRATION_MARKS = {"flow", "clients", "scale"}
 INTEGRATION_FILES = (
-    *{key.split("::")[0] for key in LONG},
-    "test_crash.py",
-    "test_staging.py",
-    "test_replacements.py",
-    "test_editions.py",
-    "test_fetch.py",
+    *(f"test_{name}.py" for name in ("scale", "pool", "serve", "install", "pages", "round", "hostile_inbox")),
+    *(f"test_{name}.py" for name in ("replacements", "editions", "workspace_engine", "instruments", "exits")),
+    *(f"test_{name}.py" for name in ("crash", "staging", "fetch")),
 )
 
 
