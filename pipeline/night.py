@@ -5,7 +5,7 @@ anchor. Not intake's: the stages make it once the outputs are built."""
 from __future__ import annotations
 
 from pipeline.contracts import Headline, Held, RunReport
-from pipeline.files import atomic_write, json_bytes
+from pipeline.files import atomic_write, json_parts
 from pipeline.intake.batch import Night
 from pipeline.privacy.audit import current_anchor
 from pipeline.state import (
@@ -50,5 +50,5 @@ def save_report(space: Workspace, report: RunReport, engine: Engine) -> None:
     anchor = current_anchor(engine)
     if anchor is not None:
         report["audit"] = {"entries": anchor["entries"], "last": anchor["last"]}
-    atomic_write(space.outbox / "runs" / report["run_id"] / "summary.json", json_bytes(report))
-    atomic_write(space.outbox / "runs" / "latest.json", json_bytes(report))
+    atomic_write(space.outbox / "runs" / report["run_id"] / "summary.json", json_parts(report))
+    atomic_write(space.outbox / "runs" / "latest.json", json_parts(report))

@@ -1,18 +1,19 @@
-"""Writing a file from parts (the round page): the file is either the old one or the whole new one, it is
-not touched when its bytes would be the same, and nothing is left beside it."""
+"""Writing a file from parts (the round page, the nights' reports): the file is either the old one or the
+whole new one, it is not touched when its bytes would be the same, and nothing is left beside it."""
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.files import write_if_changed
+from pipeline.files import JSON_BLOCK, atomic_write, json_bytes, json_parts, write_if_changed
 
 PARTS = st.lists(st.binary(max_size=300), max_size=8)
 
@@ -45,3 +46,32 @@ def test_a_failure_while_the_parts_are_made_leaves_the_old_file_and_nothing_besi
         write_if_changed(path, parts())
     assert path.read_bytes() == b"the page as it was"
     assert [p.name for p in tmp_path.iterdir()] == ["round.html"]
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=6) | st.dictionaries(st.text(max_size=12), inner, max_size=6),
+    max_leaves=40,
+)
+
+
+@settings(max_examples=60)
+@given(data=JSON, repeat=st.integers(min_value=1, max_value=3000))
+def test_a_report_written_in_blocks_is_the_report_as_json_dumps_writes_it(data, repeat):
+    """Blocks cut anywhere (a report of thousands of entries crosses many), joined: the same bytes."""
+    report = {"accepted": [data] * repeat, "name": "rivière ✓"}
+    expected = (json.dumps(report, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    blocks = list(json_parts(report))
+    assert b"".join(blocks) == expected == json_bytes(report)
+    assert all(len(block) < 5 * JSON_BLOCK for block in blocks)  # never the whole report at once
+
+
+def test_a_report_that_cannot_be_encoded_leaves_the_last_one_and_nothing_beside_it(tmp_path):
+    path = tmp_path / "latest.json"
+    atomic_write(path, json_parts({"run": 1, "accepted": ["x" * 100] * 2000}))
+    before = path.read_bytes()
+    assert len(before) > 2 * JSON_BLOCK and json.loads(before)["run"] == 1
+    with pytest.raises(TypeError):
+        atomic_write(path, json_parts({"run": 2, "accepted": ["x" * 100] * 2000, "last": object()}))
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["latest.json"]

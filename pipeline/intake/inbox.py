@@ -29,7 +29,7 @@ from pathlib import Path
 from pipeline.config import Config
 from pipeline.contracts import ChunkReport
 from pipeline.failures import checkpoint, doing
-from pipeline.files import atomic_write, json_bytes
+from pipeline.files import atomic_write, json_parts
 from pipeline.forms.layout import FormSpec
 from pipeline.intake import staging
 from pipeline.intake.batch import Batch, Night
@@ -111,7 +111,7 @@ def clear_inbox(space: Workspace, batch: Batch) -> None:
     left = staging.finish(space, batch.run_id, decided, undecided)
     if left and batch.report is not None:
         batch.report["waiting"] += left
-        atomic_write(space.outbox / "runs" / batch.run_id / "summary.json", json_bytes(batch.report))
+        atomic_write(space.outbox / "runs" / batch.run_id / "summary.json", json_parts(batch.report))
 
 
 def take_chunk(

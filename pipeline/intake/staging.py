@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.contracts import Waiting
-from pipeline.files import atomic_write, fsync, json_bytes
+from pipeline.files import atomic_write, fsync, json_parts
 from pipeline.names import safe_segment
 from pipeline.text import original
 from pipeline.workspace import Workspace
@@ -64,7 +64,7 @@ def take(space: Workspace, run_id: str, ready: list[tuple[Path, str, int, int]])
     here = folder(space, run_id)
     here.mkdir(parents=True, exist_ok=True)
     manifest = {f"{index:06d}": {"name": name} for index, (_, name, _, _) in enumerate(ready)}
-    atomic_write(here / MANIFEST, json_bytes(manifest))
+    atomic_write(here / MANIFEST, json_parts(manifest))
     fsync(here)
     taken: list[Taken] = []
     waiting: list[Waiting] = []

@@ -13,7 +13,7 @@ from jinja2 import Environment
 from pipeline.config import Config
 from pipeline.contracts import ProblemRecord
 from pipeline.failures import checkpoint, doing
-from pipeline.files import atomic_write, fsync, json_bytes
+from pipeline.files import atomic_write, fsync, json_parts
 from pipeline.intake import staging
 from pipeline.intake.batch import Batch, Decision, Verdict
 from pipeline.intake.decide import ChangedWhileReading
@@ -97,7 +97,7 @@ def store_batch(space: Workspace, config: Config, batch: Batch) -> Batch:
         )
     batch.report = build_report(batch)
     summary = space.outbox / "runs" / batch.run_id / "summary.json"
-    atomic_write(summary, json_bytes(batch.report))
+    atomic_write(summary, json_parts(batch.report))
     checkpoint("after-outputs")
     return batch
 

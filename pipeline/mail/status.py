@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from pipeline.config import Config
 from pipeline.problems import Code
-from pipeline.state import DONE, Engine, MailRecord, active_forms, current_responses, mail_records, quarantined_files
+from pipeline.state import (
+    DONE,
+    Engine,
+    IssuedForm,
+    MailRecord,
+    accepted_dates,
+    issued_forms,
+    mail_records,
+    quarantined_files,
+)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LeaderStatus:
     """One roster leader's progress; dates as YYYY-MM-DD, empty when it has not happened."""
 
@@ -28,11 +38,16 @@ class LeaderStatus:
     letter: str  # as invitation
 
 
-def leader_status(engine: Engine, config: Config) -> list[LeaderStatus]:
+def leader_status(engine: Engine, config: Config, forms: Mapping[str, IssuedForm] | None = None) -> list[LeaderStatus]:
+    """Each roster leader's progress, by organisation and name. ``forms``: the round's active forms when
+    the caller holds them already (the round page), rather than a second copy of 10,000 records."""
     round_id = config.settings.round
-    forms = active_forms(engine, round_id)
-    accepted = current_responses(engine, round_id)
-    mails = [record for record in mail_records(engine, round_id) if record.status in DONE]
+    forms = forms if forms is not None else issued_forms(engine, round_id)
+    accepted = accepted_dates(engine, round_id)
+    theirs: dict[str, list[MailRecord]] = {}
+    for record in mail_records(engine, round_id):
+        if record.status in DONE:
+            theirs.setdefault(record.leader_id, []).append(record)
     files: dict[str, set[int]] = {}
     probably: dict[str, set[int]] = {}
     for row in quarantined_files(engine, round_id):  # one row per problem: count the files
@@ -43,7 +58,7 @@ def leader_status(engine: Engine, config: Config) -> list[LeaderStatus]:
     quarantined = {leader: len(ids) for leader, ids in files.items()}
     rows = []
     for leader in sorted(config.roster, key=lambda item: (item.organisation, item.name)):
-        mine = [record for record in mails if record.leader_id == leader.id]
+        mine = theirs.get(leader.id, [])
 
         def last(kind: str, mine: list[MailRecord] = mine) -> str:
             dates = [record.sent_at or "" for record in mine if record.kind == kind]
@@ -56,7 +71,7 @@ def leader_status(engine: Engine, config: Config) -> list[LeaderStatus]:
 
         reminders = [record for record in mine if record.kind == "reminder"]
         form = forms.get(leader.id)
-        response = accepted.get(leader.id)
+        returned = accepted.get(leader.id)
         rows.append(
             LeaderStatus(
                 leader=leader.name,
@@ -67,7 +82,7 @@ def leader_status(engine: Engine, config: Config) -> list[LeaderStatus]:
                 invitation=state("invitation"),
                 reminders=len(reminders),
                 last_reminder=last("reminder"),
-                returned=response.accepted_at[:10] if response else "",
+                returned=returned[:10] if returned else "",
                 quarantined=quarantined.get(leader.id, 0),
                 unreadable=len(probably.get(leader.id, ())),
                 letter_date=last("letter"),

@@ -23,7 +23,7 @@ from pipeline.reports.svg import Bar, bars
 PAGE = "outbox/round.html"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Link:
     """A file of the round: what it is, and where (workspace-relative, forward slashes)."""
 
@@ -31,7 +31,7 @@ class Link:
     path: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Person:
     """One roster leader as the page shows them."""
 

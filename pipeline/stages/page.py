@@ -8,7 +8,7 @@ The page itself is ``pipeline.reports.round_page`` (pure); this module only read
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from pipeline.mail.status import LeaderStatus
     from pipeline.reports.data import RoundData
     from pipeline.reports.round_page import Link, Need, Needs, Person, RoundFacts
-    from pipeline.state import MailRecord, QuarantinedProblem
+    from pipeline.state import IssuedForm, MailRecord, QuarantinedProblem
 
 
 def write_round_page(
@@ -99,9 +99,11 @@ def round_facts(
     from pipeline.reports.round_page import Link, RoundFacts
     from pipeline.reports.suppress import safe
     from pipeline.rounds import closes_on, standing
+    from pipeline.state import issued_forms
 
     settings = config.settings
-    rows = leader_status(engine, config)
+    forms = issued_forms(engine, settings.round)  # once, for the progress rows and the people's links
+    rows = leader_status(engine, config, forms)
     invited = any(row.invitation in ("drafted", "sent") for row in rows)
     _, words = standing(settings, full.closed_at, full.closed_by, invited)
     keys = [tick.key for tick in config.instrument.ticks]
@@ -115,7 +117,7 @@ def round_facts(
         theirs[number] = counts if safe(counts, shareable.min_group_size) else None
     exists = _Existing(space.root)
     reports, briefing, folder = report_paths(full.round), briefing_paths(full.round), safe_segment(full.round)
-    people, needs = _people_and_needs(space, engine, config, full, rows, exists, open_round=not full.closed_at)
+    people, needs = _people_and_needs(space, engine, config, full, rows, forms, exists, open_round=not full.closed_at)
     files = [
         Link(text, path)
         for text, path in (
@@ -171,6 +173,7 @@ def _people_and_needs(
     config: Config,
     full: RoundData,
     rows: list[LeaderStatus],
+    forms: Mapping[str, IssuedForm],
     exists: _Existing,
     open_round: bool,
 ) -> tuple[list[Person], list[Needs]]:
@@ -180,19 +183,17 @@ def _people_and_needs(
     from pipeline.stages.base import draft_stems
     from pipeline.state import (
         DONE,
-        active_forms,
         correction_requests,
         held_receipts,
-        letters_of_round,
+        letter_pages,
         mail_records,
     )
 
     round_id = config.settings.round
     ids = {leader.email: leader.id for leader in config.roster}
     names = {leader.id: leader.name for leader in config.roster}
-    forms = active_forms(engine, round_id)
     accepted = {answer.leader_id: answer for answer in full.answers}
-    letters = {record.leader_id: record.html_path for record in letters_of_round(engine, round_id)}
+    letters = letter_pages(engine, round_id)
     files = _first_rows(full.quarantined)  # one row per quarantined file (the state gives one per problem)
     by_id = {item["id"]: item for item in files}
     quarantined: dict[str, list[QuarantinedProblem]] = {}

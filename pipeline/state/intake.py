@@ -120,6 +120,16 @@ def current_responses(engine: Engine, round_id: str, leader_ids: list[str] | Non
         }
 
 
+def accepted_dates(engine: Engine, round_id: str) -> dict[str, str]:
+    """When each leader's current response was accepted: what a progress list needs, without decoding
+    every leader's answers and log (at 10,000 leaders, ~25 MiB held for a moment)."""
+    query = select(responses.c.leader_id, responses.c.accepted_at).where(
+        responses.c.round == round_id, responses.c.superseded_by.is_(None)
+    )
+    with engine.connect() as connection:
+        return {row.leader_id: row.accepted_at for row in connection.execute(query)}
+
+
 def current_sha256(engine: Engine, round_id: str) -> dict[str, str]:
     """The sha256 of each leader's current response (what intake needs to say what a return supersedes)."""
     query = select(responses.c.leader_id, responses.c.sha256).where(

@@ -99,6 +99,13 @@ def letters_of_round(engine: Engine, round_id: str) -> list[LetterRecord]:
         return [LetterRecord(*row) for row in connection.execute(query)]
 
 
+def letter_pages(engine: Engine, round_id: str) -> dict[str, str]:
+    """Each leader's letter of the round (its web page, workspace-relative), by leader id."""
+    query = select(letters.c.leader_id, letters.c.html_path).where(letters.c.round == round_id)
+    with engine.connect() as connection:
+        return {row.leader_id: row.html_path for row in connection.execute(query)}
+
+
 Totals = dict[tuple[int, str], int]  # (row number, answer key) -> how many leaders gave it
 
 
