@@ -13,7 +13,7 @@ from jinja2 import Environment
 from pipeline.config import Config
 from pipeline.contracts import ProblemRecord
 from pipeline.failures import checkpoint, doing
-from pipeline.files import atomic_write, fsync, json_parts
+from pipeline.files import atomic_write, fsync_all, json_parts
 from pipeline.intake import staging
 from pipeline.intake.batch import Batch, Decision, Verdict
 from pipeline.intake.decide import ChangedWhileReading
@@ -132,10 +132,8 @@ def _sync(paths: list[Path], made: set[Path]) -> None:
     """Make the archive copies durable before the inbox originals can go: each file, then each folder
     that gained an entry, and the parent of each folder made (so the renames survive a power cut too).
     Only what this run wrote is flushed, not every file system of the machine."""
-    for path in paths:
-        fsync(path)
-    for folder in sorted({path.parent for path in paths} | {folder.parent for folder in made}):
-        fsync(folder)
+    fsync_all(paths)
+    fsync_all(sorted({path.parent for path in paths} | {folder.parent for folder in made}))
 
 
 def _quarantine(
