@@ -197,18 +197,19 @@ def test_letters_are_personal_escaped_and_made_again_only_when_changed(issued, w
     people = [p for p in leaders(issued) if p != "evil@x.example"]
     answer(issued, people[:3], ALL_COMFORTABLE)
     report = nightly(issued)
-    letter_path = next(p for p in report["outputs"] if "alert" in p and p.endswith(".html") and ".email" not in p)
+    letter_path = next(p for p in report["outputs"] if "alert" in p and p.endswith(".html"))
     page = (issued / letter_path).read_text()
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt; Smith" in page
     assert "Perspective 3: Trust is necessary" in page  # MIXED: panicked on 3 -> Step 3 suggestions
     assert "Tell stories of successful collaborative leaders." in page
     assert "© 2013 Shared Service Architecture Ltd" in page
-    email = (issued / letter_path.replace(".html", ".email.html")).read_text()
+    from pipeline.reports.letters import email_html
+
+    email = email_html(page)  # the email's HTML, made from the page when the letter is sent
     assert 'style="' in email and "<style>" not in email.split("@media")[0].split("</head>")[-1]
+    assert not list((issued / "outbox" / "letters").rglob("*.email.html"))  # not stored beside each letter
     comfortable = next(
-        p
-        for p in report["outputs"]
-        if p.startswith("outbox/letters/") and p.endswith(".html") and "email" not in p and "alert" not in p
+        p for p in report["outputs"] if p.startswith("outbox/letters/") and p.endswith(".html") and "alert" not in p
     )
     assert "Stretch yourself further" in (issued / comfortable).read_text()
 
@@ -220,7 +221,9 @@ def test_letters_are_personal_escaped_and_made_again_only_when_changed(issued, w
     drop(issued, "resubmitted.xlsx", filled(issued, people[0], MIXED))
     third = nightly(issued)
     changed = [p for p in third["outputs"] if "letters" in p and "index" not in p]
-    assert len(changed) == 3 and all(people[0].split("@")[0].split(".")[0].capitalize() in p for p in changed)
+    assert len(changed) == 2 and all(
+        people[0].split("@")[0].split(".")[0].capitalize() in p for p in changed
+    )  # the page and the text
 
     people_shown = leaders_on_page(issued)  # the round page lists every leader and their letter
     assert len(people_shown) == 16
@@ -235,7 +238,7 @@ def test_letters_speak_of_what_is_above_and_below_not_of_pages(issued):
     varied(issued, leaders(issued)[:3])
     report = nightly(issued)
     letters = [p for p in report["outputs"] if "letters" in p and p.endswith((".html", ".txt")) and "index" not in p]
-    assert len(letters) == 9  # three leaders: page, email and text
+    assert len(letters) == 6  # three leaders: page and text
     for path in letters:
         text = html.unescape(" ".join((issued / path).read_text().split())).lower()
         assert "opposite page" not in text and "on the left" not in text, path
@@ -252,7 +255,7 @@ def test_partnership_context_only_where_the_shareable_edition_shows_it(issued):
 
     answer(issued, people[6:9], ALL_COMFORTABLE)  # now perspective 2 reads 6 stretched, 3 comfortable
     report = nightly(issued, close=True)
-    letters = [p for p in report["outputs"] if p.endswith(".html") and "email" not in p and "index" not in p]
+    letters = [p for p in report["outputs"] if p.endswith(".html") and "index" not in p]
     texts = [html.unescape(" ".join((issued / p).read_text().split())) for p in letters]
     partnership = load_config(issued / "config").settings.partnership
     said = f"Of the 9 leaders in {partnership}'s figures, 6 feel stretched here: you and 5 others."
@@ -277,9 +280,7 @@ def test_movement_since_the_previous_round(issued, edit_settings):
     data = fill((issued / forms[people[0]].path).read_bytes(), config.instrument, answers(config.instrument, MIXED))
     drop(issued, "next round.xlsx", data)
     report = nightly(issued)
-    letter = next(
-        p for p in report["outputs"] if p.startswith("outbox/letters/") and p.endswith(".html") and "email" not in p
-    )
+    letter = next(p for p in report["outputs"] if p.startswith("outbox/letters/") and p.endswith(".html"))
     page = (issued / letter).read_text()
     assert "Since round 2026-Q4" in page and "Perspective 3: comfortable → a bit panicked" in page
     assert page.index("Your answers") < page.index("Since round") < page.index("Step 1")  # beside the answers

@@ -203,9 +203,9 @@ def _letters(planning: _Planning) -> Wanted:
     for row in rows:
         leader = planning.on_roster(row.leader_id)
         if leader is not None:
-            html = planning.space.root / row.email_path
-            text = html.with_name(html.name.replace(".email.html", ".txt"))
-            wanted.append((leader, row.inputs_hash, _files_builder(planning, leader, html, text)))
+            page = planning.space.root / row.html_path
+            text = page.with_name(page.name.removesuffix(".html") + ".txt")
+            wanted.append((leader, row.inputs_hash, _files_builder(planning, leader, page, text, styled=True)))
     return wanted
 
 
@@ -310,10 +310,22 @@ def _form_builder(
 
 
 def _files_builder(
-    planning: _Planning, leader: Leader, html: Path, text: Path, attach: Callable[[], Attachment | None] = lambda: None
+    planning: _Planning,
+    leader: Leader,
+    html: Path,
+    text: Path,
+    attach: Callable[[], Attachment | None] = lambda: None,
+    styled: bool = False,
 ) -> Builder:
+    """The message made from its files when it is sent; ``styled``: a letter's page, whose CSS is
+    inlined then (``reports.letters.email_html``)."""
+
     def build() -> tuple[EmailMessage, str | None]:
         body, attachment = html.read_text(encoding="utf-8"), attach()
+        if styled:
+            from pipeline.reports.letters import email_html
+
+            body = email_html(body)
         mail = message(planning.config, planning.single, leader, body, text.read_text(encoding="utf-8"), attachment)
         return mail, hashlib.sha256(attachment.data).hexdigest() if attachment else None
 

@@ -385,22 +385,20 @@ def write_letters(
             counted.get(answer.leader_id),
         )
         stem = stems[answer.leader_id]
-        html_path, email_path = f"{folder}/{stem}.html", f"{folder}/{stem}.email.html"
+        html_path, text_path = f"{folder}/{stem}.html", f"{folder}/{stem}.txt"
         digest = inputs_hash({**context, "date": None}, source)
         if (
             stored.get(answer.leader_id) == digest
             and (space.root / html_path).exists()
-            and (space.root / email_path).exists()
-            and (space.root / f"{folder}/{stem}.txt").exists()
+            and (space.root / text_path).exists()
         ):
             continue
         with doing(f"writing the letter {html_path}", public=f"writing letter {len(written) + 1} of the round"):
-            page, email, text = render_letter(context, letter)
+            page, text = render_letter(context, letter)
             atomic_write(space.root / html_path, page.encode("utf-8"), durable=False)
-            atomic_write(space.root / email_path, email.encode("utf-8"), durable=False)
-            atomic_write(space.root / f"{folder}/{stem}.txt", text.encode("utf-8"), durable=False)
-        written.append(LetterRecord(answer.leader_id, digest, html_path, email_path))
-        outputs += [html_path, email_path, f"{folder}/{stem}.txt"]
+            atomic_write(space.root / text_path, text.encode("utf-8"), durable=False)
+        written.append(LetterRecord(answer.leader_id, digest, html_path, html_path))
+        outputs += [html_path, text_path]
     settle([space.root / path for path in outputs])  # on the disk before the state says they are written
     record_letters(engine, full.round, written)
     return outputs

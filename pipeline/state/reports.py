@@ -89,7 +89,7 @@ class LetterRecord:
     leader_id: str
     inputs_hash: str
     html_path: str
-    email_path: str
+    email_path: str  # the page the email is made from: the letter's own (an earlier release's .email.html)
 
 
 def letters_of_round(engine: Engine, round_id: str) -> list[LetterRecord]:
