@@ -166,9 +166,9 @@ def main() -> None:
         calamine_seconds, calamine_rss = run(calamine_phase, files)
         openpyxl_seconds, openpyxl_rss = run(openpyxl_phase, files[: args.openpyxl])
         (seconds, output_seconds, written), count, accepted, rss = run(intake_phase, str(root))
-        (empty_seconds, empty_outputs, _), _, _, _ = run(intake_phase, str(root))
+        (empty_seconds, empty_outputs, _), _, _, empty_rss = run(intake_phase, str(root))
         add_history(root, 10_000 - args.returns)
-        (history_seconds, history_outputs, _), _, _, _ = run(intake_phase, str(root))
+        (history_seconds, history_outputs, _), _, _, history_rss = run(intake_phase, str(root))
     per, cal, opx = seconds / count * 1000, calamine_seconds / count * 1000, openpyxl_seconds / args.openpyxl * 1000
     print(f"Nightly intake of {count} valid returns ({accepted} accepted), one run")
     print(f"{'':36}{'clb intake':>14}{'calamine read':>16}{'openpyxl load':>16}")
@@ -177,8 +177,14 @@ def main() -> None:
     print(f"{'peak memory, whole process (MiB)':36}{memory}")
     print(f"{'intake / calamine':36}{per / cal:>13.2f}x")
     print(f"{'outputs: workbooks, letters (s)':36}{output_seconds:>14.2f}   ({written} files for {accepted} leaders)")
-    print(f"{'empty run, 2,000 archived (s)':36}{empty_seconds + empty_outputs:>14.3f}   (outputs unchanged)")
-    print(f"{'empty run, 10,000 archived (s)':36}{history_seconds + history_outputs:>14.3f}")
+    print(
+        f"{'empty run, 2,000 archived (s)':36}{empty_seconds + empty_outputs:>14.3f}   "
+        f"(outputs unchanged; peak {empty_rss / 1024:.0f} MiB)"
+    )
+    print(
+        f"{'empty run, 10,000 archived (s)':36}{history_seconds + history_outputs:>14.3f}   "
+        f"(peak {history_rss / 1024:.0f} MiB)"
+    )
     if args.memory_returns:
         with tempfile.TemporaryDirectory() as scratch:
             root = Path(scratch) / "ws"
