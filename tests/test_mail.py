@@ -225,6 +225,35 @@ def test_a_letter_goes_only_to_its_own_leader_whatever_the_return_says(issued, s
     assert "YOUR ANSWERS" in message.get_body(("plain",)).get_content()
 
 
+def test_a_letter_is_sent_as_its_page_with_the_css_inlined_even_one_an_earlier_release_recorded(issued, smtp):
+    """The email's HTML is made from the letter's page when it is sent. An earlier release stored it
+    beside the page (.email.html) and named that file in the letter's record: a workspace carried over
+    mid-round sends the page as it is now, never that older file."""
+    from sqlalchemy import update
+
+    from pipeline.reports.letters import email_html
+    from pipeline.state import letters_of_round
+    from pipeline.state.schema import letters
+
+    use_server(issued, smtp.port)
+    drop(issued, "mine.xlsx", filled(issued, LEADER, MIXED))
+    nightly(issued, close=True)
+    engine = open_state(issued / "state" / "clb.sqlite")
+    [record] = letters_of_round(engine, "2026-Q4")
+    assert record.email_path == record.html_path and not list(issued.rglob("*.email.html"))
+    page = (issued / record.html_path).read_text(encoding="utf-8")
+    earlier = record.html_path.removesuffix(".html") + ".email.html"
+    (issued / earlier).write_text("<p>an earlier edition of the letter</p>", encoding="utf-8")
+    with engine.begin() as connection:
+        connection.execute(update(letters).values(email_path=earlier))
+    engine.dispose()
+    assert [r["status"] for r in send(issued, "letters")["results"]] == ["sent"]
+    [(_, raw)] = smtp.received()
+    html = parsed(raw).get_body(("html",)).get_content()
+    assert html.replace("\r\n", "\n").rstrip() == email_html(page).rstrip()  # mail's line ends aside
+    assert "earlier edition" not in html
+
+
 def test_corrections_carry_the_correction_request(issued, smtp):
     use_server(issued, smtp.port)
     returned = filled(issued, OTHER, {1: "comfortable"})
