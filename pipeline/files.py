@@ -20,7 +20,7 @@ def json_bytes(data: object) -> bytes:
 JSON_BLOCK = 1 << 16
 
 
-def json_parts(data: object) -> Iterator[bytes]:
+def json_parts(data: object, block_size: int = JSON_BLOCK) -> Iterator[bytes]:
     """``json_bytes`` in blocks of about 64 KiB, as the encoder makes them, for ``atomic_write``: an
     indented report is encoded in Python, piece by piece, and a night's report of 10,000 returns joined
     whole held its pieces, the text and the bytes at once (~8 MiB more at the night's peak)."""
@@ -29,7 +29,7 @@ def json_parts(data: object) -> Iterator[bytes]:
     for piece in json.JSONEncoder(ensure_ascii=False, indent=2).iterencode(data):
         block.append(piece)
         size += len(piece)
-        if size >= JSON_BLOCK:
+        if size >= block_size:
             yield "".join(block).encode("utf-8")
             block.clear()
             size = 0
