@@ -11,6 +11,8 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from pipeline.processes import WINDOWS
+
 
 def json_bytes(data: object) -> bytes:
     """A report as clb writes it: indented UTF-8 JSON with a final newline."""
@@ -38,8 +40,20 @@ def json_parts(data: object, block_size: int = JSON_BLOCK) -> Iterator[bytes]:
 
 
 def fsync(path: Path) -> None:
-    """Flush one file, or one folder's entries, to the disk."""
-    descriptor = os.open(path, os.O_RDONLY)
+    """Flush one file, or one folder's entries, to the disk. Windows neither opens a folder with
+    ``os.open`` nor flushes a file opened only for reading (FlushFileBuffers needs write access): there a
+    file is opened for writing to be flushed, and folders are left to NTFS, which journals their entries
+    itself. A file Windows will not open for writing (read-only) was not written by clb, and is on the
+    disk already."""
+    if WINDOWS:
+        if path.is_dir():
+            return
+        try:
+            descriptor = os.open(path, os.O_RDWR | getattr(os, "O_BINARY", 0))
+        except PermissionError:
+            return
+    else:
+        descriptor = os.open(path, os.O_RDONLY)
     try:
         os.fsync(descriptor)
     finally:

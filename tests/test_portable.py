@@ -204,3 +204,52 @@ def test_a_round_runs_with_posix_only_modules_unimportable_and_every_path_is_val
         seen[key] = path
     forms = [path for path in written if path.parts[:2] == ("outbox", "forms") and path.suffix == ".xlsx"]
     assert len(forms) == len(COLLIDING)
+
+
+def test_a_night_flushes_what_it_writes_as_windows_allows(tmp_path, monkeypatch):
+    """Windows refuses ``os.open`` on a folder (a folder's handle needs FILE_FLAG_BACKUP_SEMANTICS) and
+    refuses to flush a file opened only for reading (FlushFileBuffers needs write access), and has no
+    ``os.sync``. With all three as Windows has them, a night takes its returns in (staged, archived and
+    flushed), builds its outputs and letters (flushed file by file) and closes the round."""
+    import errno
+
+    import pipeline.files as files
+    from tests.intake_helpers import LEADER, OTHER, drop, filled, nightly
+
+    root = example_workspace(tmp_path / "ws", issue=True)
+    drop(root, "a.xlsx", filled(root, LEADER))
+    drop(root, "b.xlsx", filled(root, OTHER))
+    real_open, real_close, real_fsync = os.open, os.close, os.fsync
+    read_only: set[int] = set()
+    refused: list[str] = []
+
+    def windows_open(path, flags, *args, **kwargs):  # type: ignore[no-untyped-def]
+        # shutil.rmtree opens folders by descriptor only where the system allows it (not on Windows)
+        if os.path.isdir(path) and sys._getframe(1).f_globals.get("__name__") != "shutil":
+            refused.append(str(path))
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        descriptor = real_open(path, flags, *args, **kwargs)
+        if flags & (os.O_WRONLY | os.O_RDWR):
+            read_only.discard(descriptor)
+        else:
+            read_only.add(descriptor)
+        return descriptor
+
+    def windows_close(descriptor):  # type: ignore[no-untyped-def]
+        read_only.discard(descriptor)
+        real_close(descriptor)
+
+    def windows_fsync(descriptor):  # type: ignore[no-untyped-def]
+        if descriptor in read_only:
+            raise OSError(errno.EBADF, "Bad file descriptor")
+        real_fsync(descriptor)
+
+    monkeypatch.setattr(files, "WINDOWS", True)
+    monkeypatch.setattr(os, "open", windows_open)
+    monkeypatch.setattr(os, "close", windows_close)
+    monkeypatch.setattr(os, "fsync", windows_fsync)
+    monkeypatch.delattr(os, "sync")
+    report = nightly(root, close=True)
+    assert len(report["accepted"]) == 2 and report["quarantined"] == []
+    assert len(list((root / "outbox" / "letters").rglob("*.html"))) == 2
+    assert refused == []  # no folder was asked for: Windows would have refused each one
