@@ -100,7 +100,7 @@ def possible_stems(key: str, organisation: str, name: str) -> set[str]:
 # goes, with the longest of what surrounds it (a run's id, a superseded draft's date and number, a
 # correction's tag), so that a roster whose stems fit them fits everywhere clb writes for a leader.
 LONGEST_PLACES = (
-    "outbox/letters/{round}/{stem}.email.html",
+    "outbox/letters/{round}/{stem}.html",
     "outbox/mail/invitation/superseded/{stem} 2026-12-31 235959 999.eml",
     "outbox/mail/correction/superseded/{stem} 2026-12-31 235959 999.eml",
     "outbox/corrections/20261231-235959-abcdef/{stem} 01234567.html",
