@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import math
 import zipfile
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -64,7 +65,38 @@ class _StreamingSheetWriter(WorksheetWriter):
             for cell in row:  # as openpyxl writes a row; streamed cells carry no comments
                 if cell._value is None and not cell.has_style:
                     continue
-                write_cell(xf, self.ws, cell, cell.has_style)
+                made = raw_cell(cell) if RAW_CELLS else None
+                if made is None:
+                    write_cell(xf, self.ws, cell, cell.has_style)
+                else:
+                    xf._file(made)  # the standard-library writer's own output function
+
+
+RAW_CELLS = True  # tests/test_xlsx.py turns it off to compare the bytes with openpyxl's own
+
+
+def raw_cell(cell: Cell) -> str | None:
+    """A streamed cell's XML exactly as openpyxl's standard-library writer makes it (tests/test_xlsx.py
+    compares the two byte for byte), made as one string: openpyxl builds an element tree for every cell,
+    a quarter of writing the facilitator's workbook. None for anything but text and finite numbers
+    (formulas, dates, rich text, links): openpyxl writes those itself."""
+    value, kind = cell._value, cell.data_type
+    if cell.hyperlink is not None:
+        return None
+    head = f'<c r="{cell.coordinate}"' + (f' s="{cell.style_id}"' if cell.has_style else "")
+    if kind == "s" and type(value) is str:
+        if value == "":
+            return f'{head} t="inlineStr" />'
+        stripped = value.strip()
+        space = ' xml:space="preserve"' if stripped and stripped != value else ""
+        text = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        return f'{head} t="inlineStr"><is><t{space}>{text}</t></is></c>'
+    if kind == "n":
+        if value is None:
+            return f'{head} t="n" />'
+        if type(value) in (int, float) and math.isfinite(value):
+            return f'{head} t="n"><v>{value:.16g}</v></c>'
+    return None
 
 
 class _Writer(ExcelWriter):
