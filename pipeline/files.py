@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import hashlib
+import itertools
 import json
 import os
 import tempfile
@@ -26,16 +27,22 @@ def json_parts(data: object, block_size: int = JSON_BLOCK) -> Iterator[bytes]:
     """``json_bytes`` in blocks of about 64 KiB, as the encoder makes them, for ``atomic_write``: an
     indented report is encoded in Python, piece by piece, and a night's report of 10,000 returns joined
     whole held its pieces, the text and the bytes at once (~8 MiB more at the night's peak)."""
+    pieces = json.JSONEncoder(ensure_ascii=False, indent=2).iterencode(data)
+    return utf8_blocks(itertools.chain(pieces, ("\n",)), block_size)
+
+
+def utf8_blocks(pieces: Iterable[str], block_size: int = JSON_BLOCK) -> Iterator[bytes]:
+    """Many small pieces of text (an encoder's, a template's) as UTF-8 blocks of at least ``block_size``
+    characters each but the last: written as they come, never joined whole."""
     block: list[str] = []
     size = 0
-    for piece in json.JSONEncoder(ensure_ascii=False, indent=2).iterencode(data):
+    for piece in pieces:
         block.append(piece)
         size += len(piece)
         if size >= block_size:
             yield "".join(block).encode("utf-8")
             block.clear()
             size = 0
-    block.append("\n")
     yield "".join(block).encode("utf-8")
 
 

@@ -8,12 +8,12 @@ The page itself is ``pipeline.reports.round_page`` (pure); this module only read
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipeline.config import Config
-from pipeline.files import write_if_changed
+from pipeline.files import utf8_blocks, write_if_changed
 from pipeline.state import Engine
 from pipeline.workspace import Workspace
 
@@ -48,22 +48,9 @@ def write_round_page(
     if target.exists() and get_meta(engine, f"round-page:{full.round}") == key:
         return None
     facts = round_facts(space, engine, config, full, shareable, today)
-    changed = write_if_changed(target, _blocks(render(facts, templates)))
+    changed = write_if_changed(target, utf8_blocks(render(facts, templates)))
     set_meta(engine, f"round-page:{full.round}", key)
     return PAGE if changed else None
-
-
-def _blocks(parts: Iterable[str], size: int = 1 << 16) -> Iterator[bytes]:
-    """Jinja's many small pieces of the page as UTF-8 blocks of about ``size`` characters."""
-    block: list[str] = []
-    length = 0
-    for part in parts:
-        block.append(part)
-        length += len(part)
-        if length >= size:
-            yield "".join(block).encode("utf-8")
-            block, length = [], 0
-    yield "".join(block).encode("utf-8")
 
 
 def page_key(engine: Engine, config: Config, full: RoundData, today: dt.date, templates: Environment) -> str:
