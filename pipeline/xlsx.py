@@ -14,6 +14,7 @@ import math
 import zipfile
 from collections.abc import Callable, Iterator
 from typing import Any
+from xml.sax.saxutils import escape
 
 from openpyxl import Workbook
 from openpyxl.cell._writer import write_cell
@@ -89,8 +90,7 @@ def raw_cell(cell: Cell) -> str | None:
             return f'{head} t="inlineStr" />'
         stripped = value.strip()
         space = ' xml:space="preserve"' if stripped and stripped != value else ""
-        text = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-        return f'{head} t="inlineStr"><is><t{space}>{text}</t></is></c>'
+        return f'{head} t="inlineStr"><is><t{space}>{escape(value)}</t></is></c>'
     if kind == "n":
         if value is None:
             return f'{head} t="n" />'
