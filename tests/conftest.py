@@ -57,9 +57,21 @@ SCALE_FILES = ("test_scale.py", "test_pool.py")  # the 'scale' tests: at most SC
 SERVICES = {"prefect_engine", "served_engine", "smtp", "mailbox", "dovecot"}
 INTEGRATION_MARKS = {"flow", "clients", "scale"}
 INTEGRATION_FILES = (
-    *(f"test_{name}.py" for name in ("scale", "pool", "serve", "install", "pages", "round", "hostile_inbox")),
-    *(f"test_{name}.py" for name in ("replacements", "editions", "workspace_engine", "instruments", "exits")),
-    *(f"test_{name}.py" for name in ("crash", "staging", "fetch")),
+    "test_scale.py",
+    "test_pool.py",
+    "test_serve.py",
+    "test_install.py",
+    "test_pages.py",
+    "test_round.py",
+    "test_hostile_inbox.py",
+    "test_replacements.py",
+    "test_editions.py",
+    "test_workspace_engine.py",
+    "test_instruments.py",
+    "test_exits.py",
+    "test_crash.py",
+    "test_staging.py",
+    "test_fetch.py",
 )
 
 
