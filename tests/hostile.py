@@ -235,3 +235,34 @@ def noncharacter_part_name(form: bytes) -> bytes:
     parts = parts_of(form)
     parts["xl/embeddings/\ufffe\ufffftrick.bin"] = b"x"
     return repack(parts)
+
+
+def same_crc_and_size(like: bytes, head: bytes) -> bytes:
+    """A body of ``like``'s size and CRC-32 that starts with ``head``: a CRC is no proof of bytes. Its
+    last 64 bytes are each "a" or "b", chosen by solving the CRC's linear equations over GF(2)."""
+    free = 64
+    assert len(head) + free <= len(like)
+    base = bytearray(head + b" " * (len(like) - len(head) - free) + b"a" * free)
+    start, zero = len(base) - free, zlib.crc32(bytes(base))
+    rows: list[tuple[int, int]] = []  # (the CRC's change, the positions that make it) in reduced form
+    for position in range(free):
+        flipped = bytearray(base)
+        flipped[start + position] = ord("b")
+        change, chosen = zlib.crc32(bytes(flipped)) ^ zero, 1 << position
+        for pivot, (row_change, row_chosen) in rows:
+            if change & pivot:
+                change, chosen = change ^ row_change, chosen ^ row_chosen
+        if change:
+            pivot = change & -change
+            rows = [(p, (c ^ change, s ^ chosen) if c & pivot else (c, s)) for p, (c, s) in rows]
+            rows.append((pivot, (change, chosen)))
+    want, chosen = zlib.crc32(like) ^ zero, 0
+    for pivot, (row_change, row_chosen) in rows:
+        if want & pivot:
+            want, chosen = want ^ row_change, chosen ^ row_chosen
+    assert want == 0, "not enough free bytes to reach that CRC"
+    for position in range(free):
+        if chosen >> position & 1:
+            base[start + position] = ord("b")
+    assert zlib.crc32(bytes(base)) == zlib.crc32(like) and len(base) == len(like)
+    return bytes(base)

@@ -22,6 +22,7 @@ from collections.abc import Collection, Iterable, Mapping
 from lxml.etree import _Element as Element
 
 from pipeline.cells import column_letters, column_number
+from pipeline.intake.memo import Memo
 from pipeline.intake.ods import GuardedOds, read_ods
 from pipeline.intake.reading import (
     EMPTY,
@@ -88,15 +89,35 @@ def _parsed(body: bytes, name: str) -> Element:
 
 def _workbook(parts: Guarded) -> tuple[Reading, dict[str, str]]:
     """Sheets, names and properties, and where each sheet's part is."""
+    sheets, names, paths = _structure(parts)
+    reading = Reading(sheets=list(sheets), names=dict(names))
+    reading.properties = _custom_properties(parts)
+    return reading, dict(paths)
+
+
+_Structure = tuple[tuple[str, ...], dict[str, tuple[str, str]], dict[str, str]]
+
+
+def _structure(parts: Guarded) -> _Structure:
+    """The sheets' titles, the defined names and each sheet's part: a function of the bytes of the
+    workbook part and its relationships, the same in a round's every return (``memo``). The reader may
+    only change the copies ``_workbook`` makes of it."""
+    workbook_bytes = parts.parts.get("xl/workbook.xml")
+    rels_bytes = parts.parts.get("xl/_rels/workbook.xml.rels")
+    key = (workbook_bytes, rels_bytes)
+    known = _STRUCTURES.get(key)
+    if known is not None:
+        return known
     workbook = _xml(parts, "xl/workbook.xml")
     if workbook is None:
         raise UnreadableWorkbook("xl/workbook.xml is missing")
-    reading = Reading()
+    sheets: list[str] = []
+    names: dict[str, tuple[str, str]] = {}
     targets = _sheet_targets(parts)
     paths: dict[str, str] = {}
     for sheet in workbook.iter(f"{MAIN}sheet"):
         title = sheet.get("name", "")
-        reading.sheets.append(title)
+        sheets.append(title)
         rid = sheet.get(f"{REL}id")
         if rid in targets and title not in paths:
             paths[title] = targets[rid]
@@ -106,9 +127,13 @@ def _workbook(parts: Guarded) -> tuple[Reading, dict[str, str]]:
             continue
         target = parse_reference(defined.text or "")
         if target is not None:
-            reading.names[name] = target
-    reading.properties = _custom_properties(parts)
-    return reading, paths
+            names[name] = target
+    found = (tuple(sheets), names, paths)
+    _STRUCTURES.put(key, found, len(workbook_bytes or b"") + len(rels_bytes or b""))
+    return found
+
+
+_STRUCTURES: Memo[tuple[bytes | None, bytes | None], _Structure] = Memo()
 
 
 def _tree_cells(parts: Guarded, paths: dict[str, str], targets: dict[str, set[str]]) -> dict[tuple[str, str], Cell]:
@@ -176,29 +201,46 @@ class _SharedStrings:
 
 
 class _Fonts:
-    """Font name by style index, parsed only when a cell's font is actually asked for."""
+    """Font name by style index, worked out only when a cell's font is actually asked for, and kept by the
+    bytes of the styles part (the same in a round's every return)."""
 
     def __init__(self, parts: Guarded) -> None:
         self._parts = parts
-        self._by_style: list[str | None] | None = None
+        self._by_style: tuple[str | None, ...] | None = None
 
     def name(self, style: int) -> str | None:
         if self._by_style is None:
-            self._by_style = []
-            root = _xml(self._parts, "xl/styles.xml")
-            if root is not None:
-                fonts_el = root.find(f"{MAIN}fonts")
-                names = []
-                for font in fonts_el if fonts_el is not None else []:
-                    element = font.find(f"{MAIN}name")
-                    names.append(element.get("val") if element is not None else None)
-                xfs = root.find(f"{MAIN}cellXfs")
-                for xf in xfs if xfs is not None else []:
-                    font_id = int(xf.get("fontId", "0") or 0)
-                    self._by_style.append(names[font_id] if 0 <= font_id < len(names) else None)
+            self._by_style = _styles_fonts(self._parts)
         if 0 <= style < len(self._by_style):
             return self._by_style[style]
         return self._by_style[0] if self._by_style else None
+
+
+def _styles_fonts(parts: Guarded) -> tuple[str | None, ...]:
+    body = parts.parts.get("xl/styles.xml")
+    if body is not None:
+        known = _FONTS.get(body)
+        if known is not None:
+            return known
+    by_style: list[str | None] = []
+    root = _xml(parts, "xl/styles.xml")
+    if root is not None:
+        fonts_el = root.find(f"{MAIN}fonts")
+        names = []
+        for font in fonts_el if fonts_el is not None else []:
+            element = font.find(f"{MAIN}name")
+            names.append(element.get("val") if element is not None else None)
+        xfs = root.find(f"{MAIN}cellXfs")
+        for xf in xfs if xfs is not None else []:
+            font_id = int(xf.get("fontId", "0") or 0)
+            by_style.append(names[font_id] if 0 <= font_id < len(names) else None)
+    found = tuple(by_style)
+    if body is not None:
+        _FONTS.put(body, found, len(body))
+    return found
+
+
+_FONTS: Memo[bytes, tuple[str | None, ...]] = Memo(items=8)
 
 
 def _cells(

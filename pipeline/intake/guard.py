@@ -23,6 +23,7 @@ from lxml.etree import _Element as Element
 
 from pipeline.cells import column_letters, column_number
 from pipeline.formats import OLE_MAGIC, ZIP_MAGIC
+from pipeline.intake.memo import Memo
 from pipeline.intake.safexml import Guarded, Limits, parse_xml, xml_part
 from pipeline.intake.unzip import ZipDamaged, ZipUnsupported, entries
 from pipeline.problems import Code, Problem, problem
@@ -127,45 +128,32 @@ def guard(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Guarded | Problem:
     trees: dict[str, Element] = {}
     for name in sorted(_sheet_parts_seen(parts)):
         body = parts[name]
-        if _SAFE_SHEETS.get(body) == limits:
+        if _SAFE_SHEETS.get((body, limits)):
             continue  # byte for byte a sheet already checked under these limits (the blank log, the practices)
         found, tree = _outside_area(body, limits)
         if found:
             return problem(Code.UNSAFE_FILE, detail=f"{found} in {name}")
         if tree is not None:
             trees[name] = tree
-            _remember(body, limits)
+            _SAFE_SHEETS.put((body, limits), True, len(body))
     return Guarded(data, parts, trees)
 
 
-# Most of a form's structure is the same in every return of a round: the relationships, the content
-# types, and sheets nobody types in. The verdicts on such bytes are kept (a few, small ones only), so
-# only what differs is parsed again. Each verdict is a pure function of the bytes it is keyed by.
-_SAFE_SHEETS: dict[bytes, Limits] = {}
-_STRUCTURES: dict[tuple[tuple[str, ...], tuple[bytes, ...]], frozenset[str]] = {}
-_REMEMBER_AT_MOST = 64 * 1024
-
-
-def _remember(body: bytes, limits: Limits) -> None:
-    if len(body) <= _REMEMBER_AT_MOST:
-        if len(_SAFE_SHEETS) >= 32:
-            _SAFE_SHEETS.pop(next(iter(_SAFE_SHEETS)))
-        _SAFE_SHEETS[body] = limits
+# Most of a form's structure is the same in every return of a round (``memo``): the sheets nobody types
+# in, and which parts are sheets, are worked out once for the same bytes.
+_SAFE_SHEETS: Memo[tuple[bytes, Limits], bool] = Memo()
+_STRUCTURES: Memo[tuple[tuple[str, ...], tuple[bytes, ...]], frozenset[str]] = Memo()
 
 
 def _sheet_parts_seen(parts: dict[str, bytes]) -> frozenset[str]:
     """``sheet_parts``, remembered by the part names and the bytes of the parts it reads."""
     names = tuple(parts)
     structure = tuple(body for name, body in parts.items() if _structural(name))
-    if sum(map(len, structure)) > _REMEMBER_AT_MOST:
-        return frozenset(sheet_parts(parts))
     key = (names, structure)
     found = _STRUCTURES.get(key)
     if found is None:
         found = frozenset(sheet_parts(parts))
-        if len(_STRUCTURES) >= 32:
-            _STRUCTURES.pop(next(iter(_STRUCTURES)))
-        _STRUCTURES[key] = found
+        _STRUCTURES.put(key, found, sum(map(len, structure)))
     return found
 
 

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from lxml import etree
 from lxml.etree import _Element as Element
 
-from pipeline.intake.unzip import Entry, ZipDamaged, ZipUnsupported, inflate
+from pipeline.intake.memo import Memo
+from pipeline.intake.unzip import Entry, ZipDamaged, ZipUnsupported, compressed, inflate, inflate_raw
 from pipeline.problems import Code, Problem, problem
 
 XML_DANGER = re.compile(rb"<!\s*(?:DOCTYPE|ENTITY)", re.IGNORECASE)
@@ -116,13 +117,27 @@ def inflated(data: bytes, info: Entry) -> bytes | Problem:
 
 def xml_part(data: bytes, info: Entry) -> bytes | Problem:
     """An XML part, inflated, that no parser can be tricked by: UTF-8 (``encoding_problem``), with no DTD
-    or entity declaration; or the problem that refuses the file."""
-    body = inflated(data, info)
-    if isinstance(body, Problem):
-        return body
+    or entity declaration; or the problem that refuses the file. A part stored byte for byte as one that
+    passed before (a round's theme, styles, relationships) is that part again (``memo``)."""
+    try:
+        raw = compressed(data, info)
+        key = (info.method, info.size, info.crc, raw)
+        known = _PASSED.get(key)
+        if known is not None:
+            return known
+        body = inflate_raw(raw, info)
+    except ZipDamaged:
+        return problem(Code.NOT_A_WORKBOOK, detail=f"part {info.name} is damaged")
+    except ZipUnsupported as exc:
+        return problem(Code.UNSAFE_FILE, detail=str(exc))
     wrong = encoding_problem(body)
     if wrong is not None:
         return problem(Code.UNSAFE_FILE, detail=f"{wrong} in {info.name}")
     if XML_DANGER.search(body):
         return problem(Code.UNSAFE_FILE, detail=f"an XML document type or entity declaration in {info.name}")
+    _PASSED.put(key, body, len(raw) + len(body))
     return body
+
+
+# Parts that passed, by how they are stored: the verdict and the bytes depend on nothing else.
+_PASSED: Memo[tuple[int, int, int, bytes], bytes] = Memo(items=64)

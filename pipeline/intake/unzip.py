@@ -90,6 +90,11 @@ def entries(data: bytes) -> list[Entry]:
 
 def inflate(data: bytes, entry: Entry) -> bytes:
     """One part's bytes, never more than its declared size, CRC checked."""
+    return inflate_raw(compressed(data, entry), entry)
+
+
+def compressed(data: bytes, entry: Entry) -> bytes:
+    """One part's bytes as stored (its local header checked), not yet inflated."""
     if entry.offset + _LOCAL.size > len(data):
         raise ZipDamaged(f"{entry.name} lies outside the file")
     signature, *_, name_length, extra_length = _LOCAL.unpack_from(data, entry.offset)
@@ -99,6 +104,11 @@ def inflate(data: bytes, entry: Entry) -> bytes:
     raw = data[start : start + entry.compressed]
     if len(raw) != entry.compressed:
         raise ZipDamaged(f"{entry.name} is cut short")
+    return raw
+
+
+def inflate_raw(raw: bytes, entry: Entry) -> bytes:
+    """The stored bytes ``raw`` of ``entry`` inflated, never past its declared size, CRC checked."""
     if entry.method == 0:
         body = raw
     elif entry.method == 8:

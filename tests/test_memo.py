@@ -1,0 +1,67 @@
+"""The guard and the reader keep what they worked out from a round's unchanging parts (pipeline/intake/memo.py):
+kept under the very bytes, never under what a file says about them, and never shared with a reading."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+import tests.hostile as H
+from pipeline.forms.issuing import shared_fields
+from pipeline.forms.reference import build_form
+from pipeline.intake.fast_reader import read_guarded
+from pipeline.intake.guard import Limits, guard
+from pipeline.intake.memo import KEEP_AT_MOST, Memo
+from pipeline.intake.safexml import Guarded
+from pipeline.problems import Code, Problem
+from pipeline.simulate import repack
+
+
+@pytest.fixture(scope="module")
+def form(example_config) -> bytes:
+    fields = dataclasses.replace(shared_fields(example_config), name="Priya", organisation="Council", token="tok")
+    return build_form(example_config.instrument, fields)
+
+
+def test_a_part_forged_to_the_crc_and_size_of_one_that_passed_is_checked_again(form):
+    parts = H.parts_of(form)
+    theme = parts["xl/theme/theme1.xml"]
+    assert isinstance(guard(form), Guarded)  # the theme has passed: its verdict is kept
+    assert isinstance(guard(form), Guarded)
+    forged = H.same_crc_and_size(theme, b'<?xml version="1.0"?><!DOCTYPE a [<!ENTITY b SYSTEM "file:///etc/passwd">]>')
+    found = guard(repack({**parts, "xl/theme/theme1.xml": forged}))
+    assert isinstance(found, Problem)
+    assert found.code is Code.UNSAFE_FILE
+    assert "document type or entity declaration in xl/theme/theme1.xml" in found.message
+
+
+def test_a_sheet_checked_before_is_checked_again_under_tighter_limits(form):
+    assert isinstance(guard(form), Guarded)
+    tight = Limits(max_row=3)
+    found = guard(form, tight)
+    assert isinstance(found, Problem) and found.code is Code.UNSAFE_FILE
+    assert "far outside the form" in found.message
+
+
+def test_readings_of_the_same_structure_share_nothing(form, example_config):
+    from pipeline.forms.layout import FormSpec
+
+    spec = FormSpec.of(example_config.instrument)
+    first = read_guarded(guard(form), spec.wanted, spec.follow)  # type: ignore[arg-type]
+    names, sheets = dict(first.names), list(first.sheets)
+    first.names.clear()
+    first.sheets.append("changed")
+    second = read_guarded(guard(form), spec.wanted, spec.follow)  # type: ignore[arg-type]
+    assert second.names == names and second.sheets == sheets
+    assert second.cells == first.cells
+
+
+def test_the_memo_keeps_a_few_small_keys_oldest_out_first():
+    memo: Memo[bytes, int] = Memo(items=3)
+    for number in range(5):
+        memo.put(bytes([number]), number, 1)
+    assert len(memo) == 3
+    assert memo.get(b"\x00") is None and memo.get(b"\x01") is None and memo.get(b"\x04") == 4
+    memo.put(b"x" * (KEEP_AT_MOST + 1), 9, KEEP_AT_MOST + 1)
+    assert memo.get(b"x" * (KEEP_AT_MOST + 1)) is None and len(memo) == 3
