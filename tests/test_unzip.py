@@ -36,10 +36,10 @@ def test_lying_sizes_and_crcs_are_caught():
         archive.writestr("a.xml", b"x" * 1000)
     data = bytearray(buffer.getvalue())
     [entry] = entries(bytes(data))
-    small = entry.__class__(**{**entry.__dict__, "size": 10})
+    small = entry._replace(size=10)
     with pytest.raises(ZipDamaged):
         inflate(bytes(data), small)  # never inflates past the declared size
-    wrong_crc = entry.__class__(**{**entry.__dict__, "crc": entry.crc ^ 1})
+    wrong_crc = entry._replace(crc=entry.crc ^ 1)
     with pytest.raises(ZipDamaged):
         inflate(bytes(data), wrong_crc)
     with pytest.raises(ZipDamaged):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import posixpath
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Mapping
 
 from lxml.etree import _Element as Element
 
@@ -146,8 +146,7 @@ def _tree_cells(parts: Guarded, paths: dict[str, str], targets: dict[str, set[st
         path = paths.get(sheet)
         tree = _xml(parts, path) if path is not None else None
         if tree is not None:
-            for coordinate, cell in _cells(tree, strings, fonts, coordinates):
-                found[coordinate] = cell
+            found = _cells(tree, strings, fonts, coordinates)
         for coordinate in coordinates:
             cells[(sheet, coordinate)] = found.get(coordinate, EMPTY)
     return cells
@@ -243,23 +242,21 @@ def _styles_fonts(parts: Guarded) -> tuple[str | None, ...]:
 _FONTS: Memo[bytes, tuple[str | None, ...]] = Memo(items=8)
 
 
-def _cells(
-    sheet: Element, strings: _SharedStrings, fonts: _Fonts, wanted: Collection[str]
-) -> Iterable[tuple[str, Cell]]:
+def _cells(sheet: Element, strings: _SharedStrings, fonts: _Fonts, wanted: Collection[str]) -> dict[str, Cell]:
     """The wanted cells of a sheet. As in openpyxl: a cell's reference is trusted as written; a cell
-    without one follows the previous cell of its row. Cells nobody asked for are never decoded."""
+    without one follows the previous cell of its row; of two cells at one place, the later is read.
+    Cells nobody asked for are never decoded."""
+    found: dict[str, Cell] = {}
     data = sheet.find(_SHEET_DATA)
     if data is None:
-        return
+        return found
     row_number = 0
     for row in data.iter(_ROW):
         row_ref = row.get("r")
         row_number = _row_number(row_ref) if row_ref else row_number + 1
         column = 0
         last_ref = ""
-        for element in row:
-            if element.tag != _C:
-                continue
+        for element in row.iterchildren(_C):  # lxml picks the cells out in C
             ref = element.get("r")
             if ref:
                 coordinate = _canonical(ref)
@@ -269,11 +266,17 @@ def _cells(
                     column = column_number(_COORD.match(last_ref).group(1))  # type: ignore[union-attr]
                 column += 1
                 coordinate = f"{column_letters(column)}{row_number}"
-            if coordinate not in wanted:
-                continue
-            value, formula = _value(element, strings)
-            font = fonts.name(int(element.get("s") or 0)) if needs_font(value) else None
-            yield coordinate, Cell(value, formula, font)
+            if coordinate in wanted:
+                found[coordinate] = _cell(element, strings, fonts) if len(element) else EMPTY  # no value, no formula
+    return found
+
+
+def _cell(element: Element, strings: _SharedStrings, fonts: _Fonts) -> Cell:
+    value, formula = _raw_value(element, strings)
+    if value == "":
+        value = None
+    font = fonts.name(int(element.get("s") or 0)) if needs_font(value) else None
+    return Cell(value, formula, font)
 
 
 def _row_number(text: str) -> int:
@@ -293,11 +296,6 @@ def _canonical(ref: str) -> str:
     if match is None:
         raise UnreadableWorkbook(f"{ref!r} is not a cell reference")
     return f"{match.group(1).upper()}{int(match.group(2))}"
-
-
-def _value(element: Element, strings: _SharedStrings) -> tuple[CellRaw, bool]:
-    value, formula = _raw_value(element, strings)
-    return (None if value == "" else value), formula
 
 
 def _raw_value(element: Element, strings: _SharedStrings) -> tuple[CellRaw, bool]:

@@ -6,12 +6,14 @@ structure, the relationships, the sheets nobody types in. Whatever the guard or 
 such a part (that it inflates to these bytes and is safe, which parts are sheets, what the sheets are
 called, which font a style uses) depends on those bytes and nothing else, so it is kept under them and
 reused: a hostile file that differs by one byte is worked out afresh. Only small keys are kept, a few of
-them, oldest out first, so memory stays bounded whatever arrives.
+them, the least used out first (each return's own parts come once and go; the round's stay), so memory
+stays bounded whatever arrives.
 """
 
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Hashable
 from typing import Generic, TypeVar
 
@@ -26,11 +28,15 @@ class Memo(Generic[K, V]):
 
     def __init__(self, items: int = 32) -> None:
         self._items = items
-        self._kept: dict[K, V] = {}
+        self._kept: OrderedDict[K, V] = OrderedDict()
         self._lock = threading.Lock()  # intake is one thread; this keeps the memo right if that changes
 
     def get(self, key: K) -> V | None:
-        return self._kept.get(key)
+        with self._lock:
+            value = self._kept.get(key)
+            if value is not None:
+                self._kept.move_to_end(key)
+            return value
 
     def put(self, key: K, value: V, size: int) -> None:
         """Keep ``value`` under ``key``, whose bytes add up to ``size``, unless the key is too big."""
@@ -38,7 +44,7 @@ class Memo(Generic[K, V]):
             return
         with self._lock:
             if key not in self._kept and len(self._kept) >= self._items:
-                self._kept.pop(next(iter(self._kept)))
+                self._kept.popitem(last=False)
             self._kept[key] = value
 
     def __len__(self) -> int:

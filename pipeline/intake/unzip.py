@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import struct
 import zlib
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from pipeline.text import visible
 
 _EOCD = b"PK\x05\x06"
 _CENTRAL = struct.Struct("<IHHHHHHIIIHHHHHII")
-_LOCAL = struct.Struct("<IHHHHHIIIHH")
+_LOCAL = struct.Struct("<I22xHH")  # signature; version, flags, method, time, date, CRC, sizes skipped; name, extra
 _END = struct.Struct("<IHHHHIIH")
 
 
@@ -28,8 +28,7 @@ class ZipUnsupported(Exception):
     """A zip feature an .xlsx never uses (zip64, several disks, an unusual compression)."""
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):  # a tuple: a form's 14 are made in microseconds, where a frozen dataclass took 20
     name: str  # made visible: a hostile name may hold controls, and it is quoted in reasons
     flags: int
     method: int
@@ -97,7 +96,7 @@ def compressed(data: bytes, entry: Entry) -> bytes:
     """One part's bytes as stored (its local header checked), not yet inflated."""
     if entry.offset + _LOCAL.size > len(data):
         raise ZipDamaged(f"{entry.name} lies outside the file")
-    signature, *_, name_length, extra_length = _LOCAL.unpack_from(data, entry.offset)
+    signature, name_length, extra_length = _LOCAL.unpack_from(data, entry.offset)
     if signature != 0x04034B50:
         raise ZipDamaged(f"the header of {entry.name} is damaged")
     start = entry.offset + _LOCAL.size + name_length + extra_length
