@@ -50,13 +50,21 @@ class ChangedWhileReading(Exception):
 
 
 def examine_batch(
-    space: Workspace, engine: Engine, config: Config, batch: Batch, ready: list[Taken], spec: FormSpec
+    space: Workspace,
+    engine: Engine,
+    config: Config,
+    batch: Batch,
+    ready: list[Taken],
+    spec: FormSpec,
+    issued: dict[str, FormRecord] | None = None,
 ) -> Batch:
     """Decide every ready file of the chunk. Reads the inbox and the state; writes nothing. A file that
-    cannot be read, or whose examination fails, waits in the inbox with the reason; the rest go on."""
+    cannot be read, or whose examination fails, waits in the inbox with the reason; the rest go on.
+    ``issued``: the round's forms by token (``forms_for_round``), when the night has them already."""
     round_id = config.settings.round
     limits = Limits(max_file=int(config.settings.intake.max_file_mb * 1024 * 1024))
-    issued = forms_for_round(engine, round_id)
+    if issued is None:
+        issued = forms_for_round(engine, round_id)
     active = {form.leader_id.casefold(): form for form in issued.values() if form.revoked_at is None}
 
     def lookup(token: str) -> FormRecord | None:

@@ -41,6 +41,7 @@ from pipeline.state import (
     Engine,
     begin_run,
     forget_run,
+    forms_for_round,
     interrupted_runs,
     now,
     record_intake,
@@ -120,7 +121,9 @@ def take_chunk(
     """One chunk of the inbox from reading to clearing, as a run of its own; returns its report."""
     batch = begin_chunk(space, engine, night, index)
     taken = take_files(space, batch, chunk)
-    examine_batch(space, engine, config, batch, taken, spec)
+    if night.issued is None:
+        night.issued = forms_for_round(engine, config.settings.round)
+    examine_batch(space, engine, config, batch, taken, spec, night.issued)
     store_batch(space, config, batch)
     commit_batch(engine, batch)
     clear_inbox(space, batch)
