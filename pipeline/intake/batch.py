@@ -10,7 +10,9 @@ from pipeline.contracts import Accepted, ChunkReport, Waiting
 from pipeline.intake.scan import InboxFile, chunked
 from pipeline.intake.staging import Taken
 from pipeline.intake.validate import Examination
-from pipeline.state import FormRecord, Receipt
+from pipeline.state import (
+    Receipt,
+)
 
 
 class Verdict(StrEnum):
@@ -57,9 +59,6 @@ class Night:
     waiting: list[Waiting]
     reports: list[ChunkReport] = field(default_factory=list)  # each chunk's, as it is committed
     confirmed: list[Accepted] = field(default_factory=list)  # held returns their leaders have confirmed
-    # the round's forms by token, loaded once for all the chunks: the night holds the workspace, so no form
-    # is issued or revoked meanwhile (a night of 10,000 returns loaded 10,000 forms for each of 20 chunks)
-    issued: dict[str, FormRecord] | None = None
 
     def chunks(self) -> list[list[InboxFile]]:
         """The ready files in chunks; one empty chunk when there are none (the run is still recorded)."""

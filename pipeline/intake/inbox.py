@@ -39,9 +39,9 @@ from pipeline.intake.staging import Taken
 from pipeline.intake.store import store_batch
 from pipeline.state import (
     Engine,
+    FormRecord,
     begin_run,
     forget_run,
-    forms_for_round,
     interrupted_runs,
     now,
     record_intake,
@@ -116,14 +116,20 @@ def clear_inbox(space: Workspace, batch: Batch) -> None:
 
 
 def take_chunk(
-    space: Workspace, engine: Engine, config: Config, night: Night, index: int, chunk: list[InboxFile], spec: FormSpec
+    space: Workspace,
+    engine: Engine,
+    config: Config,
+    night: Night,
+    index: int,
+    chunk: list[InboxFile],
+    spec: FormSpec,
+    issued: dict[str, FormRecord] | None = None,
 ) -> ChunkReport:
-    """One chunk of the inbox from reading to clearing, as a run of its own; returns its report."""
+    """One chunk of the inbox from reading to clearing, as a run of its own; returns its report.
+    ``issued``: the round's forms by token, when the night loaded them once for all its chunks."""
     batch = begin_chunk(space, engine, night, index)
     taken = take_files(space, batch, chunk)
-    if night.issued is None:
-        night.issued = forms_for_round(engine, config.settings.round)
-    examine_batch(space, engine, config, batch, taken, spec, night.issued)
+    examine_batch(space, engine, config, batch, taken, spec, issued)
     store_batch(space, config, batch)
     commit_batch(engine, batch)
     clear_inbox(space, batch)

@@ -12,7 +12,7 @@ from pipeline.stages.base import Step, opened, plainly, workspace_config
 from pipeline.stages.mail import send
 from pipeline.stages.outputs import build_outputs
 from pipeline.stages.people import purge
-from pipeline.state import Closed, Engine
+from pipeline.state import Closed, Engine, forms_for_round
 from pipeline.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -102,7 +102,11 @@ def take_in(
         config = config if config is not None else workspace_config(space, engine)
         night = open_night(space, engine, config, run_id or new_run_id())
         spec = FormSpec.of(config.instrument)
+        # the round's forms, once for all the chunks (a night of 10,000 returns loaded 10,000 forms for each
+        # of its 20 chunks): the night holds the workspace, so none is issued or revoked meanwhile. Not kept
+        # in the Night, which lives on while the outputs are built, at the night's peak of memory
+        issued = forms_for_round(engine, config.settings.round)
         for index, chunk in enumerate(night.chunks()):
-            night.reports.append(take_chunk(space, engine, config, night, index, chunk, spec))
+            night.reports.append(take_chunk(space, engine, config, night, index, chunk, spec, issued))
         night.confirmed = confirm_by_mail(space, engine, config)
     return night
