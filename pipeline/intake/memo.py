@@ -30,6 +30,7 @@ class Memo(Generic[K, V]):
         self._items = items
         self._kept: OrderedDict[K, V] = OrderedDict()
         self._lock = threading.Lock()  # intake is one thread; this keeps the memo right if that changes
+        EVERY_MEMO.append(self)
 
     def get(self, key: K) -> V | None:
         with self._lock:
@@ -49,3 +50,16 @@ class Memo(Generic[K, V]):
 
     def __len__(self) -> int:
         return len(self._kept)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._kept.clear()
+
+
+EVERY_MEMO: list[Memo] = []  # type: ignore[type-arg]  # each module's memos, for tests that start cold
+
+
+def forget_all() -> None:
+    """Empty every memo: what follows is worked out afresh (tests compare the two)."""
+    for memo in EVERY_MEMO:
+        memo.clear()
