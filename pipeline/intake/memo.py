@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -56,7 +56,7 @@ class Memo(Generic[K, V]):
             self._kept.clear()
 
 
-EVERY_MEMO: list[Memo] = []  # type: ignore[type-arg]  # each module's memos, for tests that start cold
+EVERY_MEMO: list[Memo[Any, Any]] = []  # each module's memos, for the tests that start with them empty
 
 
 def forget_all() -> None:
