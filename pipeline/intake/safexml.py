@@ -109,10 +109,15 @@ def inflated(data: bytes, info: Entry) -> bytes | Problem:
     """One part of a guarded zip, inflated (within its declared size, its CRC checked), or why not."""
     try:
         return inflate(data, info)
-    except ZipDamaged:
+    except (ZipDamaged, ZipUnsupported) as exc:
+        return _refused(info, exc)
+
+
+def _refused(info: Entry, exc: ZipDamaged | ZipUnsupported) -> Problem:
+    """Why a part that cannot be inflated refuses the file."""
+    if isinstance(exc, ZipDamaged):
         return problem(Code.NOT_A_WORKBOOK, detail=f"part {info.name} is damaged")
-    except ZipUnsupported as exc:
-        return problem(Code.UNSAFE_FILE, detail=str(exc))
+    return problem(Code.UNSAFE_FILE, detail=str(exc))
 
 
 def xml_part(data: bytes, info: Entry) -> bytes | Problem:
@@ -126,10 +131,8 @@ def xml_part(data: bytes, info: Entry) -> bytes | Problem:
         if known is not None:
             return known
         body = inflate_raw(raw, info)
-    except ZipDamaged:
-        return problem(Code.NOT_A_WORKBOOK, detail=f"part {info.name} is damaged")
-    except ZipUnsupported as exc:
-        return problem(Code.UNSAFE_FILE, detail=str(exc))
+    except (ZipDamaged, ZipUnsupported) as exc:
+        return _refused(info, exc)
     wrong = encoding_problem(body)
     if wrong is not None:
         return problem(Code.UNSAFE_FILE, detail=f"{wrong} in {info.name}")
