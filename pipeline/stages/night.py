@@ -104,8 +104,9 @@ def take_in(
         spec = FormSpec.of(config.instrument)
         # the round's forms, once for all the chunks (a night of 10,000 returns loaded 10,000 forms for each
         # of its 20 chunks): the night holds the workspace, so none is issued or revoked meanwhile. Not kept
-        # in the Night, which lives on while the outputs are built, at the night's peak of memory
-        issued = forms_for_round(engine, config.settings.round)
+        # in the Night, which lives on while the outputs are built, at the night's peak of memory. Most
+        # nights find the inbox empty: then no form is needed
+        issued = forms_for_round(engine, config.settings.round) if night.ready else {}
         for index, chunk in enumerate(night.chunks()):
             night.reports.append(take_chunk(space, engine, config, night, index, chunk, spec, issued))
         night.confirmed = confirm_by_mail(space, engine, config)
